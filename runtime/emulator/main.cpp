@@ -1,0 +1,228 @@
+// lambda-local: runs our bootstraps the way Lambda does, without Docker.
+//   lambda-local invoke FUNCTION EVENT_FILE [options]   replay one event, print the response
+//   lambda-local serve [--port P] [--upstream URL]       Lambda Invoke API (+ forwarding to moto)
+#include <signal.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "runtime/emulator/function_config.h"
+#include "runtime/emulator/invoke_api.h"
+#include "runtime/emulator/sandbox.h"
+
+namespace fs = std::filesystem;
+using namespace runtime::emulator;
+
+namespace {
+
+constexpr const char* kUsage = R"(usage:
+  lambda-local invoke FUNCTION EVENT_FILE [--config FILE] [--timeout SECONDS] [--memory MB]
+                      [--env NAME=VALUE]... [--log-format JSON|Text] [--log-level LEVEL] [--no-trace]
+  lambda-local serve [--port PORT] [--host HOST] [--upstream http://HOST:PORT] [--config FILE]
+
+FUNCTION is a name from the config file (--config, else $LAMBDA_LOCAL_CONFIG), a path to a
+bootstrap, or the name of an executable beside lambda-local (build/bin). EVENT_FILE '-' reads stdin.
+invoke prints the response (or the error document) on stdout and the function's logs on stderr;
+it exits 1 when the function failed, 2 on a usage error.
+serve prints "lambda-local serving http://HOST:PORT" once it listens, and stops on SIGINT/SIGTERM.
+)";
+
+struct Options {
+  std::vector<std::string> positional;
+  std::string config_path;
+  std::optional<double> timeout_s;
+  std::optional<int> memory_mb;
+  std::vector<std::pair<std::string, std::string>> environment;
+  std::string log_format;
+  std::string log_level;
+  bool trace = true;
+  int port = 0;
+  std::string host = "127.0.0.1";
+  std::string upstream;
+};
+
+[[noreturn]] void usage_error(const std::string& message) {
+  std::cerr << "lambda-local: " << message << "\n\n" << kUsage;
+  std::exit(2);
+}
+
+Options parse_options(int argc, char** argv) {
+  Options options;
+  for (int i = 2; i < argc; ++i) {
+    const std::string argument = argv[i];
+    auto value = [&]() -> std::string {
+      if (i + 1 >= argc) usage_error(argument + " needs a value");
+      return argv[++i];
+    };
+    try {
+      if (argument == "--config")
+        options.config_path = value();
+      else if (argument == "--timeout")
+        options.timeout_s = std::stod(value());
+      else if (argument == "--memory")
+        options.memory_mb = std::stoi(value());
+      else if (argument == "--log-format")
+        options.log_format = value();
+      else if (argument == "--log-level")
+        options.log_level = value();
+      else if (argument == "--no-trace")
+        options.trace = false;
+      else if (argument == "--port")
+        options.port = std::stoi(value());
+      else if (argument == "--host")
+        options.host = value();
+      else if (argument == "--upstream")
+        options.upstream = value();
+      else if (argument == "--env") {
+        const std::string setting = value();
+        const auto equals = setting.find('=');
+        if (equals == std::string::npos) usage_error("--env takes NAME=VALUE, got " + setting);
+        options.environment.emplace_back(setting.substr(0, equals), setting.substr(equals + 1));
+      } else if (argument == "-h" || argument == "--help") {
+        std::cout << kUsage;
+        std::exit(0);
+      } else if (argument.starts_with("--")) {
+        usage_error("unknown option " + argument);
+      } else {
+        options.positional.push_back(argument);
+      }
+    } catch (const std::logic_error&) {
+      usage_error("bad value for " + argument);
+    }
+  }
+  if (options.config_path.empty()) {
+    if (const char* path = std::getenv("LAMBDA_LOCAL_CONFIG")) options.config_path = path;
+  }
+  return options;
+}
+
+EmulatorConfig load_or_default(const Options& options) {
+  if (options.config_path.empty()) {
+    EmulatorConfig config;
+    config.region = region_from_environment();
+    return config;
+  }
+  try {
+    return load_config(options.config_path);
+  } catch (const std::exception& error) {
+    usage_error(error.what());
+  }
+}
+
+FunctionConfig resolve_function(const std::string& name, const EmulatorConfig& config,
+                                const fs::path& self_directory) {
+  if (const auto found = config.functions.find(name); found != config.functions.end()) {
+    return found->second;
+  }
+  FunctionConfig function;
+  const fs::path candidates[] = {fs::path(name), self_directory / name};
+  for (const fs::path& candidate : candidates) {
+    if (candidate.has_parent_path() && fs::is_regular_file(candidate) &&
+        access(candidate.c_str(), X_OK) == 0) {
+      function.name = candidate.filename().string();
+      function.bootstrap = fs::absolute(candidate);
+      return function;
+    }
+  }
+  std::string known;
+  for (const auto& [known_name, unused] : config.functions) known += " " + known_name;
+  usage_error("unknown function '" + name + "' (not in the config" +
+              (known.empty() ? std::string() : ":" + known) + ", no executable of that name)");
+}
+
+std::string read_event(const std::string& path) {
+  std::ostringstream text;
+  if (path == "-") {
+    text << std::cin.rdbuf();
+  } else {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) usage_error("cannot read event file " + path);
+    text << in.rdbuf();
+  }
+  return text.str();
+}
+
+int run_invoke(const Options& options, const fs::path& self_directory) {
+  if (options.positional.size() != 2) usage_error("invoke takes FUNCTION and EVENT_FILE");
+  const EmulatorConfig config = load_or_default(options);
+  FunctionConfig function = resolve_function(options.positional[0], config, self_directory);
+  if (options.timeout_s)
+    function.timeout = std::chrono::milliseconds(static_cast<long long>(*options.timeout_s * 1000));
+  if (options.memory_mb) function.memory_mb = *options.memory_mb;
+  if (!options.log_format.empty()) function.log_format = options.log_format;
+  if (!options.log_level.empty()) function.log_level = options.log_level;
+  for (const auto& [name, value] : options.environment) function.environment[name] = value;
+  const std::string event = read_event(options.positional[1]);
+
+  SandboxOptions sandbox_options;
+  sandbox_options.region = config.region;
+  sandbox_options.account_id = config.account_id;
+  Sandbox sandbox(function, sandbox_options);
+  const InvokeResult result =
+      sandbox.invoke(event, options.trace ? std::optional(new_trace_id()) : std::nullopt);
+  std::cout << result.payload << std::endl;
+  if (!result.ok) {
+    std::cerr << "lambda-local: " << function.name << " failed: " << result.error_type << "\n";
+    return 1;
+  }
+  return 0;
+}
+
+int run_serve(const Options& options) {
+  if (!options.positional.empty()) usage_error("serve takes no positional arguments");
+  const EmulatorConfig config = load_or_default(options);
+  std::optional<Upstream> upstream;
+  try {
+    if (!options.upstream.empty()) upstream = parse_upstream(options.upstream);
+  } catch (const std::exception& error) {
+    usage_error(error.what());
+  }
+  // Block the stop signals before any thread starts, so only sigwait below receives them.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+
+  InvokeApiServer server(config, upstream, SandboxOptions{},
+                         static_cast<std::uint16_t>(options.port), options.host);
+  std::string names;
+  for (const auto& [name, unused] : config.functions) names += (names.empty() ? "" : ", ") + name;
+  std::cout << "lambda-local serving http://" << options.host << ":" << server.port()
+            << " (functions: " << (names.empty() ? "none" : names)
+            << "; upstream: " << (options.upstream.empty() ? "none" : options.upstream) << ")"
+            << std::endl;
+  int received = 0;
+  sigwait(&stop_signals, &received);
+  server.stop();
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  signal(SIGPIPE, SIG_IGN);
+  if (argc < 2) usage_error("a command is required");
+  const std::string command = argv[1];
+  if (command == "-h" || command == "--help" || command == "help") {
+    std::cout << kUsage;
+    return 0;
+  }
+  const Options options = parse_options(argc, argv);
+  const fs::path self_directory = fs::canonical("/proc/self/exe").parent_path();
+  try {
+    if (command == "invoke") return run_invoke(options, self_directory);
+    if (command == "serve") return run_serve(options);
+  } catch (const std::exception& error) {
+    std::cerr << "lambda-local: " << error.what() << "\n";
+    return 1;
+  }
+  usage_error("unknown command " + command);
+}

@@ -1,0 +1,37 @@
+#pragma once
+// A custom runtime for AWS Lambda: the Runtime API client loop. It knows nothing of what the
+// handler does; a function's main() is `return runtime::run(make_handler);`.
+#include <boost/json/value.hpp>
+#include <chrono>
+#include <cstddef>
+#include <functional>
+#include <string>
+
+namespace runtime {
+
+// Lambda refuses synchronous responses above this many bytes (the figure its own error names).
+inline constexpr std::size_t kMaxResponseBytes = 6291556;
+
+struct InvocationContext {
+  std::string request_id;
+  std::string invoked_function_arn;
+  std::string trace_id;  // empty when Lambda sent none
+  std::chrono::system_clock::time_point deadline;
+
+  std::chrono::milliseconds remaining_time() const {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(deadline -
+                                                                 std::chrono::system_clock::now());
+  }
+};
+
+using Handler =
+    std::function<boost::json::value(const boost::json::value& event, const InvocationContext&)>;
+
+// Builds the handler once per sandbox (clients, configuration). An exception here is reported
+// to /runtime/init/error and the process exits non-zero.
+using HandlerFactory = std::function<Handler()>;
+
+// Runs until the Runtime API goes away. Returns the process exit code.
+int run(const HandlerFactory& make_handler);
+
+}  // namespace runtime

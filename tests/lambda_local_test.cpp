@@ -1,0 +1,193 @@
+// lambda-local as a user runs it: `invoke` to replay an event file, `serve` as the Lambda Invoke
+// API in front of moto (checked with curl and the aws CLI, not with our own client).
+#include <gtest/gtest.h>
+#include <boost/json/parse.hpp>
+#include <cstdlib>
+#include <fstream>
+
+#include "runtime/emulator/function_config.h"
+#include "runtime/emulator/invoke_api.h"
+#include "tests/test_support.h"
+
+namespace {
+
+namespace json = boost::json;
+
+std::string lambda_local() {
+  return tests::bin_path("lambda-local").string();
+}
+
+TEST(LambdaLocalInvoke, ReplaysAnEventFileAndPrintsTheResponse) {
+  const auto result = tests::run_command(lambda_local() + " invoke echo " +
+                                         tests::source_path("events/echo.json").string());
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  const auto body = json::parse(result.out).as_object();
+  EXPECT_EQ(body.at("event").at("message").as_string(), "hello from events/echo.json");
+  EXPECT_NE(result.err.find("echo received a sample event"), std::string::npos)
+      << "the function's logs go to stderr";
+  EXPECT_NE(result.err.find("REPORT RequestId: "), std::string::npos);
+}
+
+TEST(LambdaLocalInvoke, FunctionErrorExitsOneWithTheErrorDocument) {
+  const auto result =
+      tests::run_command("echo '{\"throw\":\"InvalidInput\",\"message\":\"bad date\"}' | " +
+                         lambda_local() + " invoke echo -");
+  EXPECT_EQ(result.exit_code, 1);
+  const auto body = json::parse(result.out).as_object();
+  EXPECT_EQ(body.at("errorType").as_string(), "InvalidInput");
+  EXPECT_NE(result.err.find("echo failed: InvalidInput"), std::string::npos);
+}
+
+TEST(LambdaLocalInvoke, TimeoutOptionIsEnforced) {
+  const auto result = tests::run_command("echo '{\"sleep_ms\":3000}' | " + lambda_local() +
+                                         " invoke echo - --timeout 0.3");
+  EXPECT_EQ(result.exit_code, 1);
+  EXPECT_EQ(json::parse(result.out).at("errorType").as_string(), "Sandbox.Timedout");
+}
+
+TEST(LambdaLocalInvoke, UsageErrorsExitTwo) {
+  EXPECT_EQ(tests::run_command(lambda_local() + " invoke").exit_code, 2);
+  const auto unknown = tests::run_command(lambda_local() + " invoke no_such_function /dev/null");
+  EXPECT_EQ(unknown.exit_code, 2);
+  EXPECT_NE(unknown.err.find("unknown function 'no_such_function'"), std::string::npos);
+  EXPECT_EQ(tests::run_command(lambda_local() + " frobnicate").exit_code, 2);
+  EXPECT_EQ(tests::run_command(lambda_local() + " --help").exit_code, 0);
+}
+
+TEST(LambdaLocalConfig, BadConfigNamesTheField) {
+  tests::TempDir dir;
+  const auto path = dir.path() / "config.json";
+  std::ofstream(path) << R"({"functions":{"echo":{"timeout":3}}})";
+  EXPECT_THROW(
+      {
+        try {
+          runtime::emulator::load_config(path);
+        } catch (const std::runtime_error& error) {
+          EXPECT_STREQ(error.what(), "functions.echo.bootstrap is required");
+          throw;
+        }
+      },
+      std::runtime_error);
+}
+
+TEST(LambdaLocalConfig, FunctionNamesFromArnsAndQualifiers) {
+  using runtime::emulator::function_name_from_identifier;
+  EXPECT_EQ(function_name_from_identifier("echo"), "echo");
+  EXPECT_EQ(function_name_from_identifier("arn:aws:lambda:eu-west-1:123456789012:function:echo"),
+            "echo");
+  EXPECT_EQ(
+      function_name_from_identifier("arn:aws:lambda:eu-west-1:123456789012:function:echo:live"),
+      "echo");
+  EXPECT_EQ(function_name_from_identifier("123456789012:function:echo"), "echo");
+  EXPECT_EQ(function_name_from_identifier("echo:$LATEST"), "echo");
+  EXPECT_EQ(
+      runtime::emulator::invocation_target(
+          "/2015-03-31/functions/arn%3Aaws%3Alambda%3Aus-east-1%3A1%3Afunction%3Aecho/invocations"),
+      "arn:aws:lambda:us-east-1:1:function:echo");
+  EXPECT_FALSE(runtime::emulator::invocation_target("/2015-03-31/functions/echo").has_value());
+}
+
+// One moto and one `lambda-local serve` in front of it for the whole suite.
+class LambdaLocalServe : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    setenv("AWS_ACCESS_KEY_ID", "testing", 1);
+    setenv("AWS_SECRET_ACCESS_KEY", "testing", 1);
+    setenv("AWS_DEFAULT_REGION", "us-east-1", 1);
+    config_dir_ = new tests::TempDir();
+    std::ofstream(config_dir_->path() / "functions.json")
+        << R"({"functions":{"echo":{"bootstrap":")" << tests::bin_path("echo").string()
+        << R"(","timeout":2,"max_concurrency":3}}})";
+    moto_ = new tests::MotoServer();
+    serve_ = new tests::BackgroundProcess("exec " + lambda_local() + " serve --port 0 --config " +
+                                              (config_dir_->path() / "functions.json").string() +
+                                              " --upstream " + moto_->endpoint(),
+                                          "lambda-local serving");
+    const std::string& line = serve_->ready_line();
+    const auto start = line.find("http://");
+    endpoint_ = line.substr(start, line.find(' ', start) - start);
+  }
+  static void TearDownTestSuite() {
+    delete serve_;
+    delete moto_;
+    delete config_dir_;
+  }
+
+  static inline tests::TempDir* config_dir_ = nullptr;
+  static inline tests::MotoServer* moto_ = nullptr;
+  static inline tests::BackgroundProcess* serve_ = nullptr;
+  static inline std::string endpoint_;
+};
+
+TEST_F(LambdaLocalServe, AwsCliInvokesByNameAndGetsTheResponse) {
+  tests::TempDir dir;
+  const auto out = dir.path() / "out.json";
+  const auto result = tests::run_command(
+      "aws --endpoint-url " + endpoint_ +
+      " lambda invoke --function-name echo --payload '{\"n\":7}' " + out.string());
+  ASSERT_EQ(result.exit_code, 0) << result.err << result.out;
+  std::ifstream in(out);
+  std::string text((std::istreambuf_iterator<char>(in)), {});
+  EXPECT_EQ(json::parse(text).at("event").at("n").as_int64(), 7);
+  EXPECT_NE(result.out.find("\"StatusCode\": 200"), std::string::npos) << result.out;
+}
+
+TEST_F(LambdaLocalServe, ArnPathAndFunctionErrorHeader) {
+  const std::string arn = "arn%3Aaws%3Alambda%3Aus-east-1%3A123456789012%3Afunction%3Aecho";
+  const auto result =
+      tests::run_command("curl -s -i -X POST -d '{\"throw\":\"InvalidInput\"}' " + endpoint_ +
+                         "/2015-03-31/functions/" + arn + "/invocations");
+  ASSERT_EQ(result.exit_code, 0);
+  EXPECT_NE(result.out.find("HTTP/1.1 200"), std::string::npos) << result.out;
+  EXPECT_NE(result.out.find("X-Amz-Function-Error: Unhandled"), std::string::npos) << result.out;
+  EXPECT_NE(result.out.find("\"errorType\":\"InvalidInput\""), std::string::npos);
+}
+
+TEST_F(LambdaLocalServe, UnknownFunctionIsResourceNotFound) {
+  const auto result = tests::run_command("curl -s -i -X POST -d '{}' " + endpoint_ +
+                                         "/2015-03-31/functions/nope/invocations");
+  EXPECT_NE(result.out.find("HTTP/1.1 404"), std::string::npos) << result.out;
+  EXPECT_NE(result.out.find("ResourceNotFoundException"), std::string::npos);
+}
+
+TEST_F(LambdaLocalServe, ConcurrentInvocationsScaleOutToWarmSandboxes) {
+  // Three slow invocations at once finish together, not one after another.
+  const auto started = std::chrono::steady_clock::now();
+  std::string command;
+  for (int i = 0; i < 3; ++i) {
+    command += "curl -s -X POST -d '{\"sleep_ms\":800}' " + endpoint_ +
+               "/2015-03-31/functions/echo/invocations > /dev/null & ";
+  }
+  command += "wait";
+  ASSERT_EQ(tests::run_command(command).exit_code, 0);
+  const auto elapsed = std::chrono::steady_clock::now() - started;
+  EXPECT_LT(elapsed, std::chrono::milliseconds(2400)) << "ran serially";
+}
+
+TEST_F(LambdaLocalServe, OtherRequestsAreForwardedToMotoUnchanged) {
+  // Signed by the aws CLI for the serve endpoint, created through it, seen directly in moto.
+  tests::TempDir dir;
+  const auto body = dir.path() / "object.txt";
+  std::ofstream(body) << "line one\nline two\n";
+  ASSERT_EQ(tests::run_command("aws --endpoint-url " + endpoint_ + " s3 mb s3://forwarded-bucket")
+                .exit_code,
+            0);
+  ASSERT_EQ(tests::run_command("aws --endpoint-url " + endpoint_ + " s3 cp " + body.string() +
+                               " 's3://forwarded-bucket/a key+with spaces.txt'")
+                .exit_code,
+            0);
+  const auto listed = tests::run_command("aws --endpoint-url " + moto_->endpoint() +
+                                         " s3api list-objects-v2 --bucket forwarded-bucket");
+  EXPECT_NE(listed.out.find("a key+with spaces.txt"), std::string::npos)
+      << listed.out << listed.err;
+  const auto head = tests::run_command(
+      "aws --endpoint-url " + endpoint_ +
+      " s3api head-object --bucket forwarded-bucket --key 'a key+with spaces.txt'");
+  EXPECT_EQ(head.exit_code, 0) << head.err;
+  EXPECT_NE(head.out.find("\"ContentLength\": 18"), std::string::npos) << head.out;
+  const auto fetched = tests::run_command("aws --endpoint-url " + endpoint_ +
+                                          " s3 cp 's3://forwarded-bucket/a key+with spaces.txt' -");
+  EXPECT_EQ(fetched.out, "line one\nline two\n");
+}
+
+}  // namespace

@@ -1,0 +1,84 @@
+#pragma once
+// Shared by the test suites: paths to built programs, temporary folders, captured logs, and
+// child processes (lambda-local, moto) started and stopped around a test.
+#include <sys/types.h>
+
+#include <boost/json/object.hpp>
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "runtime/emulator/function_config.h"
+
+namespace tests {
+
+std::filesystem::path bin_path(const std::string& name);
+std::filesystem::path source_path(const std::string& relative);
+
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  const std::filesystem::path& path() const { return path_; }
+
+ private:
+  std::filesystem::path path_;
+};
+
+// A file the bootstrap's stdout/stderr go to, read back line by line.
+class LogCapture {
+ public:
+  LogCapture();
+  ~LogCapture();
+  int fd() const { return fd_; }
+  std::vector<std::string> lines() const;
+  // Lines that parse as JSON objects (log records and EMF lines).
+  std::vector<boost::json::object> json_lines() const;
+
+ private:
+  TempDir dir_;
+  int fd_;
+};
+
+runtime::emulator::FunctionConfig echo_function(
+    std::chrono::milliseconds timeout = std::chrono::seconds(10));
+
+struct CommandResult {
+  int exit_code = -1;
+  std::string out;
+  std::string err;
+};
+// Runs a shell command, capturing stdout and stderr.
+CommandResult run_command(const std::string& command);
+
+std::uint16_t free_port();
+
+// A child process that runs until destroyed (SIGTERM, then SIGKILL).
+class BackgroundProcess {
+ public:
+  // Starts `/bin/sh -c command`; stdout is read until a line containing `ready_marker` (empty:
+  // don't wait). Throws if the process exits first or 30 s pass.
+  BackgroundProcess(const std::string& command, const std::string& ready_marker);
+  ~BackgroundProcess();
+  const std::string& ready_line() const { return ready_line_; }
+  pid_t pid() const { return pid_; }
+
+ private:
+  pid_t pid_ = -1;
+  std::string ready_line_;
+};
+
+// moto_server on a free port, waited for until it answers.
+class MotoServer {
+ public:
+  MotoServer();
+  const std::string& endpoint() const { return endpoint_; }
+
+ private:
+  std::uint16_t port_;
+  std::string endpoint_;
+  BackgroundProcess process_;
+};
+
+}  // namespace tests
