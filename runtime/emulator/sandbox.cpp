@@ -236,7 +236,7 @@ InvokeResult Sandbox::invoke(const std::string& payload,
     const auto deadline = std::chrono::system_clock::now() + function_.timeout;
     if (attempt == 0) write_platform_line("START RequestId: " + request_id + " Version: $LATEST");
     result_.reset();
-    pending_ = Pending{request_id, payload, trace_id, epoch_ms(deadline), false};
+    pending_ = Pending{request_id, payload, trace_id, epoch_ms(deadline), false, std::nullopt};
     changed_.notify_all();
     finished = changed_.wait_until(lock, started + function_.timeout,
                                    [&] { return result_.has_value() || instance_->exited; });
@@ -261,7 +261,10 @@ InvokeResult Sandbox::invoke(const std::string& payload,
   const auto ended = std::chrono::steady_clock::now();
   result.request_id = request_id;
   result.cold_start = cold_start;
-  result.duration = std::chrono::duration_cast<std::chrono::microseconds>(ended - started);
+  // As in Lambda's REPORT, Duration covers the invocation, not the start-up before it.
+  const auto handed_over =
+      (pending_ && pending_->handed_out_at) ? *pending_->handed_out_at : started;
+  result.duration = std::chrono::duration_cast<std::chrono::microseconds>(ended - handed_over);
   if (cold_start && instance_->first_next_at) {
     result.init_duration = std::chrono::duration_cast<std::chrono::microseconds>(
         *instance_->first_next_at - instance_->spawned_at);
@@ -323,6 +326,7 @@ std::optional<Sandbox::Pending> Sandbox::wait_for_invocation(std::uint64_t gener
     return std::nullopt;
   }
   pending_->handed_out = true;
+  pending_->handed_out_at = std::chrono::steady_clock::now();
   return pending_;
 }
 

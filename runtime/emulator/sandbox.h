@@ -65,6 +65,7 @@ class Sandbox {
     std::optional<std::string> trace_id;
     std::int64_t deadline_ms = 0;
     bool handed_out = false;
+    std::optional<std::chrono::steady_clock::time_point> handed_out_at;
   };
   struct Instance {
     pid_t pid = -1;
