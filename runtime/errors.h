@@ -12,6 +12,8 @@
 //   ConflictError       someone else changed the object or item we were working on. Retry.
 //   ResponseTooLarge    the handler's response exceeded Lambda's 6 MB response limit.
 //   ConfigurationError  a required environment variable is missing or invalid (init or handler).
+//   AwsError            AWS refused a request for a reason retrying cannot fix (access denied, no
+//                       such bucket); the AWS error code is in the message.
 //   UnhandledError      any exception that is not one of ours (its C++ type is in the message).
 //
 // Lambda itself adds Sandbox.Timedout, Runtime.ExitError and Runtime.* init errors.
@@ -28,6 +30,7 @@ inline constexpr const char* kVerificationFailed = "VerificationFailed";
 inline constexpr const char* kConflictError = "ConflictError";
 inline constexpr const char* kResponseTooLarge = "ResponseTooLarge";
 inline constexpr const char* kConfigurationError = "ConfigurationError";
+inline constexpr const char* kAwsError = "AwsError";
 inline constexpr const char* kUnhandledError = "UnhandledError";
 }  // namespace error_type
 

@@ -1,0 +1,136 @@
+#include "common/config.h"
+
+#include <cstdlib>
+#include <fstream>
+
+#include "runtime/errors.h"
+
+namespace common {
+
+namespace {
+
+std::string env(const char* name) {
+  const char* value = std::getenv(name);
+  return value != nullptr ? std::string(value) : std::string();
+}
+
+std::string trim(std::string_view text) {
+  while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.remove_prefix(1);
+  while (!text.empty() && (text.back() == ' ' || text.back() == '\t' || text.back() == '\r')) {
+    text.remove_suffix(1);
+  }
+  return std::string(text);
+}
+
+std::string home_file(const char* override_variable, const char* relative) {
+  std::string path = env(override_variable);
+  if (!path.empty()) return path;
+  const std::string home = env("HOME");
+  return home.empty() ? std::string() : home + "/" + relative;
+}
+
+std::string profile_name() {
+  const std::string profile = env("AWS_PROFILE");
+  return profile.empty() ? "default" : profile;
+}
+
+// In ~/.aws/config every profile but the default is written [profile NAME].
+std::string config_section(const std::string& profile) {
+  return profile == "default" ? profile : "profile " + profile;
+}
+
+}  // namespace
+
+std::optional<std::string> shared_file_value(const std::string& path, const std::string& section,
+                                             const std::string& key) {
+  std::ifstream in(path);
+  if (!in) return std::nullopt;
+  bool in_section = false;
+  for (std::string line; std::getline(in, line);) {
+    const std::string text = trim(line);
+    if (text.empty() || text[0] == '#' || text[0] == ';') continue;
+    if (text.front() == '[' && text.back() == ']') {
+      in_section = trim(std::string_view(text).substr(1, text.size() - 2)) == section;
+      continue;
+    }
+    if (!in_section) continue;
+    const auto equals = text.find('=');
+    if (equals != std::string::npos && trim(std::string_view(text).substr(0, equals)) == key) {
+      return trim(std::string_view(text).substr(equals + 1));
+    }
+  }
+  return std::nullopt;
+}
+
+Credentials load_credentials() {
+  Credentials credentials{env("AWS_ACCESS_KEY_ID"), env("AWS_SECRET_ACCESS_KEY"),
+                          env("AWS_SESSION_TOKEN")};
+  if (!credentials.access_key_id.empty() && !credentials.secret_access_key.empty()) {
+    return credentials;
+  }
+  const std::string profile = profile_name();
+  const std::string files[][2] = {
+      {home_file("AWS_SHARED_CREDENTIALS_FILE", ".aws/credentials"), profile},
+      {home_file("AWS_CONFIG_FILE", ".aws/config"), config_section(profile)}};
+  for (const auto& [path, section] : files) {
+    if (path.empty()) continue;
+    auto key = shared_file_value(path, section, "aws_access_key_id");
+    auto secret = shared_file_value(path, section, "aws_secret_access_key");
+    if (key && secret) {
+      return Credentials{*key, *secret,
+                         shared_file_value(path, section, "aws_session_token").value_or("")};
+    }
+  }
+  throw runtime::ConfigurationError(
+      "no AWS credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or profile '" +
+      profile + "' in the shared credentials or config file");
+}
+
+std::string load_region() {
+  for (const char* name : {"AWS_REGION", "AWS_DEFAULT_REGION"}) {
+    const std::string region = env(name);
+    if (!region.empty()) return region;
+  }
+  const std::string path = home_file("AWS_CONFIG_FILE", ".aws/config");
+  if (auto region = shared_file_value(path, config_section(profile_name()), "region")) {
+    return *region;
+  }
+  throw runtime::ConfigurationError("no AWS region: set AWS_REGION (Lambda sets it for you)");
+}
+
+Endpoint parse_endpoint_url(const std::string& url) {
+  const auto scheme_end = url.find("://");
+  if (scheme_end == std::string::npos) {
+    throw runtime::ConfigurationError("endpoint URL needs a scheme (http:// or https://): " + url);
+  }
+  Endpoint endpoint;
+  endpoint.scheme = url.substr(0, scheme_end);
+  if (endpoint.scheme != "http" && endpoint.scheme != "https") {
+    throw runtime::ConfigurationError("endpoint URL scheme must be http or https: " + url);
+  }
+  std::string rest = url.substr(scheme_end + 3);
+  const auto slash = rest.find('/');
+  if (slash != std::string::npos) {
+    endpoint.base_path = rest.substr(slash);
+    while (!endpoint.base_path.empty() && endpoint.base_path.back() == '/') {
+      endpoint.base_path.pop_back();
+    }
+    rest.resize(slash);
+  }
+  if (rest.empty()) throw runtime::ConfigurationError("endpoint URL has no host: " + url);
+  endpoint.host = rest;
+  endpoint.overridden = true;
+  return endpoint;
+}
+
+Endpoint resolve_endpoint(std::string_view env_name, std::string_view host_prefix,
+                          const std::string& region) {
+  const std::string specific = env(("AWS_ENDPOINT_URL_" + std::string(env_name)).c_str());
+  if (!specific.empty()) return parse_endpoint_url(specific);
+  const std::string general = env("AWS_ENDPOINT_URL");
+  if (!general.empty()) return parse_endpoint_url(general);
+  const std::string suffix = region.starts_with("cn-") ? ".amazonaws.com.cn" : ".amazonaws.com";
+  return Endpoint{"https", std::string(host_prefix) + "." + region + suffix, "", false};
+}
+
+}  // namespace common

@@ -1,0 +1,147 @@
+#pragma once
+// The JSON-protocol services: DynamoDB, Step Functions, Glue and SQS. Each is a thin typed layer
+// over JsonServiceClient::call, which posts {"...": ...} with X-Amz-Target and parses the answer.
+// DynamoDB items and keys are in DynamoDB's attribute-value JSON ({"pk": {"S": "..."}}).
+#include <boost/json/array.hpp>
+#include <boost/json/object.hpp>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/aws_client.h"
+
+namespace common {
+
+class JsonServiceClient {
+ public:
+  JsonServiceClient(ServiceInfo service, std::string target_prefix, std::string content_type,
+                    ClientOptions options);
+  boost::json::object call(const std::string& operation, const boost::json::object& input);
+  AwsClient& client() { return client_; }
+
+ private:
+  AwsClient client_;
+  std::string target_prefix_;
+  std::string content_type_;
+};
+
+inline constexpr std::size_t kMaxBatchWriteItems = 25;
+inline constexpr std::size_t kMaxTransactItems = 100;
+
+struct Condition {
+  std::string expression;  // empty: unconditional
+  boost::json::object names;
+  boost::json::object values;
+  bool return_item_on_failure = false;  // ReturnValuesOnConditionCheckFailure=ALL_OLD
+};
+
+struct QueryInput {
+  std::string table;
+  std::string index;
+  std::string key_condition;
+  std::string filter;
+  boost::json::object names;
+  boost::json::object values;
+  std::string projection;
+  int limit = 0;  // per page; 0: DynamoDB's 1 MB pages
+  bool consistent_read = false;
+  bool scan_forward = true;
+};
+
+class DynamoDbClient {
+ public:
+  explicit DynamoDbClient(ClientOptions options);
+  DynamoDbClient();
+  static const ServiceInfo& service_info();
+
+  // ConditionalCheckFailed when the condition does not hold.
+  void put_item(const std::string& table, const boost::json::object& item,
+                const Condition& condition = {});
+  // Returns the Attributes DynamoDB sent back (per return_values).
+  boost::json::object update_item(const std::string& table, const boost::json::object& key,
+                                  const std::string& update_expression, const Condition& condition,
+                                  const std::string& return_values = "NONE");
+  std::optional<boost::json::object> get_item(const std::string& table,
+                                              const boost::json::object& key,
+                                              bool consistent_read = true);
+  // Pages through the result; on_page returns false to stop.
+  void query(const QueryInput& input,
+             const std::function<bool(std::vector<boost::json::object>&)>& on_page);
+  std::vector<boost::json::object> query_all(const QueryInput& input);
+  // Any number of {"PutRequest": ...} / {"DeleteRequest": ...} entries, sent 25 at a time;
+  // UnprocessedItems are sent again with backoff until none remain or attempts run out
+  // (then TransientError).
+  void batch_write(const std::string& table, const std::vector<boost::json::object>& writes);
+  // All or nothing, at most 100 items (InvalidInput beyond); TransactionCanceled on failure.
+  void transact_write(const boost::json::array& items);
+
+  JsonServiceClient& raw() { return json_; }
+
+ private:
+  JsonServiceClient json_;
+};
+
+struct StartedExecution {
+  std::string execution_arn;
+  bool already_existed = false;  // same name and input: the earlier execution stands
+};
+
+class StepFunctionsClient {
+ public:
+  explicit StepFunctionsClient(ClientOptions options);
+  StepFunctionsClient();
+  static const ServiceInfo& service_info();
+
+  // ExecutionAlreadyExists when the name was used with a different input.
+  StartedExecution start_execution(const std::string& state_machine_arn, const std::string& name,
+                                   const std::string& input);
+  boost::json::object describe_execution(const std::string& execution_arn);
+
+ private:
+  JsonServiceClient json_;
+};
+
+class GlueClient {
+ public:
+  explicit GlueClient(ClientOptions options);
+  GlueClient();
+  static const ServiceInfo& service_info();
+
+  void start_crawler(const std::string& name);  // CrawlerRunning when it already runs
+  boost::json::object get_crawler(const std::string& name);
+  // Returns the Errors entries (AlreadyExistsException per existing partition, for instance).
+  boost::json::array batch_create_partition(const std::string& database, const std::string& table,
+                                            const boost::json::array& partitions);
+
+ private:
+  JsonServiceClient json_;
+};
+
+struct SqsMessage {
+  std::string message_id;
+  std::string receipt_handle;
+  std::string body;
+  int receive_count = 0;
+};
+
+class SqsClient {
+ public:
+  explicit SqsClient(ClientOptions options);
+  SqsClient();
+  static const ServiceInfo& service_info();
+
+  std::string get_queue_url(const std::string& name);
+  // Up to 10 bodies; returns the ids of entries SQS refused.
+  std::vector<std::string> send_message_batch(const std::string& queue_url,
+                                              const std::vector<std::string>& bodies);
+  std::vector<SqsMessage> receive_messages(const std::string& queue_url, int max_messages,
+                                           int wait_seconds, int visibility_timeout = -1);
+  void delete_message_batch(const std::string& queue_url,
+                            const std::vector<std::string>& receipt_handles);
+
+ private:
+  JsonServiceClient json_;
+};
+
+}  // namespace common

@@ -1,0 +1,467 @@
+#include "common/s3.h"
+
+#include <pugixml.hpp>
+#include <sstream>
+
+#include "common/batch.h"
+
+namespace common {
+
+namespace {
+
+bool virtual_host_compatible(const std::string& bucket) {
+  if (bucket.size() < 3 || bucket.size() > 63) return false;
+  for (char c : bucket) {
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-')) return false;
+  }
+  return true;
+}
+
+std::uint64_t to_u64(const char* text) {
+  return std::strtoull(text, nullptr, 10);
+}
+
+pugi::xml_document parse_xml(const std::string& body, const char* operation) {
+  pugi::xml_document document;
+  if (!document.load_buffer(body.data(), body.size())) {
+    throw AwsError("MalformedResponse", std::string(operation) + " answered with unreadable XML",
+                   "", 200, true);
+  }
+  return document;
+}
+
+std::string xml_to_string(const pugi::xml_document& document) {
+  std::ostringstream out;
+  document.save(out, "", pugi::format_raw | pugi::format_no_declaration);
+  return out.str();
+}
+
+std::string range_header(const ByteRange& range) {
+  return "bytes=" + std::to_string(range.first) + "-" + std::to_string(range.last);
+}
+
+std::string copy_source_header(const CopySource& source) {
+  std::string value = uri_encode(source.bucket + "/" + source.key, true);
+  if (!source.version_id.empty()) value += "?versionId=" + uri_encode(source.version_id, false);
+  return value;
+}
+
+void add_put_headers(AwsRequest& request, const PutOptions& options) {
+  if (!options.content_type.empty())
+    request.headers.emplace_back("content-type", options.content_type);
+  if (!options.content_encoding.empty()) {
+    request.headers.emplace_back("content-encoding", options.content_encoding);
+  }
+  if (!options.storage_class.empty()) {
+    request.headers.emplace_back("x-amz-storage-class", options.storage_class);
+  }
+  if (options.if_none_match) request.headers.emplace_back("if-none-match", "*");
+}
+
+WriteResult write_result(const AwsResponse& response) {
+  return WriteResult{response.header("etag"), response.header("x-amz-version-id")};
+}
+
+S3Object parse_object(const pugi::xml_node& node, bool decode_keys) {
+  S3Object object;
+  object.key = node.child_value("Key");
+  if (decode_keys) object.key = url_decode(object.key, true);
+  object.size = to_u64(node.child_value("Size"));
+  object.etag = node.child_value("ETag");
+  object.last_modified = node.child_value("LastModified");
+  object.storage_class = node.child_value("StorageClass");
+  object.version_id = node.child_value("VersionId");
+  object.is_latest = std::string_view(node.child_value("IsLatest")) == "true";
+  return object;
+}
+
+}  // namespace
+
+const ServiceInfo& S3Client::service_info() {
+  static const ServiceInfo info{"s3", "S3", "s3", Protocol::RestXml};
+  return info;
+}
+
+S3Client::S3Client(ClientOptions options) : client_(service_info(), std::move(options)) {}
+S3Client::S3Client() : S3Client(ClientOptions::from_environment(service_info())) {}
+
+AwsRequest S3Client::object_request(std::string operation, std::string method,
+                                    const std::string& bucket, const std::string& key) const {
+  AwsRequest request;
+  request.operation = std::move(operation);
+  request.method = std::move(method);
+  request.s3_payload_header = true;
+  const bool path_style = client_.options().endpoint.overridden || !virtual_host_compatible(bucket);
+  if (path_style) {
+    request.path = "/" + bucket + (key.empty() ? "" : "/" + key);
+  } else {
+    request.host_prefix = bucket + ".";
+    request.path = "/" + key;
+  }
+  return request;
+}
+
+ListPage S3Client::list_objects_v2(const std::string& bucket, const ListOptions& options,
+                                   const std::string& continuation_token) {
+  AwsRequest request = object_request("ListObjectsV2", "GET", bucket, "");
+  request.query = {{"list-type", "2"}, {"encoding-type", "url"}};
+  if (!options.prefix.empty()) request.query.emplace_back("prefix", options.prefix);
+  if (!options.delimiter.empty()) request.query.emplace_back("delimiter", options.delimiter);
+  if (!options.start_after.empty()) request.query.emplace_back("start-after", options.start_after);
+  if (options.max_keys > 0)
+    request.query.emplace_back("max-keys", std::to_string(options.max_keys));
+  if (!continuation_token.empty())
+    request.query.emplace_back("continuation-token", continuation_token);
+  const AwsResponse response = client_.send(std::move(request));
+  const auto document = parse_xml(response.body, "ListObjectsV2");
+  const auto root = document.child("ListBucketResult");
+  // Only when S3 says it encoded the keys are they decoded: decoding raw keys would corrupt '%'.
+  const bool encoded = std::string_view(root.child_value("EncodingType")) == "url";
+  ListPage page;
+  for (const auto& node : root.children("Contents"))
+    page.objects.push_back(parse_object(node, encoded));
+  for (const auto& node : root.children("CommonPrefixes")) {
+    const std::string prefix = node.child_value("Prefix");
+    page.common_prefixes.push_back(encoded ? url_decode(prefix, true) : prefix);
+  }
+  if (std::string_view(root.child_value("IsTruncated")) == "true") {
+    page.next_continuation_token = root.child_value("NextContinuationToken");
+  }
+  return page;
+}
+
+void S3Client::for_each_page(const std::string& bucket, const ListOptions& options,
+                             const std::function<bool(ListPage&)>& on_page) {
+  std::string token;
+  while (true) {
+    ListPage page = list_objects_v2(bucket, options, token);
+    const auto next = page.next_continuation_token;
+    if (!on_page(page) || !next || next->empty()) return;
+    token = *next;
+  }
+}
+
+std::vector<S3Object> S3Client::list_all(const std::string& bucket, const std::string& prefix) {
+  std::vector<S3Object> objects;
+  ListOptions options;
+  options.prefix = prefix;
+  for_each_page(bucket, options, [&](ListPage& page) {
+    for (auto& object : page.objects) objects.push_back(std::move(object));
+    return true;
+  });
+  return objects;
+}
+
+VersionPage S3Client::list_object_versions(const std::string& bucket,
+                                           const VersionListOptions& options) {
+  AwsRequest request = object_request("ListObjectVersions", "GET", bucket, "");
+  request.query = {{"versions", ""}, {"encoding-type", "url"}};
+  if (!options.prefix.empty()) request.query.emplace_back("prefix", options.prefix);
+  if (!options.delimiter.empty()) request.query.emplace_back("delimiter", options.delimiter);
+  if (!options.key_marker.empty()) request.query.emplace_back("key-marker", options.key_marker);
+  if (!options.version_id_marker.empty()) {
+    request.query.emplace_back("version-id-marker", options.version_id_marker);
+  }
+  if (options.max_keys > 0)
+    request.query.emplace_back("max-keys", std::to_string(options.max_keys));
+  const AwsResponse response = client_.send(std::move(request));
+  const auto document = parse_xml(response.body, "ListObjectVersions");
+  const auto root = document.child("ListVersionsResult");
+  const bool encoded = std::string_view(root.child_value("EncodingType")) == "url";
+  VersionPage page;
+  for (const auto& node : root.children()) {
+    const std::string_view name = node.name();
+    if (name == "Version" || name == "DeleteMarker") {
+      S3Object object = parse_object(node, encoded);
+      object.delete_marker = name == "DeleteMarker";
+      page.versions.push_back(std::move(object));
+    } else if (name == "CommonPrefixes") {
+      const std::string prefix = node.child_value("Prefix");
+      page.common_prefixes.push_back(encoded ? url_decode(prefix, true) : prefix);
+    }
+  }
+  if (std::string_view(root.child_value("IsTruncated")) == "true") {
+    const std::string key_marker = root.child_value("NextKeyMarker");
+    page.next_key_marker = encoded ? url_decode(key_marker, true) : key_marker;
+    page.next_version_id_marker = root.child_value("NextVersionIdMarker");
+  }
+  return page;
+}
+
+void S3Client::for_each_version_page(const std::string& bucket, VersionListOptions options,
+                                     const std::function<bool(VersionPage&)>& on_page) {
+  while (true) {
+    VersionPage page = list_object_versions(bucket, options);
+    const auto key_marker = page.next_key_marker;
+    const auto version_marker = page.next_version_id_marker;
+    if (!on_page(page) || !key_marker) return;
+    options.key_marker = *key_marker;
+    options.version_id_marker = version_marker.value_or("");
+  }
+}
+
+HeadResult S3Client::head_object(const std::string& bucket, const std::string& key,
+                                 const std::string& version_id) {
+  AwsRequest request = object_request("HeadObject", "HEAD", bucket, key);
+  if (!version_id.empty()) request.query.emplace_back("versionId", version_id);
+  const AwsResponse response = client_.send(std::move(request));
+  HeadResult result;
+  result.size = to_u64(response.header("content-length").c_str());
+  result.etag = response.header("etag");
+  result.last_modified = response.header("last-modified");
+  result.version_id = response.header("x-amz-version-id");
+  result.content_type = response.header("content-type");
+  result.content_encoding = response.header("content-encoding");
+  result.storage_class = response.header("x-amz-storage-class");
+  return result;
+}
+
+AwsRequest S3Client::get_object_request(const std::string& bucket, const std::string& key,
+                                        const GetOptions& options) const {
+  AwsRequest request = object_request("GetObject", "GET", bucket, key);
+  if (!options.version_id.empty()) request.query.emplace_back("versionId", options.version_id);
+  if (options.range) request.headers.emplace_back("range", range_header(*options.range));
+  if (!options.if_match.empty()) request.headers.emplace_back("if-match", options.if_match);
+  return request;
+}
+
+std::string S3Client::get_object(const std::string& bucket, const std::string& key,
+                                 const GetOptions& options) {
+  return client_.send(get_object_request(bucket, key, options)).body;
+}
+
+void S3Client::get_object_to(const std::string& bucket, const std::string& key,
+                             const GetOptions& options,
+                             const std::function<bool(std::string_view)>& sink) {
+  AwsRequest request = get_object_request(bucket, key, options);
+  request.on_body = sink;
+  ClientOptions once = client_.options();
+  once.retry.max_attempts = 1;
+  AwsClient single(service_info(), once);
+  single.send(std::move(request));
+}
+
+WriteResult S3Client::put_object(const std::string& bucket, const std::string& key,
+                                 std::string body, const PutOptions& options) {
+  AwsRequest request = object_request("PutObject", "PUT", bucket, key);
+  add_put_headers(request, options);
+  request.body = std::move(body);
+  return write_result(client_.send(std::move(request)));
+}
+
+WriteResult S3Client::put_object(const std::string& bucket, const std::string& key,
+                                 std::shared_ptr<BodySource> body, const PutOptions& options) {
+  AwsRequest request = object_request("PutObject", "PUT", bucket, key);
+  add_put_headers(request, options);
+  request.body_source = std::move(body);
+  return write_result(client_.send(std::move(request)));
+}
+
+WriteResult S3Client::copy_object(const CopySource& source, const std::string& bucket,
+                                  const std::string& key, const PutOptions& options) {
+  AwsRequest request = object_request("CopyObject", "PUT", bucket, key);
+  request.headers.emplace_back("x-amz-copy-source", copy_source_header(source));
+  add_put_headers(request, options);
+  request.error_in_success_body = true;
+  const AwsResponse response = client_.send(std::move(request));
+  const auto document = parse_xml(response.body, "CopyObject");
+  return WriteResult{document.child("CopyObjectResult").child_value("ETag"),
+                     response.header("x-amz-version-id")};
+}
+
+std::string S3Client::create_multipart_upload(const std::string& bucket, const std::string& key,
+                                              const PutOptions& options) {
+  AwsRequest request = object_request("CreateMultipartUpload", "POST", bucket, key);
+  request.query = {{"uploads", ""}};
+  add_put_headers(request, options);
+  const AwsResponse response = client_.send(std::move(request));
+  const auto document = parse_xml(response.body, "CreateMultipartUpload");
+  std::string upload_id = document.child("InitiateMultipartUploadResult").child_value("UploadId");
+  if (upload_id.empty()) {
+    throw AwsError("MalformedResponse", "CreateMultipartUpload returned no UploadId", "", 200,
+                   true);
+  }
+  return upload_id;
+}
+
+CompletedPart S3Client::upload_part(const std::string& bucket, const std::string& key,
+                                    const std::string& upload_id, int part_number,
+                                    std::string body) {
+  AwsRequest request = object_request("UploadPart", "PUT", bucket, key);
+  request.query = {{"partNumber", std::to_string(part_number)}, {"uploadId", upload_id}};
+  request.body = std::move(body);
+  return CompletedPart{part_number, client_.send(std::move(request)).header("etag")};
+}
+
+CompletedPart S3Client::upload_part_copy(const std::string& bucket, const std::string& key,
+                                         const std::string& upload_id, int part_number,
+                                         const CopySource& source) {
+  AwsRequest request = object_request("UploadPartCopy", "PUT", bucket, key);
+  request.query = {{"partNumber", std::to_string(part_number)}, {"uploadId", upload_id}};
+  request.headers.emplace_back("x-amz-copy-source", copy_source_header(source));
+  if (source.range)
+    request.headers.emplace_back("x-amz-copy-source-range", range_header(*source.range));
+  request.error_in_success_body = true;
+  const AwsResponse response = client_.send(std::move(request));
+  const auto document = parse_xml(response.body, "UploadPartCopy");
+  return CompletedPart{part_number, document.child("CopyPartResult").child_value("ETag")};
+}
+
+WriteResult S3Client::complete_multipart_upload(const std::string& bucket, const std::string& key,
+                                                const std::string& upload_id,
+                                                const std::vector<CompletedPart>& parts) {
+  pugi::xml_document body;
+  auto root = body.append_child("CompleteMultipartUpload");
+  root.append_attribute("xmlns") = "http://s3.amazonaws.com/doc/2006-03-01/";
+  for (const auto& part : parts) {
+    auto node = root.append_child("Part");
+    node.append_child("PartNumber").text().set(part.number);
+    node.append_child("ETag").text().set(part.etag.c_str());
+  }
+  AwsRequest request = object_request("CompleteMultipartUpload", "POST", bucket, key);
+  request.query = {{"uploadId", upload_id}};
+  request.headers.emplace_back("content-type", "application/xml");
+  request.body = xml_to_string(body);
+  request.error_in_success_body = true;
+  const AwsResponse response = client_.send(std::move(request));
+  const auto document = parse_xml(response.body, "CompleteMultipartUpload");
+  return WriteResult{document.child("CompleteMultipartUploadResult").child_value("ETag"),
+                     response.header("x-amz-version-id")};
+}
+
+void S3Client::abort_multipart_upload(const std::string& bucket, const std::string& key,
+                                      const std::string& upload_id) {
+  AwsRequest request = object_request("AbortMultipartUpload", "DELETE", bucket, key);
+  request.query = {{"uploadId", upload_id}};
+  client_.send(std::move(request));
+}
+
+std::vector<PartInfo> S3Client::list_parts(const std::string& bucket, const std::string& key,
+                                           const std::string& upload_id) {
+  std::vector<PartInfo> parts;
+  std::string marker;
+  while (true) {
+    AwsRequest request = object_request("ListParts", "GET", bucket, key);
+    request.query = {{"uploadId", upload_id}};
+    if (!marker.empty()) request.query.emplace_back("part-number-marker", marker);
+    const AwsResponse response = client_.send(std::move(request));
+    const auto document = parse_xml(response.body, "ListParts");
+    const auto root = document.child("ListPartsResult");
+    for (const auto& node : root.children("Part")) {
+      parts.push_back(PartInfo{std::atoi(node.child_value("PartNumber")), node.child_value("ETag"),
+                               to_u64(node.child_value("Size"))});
+    }
+    const std::string next = root.child_value("NextPartNumberMarker");
+    if (std::string_view(root.child_value("IsTruncated")) != "true" || next.empty() ||
+        next == marker) {
+      return parts;
+    }
+    marker = next;
+  }
+}
+
+std::vector<UploadInfo> S3Client::list_multipart_uploads(const std::string& bucket,
+                                                         const std::string& prefix) {
+  std::vector<UploadInfo> uploads;
+  std::string key_marker;
+  std::string upload_id_marker;
+  while (true) {
+    AwsRequest request = object_request("ListMultipartUploads", "GET", bucket, "");
+    request.query = {{"uploads", ""}};
+    if (!prefix.empty()) request.query.emplace_back("prefix", prefix);
+    if (!key_marker.empty()) request.query.emplace_back("key-marker", key_marker);
+    if (!upload_id_marker.empty()) request.query.emplace_back("upload-id-marker", upload_id_marker);
+    const AwsResponse response = client_.send(std::move(request));
+    const auto document = parse_xml(response.body, "ListMultipartUploads");
+    const auto root = document.child("ListMultipartUploadsResult");
+    for (const auto& node : root.children("Upload")) {
+      uploads.push_back(UploadInfo{node.child_value("Key"), node.child_value("UploadId"),
+                                   node.child_value("Initiated")});
+    }
+    if (std::string_view(root.child_value("IsTruncated")) != "true") return uploads;
+    key_marker = root.child_value("NextKeyMarker");
+    upload_id_marker = root.child_value("NextUploadIdMarker");
+    if (key_marker.empty()) return uploads;
+  }
+}
+
+AwsRequest S3Client::delete_objects_request(const std::string& bucket,
+                                            const std::vector<ObjectId>& objects) const {
+  if (objects.empty() || objects.size() > kMaxDeleteKeys) {
+    throw runtime::InvalidInput("DeleteObjects takes 1 to 1000 keys, not " +
+                                std::to_string(objects.size()));
+  }
+  pugi::xml_document body;
+  auto root = body.append_child("Delete");
+  root.append_attribute("xmlns") = "http://s3.amazonaws.com/doc/2006-03-01/";
+  root.append_child("Quiet").text().set("true");
+  for (const auto& object : objects) {
+    auto node = root.append_child("Object");
+    node.append_child("Key").text().set(object.key.c_str());
+    if (!object.version_id.empty())
+      node.append_child("VersionId").text().set(object.version_id.c_str());
+  }
+  AwsRequest request = object_request("DeleteObjects", "POST", bucket, "");
+  request.query = {{"delete", ""}};
+  request.body = xml_to_string(body);
+  request.headers.emplace_back("content-type", "application/xml");
+  request.headers.emplace_back("content-md5", md5_base64(request.body));  // S3 requires it
+  return request;
+}
+
+std::vector<DeleteError> S3Client::parse_delete_errors(const std::string& body) {
+  const auto document = parse_xml(body, "DeleteObjects");
+  std::vector<DeleteError> errors;
+  for (const auto& node : document.child("DeleteResult").children("Error")) {
+    errors.push_back(DeleteError{ObjectId{node.child_value("Key"), node.child_value("VersionId")},
+                                 node.child_value("Code"), node.child_value("Message")});
+  }
+  return errors;
+}
+
+DeleteResult S3Client::delete_objects(const std::string& bucket,
+                                      const std::vector<ObjectId>& objects,
+                                      std::size_t concurrency) {
+  std::vector<std::vector<ObjectId>> batches;
+  for (std::size_t start = 0; start < objects.size(); start += kMaxDeleteKeys) {
+    const std::size_t end = std::min(objects.size(), start + kMaxDeleteKeys);
+    batches.emplace_back(objects.begin() + static_cast<std::ptrdiff_t>(start),
+                         objects.begin() + static_cast<std::ptrdiff_t>(end));
+  }
+  std::vector<AwsRequest> requests;
+  for (const auto& batch : batches) requests.push_back(delete_objects_request(bucket, batch));
+
+  DeleteResult result;
+  result.requests = static_cast<int>(requests.size());
+  client_.send_each(std::move(requests), concurrency, [&](std::size_t index, AwsOutcome&& outcome) {
+    if (!outcome.ok()) {
+      // The whole request failed after retries: every key in it is reported, none assumed gone.
+      std::string code = "RequestFailed";
+      std::string message;
+      try {
+        std::rethrow_exception(outcome.error);
+      } catch (const AwsError& error) {
+        code = error.code();
+        message = error.aws_message();
+      } catch (const std::exception& error) {
+        message = error.what();
+      }
+      for (const auto& object : batches[index])
+        result.errors.push_back(DeleteError{object, code, message});
+      return;
+    }
+    auto errors = parse_delete_errors(outcome.response.body);
+    // Quiet mode reports only failures: everything else in the batch was deleted.
+    for (const auto& object : batches[index]) {
+      const bool failed = std::any_of(errors.begin(), errors.end(), [&](const DeleteError& error) {
+        return error.object.key == object.key &&
+               (object.version_id.empty() || error.object.version_id == object.version_id);
+      });
+      if (!failed) result.deleted.push_back(object);
+    }
+    for (auto& error : errors) result.errors.push_back(std::move(error));
+  });
+  return result;
+}
+
+}  // namespace common

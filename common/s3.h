@@ -1,0 +1,205 @@
+#pragma once
+// The S3 operations the functions need, over AwsClient. Listings page through every result
+// (for_each_* take a callback per page; returning false stops early); keys are raw strings and
+// are encoded here, once, as S3 requires.
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/aws_client.h"
+
+namespace common {
+
+inline constexpr std::size_t kMaxDeleteKeys = 1000;  // per DeleteObjects request
+inline constexpr std::uint64_t kMinPartBytes = 5ull * 1024 * 1024;
+inline constexpr int kMaxParts = 10000;
+
+struct S3Object {
+  std::string key;
+  std::uint64_t size = 0;
+  std::string etag;  // with its quotes, as S3 sends it
+  std::string last_modified;
+  std::string storage_class;
+  std::string version_id;  // version listings only
+  bool is_latest = false;
+  bool delete_marker = false;
+};
+
+struct ListOptions {
+  std::string prefix;
+  std::string delimiter;
+  std::string start_after;
+  int max_keys = 1000;
+};
+
+struct ListPage {
+  std::vector<S3Object> objects;
+  std::vector<std::string> common_prefixes;
+  std::optional<std::string> next_continuation_token;
+};
+
+struct VersionListOptions {
+  std::string prefix;
+  std::string delimiter;
+  std::string key_marker;
+  std::string version_id_marker;
+  int max_keys = 1000;
+};
+
+struct VersionPage {
+  std::vector<S3Object> versions;  // delete markers included, flagged
+  std::vector<std::string> common_prefixes;
+  std::optional<std::string> next_key_marker;
+  std::optional<std::string> next_version_id_marker;
+};
+
+struct HeadResult {
+  std::uint64_t size = 0;
+  std::string etag;
+  std::string last_modified;
+  std::string version_id;
+  std::string content_type;
+  std::string content_encoding;
+  std::string storage_class;
+};
+
+struct ByteRange {
+  std::uint64_t first = 0;
+  std::uint64_t last = 0;  // inclusive, as HTTP ranges are
+};
+
+struct GetOptions {
+  std::string version_id;
+  std::optional<ByteRange> range;
+  std::string if_match;  // an etag
+};
+
+struct PutOptions {
+  std::string content_type;
+  std::string content_encoding;
+  std::string storage_class;   // e.g. STANDARD_IA
+  bool if_none_match = false;  // create only: fails with PreconditionFailed when the key exists
+};
+
+struct WriteResult {
+  std::string etag;
+  std::string version_id;
+};
+
+struct CompletedPart {
+  int number = 0;
+  std::string etag;
+};
+
+struct CopySource {
+  std::string bucket;
+  std::string key;
+  std::string version_id;
+  std::optional<ByteRange> range;  // UploadPartCopy only
+};
+
+struct PartInfo {
+  int number = 0;
+  std::string etag;
+  std::uint64_t size = 0;
+};
+
+struct UploadInfo {
+  std::string key;
+  std::string upload_id;
+  std::string initiated;
+};
+
+struct ObjectId {
+  std::string key;
+  std::string version_id;  // empty: the current version
+};
+
+struct DeleteError {
+  ObjectId object;
+  std::string code;
+  std::string message;
+};
+
+struct DeleteResult {
+  std::vector<ObjectId> deleted;
+  std::vector<DeleteError> errors;
+  int requests = 0;
+};
+
+class S3Client {
+ public:
+  explicit S3Client(ClientOptions options);
+  // Options from the environment (AWS_ENDPOINT_URL_S3, AWS_REGION, credentials).
+  S3Client();
+
+  static const ServiceInfo& service_info();
+
+  ListPage list_objects_v2(const std::string& bucket, const ListOptions& options,
+                           const std::string& continuation_token = "");
+  void for_each_page(const std::string& bucket, const ListOptions& options,
+                     const std::function<bool(ListPage&)>& on_page);
+  std::vector<S3Object> list_all(const std::string& bucket, const std::string& prefix = "");
+
+  VersionPage list_object_versions(const std::string& bucket, const VersionListOptions& options);
+  void for_each_version_page(const std::string& bucket, VersionListOptions options,
+                             const std::function<bool(VersionPage&)>& on_page);
+
+  HeadResult head_object(const std::string& bucket, const std::string& key,
+                         const std::string& version_id = "");
+  std::string get_object(const std::string& bucket, const std::string& key,
+                         const GetOptions& options = {});
+  // Streams the body into `sink` (false from the sink aborts). A retry after bytes were
+  // delivered would deliver them again, so a streamed GET is attempted once; use ranges to resume.
+  void get_object_to(const std::string& bucket, const std::string& key, const GetOptions& options,
+                     const std::function<bool(std::string_view)>& sink);
+  WriteResult put_object(const std::string& bucket, const std::string& key, std::string body,
+                         const PutOptions& options = {});
+  WriteResult put_object(const std::string& bucket, const std::string& key,
+                         std::shared_ptr<BodySource> body, const PutOptions& options = {});
+  WriteResult copy_object(const CopySource& source, const std::string& bucket,
+                          const std::string& key, const PutOptions& options = {});
+
+  std::string create_multipart_upload(const std::string& bucket, const std::string& key,
+                                      const PutOptions& options = {});
+  CompletedPart upload_part(const std::string& bucket, const std::string& key,
+                            const std::string& upload_id, int part_number, std::string body);
+  CompletedPart upload_part_copy(const std::string& bucket, const std::string& key,
+                                 const std::string& upload_id, int part_number,
+                                 const CopySource& source);
+  WriteResult complete_multipart_upload(const std::string& bucket, const std::string& key,
+                                        const std::string& upload_id,
+                                        const std::vector<CompletedPart>& parts);
+  void abort_multipart_upload(const std::string& bucket, const std::string& key,
+                              const std::string& upload_id);
+  std::vector<PartInfo> list_parts(const std::string& bucket, const std::string& key,
+                                   const std::string& upload_id);
+  std::vector<UploadInfo> list_multipart_uploads(const std::string& bucket,
+                                                 const std::string& prefix = "");
+
+  // Deletes exactly these versions: Quiet requests of at most 1,000 keys, up to `concurrency`
+  // in flight. Keys S3 refused, or whose request failed after retries, come back in `errors`;
+  // the rest in `deleted`.
+  DeleteResult delete_objects(const std::string& bucket, const std::vector<ObjectId>& objects,
+                              std::size_t concurrency = 8);
+
+  // Request builders and parsers, for callers that batch with AwsClient::send_each.
+  AwsRequest get_object_request(const std::string& bucket, const std::string& key,
+                                const GetOptions& options) const;
+  AwsRequest delete_objects_request(const std::string& bucket,
+                                    const std::vector<ObjectId>& objects) const;
+  static std::vector<DeleteError> parse_delete_errors(const std::string& body);
+
+  AwsClient& client() { return client_; }
+
+ private:
+  AwsRequest object_request(std::string operation, std::string method, const std::string& bucket,
+                            const std::string& key) const;
+
+  AwsClient client_;
+};
+
+}  // namespace common
