@@ -21,6 +21,8 @@ std::uint64_t to_u64(const char* text) {
   return std::strtoull(text, nullptr, 10);
 }
 
+// Callers read the root with document_element(): its name differs between AWS and emulators
+// (ListPartsResult vs ListPartsResponse), its content does not.
 pugi::xml_document parse_xml(const std::string& body, const char* operation) {
   pugi::xml_document document;
   if (!document.load_buffer(body.data(), body.size())) {
@@ -114,7 +116,7 @@ ListPage S3Client::list_objects_v2(const std::string& bucket, const ListOptions&
     request.query.emplace_back("continuation-token", continuation_token);
   const AwsResponse response = client_.send(std::move(request));
   const auto document = parse_xml(response.body, "ListObjectsV2");
-  const auto root = document.child("ListBucketResult");
+  const auto root = document.document_element();
   // Only when S3 says it encoded the keys are they decoded: decoding raw keys would corrupt '%'.
   const bool encoded = std::string_view(root.child_value("EncodingType")) == "url";
   ListPage page;
@@ -166,7 +168,7 @@ VersionPage S3Client::list_object_versions(const std::string& bucket,
     request.query.emplace_back("max-keys", std::to_string(options.max_keys));
   const AwsResponse response = client_.send(std::move(request));
   const auto document = parse_xml(response.body, "ListObjectVersions");
-  const auto root = document.child("ListVersionsResult");
+  const auto root = document.document_element();
   const bool encoded = std::string_view(root.child_value("EncodingType")) == "url";
   VersionPage page;
   for (const auto& node : root.children()) {
@@ -265,7 +267,7 @@ WriteResult S3Client::copy_object(const CopySource& source, const std::string& b
   request.error_in_success_body = true;
   const AwsResponse response = client_.send(std::move(request));
   const auto document = parse_xml(response.body, "CopyObject");
-  return WriteResult{document.child("CopyObjectResult").child_value("ETag"),
+  return WriteResult{document.document_element().child_value("ETag"),
                      response.header("x-amz-version-id")};
 }
 
@@ -276,7 +278,7 @@ std::string S3Client::create_multipart_upload(const std::string& bucket, const s
   add_put_headers(request, options);
   const AwsResponse response = client_.send(std::move(request));
   const auto document = parse_xml(response.body, "CreateMultipartUpload");
-  std::string upload_id = document.child("InitiateMultipartUploadResult").child_value("UploadId");
+  std::string upload_id = document.document_element().child_value("UploadId");
   if (upload_id.empty()) {
     throw AwsError("MalformedResponse", "CreateMultipartUpload returned no UploadId", "", 200,
                    true);
@@ -304,7 +306,7 @@ CompletedPart S3Client::upload_part_copy(const std::string& bucket, const std::s
   request.error_in_success_body = true;
   const AwsResponse response = client_.send(std::move(request));
   const auto document = parse_xml(response.body, "UploadPartCopy");
-  return CompletedPart{part_number, document.child("CopyPartResult").child_value("ETag")};
+  return CompletedPart{part_number, document.document_element().child_value("ETag")};
 }
 
 WriteResult S3Client::complete_multipart_upload(const std::string& bucket, const std::string& key,
@@ -325,7 +327,7 @@ WriteResult S3Client::complete_multipart_upload(const std::string& bucket, const
   request.error_in_success_body = true;
   const AwsResponse response = client_.send(std::move(request));
   const auto document = parse_xml(response.body, "CompleteMultipartUpload");
-  return WriteResult{document.child("CompleteMultipartUploadResult").child_value("ETag"),
+  return WriteResult{document.document_element().child_value("ETag"),
                      response.header("x-amz-version-id")};
 }
 
@@ -346,7 +348,7 @@ std::vector<PartInfo> S3Client::list_parts(const std::string& bucket, const std:
     if (!marker.empty()) request.query.emplace_back("part-number-marker", marker);
     const AwsResponse response = client_.send(std::move(request));
     const auto document = parse_xml(response.body, "ListParts");
-    const auto root = document.child("ListPartsResult");
+    const auto root = document.document_element();
     for (const auto& node : root.children("Part")) {
       parts.push_back(PartInfo{std::atoi(node.child_value("PartNumber")), node.child_value("ETag"),
                                to_u64(node.child_value("Size"))});
@@ -373,7 +375,7 @@ std::vector<UploadInfo> S3Client::list_multipart_uploads(const std::string& buck
     if (!upload_id_marker.empty()) request.query.emplace_back("upload-id-marker", upload_id_marker);
     const AwsResponse response = client_.send(std::move(request));
     const auto document = parse_xml(response.body, "ListMultipartUploads");
-    const auto root = document.child("ListMultipartUploadsResult");
+    const auto root = document.document_element();
     for (const auto& node : root.children("Upload")) {
       uploads.push_back(UploadInfo{node.child_value("Key"), node.child_value("UploadId"),
                                    node.child_value("Initiated")});
@@ -412,7 +414,7 @@ AwsRequest S3Client::delete_objects_request(const std::string& bucket,
 std::vector<DeleteError> S3Client::parse_delete_errors(const std::string& body) {
   const auto document = parse_xml(body, "DeleteObjects");
   std::vector<DeleteError> errors;
-  for (const auto& node : document.child("DeleteResult").children("Error")) {
+  for (const auto& node : document.document_element().children("Error")) {
     errors.push_back(DeleteError{ObjectId{node.child_value("Key"), node.child_value("VersionId")},
                                  node.child_value("Code"), node.child_value("Message")});
   }

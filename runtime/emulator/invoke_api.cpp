@@ -1,6 +1,5 @@
 #include "runtime/emulator/invoke_api.h"
 
-#include <boost/asio/connect.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/write.hpp>
 #include <boost/json/serialize.hpp>
@@ -81,19 +80,6 @@ InvokeResult FunctionPool::invoke(const std::string& payload,
   return result;
 }
 
-Upstream parse_upstream(const std::string& url) {
-  constexpr std::string_view kScheme = "http://";
-  if (!url.starts_with(kScheme))
-    throw std::invalid_argument("upstream must be http://host:port: " + url);
-  std::string rest = url.substr(kScheme.size());
-  if (const auto slash = rest.find('/'); slash != std::string::npos) rest.resize(slash);
-  const auto colon = rest.rfind(':');
-  if (colon == std::string::npos || colon == 0 || colon + 1 == rest.size()) {
-    throw std::invalid_argument("upstream must name a port: " + url);
-  }
-  return Upstream{rest.substr(0, colon), rest.substr(colon + 1)};
-}
-
 std::optional<std::string> invocation_target(std::string_view path) {
   if (const auto query = path.find('?'); query != std::string_view::npos)
     path = path.substr(0, query);
@@ -134,7 +120,8 @@ void InvokeApiServer::stop() {
 
 void InvokeApiServer::serve(tcp::socket& socket) {
   boost::beast::flat_buffer buffer;
-  std::optional<tcp::socket> upstream_socket;
+  std::optional<Forwarder> forwarder;
+  if (upstream_) forwarder.emplace(*upstream_);
   const auto unlimited = std::numeric_limits<std::uint64_t>::max();
   while (auto request = read_request(socket, buffer, unlimited)) {
     const std::string_view target(request->target().data(), request->target().size());
@@ -142,16 +129,14 @@ void InvokeApiServer::serve(tcp::socket& socket) {
     if (auto function = invocation_target(target);
         function && request->method() == http::verb::post) {
       response = invoke(*request, *function);
+    } else if (forwarder) {
+      response = forwarder->forward(*request);
     } else {
-      response = forward(*request, upstream_socket);
+      response = service_error(*request, http::status::not_found, "UnknownOperationException",
+                               "no upstream configured for " + std::string(target));
     }
     boost::beast::error_code error;
-    if (request->method() == http::verb::head) {
-      http::response_serializer<http::string_body> serializer(response);
-      http::write_header(socket, serializer, error);
-    } else {
-      http::write(socket, response, error);
-    }
+    write_response(socket, *request, response, error);
     if (error || !response.keep_alive()) return;
   }
 }
@@ -190,53 +175,6 @@ Response InvokeApiServer::invoke(const Request& request, const std::string& func
   response.set("X-Amzn-RequestId", result.request_id);
   if (!result.ok) response.set("X-Amz-Function-Error", "Unhandled");
   return response;
-}
-
-Response InvokeApiServer::forward(const Request& request,
-                                  std::optional<tcp::socket>& upstream_socket) {
-  if (!upstream_) {
-    return service_error(request, http::status::not_found, "UnknownOperationException",
-                         "no upstream configured for " + std::string(request.target()));
-  }
-  Request outgoing = request;
-  // We answered 100-continue ourselves; the upstream would send a second interim response.
-  outgoing.erase(http::field::expect);
-  for (int attempt = 0; attempt < 2; ++attempt) {
-    boost::beast::error_code error;
-    const bool reused = upstream_socket.has_value();
-    if (!upstream_socket) {
-      tcp::resolver resolver(io_);
-      tcp::socket socket(io_);
-      boost::asio::connect(socket, resolver.resolve(upstream_->host, upstream_->port, error),
-                           error);
-      if (error) break;
-      socket.set_option(tcp::no_delay(true), error);
-      upstream_socket.emplace(std::move(socket));
-    }
-    http::write(*upstream_socket, outgoing, error);
-    boost::beast::flat_buffer buffer;
-    http::response_parser<http::string_body> parser;
-    parser.body_limit(std::numeric_limits<std::uint64_t>::max());
-    parser.skip(request.method() == http::verb::head);  // HEAD answers carry no body
-    if (!error) http::read(*upstream_socket, buffer, parser, error);
-    if (!error) {
-      Response response = parser.release();
-      if (!response.keep_alive()) upstream_socket.reset();
-      if (request.method() != http::verb::head) response.prepare_payload();
-      response.keep_alive(request.keep_alive());
-      return response;
-    }
-    upstream_socket.reset();
-    // Only a kept-alive connection that the upstream had already closed is tried again: the
-    // request never reached it. Anything else may have been acted on and must not be repeated.
-    const bool stale =
-        reused && !parser.got_some() &&
-        (error == http::error::end_of_stream || error == boost::asio::error::connection_reset ||
-         error == boost::asio::error::broken_pipe);
-    if (!stale) break;
-  }
-  return service_error(request, http::status::bad_gateway, "ServiceUnavailable",
-                       "upstream " + upstream_->host + ":" + upstream_->port + " did not answer");
 }
 
 }  // namespace runtime::emulator

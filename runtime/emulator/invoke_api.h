@@ -13,6 +13,7 @@
 #include <thread>
 #include <vector>
 
+#include "runtime/emulator/forwarder.h"
 #include "runtime/emulator/function_config.h"
 #include "runtime/emulator/http_server.h"
 #include "runtime/emulator/sandbox.h"
@@ -34,13 +35,6 @@ class FunctionPool {
   std::vector<Sandbox*> idle_;
 };
 
-struct Upstream {
-  std::string host;
-  std::string port;
-};
-// Accepts http://host:port[/]; throws std::invalid_argument otherwise.
-Upstream parse_upstream(const std::string& url);
-
 // Splits /2015-03-31/functions/{id}/invocations into the decoded function identifier.
 std::optional<std::string> invocation_target(std::string_view path);
 
@@ -55,14 +49,12 @@ class InvokeApiServer {
  private:
   void serve(tcp::socket& socket);
   Response invoke(const Request& request, const std::string& function_identifier);
-  Response forward(const Request& request, std::optional<tcp::socket>& upstream_socket);
 
   EmulatorConfig config_;
   std::optional<Upstream> upstream_;
   std::map<std::string, std::unique_ptr<FunctionPool>> pools_;
   std::mutex async_mutex_;
   std::vector<std::thread> async_invocations_;
-  boost::asio::io_context io_;
   std::unique_ptr<HttpServer> server_;
 };
 

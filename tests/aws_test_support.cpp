@@ -1,0 +1,65 @@
+#include "tests/aws_test_support.h"
+
+#include <unistd.h>
+
+#include <atomic>
+#include <fstream>
+#include <random>
+#include <stdexcept>
+
+namespace tests {
+
+namespace {
+
+std::string read_first_line(const std::string& path) {
+  std::ifstream in(path);
+  std::string line;
+  if (!std::getline(in, line)) {
+    throw std::runtime_error(path + " is missing: run the tests through ctest (it starts moto)");
+  }
+  return line;
+}
+
+}  // namespace
+
+MotoFixture moto_fixture(bool signatures) {
+  const std::string dir = signatures ? MOTO_AUTH_DIR : MOTO_DIR;
+  MotoFixture moto;
+  moto.endpoint = read_first_line(dir + "/endpoint");
+  if (signatures) {
+    const std::string line = read_first_line(dir + "/endpoint.credentials");
+    const auto space = line.find(' ');
+    moto.credentials = {line.substr(0, space), line.substr(space + 1), ""};
+  } else {
+    moto.credentials = {"testing", "testing", ""};
+  }
+  return moto;
+}
+
+common::ClientOptions moto_options(const MotoFixture& moto, const std::string& endpoint_override) {
+  common::ClientOptions options;
+  options.region = "us-east-1";
+  options.credentials = moto.credentials;
+  options.endpoint =
+      common::parse_endpoint_url(endpoint_override.empty() ? moto.endpoint : endpoint_override);
+  options.retry = common::RetryPolicy{};
+  return options;
+}
+
+std::string unique_name(const std::string& prefix) {
+  static std::atomic<int> counter{0};
+  static const unsigned salt = std::random_device{}() % 100000;
+  return prefix + "-" + std::to_string(getpid()) + "-" + std::to_string(counter++) + "-" +
+         std::to_string(salt);
+}
+
+CommandResult aws_cli(const MotoFixture& moto, const std::string& arguments,
+                      const std::string& endpoint) {
+  const std::string command = "AWS_ACCESS_KEY_ID='" + moto.credentials.access_key_id +
+                              "' AWS_SECRET_ACCESS_KEY='" + moto.credentials.secret_access_key +
+                              "' AWS_DEFAULT_REGION=us-east-1 aws --endpoint-url " +
+                              (endpoint.empty() ? moto.endpoint : endpoint) + " " + arguments;
+  return run_command(command);
+}
+
+}  // namespace tests

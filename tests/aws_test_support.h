@@ -1,0 +1,30 @@
+#pragma once
+// Helpers for tests that talk to the shared moto fixtures: client options pointed at moto, unique
+// resource names (tests run in parallel against one server), and the aws CLI as an independent
+// client for checking results.
+#include <string>
+
+#include "common/aws_client.h"
+#include "tests/test_support.h"
+
+namespace tests {
+
+struct MotoFixture {
+  std::string endpoint;
+  common::Credentials credentials;
+};
+
+// The moto started by the `moto` CTest fixture (or, with signatures=true, by `moto_auth`).
+MotoFixture moto_fixture(bool signatures = false);
+
+common::ClientOptions moto_options(const MotoFixture& moto,
+                                   const std::string& endpoint_override = "");
+
+// A name no other test uses: prefix-<pid>-<counter>-<random>, lower case.
+std::string unique_name(const std::string& prefix);
+
+// Runs the aws CLI against `endpoint` with the fixture's credentials.
+CommandResult aws_cli(const MotoFixture& moto, const std::string& arguments,
+                      const std::string& endpoint = "");
+
+}  // namespace tests
