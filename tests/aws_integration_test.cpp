@@ -506,7 +506,35 @@ TEST(Signatures, OursAreAcceptedAndAWrongSecretIsRejected) {
   EXPECT_THROW(forged_dynamodb.get_item(table, {{"pk", {{"S", "x"}}}}), common::AwsError);
 }
 
-// ---- Faults ---------------------------------------------------------------------------------
+// ---- Connections and faults -----------------------------------------------------------------
+
+// moto closes every connection itself; a keep-alive front (the proxy at rate 0) shows what our
+// engine does with a server that, like S3, keeps them open.
+TEST(Connections, SequentialRequestsReuseOneConnectionAndParallelOnesAreBounded) {
+  const auto moto = tests::moto_fixture();
+  tests::BackgroundProcess proxy("exec " + tests::bin_path("fault-proxy").string() +
+                                     " --upstream " + moto.endpoint + " --rate 0",
+                                 "fault-proxy listening");
+  const std::string proxy_url = proxy.ready_line().substr(proxy.ready_line().find("http://"));
+  const std::string bucket = tests::unique_name("conns");
+  ASSERT_EQ(tests::aws_cli(moto, "s3api create-bucket --bucket " + bucket).exit_code, 0);
+
+  common::HttpOptions http;
+  http.max_connections_per_host = 4;
+  common::HttpEngine engine(http);
+  auto options = tests::moto_options(moto, proxy_url);
+  options.engine = &engine;
+  S3Client s3(options);
+  for (int i = 0; i < 50; ++i) s3.put_object(bucket, "k" + std::to_string(i), "v");
+  EXPECT_EQ(engine.stats().connections_opened, 1u) << "50 sequential requests, one connection";
+
+  std::vector<common::AwsRequest> gets;
+  for (int i = 0; i < 200; ++i)
+    gets.push_back(s3.get_object_request(bucket, "k" + std::to_string(i % 50), {}));
+  for (auto& outcome : s3.client().send_all(std::move(gets), 32)) ASSERT_TRUE(outcome.ok());
+  EXPECT_LE(engine.stats().connections_opened, 4u) << "never more than the per-host bound";
+  EXPECT_EQ(engine.stats().requests, 250u);
+}
 
 TEST(Faults, ThousandObjectsRoundTripThroughTwentyPercentFaults) {
   const auto moto = tests::moto_fixture();
