@@ -6,6 +6,7 @@
 #include <limits>
 #include <stdexcept>
 
+#include "common/sigv4.h"
 #include "runtime/runtime.h"
 
 namespace runtime::emulator {
@@ -14,31 +15,6 @@ namespace {
 
 constexpr std::string_view kFunctionsPrefix = "/2015-03-31/functions/";
 constexpr std::string_view kInvocationsSuffix = "/invocations";
-
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-std::string percent_decode(std::string_view text) {
-  std::string decoded;
-  decoded.reserve(text.size());
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    if (text[i] == '%' && i + 2 < text.size()) {
-      const int high = hex_value(text[i + 1]);
-      const int low = hex_value(text[i + 2]);
-      if (high >= 0 && low >= 0) {
-        decoded.push_back(static_cast<char>(high * 16 + low));
-        i += 2;
-        continue;
-      }
-    }
-    decoded.push_back(text[i]);
-  }
-  return decoded;
-}
 
 Response service_error(const Request& request, http::status status, std::string_view type,
                        const std::string& message) {
@@ -88,7 +64,7 @@ std::optional<std::string> invocation_target(std::string_view path) {
   path.remove_prefix(kFunctionsPrefix.size());
   path.remove_suffix(kInvocationsSuffix.size());
   if (path.empty() || path.find('/') != std::string_view::npos) return std::nullopt;
-  return percent_decode(path);
+  return common::url_decode(path);
 }
 
 InvokeApiServer::InvokeApiServer(EmulatorConfig config, std::optional<Upstream> upstream,

@@ -351,15 +351,14 @@ Response Sandbox::route(const Request& request, std::uint64_t generation, int so
   if (request.method() == http::verb::post && target == kInitErrorPath) {
     std::lock_guard lock(mutex_);
     if (instance_ && instance_->generation == generation) instance_->init_failed = true;
-    if (generation_ == generation && pending_ && !result_) {
-      InvokeResult result;
-      const auto type = request["Lambda-Runtime-Function-Error-Type"];
-      result.error_type = type.empty() ? "Runtime.Unknown" : std::string(type);
-      result.payload = request.body();
-      result_ = std::move(result);
-      changed_.notify_all();
+    if (generation_ != generation || !pending_ || result_) {
+      return make_response(http::status::accepted, request, R"({"status":"OK"})");
     }
-    return make_response(http::status::accepted, request, R"({"status":"OK"})");
+    InvokeResult result;
+    const auto type = request["Lambda-Runtime-Function-Error-Type"];
+    result.error_type = type.empty() ? "Runtime.Unknown" : std::string(type);
+    result.payload = request.body();
+    return record_result_locked(request, std::move(result));
   }
   if (request.method() == http::verb::post && target.starts_with(kInvocationPrefix)) {
     const std::string_view rest = target.substr(kInvocationPrefix.size());
@@ -400,6 +399,10 @@ Response Sandbox::complete(const Request& request, const std::string& request_id
     result.error_type = type.empty() ? "Unhandled" : std::string(type);
   }
   result.payload = request.body();
+  return record_result_locked(request, std::move(result));
+}
+
+Response Sandbox::record_result_locked(const Request& request, InvokeResult result) {
   result_ = std::move(result);
   changed_.notify_all();
   return make_response(http::status::accepted, request, R"({"status":"OK"})");

@@ -85,6 +85,8 @@ class Sandbox {
   Response route(const Request& request, std::uint64_t generation, int socket_fd);
   std::optional<Pending> wait_for_invocation(std::uint64_t generation, int socket_fd);
   Response complete(const Request& request, const std::string& request_id, bool ok);
+  // Hands the invocation its result and wakes invoke(); mutex_ must be held.
+  Response record_result_locked(const Request& request, InvokeResult result);
   void write_platform_line(const std::string& text);
 
   FunctionConfig function_;
