@@ -79,6 +79,13 @@ S3Object parse_object(const pugi::xml_node& node, bool decode_keys) {
 
 }  // namespace
 
+S3Address s3_address(const Endpoint& endpoint, const std::string& bucket, const std::string& key) {
+  if (endpoint.overridden || !virtual_host_compatible(bucket)) {
+    return S3Address{"", "/" + bucket + (key.empty() ? "" : "/" + key)};
+  }
+  return S3Address{bucket + ".", "/" + key};
+}
+
 const ServiceInfo& S3Client::service_info() {
   static const ServiceInfo info{"s3", "S3", "s3", Protocol::RestXml};
   return info;

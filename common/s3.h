@@ -130,6 +130,15 @@ struct DeleteResult {
   int requests = 0;
 };
 
+// Where a request for bucket/key goes: virtual-hosted (`bucket.` + host, path `/key`) against
+// AWS, path-style (`/bucket/key`) when the endpoint is overridden or the bucket name cannot be a
+// DNS label (dots break TLS wildcard certificates).
+struct S3Address {
+  std::string host_prefix;
+  std::string path;
+};
+S3Address s3_address(const Endpoint& endpoint, const std::string& bucket, const std::string& key);
+
 class S3Client {
  public:
   explicit S3Client(ClientOptions options);

@@ -5,6 +5,7 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <set>
 
@@ -144,6 +145,15 @@ TEST_F(S3Test, VersionedBucketListsVersionsAndDeleteMarkers) {
   }
   EXPECT_EQ(markers, 1);
   EXPECT_EQ(log_versions, 3);
+  // Copies read exactly the version named, not the current one.
+  s3_.copy_object({bucket_, "log.json", version_ids[1], std::nullopt}, bucket_, "copy-of-v1.json");
+  EXPECT_EQ(s3_.get_object(bucket_, "copy-of-v1.json"), "version 1");
+  const std::string upload = s3_.create_multipart_upload(bucket_, "part-copy-of-v0.json");
+  const auto part =
+      s3_.upload_part_copy(bucket_, "part-copy-of-v0.json", upload, 1,
+                           {bucket_, "log.json", version_ids[0], common::ByteRange{0, 6}});
+  s3_.complete_multipart_upload(bucket_, "part-copy-of-v0.json", upload, {part});
+  EXPECT_EQ(s3_.get_object(bucket_, "part-copy-of-v0.json"), "version");
   // Deleting exactly one version removes it and only it.
   s3_.delete_objects(bucket_, {{"log.json", version_ids[0]}});
   EXPECT_THROW(s3_.get_object(bucket_, "log.json", common::GetOptions{version_ids[0], {}, ""}),
@@ -305,6 +315,8 @@ TEST_F(DynamoDbTest, ConditionalPutTwiceIsConditionalCheckFailedWithTheItem) {
   } catch (const common::ConditionalCheckFailed& error) {
     EXPECT_EQ(error.error_type(), "ConflictError");
     EXPECT_EQ(error.code(), "ConditionalCheckFailedException");
+    ASSERT_TRUE(error.item.contains("status")) << "ALL_OLD returns the item that blocked the write";
+    EXPECT_EQ(error.item.at("status").at("S").as_string(), "PENDING");
   }
   const auto item =
       dynamodb_.get_item(table_, {{"pk", {{"S", "2026-11-22"}}}, {"sk", {{"S", "a.log"}}}});
@@ -591,6 +603,92 @@ TEST(Faults, ThousandObjectsRoundTripThroughTwentyPercentFaults) {
     if (const auto* value = line.if_contains("AwsRetries")) retries += value->to_number<double>();
   }
   EXPECT_GT(retries, 200);
+}
+
+// 200 OK with an <Error> body, as CompleteMultipartUpload, UploadPartCopy and CopyObject can
+// answer: detected and retried until the operation really succeeds.
+TEST(Faults, ErrorsInsideSuccessfulAnswersAreRetried) {
+  const auto moto = tests::moto_fixture();
+  tests::BackgroundProcess proxy("exec " + tests::bin_path("fault-proxy").string() +
+                                     " --upstream " + moto.endpoint +
+                                     " --rate 0.5 --faults error_in_200 --seed 3",
+                                 "fault-proxy listening");
+  const std::string proxy_url = proxy.ready_line().substr(proxy.ready_line().find("http://"));
+  const std::string bucket = tests::unique_name("error200");
+  ASSERT_EQ(tests::aws_cli(moto, "s3api create-bucket --bucket " + bucket).exit_code, 0);
+  S3Client s3(tests::moto_options(moto, proxy_url));
+  s3.put_object(bucket, "source.log", "source line\n");
+  constexpr int kRounds = 8;
+  for (int i = 0; i < kRounds; ++i) {
+    const std::string key = "out-" + std::to_string(i) + ".log";
+    s3.copy_object({bucket, "source.log", "", std::nullopt}, bucket, "copy-" + key);
+    const std::string upload = s3.create_multipart_upload(bucket, key);
+    const auto part =
+        s3.upload_part_copy(bucket, key, upload, 1, {bucket, "source.log", "", std::nullopt});
+    s3.complete_multipart_upload(bucket, key, upload, {part});
+  }
+  // Every output holds exactly the source, as the aws CLI reads it.
+  tests::TempDir dir;
+  ASSERT_EQ(tests::aws_cli(moto, "s3 cp --recursive s3://" + bucket + "/ " + dir.path().string())
+                .exit_code,
+            0);
+  int outputs = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(dir.path())) {
+    std::ifstream in(entry.path());
+    EXPECT_EQ(std::string((std::istreambuf_iterator<char>(in)), {}), "source line\n")
+        << entry.path();
+    ++outputs;
+  }
+  EXPECT_EQ(outputs, 1 + 2 * kRounds);
+  const auto stats =
+      json::parse(tests::run_command("curl -s " + proxy_url + "/fault-proxy/stats").out);
+  EXPECT_GT(stats.at("faults").at("error_in_200").as_int64(), 5) << json::serialize(stats);
+  EXPECT_TRUE(s3.list_multipart_uploads(bucket).empty());
+}
+
+// A body that cannot be produced again is never resent; one held in memory is, up to the limit.
+TEST(Faults, OnlyRewindableBodiesAreRetried) {
+  const auto moto = tests::moto_fixture();
+  tests::BackgroundProcess proxy("exec " + tests::bin_path("fault-proxy").string() +
+                                     " --upstream " + moto.endpoint + " --rate 1 --faults internal",
+                                 "fault-proxy listening");
+  const std::string proxy_url = proxy.ready_line().substr(proxy.ready_line().find("http://"));
+  const std::string bucket = tests::unique_name("rewind");
+  ASSERT_EQ(tests::aws_cli(moto, "s3api create-bucket --bucket " + bucket).exit_code, 0);
+  auto options = tests::moto_options(moto, proxy_url);
+  options.retry.max_attempts = 3;
+  options.retry.base_delay = std::chrono::milliseconds(1);
+  S3Client s3(options);
+  auto requests_seen = [&] {
+    return json::parse(tests::run_command("curl -s " + proxy_url + "/fault-proxy/stats").out)
+        .at("requests")
+        .as_int64();
+  };
+
+  class OneShot : public common::BodySource {
+   public:
+    std::size_t read(char* buffer, std::size_t size) override {
+      const std::size_t count = std::min<std::size_t>(size, 5 - offset_);
+      std::memcpy(buffer, "once\n" + offset_, count);
+      offset_ += count;
+      return count;
+    }
+    bool rewind() override { return offset_ == 0; }
+    std::uint64_t size() const override { return 5; }
+
+   private:
+    std::size_t offset_ = 0;
+  };
+  try {
+    s3.put_object(bucket, "streamed", std::make_shared<OneShot>());
+    FAIL() << "every attempt fails";
+  } catch (const common::AwsError& error) {
+    EXPECT_EQ(error.code(), "InternalError");
+    EXPECT_NE(std::string(error.what()).find("not retried"), std::string::npos) << error.what();
+  }
+  EXPECT_EQ(requests_seen(), 1);
+  EXPECT_THROW(s3.put_object(bucket, "in-memory", "again\n"), common::AwsError);
+  EXPECT_EQ(requests_seen(), 1 + 3) << "three attempts in all";
 }
 
 }  // namespace

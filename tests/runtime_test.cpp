@@ -188,6 +188,7 @@ TEST_F(RuntimeTest, ThousandSequentialInvocationsOnOneProcess) {
   }
   EXPECT_EQ(request_ids.size(), 1000u);
   EXPECT_EQ(pids.size(), 1u);
+  EXPECT_EQ(sandbox.runtime_api_connections(), 1u) << "one reused connection to the Runtime API";
 }
 
 TEST_F(RuntimeTest, ResponseOverSixMegabytesIsAClearError) {

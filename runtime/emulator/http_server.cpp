@@ -58,6 +58,7 @@ void HttpServer::accept_loop() {
     if (stopping_) return;
     if (error) continue;
     reap_finished_connections();
+    ++connections_accepted_;
     socket.set_option(tcp::no_delay(true), error);
     auto connection = std::make_unique<Connection>(Connection{std::move(socket), {}, false});
     Connection* raw = connection.get();

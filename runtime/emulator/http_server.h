@@ -1,6 +1,7 @@
 #pragma once
 // A small blocking HTTP/1.1 server on Boost.Beast: one thread per connection, which suits the
 // Runtime API (a long-poll per sandbox) and a local Invoke API. stop() unblocks every thread.
+#include <atomic>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
@@ -39,6 +40,7 @@ class HttpServer {
   HttpServer& operator=(const HttpServer&) = delete;
 
   std::uint16_t port() const { return port_; }
+  std::uint64_t connections_accepted() const { return connections_accepted_.load(); }
   // Closes the listener and every connection, then joins all threads. Idempotent.
   void stop();
 
@@ -59,6 +61,7 @@ class HttpServer {
   std::mutex mutex_;
   std::list<std::unique_ptr<Connection>> connections_;
   bool stopping_ = false;
+  std::atomic<std::uint64_t> connections_accepted_{0};
   std::thread accept_thread_;
 };
 

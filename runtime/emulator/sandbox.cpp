@@ -414,6 +414,11 @@ std::optional<pid_t> Sandbox::pid() {
   return instance_->pid;
 }
 
+std::uint64_t Sandbox::runtime_api_connections() {
+  std::lock_guard lock(mutex_);
+  return instance_ ? instance_->server->connections_accepted() : 0;
+}
+
 long Sandbox::peak_rss_kib() {
   const auto running = pid();
   return running ? peak_rss_kib_of(*running) : 0;

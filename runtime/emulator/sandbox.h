@@ -57,6 +57,8 @@ class Sandbox {
   // Peak resident set (VmHWM) of the running bootstrap in KiB, 0 when none runs.
   long peak_rss_kib();
   const FunctionConfig& function() const { return function_; }
+  // Connections the running bootstrap has opened to its Runtime API (0 when none runs).
+  std::uint64_t runtime_api_connections();
 
  private:
   struct Pending {

@@ -1,7 +1,9 @@
 // fault-proxy: sits between a client and moto and, for a fraction of requests, misbehaves the
 // way AWS does on a bad day: 503 SlowDown / ThrottlingException, 500 InternalError, a reset
-// connection (before the request reaches moto, or after moto acted on it), or a delay.
+// connection (before the request reaches moto, or after moto acted on it), a delay, or — for
+// CompleteMultipartUpload, UploadPartCopy and CopyObject — 200 OK with an <Error> body.
 //   fault-proxy --upstream http://127.0.0.1:PORT [--port 0] [--rate 0.2] [--seed 1]
+//               [--faults throttle,internal,reset_before,reset_after,delay,error_in_200]
 // Prints "fault-proxy listening http://127.0.0.1:PORT"; GET /fault-proxy/stats returns counts.
 #include <signal.h>
 
@@ -12,6 +14,7 @@
 #include <random>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "runtime/emulator/forwarder.h"
 #include "runtime/emulator/http_server.h"
@@ -20,31 +23,78 @@ using namespace runtime::emulator;
 
 namespace {
 
-enum Fault { kNone, kThrottle, kInternal, kResetBefore, kResetAfter, kDelay, kFaultCount };
-constexpr const char* kFaultNames[] = {"none",         "throttle",    "internal",
-                                       "reset_before", "reset_after", "delay"};
+enum Fault {
+  kNone,
+  kThrottle,
+  kInternal,
+  kResetBefore,
+  kResetAfter,
+  kDelay,
+  kErrorIn200,
+  kFaultCount
+};
+constexpr const char* kFaultNames[] = {"none",        "throttle", "internal",    "reset_before",
+                                       "reset_after", "delay",    "error_in_200"};
 
 struct Stats {
   std::atomic<long> requests{0};
   std::atomic<long> counts[kFaultCount] = {};
 };
 
+// The operations AWS may answer with 200 and an error document.
+bool can_fail_with_200(const Request& request) {
+  const std::string_view target(request.target().data(), request.target().size());
+  const bool complete =
+      request.method() == http::verb::post && target.find("uploadId=") != std::string_view::npos;
+  return complete || !request["x-amz-copy-source"].empty();
+}
+
 class FaultPolicy {
  public:
-  FaultPolicy(double rate, unsigned seed) : rate_(rate), generator_(seed) {}
-  Fault next() {
+  FaultPolicy(double rate, unsigned seed, std::vector<Fault> kinds)
+      : rate_(rate), generator_(seed), kinds_(std::move(kinds)) {}
+  Fault next(const Request& request) {
     std::lock_guard lock(mutex_);
-    if (std::uniform_real_distribution<double>(0, 1)(generator_) >= rate_) return kNone;
-    return static_cast<Fault>(std::uniform_int_distribution<int>(1, kFaultCount - 1)(generator_));
+    std::vector<Fault> possible;
+    for (Fault kind : kinds_) {
+      if (kind != kErrorIn200 || can_fail_with_200(request)) possible.push_back(kind);
+    }
+    if (possible.empty() || std::uniform_real_distribution<double>(0, 1)(generator_) >= rate_) {
+      return kNone;
+    }
+    return possible[std::uniform_int_distribution<std::size_t>(0, possible.size() - 1)(generator_)];
   }
 
  private:
   double rate_;
   std::mutex mutex_;
   std::mt19937 generator_;
+  std::vector<Fault> kinds_;
 };
 
+std::vector<Fault> parse_kinds(const std::string& list) {
+  std::vector<Fault> kinds;
+  std::size_t start = 0;
+  while (start <= list.size()) {
+    const std::size_t comma = std::min(list.find(',', start), list.size());
+    const std::string name = list.substr(start, comma - start);
+    for (int kind = 1; kind < kFaultCount; ++kind) {
+      if (name == kFaultNames[kind]) kinds.push_back(static_cast<Fault>(kind));
+    }
+    start = comma + 1;
+  }
+  return kinds;
+}
+
 Response error_response(const Request& request, Fault fault) {
+  if (fault == kErrorIn200) {
+    return make_response(
+        http::status::ok, request,
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>InternalError</Code>"
+        "<Message>We encountered an internal error. Please try again.</Message>"
+        "<RequestId>fault-proxy</RequestId></Error>",
+        "application/xml");
+  }
   const bool json_protocol = !request["X-Amz-Target"].empty();
   if (json_protocol) {
     const bool throttle = fault == kThrottle;
@@ -79,20 +129,38 @@ int main(int argc, char** argv) {
   int port = 0;
   double rate = 0.2;
   unsigned seed = 1;
-  for (int i = 1; i + 1 < argc; i += 2) {
+  std::string kinds = "throttle,internal,reset_before,reset_after,delay,error_in_200";
+  constexpr const char* kUsage =
+      "usage: fault-proxy --upstream http://HOST:PORT [--port P] [--rate R] [--seed S] "
+      "[--faults KIND,...]\n";
+  for (int i = 1; i < argc; i += 2) {
     const std::string flag = argv[i];
-    if (flag == "--upstream")
-      upstream_url = argv[i + 1];
-    else if (flag == "--port")
-      port = std::stoi(argv[i + 1]);
-    else if (flag == "--rate")
-      rate = std::stod(argv[i + 1]);
-    else if (flag == "--seed")
-      seed = static_cast<unsigned>(std::stoul(argv[i + 1]));
+    if (i + 1 >= argc) {
+      std::cerr << flag << " needs a value\n" << kUsage;
+      return 2;
+    }
+    const std::string value = argv[i + 1];
+    if (flag == "--upstream") {
+      upstream_url = value;
+    } else if (flag == "--port") {
+      port = std::stoi(value);
+    } else if (flag == "--rate") {
+      rate = std::stod(value);
+    } else if (flag == "--seed") {
+      seed = static_cast<unsigned>(std::stoul(value));
+    } else if (flag == "--faults") {
+      kinds = value;
+    } else {
+      std::cerr << "unknown option " << flag << "\n" << kUsage;
+      return 2;
+    }
   }
   if (upstream_url.empty()) {
-    std::cerr
-        << "usage: fault-proxy --upstream http://HOST:PORT [--port P] [--rate R] [--seed S]\n";
+    std::cerr << kUsage;
+    return 2;
+  }
+  if (parse_kinds(kinds).empty()) {
+    std::cerr << "no known fault kind in --faults " << kinds << "\n" << kUsage;
     return 2;
   }
   const Upstream upstream = parse_upstream(upstream_url);
@@ -104,7 +172,7 @@ int main(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
   Stats stats;
-  FaultPolicy policy(rate, seed);
+  FaultPolicy policy(rate, seed, parse_kinds(kinds));
   HttpServer server(static_cast<std::uint16_t>(port), [&](tcp::socket& socket) {
     Forwarder forwarder(upstream);
     boost::beast::flat_buffer buffer;
@@ -121,7 +189,7 @@ int main(int argc, char** argv) {
         continue;
       }
       ++stats.requests;
-      const Fault fault = policy.next();
+      const Fault fault = policy.next(*request);
       ++stats.counts[fault];
       if (fault == kResetBefore) return reset(socket);
       if (fault == kDelay) std::this_thread::sleep_for(std::chrono::milliseconds(250));

@@ -1,0 +1,129 @@
+// Credentials, region, endpoints, S3 addressing and CA bundle probing, from the environment the
+// way the AWS SDKs read it. (CTest runs each test in its own process, so setenv stays local.)
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <fstream>
+
+#include "common/config.h"
+#include "common/http.h"
+#include "common/s3.h"
+#include "runtime/errors.h"
+#include "tests/test_support.h"
+
+namespace {
+
+void clear_aws_environment() {
+  for (const char* name :
+       {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE",
+        "AWS_SHARED_CREDENTIALS_FILE", "AWS_CONFIG_FILE", "AWS_REGION", "AWS_DEFAULT_REGION",
+        "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL_DYNAMODB", "AWS_CA_BUNDLE",
+        "SSL_CERT_FILE", "CURL_CA_BUNDLE"}) {
+    unsetenv(name);
+  }
+  setenv("HOME", "/nonexistent", 1);
+}
+
+TEST(Credentials, EnvironmentFirstWithSessionToken) {
+  clear_aws_environment();
+  setenv("AWS_ACCESS_KEY_ID", "AKIAENV", 1);
+  setenv("AWS_SECRET_ACCESS_KEY", "secret-env", 1);
+  setenv("AWS_SESSION_TOKEN", "token-env", 1);
+  const auto credentials = common::load_credentials();
+  EXPECT_EQ(credentials.access_key_id, "AKIAENV");
+  EXPECT_EQ(credentials.secret_access_key, "secret-env");
+  EXPECT_EQ(credentials.session_token, "token-env");
+}
+
+TEST(Credentials, ProfileFromSharedFilesThenConfigFile) {
+  clear_aws_environment();
+  tests::TempDir dir;
+  std::ofstream(dir.path() / "credentials") << "[default]\naws_access_key_id = AKIADEFAULT\n"
+                                               "aws_secret_access_key = secret-default\n\n"
+                                               "[archive]\naws_access_key_id=AKIAARCHIVE\n"
+                                               "aws_secret_access_key=secret-archive\n"
+                                               "aws_session_token = token-archive\n";
+  std::ofstream(dir.path() / "config")
+      << "[default]\nregion = eu-west-1\n"
+         "[profile only-config]\nregion = ap-south-1\n"
+         "aws_access_key_id = AKIACONFIG\naws_secret_access_key = secret-config\n";
+  setenv("AWS_SHARED_CREDENTIALS_FILE", (dir.path() / "credentials").c_str(), 1);
+  setenv("AWS_CONFIG_FILE", (dir.path() / "config").c_str(), 1);
+
+  EXPECT_EQ(common::load_credentials().access_key_id, "AKIADEFAULT");
+  EXPECT_EQ(common::load_region(), "eu-west-1");
+  setenv("AWS_PROFILE", "archive", 1);
+  const auto archive = common::load_credentials();
+  EXPECT_EQ(archive.access_key_id, "AKIAARCHIVE");
+  EXPECT_EQ(archive.session_token, "token-archive");
+  setenv("AWS_PROFILE", "only-config", 1);
+  EXPECT_EQ(common::load_credentials().access_key_id, "AKIACONFIG");
+  EXPECT_EQ(common::load_region(), "ap-south-1");
+  setenv("AWS_REGION", "us-west-2", 1);
+  EXPECT_EQ(common::load_region(), "us-west-2") << "AWS_REGION wins over the profile";
+}
+
+TEST(Credentials, NoneIsAClearConfigurationError) {
+  clear_aws_environment();
+  try {
+    common::load_credentials();
+    FAIL();
+  } catch (const runtime::ConfigurationError& error) {
+    EXPECT_NE(std::string(error.what()).find("AWS_ACCESS_KEY_ID"), std::string::npos);
+  }
+  EXPECT_THROW(common::load_region(), runtime::ConfigurationError);
+}
+
+TEST(Endpoints, ServiceSpecificThenGeneralThenAws) {
+  clear_aws_environment();
+  auto s3 = common::resolve_endpoint("S3", "s3", "eu-west-1");
+  EXPECT_EQ(s3.scheme, "https");
+  EXPECT_EQ(s3.host, "s3.eu-west-1.amazonaws.com");
+  EXPECT_FALSE(s3.overridden);
+  EXPECT_EQ(common::resolve_endpoint("SFN", "states", "cn-north-1").host,
+            "states.cn-north-1.amazonaws.com.cn");
+
+  setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:5000", 1);
+  setenv("AWS_ENDPOINT_URL_S3", "http://localhost:9000/base/", 1);
+  s3 = common::resolve_endpoint("S3", "s3", "eu-west-1");
+  EXPECT_EQ(s3.host, "localhost:9000");
+  EXPECT_EQ(s3.base_path, "/base");
+  EXPECT_TRUE(s3.overridden);
+  const auto dynamodb = common::resolve_endpoint("DYNAMODB", "dynamodb", "eu-west-1");
+  EXPECT_EQ(dynamodb.scheme, "http");
+  EXPECT_EQ(dynamodb.host, "127.0.0.1:5000");
+  EXPECT_THROW(common::parse_endpoint_url("127.0.0.1:5000"), runtime::ConfigurationError);
+  EXPECT_THROW(common::parse_endpoint_url("ftp://host"), runtime::ConfigurationError);
+}
+
+TEST(S3Addressing, VirtualHostedAgainstAwsPathStyleWhenOverridden) {
+  const common::Endpoint aws{"https", "s3.eu-west-1.amazonaws.com", "", false};
+  auto address = common::s3_address(aws, "log-archive", "2026/11/22/a b.gz");
+  EXPECT_EQ(address.host_prefix, "log-archive.");
+  EXPECT_EQ(address.path, "/2026/11/22/a b.gz");
+  address = common::s3_address(aws, "dotted.bucket.name", "k");
+  EXPECT_EQ(address.host_prefix, "") << "dots cannot be virtual-hosted over TLS";
+  EXPECT_EQ(address.path, "/dotted.bucket.name/k");
+
+  const common::Endpoint local{"http", "127.0.0.1:5000", "", true};
+  address = common::s3_address(local, "log-archive", "k");
+  EXPECT_EQ(address.host_prefix, "");
+  EXPECT_EQ(address.path, "/log-archive/k");
+  EXPECT_EQ(common::s3_address(local, "log-archive", "").path, "/log-archive");
+}
+
+TEST(CaBundle, EnvironmentThenTheUsualPlaces) {
+  clear_aws_environment();
+  setenv("AWS_CA_BUNDLE", "/opt/custom/ca.pem", 1);
+  EXPECT_EQ(common::ca_bundle_path(), "/opt/custom/ca.pem");
+  unsetenv("AWS_CA_BUNDLE");
+  const std::string probed = common::ca_bundle_path();
+  // This machine is Debian; Amazon Linux 2023's path is probed first when it exists.
+  if (std::ifstream("/etc/pki/tls/certs/ca-bundle.crt")) {
+    EXPECT_EQ(probed, "/etc/pki/tls/certs/ca-bundle.crt");
+  } else {
+    EXPECT_EQ(probed, "/etc/ssl/certs/ca-certificates.crt");
+  }
+}
+
+}  // namespace
