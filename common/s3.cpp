@@ -110,8 +110,8 @@ AwsRequest S3Client::object_request(std::string operation, std::string method,
   return request;
 }
 
-ListPage S3Client::list_objects_v2(const std::string& bucket, const ListOptions& options,
-                                   const std::string& continuation_token) {
+AwsRequest S3Client::list_request(const std::string& bucket, const ListOptions& options,
+                                  const std::string& continuation_token) const {
   AwsRequest request = object_request("ListObjectsV2", "GET", bucket, "");
   request.query = {{"list-type", "2"}, {"encoding-type", "url"}};
   if (!options.prefix.empty()) request.query.emplace_back("prefix", options.prefix);
@@ -119,10 +119,16 @@ ListPage S3Client::list_objects_v2(const std::string& bucket, const ListOptions&
   if (!options.start_after.empty()) request.query.emplace_back("start-after", options.start_after);
   if (options.max_keys > 0)
     request.query.emplace_back("max-keys", std::to_string(options.max_keys));
-  if (!continuation_token.empty())
+  if (!continuation_token.empty()) {
     request.query.emplace_back("continuation-token", continuation_token);
-  const AwsResponse response = client_.send(std::move(request));
-  const auto document = parse_xml(response.body, "ListObjectsV2");
+  }
+  return request;
+}
+
+namespace {
+
+ListPage parse_list_page(const std::string& body) {
+  const auto document = parse_xml(body, "ListObjectsV2");
   const auto root = document.document_element();
   // Only when S3 says it encoded the keys are they decoded: decoding raw keys would corrupt '%'.
   const bool encoded = std::string_view(root.child_value("EncodingType")) == "url";
@@ -139,42 +145,12 @@ ListPage S3Client::list_objects_v2(const std::string& bucket, const ListOptions&
   return page;
 }
 
-void S3Client::for_each_page(const std::string& bucket, const ListOptions& options,
-                             const std::function<bool(ListPage&)>& on_page) {
-  std::string token;
-  while (true) {
-    ListPage page = list_objects_v2(bucket, options, token);
-    const auto next = page.next_continuation_token;
-    if (!on_page(page) || !next || next->empty()) return;
-    token = *next;
-  }
+bool has_next(const ListPage& page) {
+  return page.next_continuation_token && !page.next_continuation_token->empty();
 }
 
-std::vector<S3Object> S3Client::list_all(const std::string& bucket, const std::string& prefix) {
-  std::vector<S3Object> objects;
-  ListOptions options;
-  options.prefix = prefix;
-  for_each_page(bucket, options, [&](ListPage& page) {
-    for (auto& object : page.objects) objects.push_back(std::move(object));
-    return true;
-  });
-  return objects;
-}
-
-VersionPage S3Client::list_object_versions(const std::string& bucket,
-                                           const VersionListOptions& options) {
-  AwsRequest request = object_request("ListObjectVersions", "GET", bucket, "");
-  request.query = {{"versions", ""}, {"encoding-type", "url"}};
-  if (!options.prefix.empty()) request.query.emplace_back("prefix", options.prefix);
-  if (!options.delimiter.empty()) request.query.emplace_back("delimiter", options.delimiter);
-  if (!options.key_marker.empty()) request.query.emplace_back("key-marker", options.key_marker);
-  if (!options.version_id_marker.empty()) {
-    request.query.emplace_back("version-id-marker", options.version_id_marker);
-  }
-  if (options.max_keys > 0)
-    request.query.emplace_back("max-keys", std::to_string(options.max_keys));
-  const AwsResponse response = client_.send(std::move(request));
-  const auto document = parse_xml(response.body, "ListObjectVersions");
+VersionPage parse_version_page(const std::string& body) {
+  const auto document = parse_xml(body, "ListObjectVersions");
   const auto root = document.document_element();
   const bool encoded = std::string_view(root.child_value("EncodingType")) == "url";
   VersionPage page;
@@ -197,16 +173,142 @@ VersionPage S3Client::list_object_versions(const std::string& bucket,
   return page;
 }
 
+// Pagination, the one place: a request for a page given the previous page's marker, a parser,
+// and the marker of the next page (none at the end). paginate() calls on_page on the caller's
+// thread; paginate_async() on the engine's, chaining each request to the previous answer.
+template <typename Page, typename Marker>
+struct Pager {
+  std::function<AwsRequest(const Marker&)> request;
+  std::function<Page(const std::string&)> parse;
+  std::function<std::optional<Marker>(const Page&)> next;
+};
+
+template <typename Page, typename Marker>
+void paginate(AwsClient& client, const Pager<Page, Marker>& pager, Marker marker,
+              const std::function<bool(Page&)>& on_page) {
+  while (true) {
+    Page page = pager.parse(client.send(pager.request(marker)).body);
+    const std::optional<Marker> next = pager.next(page);
+    if (!on_page(page) || !next) return;
+    marker = *next;
+  }
+}
+
+template <typename Page, typename Marker>
+void paginate_async(AwsClient& client, std::shared_ptr<const Pager<Page, Marker>> pager,
+                    const Marker& marker, std::shared_ptr<std::function<bool(Page&)>> on_page,
+                    std::shared_ptr<std::function<void(std::exception_ptr)>> done) {
+  client.send_async(pager->request(marker), [&client, pager, on_page, done](AwsOutcome&& outcome) {
+    if (!outcome.ok()) return (*done)(outcome.error);
+    Page page;
+    try {
+      page = pager->parse(outcome.response.body);
+    } catch (...) {
+      return (*done)(std::current_exception());
+    }
+    const std::optional<Marker> next = pager->next(page);
+    if (!(*on_page)(page) || !next) return (*done)(nullptr);
+    paginate_async(client, pager, *next, on_page, done);
+  });
+}
+
+using VersionMarker = std::pair<std::string, std::string>;  // key marker, version id marker
+
+Pager<ListPage, std::string> list_pager(const S3Client& s3, std::string bucket,
+                                        ListOptions options) {
+  return Pager<ListPage, std::string>{[&s3, bucket, options](const std::string& token) {
+                                        return s3.list_request(bucket, options, token);
+                                      },
+                                      parse_list_page,
+                                      [](const ListPage& page) -> std::optional<std::string> {
+                                        if (!has_next(page)) return std::nullopt;
+                                        return *page.next_continuation_token;
+                                      }};
+}
+
+Pager<VersionPage, VersionMarker> version_pager(const S3Client& s3, std::string bucket,
+                                                VersionListOptions options) {
+  return Pager<VersionPage, VersionMarker>{
+      [&s3, bucket, options](const VersionMarker& marker) {
+        VersionListOptions page_options = options;
+        if (!marker.first.empty()) page_options.key_marker = marker.first;
+        if (!marker.second.empty()) page_options.version_id_marker = marker.second;
+        return s3.list_versions_request(bucket, page_options);
+      },
+      parse_version_page,
+      [](const VersionPage& page) -> std::optional<VersionMarker> {
+        if (!page.next_key_marker) return std::nullopt;
+        return VersionMarker{*page.next_key_marker, page.next_version_id_marker.value_or("")};
+      }};
+}
+
+}  // namespace
+
+ListPage S3Client::list_objects_v2(const std::string& bucket, const ListOptions& options,
+                                   const std::string& continuation_token) {
+  return parse_list_page(client_.send(list_request(bucket, options, continuation_token)).body);
+}
+
+void S3Client::for_each_page(const std::string& bucket, const ListOptions& options,
+                             const std::function<bool(ListPage&)>& on_page) {
+  paginate(client_, list_pager(*this, bucket, options), std::string(), on_page);
+}
+
+void S3Client::list_async(const std::string& bucket, const ListOptions& options,
+                          std::function<bool(ListPage&)> on_page,
+                          std::function<void(std::exception_ptr)> done) {
+  paginate_async(
+      client_,
+      std::make_shared<const Pager<ListPage, std::string>>(list_pager(*this, bucket, options)),
+      std::string(), std::make_shared<std::function<bool(ListPage&)>>(std::move(on_page)),
+      std::make_shared<std::function<void(std::exception_ptr)>>(std::move(done)));
+}
+
+std::vector<S3Object> S3Client::list_all(const std::string& bucket, const std::string& prefix) {
+  std::vector<S3Object> objects;
+  ListOptions options;
+  options.prefix = prefix;
+  for_each_page(bucket, options, [&](ListPage& page) {
+    for (auto& object : page.objects) objects.push_back(std::move(object));
+    return true;
+  });
+  return objects;
+}
+
+AwsRequest S3Client::list_versions_request(const std::string& bucket,
+                                           const VersionListOptions& options) const {
+  AwsRequest request = object_request("ListObjectVersions", "GET", bucket, "");
+  request.query = {{"versions", ""}, {"encoding-type", "url"}};
+  if (!options.prefix.empty()) request.query.emplace_back("prefix", options.prefix);
+  if (!options.delimiter.empty()) request.query.emplace_back("delimiter", options.delimiter);
+  if (!options.key_marker.empty()) request.query.emplace_back("key-marker", options.key_marker);
+  if (!options.version_id_marker.empty()) {
+    request.query.emplace_back("version-id-marker", options.version_id_marker);
+  }
+  if (options.max_keys > 0)
+    request.query.emplace_back("max-keys", std::to_string(options.max_keys));
+  return request;
+}
+
+VersionPage S3Client::list_object_versions(const std::string& bucket,
+                                           const VersionListOptions& options) {
+  return parse_version_page(client_.send(list_versions_request(bucket, options)).body);
+}
+
 void S3Client::for_each_version_page(const std::string& bucket, VersionListOptions options,
                                      const std::function<bool(VersionPage&)>& on_page) {
-  while (true) {
-    VersionPage page = list_object_versions(bucket, options);
-    const auto key_marker = page.next_key_marker;
-    const auto version_marker = page.next_version_id_marker;
-    if (!on_page(page) || !key_marker) return;
-    options.key_marker = *key_marker;
-    options.version_id_marker = version_marker.value_or("");
-  }
+  paginate(client_, version_pager(*this, bucket, options), VersionMarker{}, on_page);
+}
+
+void S3Client::list_versions_async(const std::string& bucket, const VersionListOptions& options,
+                                   std::function<bool(VersionPage&)> on_page,
+                                   std::function<void(std::exception_ptr)> done) {
+  paginate_async(client_,
+                 std::make_shared<const Pager<VersionPage, VersionMarker>>(
+                     version_pager(*this, bucket, options)),
+                 VersionMarker{},
+                 std::make_shared<std::function<bool(VersionPage&)>>(std::move(on_page)),
+                 std::make_shared<std::function<void(std::exception_ptr)>>(std::move(done)));
 }
 
 HeadResult S3Client::head_object(const std::string& bucket, const std::string& key,

@@ -151,6 +151,15 @@ class S3Client {
                            const std::string& continuation_token = "");
   void for_each_page(const std::string& bucket, const ListOptions& options,
                      const std::function<bool(ListPage&)>& on_page);
+  // The same without a waiting thread, for many listings at once (see batch.h): on_page runs on
+  // the HTTP engine's thread, so it must be quick and must not call S3 synchronously; done runs
+  // once at the end, with the error that stopped the listing if one did.
+  void list_async(const std::string& bucket, const ListOptions& options,
+                  std::function<bool(ListPage&)> on_page,
+                  std::function<void(std::exception_ptr)> done);
+  void list_versions_async(const std::string& bucket, const VersionListOptions& options,
+                           std::function<bool(VersionPage&)> on_page,
+                           std::function<void(std::exception_ptr)> done);
   std::vector<S3Object> list_all(const std::string& bucket, const std::string& prefix = "");
 
   VersionPage list_object_versions(const std::string& bucket, const VersionListOptions& options);
@@ -196,6 +205,10 @@ class S3Client {
                               std::size_t concurrency = 8);
 
   // Request builders and parsers, for callers that batch with AwsClient::send_each.
+  AwsRequest list_request(const std::string& bucket, const ListOptions& options,
+                          const std::string& continuation_token) const;
+  AwsRequest list_versions_request(const std::string& bucket,
+                                   const VersionListOptions& options) const;
   AwsRequest get_object_request(const std::string& bucket, const std::string& key,
                                 const GetOptions& options) const;
   AwsRequest delete_objects_request(const std::string& bucket,

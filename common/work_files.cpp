@@ -1,0 +1,86 @@
+#include "common/work_files.h"
+
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+
+#include "runtime/errors.h"
+
+namespace common {
+
+namespace json = boost::json;
+
+json::object FileRef::to_json() const {
+  return {{"bucket", bucket}, {"key", key}, {"count", count}, {"bytes", bytes}};
+}
+
+FileRef FileRef::from_json(const json::value& value, const std::string& what) {
+  const auto* object = value.if_object();
+  const json::value* bucket = object ? object->if_contains("bucket") : nullptr;
+  const json::value* key = object ? object->if_contains("key") : nullptr;
+  if (bucket == nullptr || key == nullptr || !bucket->is_string() || !key->is_string() ||
+      bucket->get_string().empty() || key->get_string().empty()) {
+    throw runtime::InvalidInput(what + " must be {\"bucket\", \"key\", ...} naming a work file");
+  }
+  FileRef file{std::string(bucket->get_string()), std::string(key->get_string()), 0, 0};
+  if (const auto* count = object->if_contains("count"); count && count->is_number()) {
+    file.count = count->to_number<std::int64_t>();
+  }
+  if (const auto* bytes = object->if_contains("bytes"); bytes && bytes->is_number()) {
+    file.bytes = bytes->to_number<std::int64_t>();
+  }
+  return file;
+}
+
+FileRef write_json_array(S3Client& s3, const std::string& bucket, const std::string& key,
+                         const json::array& items, std::int64_t bytes) {
+  PutOptions options;
+  options.content_type = "application/json";
+  s3.put_object(bucket, key, json::serialize(items), options);
+  return FileRef{bucket, key, static_cast<std::int64_t>(items.size()), bytes};
+}
+
+json::array read_json_array(S3Client& s3, const FileRef& file) {
+  boost::system::error_code error;
+  json::value value = json::parse(s3.get_object(file.bucket, file.key), error);
+  if (error || !value.is_array()) {
+    throw runtime::InvalidInput("work file s3://" + file.bucket + "/" + file.key +
+                                " is not a JSON array");
+  }
+  return std::move(value.as_array());
+}
+
+FileRef write_jsonl(S3Client& s3, const std::string& bucket, const std::string& key,
+                    const std::vector<json::object>& items, std::int64_t bytes) {
+  std::string body;
+  for (const auto& item : items) {
+    body += json::serialize(item);
+    body.push_back('\n');
+  }
+  PutOptions options;
+  options.content_type = "application/x-ndjson";
+  s3.put_object(bucket, key, std::move(body), options);
+  return FileRef{bucket, key, static_cast<std::int64_t>(items.size()), bytes};
+}
+
+std::vector<json::object> read_jsonl(S3Client& s3, const FileRef& file) {
+  const std::string body = s3.get_object(file.bucket, file.key);
+  std::vector<json::object> items;
+  std::size_t start = 0;
+  while (start < body.size()) {
+    std::size_t end = body.find('\n', start);
+    if (end == std::string::npos) end = body.size();
+    if (end > start) {
+      boost::system::error_code error;
+      json::value value = json::parse(std::string_view(body).substr(start, end - start), error);
+      if (error || !value.is_object()) {
+        throw runtime::InvalidInput("work file s3://" + file.bucket + "/" + file.key +
+                                    " has a line that is not a JSON object");
+      }
+      items.push_back(std::move(value.as_object()));
+    }
+    start = end + 1;
+  }
+  return items;
+}
+
+}  // namespace common

@@ -1,0 +1,36 @@
+#pragma once
+// Big lists never travel through Step Functions (256 KB state limit): they are written as JSON or
+// JSONL "work files" to the work bucket, and states carry a reference
+// {"bucket", "key", "count", "bytes"}.
+#include <boost/json/array.hpp>
+#include <boost/json/object.hpp>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "common/s3.h"
+
+namespace common {
+
+struct FileRef {
+  std::string bucket;
+  std::string key;
+  std::int64_t count = 0;  // items in the file
+  std::int64_t bytes = 0;  // of the data the items describe (not of the file)
+
+  boost::json::object to_json() const;
+  // InvalidInput naming `what` when the value is not a reference.
+  static FileRef from_json(const boost::json::value& value, const std::string& what);
+};
+
+// A JSON array (what a Distributed Map's ItemReader reads).
+FileRef write_json_array(S3Client& s3, const std::string& bucket, const std::string& key,
+                         const boost::json::array& items, std::int64_t bytes);
+boost::json::array read_json_array(S3Client& s3, const FileRef& file);
+
+// One JSON object per line.
+FileRef write_jsonl(S3Client& s3, const std::string& bucket, const std::string& key,
+                    const std::vector<boost::json::object>& items, std::int64_t bytes);
+std::vector<boost::json::object> read_jsonl(S3Client& s3, const FileRef& file);
+
+}  // namespace common
