@@ -3,6 +3,8 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
 #include <fstream>
 #include <random>
 #include <stdexcept>
@@ -60,6 +62,31 @@ CommandResult aws_cli(const MotoFixture& moto, const std::string& arguments,
                               "' AWS_DEFAULT_REGION=us-east-1 aws --endpoint-url " +
                               (endpoint.empty() ? moto.endpoint : endpoint) + " " + arguments;
   return run_command(command);
+}
+
+Invocation invoke_function(const MotoFixture& moto, const std::string& executable,
+                           const boost::json::value& event,
+                           const std::map<std::string, std::string>& environment) {
+  TempDir dir;
+  const auto event_path = dir.path() / "event.json";
+  std::ofstream(event_path) << boost::json::serialize(event);
+  std::map<std::string, std::string> settings{
+      {"AWS_ENDPOINT_URL", moto.endpoint},
+      {"AWS_ACCESS_KEY_ID", moto.credentials.access_key_id},
+      {"AWS_SECRET_ACCESS_KEY", moto.credentials.secret_access_key}};
+  for (const auto& [name, value] : environment) settings[name] = value;
+  std::string command = bin_path("lambda-local").string() + " invoke " +
+                        bin_path(executable).string() + " " + event_path.string() +
+                        " --timeout 120";
+  for (const auto& [name, value] : settings) command += " --env '" + name + "=" + value + "'";
+  const CommandResult result = run_command(command);
+  Invocation invocation;
+  invocation.exit_code = result.exit_code;
+  invocation.logs = result.err;
+  boost::system::error_code error;
+  invocation.response = boost::json::parse(result.out, error);
+  if (error) invocation.response = nullptr;
+  return invocation;
 }
 
 }  // namespace tests

@@ -2,6 +2,8 @@
 // Helpers for tests that talk to the shared moto fixtures: client options pointed at moto, unique
 // resource names (tests run in parallel against one server), and the aws CLI as an independent
 // client for checking results.
+#include <boost/json/value.hpp>
+#include <map>
 #include <string>
 
 #include "common/aws_client.h"
@@ -26,5 +28,17 @@ std::string unique_name(const std::string& prefix);
 // Runs the aws CLI against `endpoint` with the fixture's credentials.
 CommandResult aws_cli(const MotoFixture& moto, const std::string& arguments,
                       const std::string& endpoint = "");
+
+struct Invocation {
+  int exit_code = -1;
+  boost::json::value response;  // null when the output was not JSON
+  std::string logs;
+};
+
+// Runs one of our bootstraps (build/bin/<executable>) on `event` through lambda-local invoke,
+// with moto as its AWS and `environment` as its configuration.
+Invocation invoke_function(const MotoFixture& moto, const std::string& executable,
+                           const boost::json::value& event,
+                           const std::map<std::string, std::string>& environment);
 
 }  // namespace tests

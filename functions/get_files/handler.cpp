@@ -1,0 +1,533 @@
+#include "functions/get_files/handler.h"
+
+#include <boost/json/serialize.hpp>
+#include <cstdlib>
+#include <map>
+#include <mutex>
+#include <set>
+
+#include "common/batch.h"
+#include "common/dates.h"
+#include "common/sigv4.h"
+#include "common/work_files.h"
+#include "runtime/errors.h"
+#include "runtime/logging.h"
+#include "runtime/metrics.h"
+
+namespace functions::get_files {
+
+namespace json = boost::json;
+using common::Date;
+using common::FileRef;
+
+namespace {
+
+constexpr const char* kLogTypes[] = {"CloudTrail", "CloudTrail-Digest", "Config"};
+
+std::string env(const char* name) {
+  const char* value = std::getenv(name);
+  return value != nullptr ? std::string(value) : std::string();
+}
+
+std::string trim(std::string_view text) {
+  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.front())))
+    text.remove_prefix(1);
+  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back())))
+    text.remove_suffix(1);
+  return std::string(text);
+}
+
+std::vector<std::string> split_list(const std::string& text) {
+  std::vector<std::string> items;
+  std::size_t start = 0;
+  while (start <= text.size()) {
+    const std::size_t comma = std::min(text.find(',', start), text.size());
+    std::string item = trim(std::string_view(text).substr(start, comma - start));
+    if (!item.empty()) items.push_back(std::move(item));
+    start = comma + 1;
+  }
+  return items;
+}
+
+std::string bucket_name(std::string name) {
+  if (name.starts_with("s3://")) {
+    runtime::log::warn("bucket names are written without s3://; stripped it", "bucket", name);
+    name.erase(0, 5);
+  }
+  while (!name.empty() && name.back() == '/') name.pop_back();
+  return name;
+}
+
+long env_number(const char* name, long fallback) {
+  const std::string text = env(name);
+  if (text.empty()) return fallback;
+  char* end = nullptr;
+  const long value = std::strtol(text.c_str(), &end, 10);
+  if (*end != '\0' || value < 0) {
+    throw runtime::ConfigurationError(std::string(name) + " must be a whole number, not '" + text +
+                                      "'");
+  }
+  return value;
+}
+
+// The last folder name of a prefix: "a/b/c/" -> "c".
+std::string last_segment(const std::string& prefix) {
+  std::string_view text(prefix);
+  if (text.ends_with('/')) text.remove_suffix(1);
+  const auto slash = text.rfind('/');
+  return std::string(slash == std::string_view::npos ? text : text.substr(slash + 1));
+}
+
+bool is_account_id(const std::string& text) {
+  return text.size() == 12 &&
+         std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+// A key-safe, collision-free name for a group: a readable slug and a short hash of the full id.
+std::string group_file_name(const std::string& group_id) {
+  std::string slug;
+  for (char c : group_id.substr(0, 80)) {
+    slug.push_back(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '.' ? c : '_');
+  }
+  return slug + "-" + common::sha256_hex(group_id).substr(0, 12);
+}
+
+// One listing of work: the prefixes of one Control Tower group, or one partition of another bucket.
+struct Unit {
+  std::string bucket;
+  std::vector<std::string> prefixes;
+  bool root_only = false;   // only the objects directly under the prefix
+  bool match_date = false;  // keep only keys that carry the date (other buckets)
+  json::object group;       // fields every group from this unit carries
+
+  json::object to_json() const {
+    json::array listed(prefixes.begin(), prefixes.end());
+    return {{"bucket", bucket},
+            {"prefixes", listed},
+            {"root_only", root_only},
+            {"match_date", match_date},
+            {"group", group}};
+  }
+  static Unit from_json(const json::object& object) {
+    Unit unit;
+    unit.bucket = std::string(object.at("bucket").as_string());
+    for (const auto& prefix : object.at("prefixes").as_array())
+      unit.prefixes.emplace_back(prefix.as_string());
+    unit.root_only = object.at("root_only").as_bool();
+    unit.match_date = object.at("match_date").as_bool();
+    unit.group = object.at("group").as_object();
+    return unit;
+  }
+};
+
+// The sub-folders of each prefix (delimiter "/"), listed in parallel, every page.
+std::vector<std::vector<std::string>> children(common::S3Client& s3, const std::string& bucket,
+                                               const std::vector<std::string>& prefixes,
+                                               std::size_t concurrency) {
+  std::vector<std::vector<std::string>> result(prefixes.size());
+  std::exception_ptr failure;
+  common::run_bounded<std::exception_ptr>(
+      prefixes.size(), concurrency,
+      [&](std::size_t index, std::function<void(std::exception_ptr &&)> done) {
+        common::ListOptions options;
+        options.prefix = prefixes[index];
+        options.delimiter = "/";
+        s3.list_async(
+            bucket, options,
+            [&result, index](common::ListPage& page) {
+              for (auto& prefix : page.common_prefixes) result[index].push_back(std::move(prefix));
+              return true;
+            },
+            [done](std::exception_ptr error) mutable { done(std::move(error)); });
+      },
+      [&](std::size_t, std::exception_ptr&& error) {
+        if (error && !failure) failure = error;
+      });
+  if (failure) std::rethrow_exception(failure);
+  return result;
+}
+
+std::vector<Unit> control_tower_units(const Config& config, common::S3Client& s3,
+                                      const Date& date) {
+  const std::string& bucket = config.control_tower_bucket;
+  std::vector<std::string> roots;
+  if (!config.organization_id.empty()) {
+    roots.push_back(config.organization_id + "/AWSLogs/");
+  } else {
+    const auto top = children(s3, bucket, {""}, 1);  // named: [0] of a temporary would dangle
+    for (const auto& prefix : top[0]) {
+      if (prefix.starts_with("o-")) roots.push_back(prefix + "AWSLogs/");
+    }
+  }
+  // Below AWSLogs/: account folders, and (Control Tower 3.0 and later) the organization again.
+  std::vector<std::string> accounts;
+  std::vector<std::string> nested;
+  const auto root_children = children(s3, bucket, roots, config.list_concurrency);
+  for (const auto& list : root_children) {
+    for (const auto& prefix : list) {
+      const std::string name = last_segment(prefix);
+      if (is_account_id(name))
+        accounts.push_back(prefix);
+      else if (name.starts_with("o-"))
+        nested.push_back(prefix);
+    }
+  }
+  for (const auto& list : children(s3, bucket, nested, config.list_concurrency)) {
+    for (const auto& prefix : list) {
+      if (is_account_id(last_segment(prefix))) accounts.push_back(prefix);
+    }
+  }
+  std::vector<std::string> types;
+  for (const auto& list : children(s3, bucket, accounts, config.list_concurrency)) {
+    for (const auto& prefix : list) {
+      const std::string name = last_segment(prefix);
+      if (std::find(std::begin(kLogTypes), std::end(kLogTypes), name) != std::end(kLogTypes)) {
+        types.push_back(prefix);
+      }
+    }
+  }
+  const auto regions = children(s3, bucket, types, config.list_concurrency);
+  char padded[16], unpadded[16];
+  std::snprintf(padded, sizeof padded, "%04d/%02d/%02d/", date.year, date.month, date.day);
+  std::snprintf(unpadded, sizeof unpadded, "%04d/%d/%d/", date.year, date.month, date.day);
+  std::vector<Unit> units;
+  for (std::size_t t = 0; t < types.size(); ++t) {
+    const std::string type = last_segment(types[t]);
+    const std::string account = last_segment(types[t].substr(0, types[t].size() - type.size() - 1));
+    for (const auto& region_prefix : regions[t]) {
+      const std::string region = last_segment(region_prefix);
+      if (!config.regions.empty() &&
+          std::find(config.regions.begin(), config.regions.end(), region) == config.regions.end()) {
+        continue;
+      }
+      Unit unit;
+      unit.bucket = bucket;
+      unit.prefixes.push_back(region_prefix + padded);
+      if (std::string(unpadded) != padded) unit.prefixes.push_back(region_prefix + unpadded);
+      unit.group = {{"kind", "control_tower"},
+                    {"source_bucket", bucket},
+                    {"account", account},
+                    {"log_type", type},
+                    {"region", region},
+                    {"group_id", bucket + "/" + account + "/" + type + "/" + region}};
+      units.push_back(std::move(unit));
+    }
+  }
+  return units;
+}
+
+// Another bucket is scanned in partitions: its top-level folders (one level deeper when there is
+// only one, as with AWSLogs/), plus the loose objects at each level walked through.
+std::vector<Unit> other_bucket_units(const Config& config, common::S3Client& s3,
+                                     const std::string& bucket) {
+  std::vector<Unit> units;
+  json::object group{{"kind", "other"}, {"source_bucket", bucket}};
+  auto add = [&](std::string prefix, bool root_only) {
+    Unit unit;
+    unit.bucket = bucket;
+    unit.prefixes.push_back(std::move(prefix));
+    unit.root_only = root_only;
+    unit.match_date = true;
+    unit.group = group;
+    units.push_back(std::move(unit));
+  };
+  std::string level;
+  std::vector<std::string> partitions = children(s3, bucket, {level}, 1)[0];
+  add(level, true);
+  for (int depth = 0; depth < 2 && partitions.size() == 1; ++depth) {
+    level = partitions[0];
+    add(level, true);
+    partitions = children(s3, bucket, {level}, 1)[0];
+  }
+  for (auto& partition : partitions) add(std::move(partition), false);
+  (void)config;
+  return units;
+}
+
+struct Listing {
+  std::vector<common::S3Object> objects;
+  std::exception_ptr error;
+};
+
+// Lists every prefix of every unit (current versions only, with their version ids).
+std::vector<Listing> list_units(const Config& config, common::S3Client& s3,
+                                const std::vector<Unit>& units) {
+  std::vector<std::pair<std::size_t, std::string>> jobs;
+  for (std::size_t u = 0; u < units.size(); ++u) {
+    for (const auto& prefix : units[u].prefixes) jobs.emplace_back(u, prefix);
+  }
+  std::vector<Listing> listings(units.size());
+  common::run_bounded<std::exception_ptr>(
+      jobs.size(), config.list_concurrency,
+      [&](std::size_t index, std::function<void(std::exception_ptr &&)> done) {
+        const auto& [unit_index, prefix] = jobs[index];
+        common::VersionListOptions options;
+        options.prefix = prefix;
+        if (units[unit_index].root_only) options.delimiter = "/";
+        // Pages arrive on the engine's single thread, so appending needs no lock.
+        s3.list_versions_async(
+            units[unit_index].bucket, options,
+            [&listings, unit_index](common::VersionPage& page) {
+              for (auto& version : page.versions) {
+                if (version.is_latest && !version.delete_marker) {
+                  listings[unit_index].objects.push_back(std::move(version));
+                }
+              }
+              return true;
+            },
+            [done](std::exception_ptr error) mutable { done(std::move(error)); });
+      },
+      [&](std::size_t index, std::exception_ptr&& error) {
+        if (error) listings[jobs[index].first].error = error;
+      });
+  return listings;
+}
+
+struct Totals {
+  std::int64_t files = 0;
+  std::int64_t bytes = 0;
+  std::int64_t skipped_recent = 0;
+};
+
+// Filters a unit's objects, splits them into groups and writes each group's file list.
+std::vector<json::object> write_groups(const Config& config, common::S3Client& s3, const Unit& unit,
+                                       std::vector<common::S3Object>& objects, const Date& date,
+                                       const std::string& run_id, Totals& totals) {
+  const auto newest_allowed = std::chrono::system_clock::now() - config.delay_window;
+  std::map<std::string, std::vector<json::object>> files_by_group;
+  std::map<std::string, std::int64_t> bytes_by_group;
+  std::set<std::string> seen;
+  for (const auto& object : objects) {
+    if (object.key.ends_with('/') || !seen.insert(object.key).second) continue;
+    if (unit.bucket == config.destination_bucket && !config.destination_prefix.empty() &&
+        object.key.starts_with(config.destination_prefix)) {
+      continue;  // our own outputs
+    }
+    if (unit.match_date && !common::key_has_date(object.key, date)) continue;
+    const auto modified = common::parse_s3_time(object.last_modified);
+    if (modified && *modified > newest_allowed) {
+      ++totals.skipped_recent;
+      continue;
+    }
+    std::string group_id;
+    if (unit.match_date) {
+      const auto slash = object.key.rfind('/');
+      group_id =
+          unit.bucket + "/" + (slash == std::string::npos ? "" : object.key.substr(0, slash + 1));
+    } else {
+      group_id = std::string(unit.group.at("group_id").as_string());
+    }
+    json::object line{{"key", object.key},
+                      {"size", object.size},
+                      {"etag", object.etag},
+                      {"last_modified", object.last_modified}};
+    if (!object.version_id.empty() && object.version_id != "null")
+      line["version_id"] = object.version_id;
+    files_by_group[group_id].push_back(std::move(line));
+    bytes_by_group[group_id] += static_cast<std::int64_t>(object.size);
+  }
+  std::vector<json::object> groups;
+  for (auto& [group_id, files] : files_by_group) {
+    const std::string key = "work/" + run_id + "/files/" + group_file_name(group_id) + ".jsonl";
+    const FileRef file =
+        common::write_jsonl(s3, config.work_bucket, key, files, bytes_by_group[group_id]);
+    json::object group = unit.group;
+    group["group_id"] = group_id;
+    group["date"] = date.iso();
+    if (unit.match_date) {
+      group["directory"] = group_id.substr(unit.bucket.size() + 1);
+    }
+    group["files"] = file.to_json();
+    totals.files += file.count;
+    totals.bytes += file.bytes;
+    groups.push_back(std::move(group));
+  }
+  return groups;
+}
+
+Date date_of(const json::object& event) {
+  if (const auto* date = event.if_contains("date")) {
+    if (!date->is_string()) throw runtime::InvalidInput("\"date\" must be a string YYYY-MM-DD");
+    const auto parsed = Date::parse(date->get_string());
+    if (!parsed) {
+      throw runtime::InvalidInput("\"date\" must be a real day written YYYY-MM-DD, not '" +
+                                  std::string(date->get_string()) + "'");
+    }
+    return *parsed;
+  }
+  if (const auto* time = event.if_contains("time")) {
+    const auto day = time->is_string() ? Date::from_time(time->get_string()) : std::nullopt;
+    if (!day)
+      throw runtime::InvalidInput("\"time\" must be an RFC 3339 time such as 2026-11-23T01:00:00Z");
+    return day->previous();  // a schedule at 01:00 aggregates the day that just ended
+  }
+  throw runtime::InvalidInput("give {\"date\": \"YYYY-MM-DD\"} or a scheduled event's \"time\"");
+}
+
+std::string run_id_of(const json::object& event, const Date& date) {
+  if (const auto* run_id = event.if_contains("run_id")) {
+    const std::string text = run_id->is_string() ? std::string(run_id->get_string()) : "";
+    const bool valid =
+        !text.empty() && text.size() <= 80 && std::all_of(text.begin(), text.end(), [](char c) {
+          return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_';
+        });
+    if (!valid) throw runtime::InvalidInput("\"run_id\" must be 1-80 of A-Z a-z 0-9 - _");
+    return text;
+  }
+  return "manual-" + date.iso();
+}
+
+}  // namespace
+
+Config Config::from_environment() {
+  Config config;
+  config.work_bucket = bucket_name(env("WORK_BUCKET"));
+  if (config.work_bucket.empty()) throw runtime::ConfigurationError("WORK_BUCKET is required");
+  config.control_tower_bucket = bucket_name(env("CONTROL_TOWER_BUCKET"));
+  config.organization_id = trim(env("ORGANIZATION_ID"));
+  for (auto& bucket : split_list(env("OTHER_BUCKETS")))
+    config.other_buckets.push_back(bucket_name(bucket));
+  config.regions = split_list(env("AGGREGATION_REGIONS"));
+  config.delay_window = std::chrono::seconds(env_number("DELAY_WINDOW_S", 60));
+  config.list_concurrency =
+      static_cast<std::size_t>(std::max(1L, env_number("LIST_CONCURRENCY", 32)));
+  config.destination_bucket = bucket_name(env("DESTINATION_BUCKET"));
+  config.destination_prefix = env("DESTINATION_PREFIX");
+  if (config.control_tower_bucket.empty() && config.other_buckets.empty()) {
+    throw runtime::ConfigurationError(
+        "set CONTROL_TOWER_BUCKET or OTHER_BUCKETS: nothing to aggregate");
+  }
+  return config;
+}
+
+json::value handle(const Config& config, common::S3Client& s3, const json::value& event,
+                   const common::Deadline& deadline) {
+  if (!event.is_object()) throw runtime::InvalidInput("the event must be a JSON object");
+  const auto& input = event.get_object();
+  const Date date = date_of(input);
+  const std::string run_id = run_id_of(input, date);
+
+  std::vector<Unit> units;
+  std::vector<json::object> groups;
+  std::size_t next = 0;
+  FileRef units_file;
+  Totals totals;
+  if (const auto* continuation = input.if_contains("continuation")) {
+    const auto* state = continuation->if_object();
+    if (state == nullptr || !state->contains("units") || !state->contains("next") ||
+        !state->contains("groups")) {
+      throw runtime::InvalidInput("\"continuation\" is not one GetFiles returned");
+    }
+    units_file = FileRef::from_json(state->at("units"), "continuation.units");
+    for (const auto& unit : common::read_json_array(s3, units_file))
+      units.push_back(Unit::from_json(unit.as_object()));
+    next = static_cast<std::size_t>(state->at("next").to_number<std::int64_t>());
+    groups = common::read_jsonl(s3, FileRef::from_json(state->at("groups"), "continuation.groups"));
+    if (const auto* skipped = state->if_contains("skipped_recent"))
+      totals.skipped_recent = skipped->to_number<std::int64_t>();
+    for (const auto& group : groups) {
+      const FileRef file = FileRef::from_json(group.at("files"), "group files");
+      totals.files += file.count;
+      totals.bytes += file.bytes;
+    }
+  } else {
+    std::vector<std::string> wanted;
+    if (const auto* buckets = input.if_contains("buckets")) {
+      if (!buckets->is_array())
+        throw runtime::InvalidInput("\"buckets\" must be a list of bucket names");
+      for (const auto& bucket : buckets->get_array()) {
+        if (!bucket.is_string())
+          throw runtime::InvalidInput("\"buckets\" must be a list of bucket names");
+        wanted.push_back(bucket_name(std::string(bucket.get_string())));
+      }
+      for (const auto& bucket : wanted) {
+        if (bucket != config.control_tower_bucket &&
+            std::find(config.other_buckets.begin(), config.other_buckets.end(), bucket) ==
+                config.other_buckets.end()) {
+          throw runtime::InvalidInput("bucket '" + bucket + "' is not one this stack aggregates");
+        }
+      }
+    }
+    auto included = [&](const std::string& bucket) {
+      return wanted.empty() || std::find(wanted.begin(), wanted.end(), bucket) != wanted.end();
+    };
+    if (!config.control_tower_bucket.empty() && included(config.control_tower_bucket)) {
+      units = control_tower_units(config, s3, date);
+    }
+    for (const auto& bucket : config.other_buckets) {
+      if (!included(bucket)) continue;
+      for (auto& unit : other_bucket_units(config, s3, bucket)) units.push_back(std::move(unit));
+    }
+    json::array unit_items;
+    for (const auto& unit : units) unit_items.push_back(unit.to_json());
+    units_file = common::write_json_array(s3, config.work_bucket, "work/" + run_id + "/units.json",
+                                          unit_items, 0);
+    runtime::log::info("discovered listing units", "date", date.iso(), "units", units.size());
+  }
+
+  // Units listed between two looks at the deadline: enough to keep every connection busy.
+  const std::size_t units_per_round = 2 * config.list_concurrency;
+  bool progressed = false;
+  while (next < units.size()) {
+    // At least one round per invocation, or a late start would hand back the same continuation
+    // for ever.
+    if (progressed && deadline.reached()) {
+      const FileRef partial = common::write_jsonl(
+          s3, config.work_bucket, "work/" + run_id + "/groups-partial.jsonl", groups, totals.bytes);
+      runtime::log::info("continuing in the next invocation", "units_done", next, "units",
+                         units.size());
+      return json::object{
+          {"run_id", run_id},
+          {"date", date.iso()},
+          {"continuation", json::object{{"units", units_file.to_json()},
+                                        {"next", next},
+                                        {"groups", partial.to_json()},
+                                        {"skipped_recent", totals.skipped_recent}}}};
+    }
+    const std::size_t end = std::min(units.size(), next + units_per_round);
+    std::vector<Unit> round(units.begin() + static_cast<std::ptrdiff_t>(next),
+                            units.begin() + static_cast<std::ptrdiff_t>(end));
+    auto listings = list_units(config, s3, round);
+    for (std::size_t i = 0; i < round.size(); ++i) {
+      if (listings[i].error) std::rethrow_exception(listings[i].error);
+      for (auto& group :
+           write_groups(config, s3, round[i], listings[i].objects, date, run_id, totals)) {
+        groups.push_back(std::move(group));
+      }
+    }
+    next = end;
+    progressed = true;
+  }
+
+  json::array items(groups.begin(), groups.end());
+  const FileRef groups_file = common::write_json_array(
+      s3, config.work_bucket, "work/" + run_id + "/groups.json", items, totals.bytes);
+  runtime::metrics::add("FilesFound", runtime::metrics::Unit::Count,
+                        static_cast<double>(totals.files));
+  runtime::metrics::add("BytesFound", runtime::metrics::Unit::Bytes,
+                        static_cast<double>(totals.bytes));
+  runtime::log::info("files found", "date", date.iso(), "groups", groups.size(), "files",
+                     totals.files, "bytes", totals.bytes, "skipped_recent", totals.skipped_recent);
+  return json::object{{"run_id", run_id},
+                      {"date", date.iso()},
+                      {"groups", groups_file.to_json()},
+                      {"group_count", groups.size()},
+                      {"file_count", totals.files},
+                      {"bytes", totals.bytes},
+                      {"skipped_recent", totals.skipped_recent}};
+}
+
+runtime::Handler make_handler() {
+  auto config = std::make_shared<Config>(Config::from_environment());
+  auto s3 = std::make_shared<common::S3Client>();
+  return [config, s3](const json::value& event, const runtime::InvocationContext& context) {
+    json::value prepared = event;
+    // Without a run id from the state machine, the request id keeps manual runs apart.
+    if (auto* object = prepared.if_object(); object && !object->contains("run_id")) {
+      (*object)["run_id"] = "manual-" + context.request_id.substr(0, 8);
+    }
+    return handle(*config, *s3, prepared, common::Deadline(context));
+  };
+}
+
+}  // namespace functions::get_files

@@ -1,0 +1,201 @@
+// GetFiles as Lambda runs it (its bootstrap under lambda-local) against moto: what it finds in a
+// Control Tower bucket and in other buckets, what it leaves alone, continuation, and bad input.
+#include <gtest/gtest.h>
+
+#include <boost/json/serialize.hpp>
+#include <map>
+#include <set>
+
+#include "common/s3.h"
+#include "common/work_files.h"
+#include "tests/aws_test_support.h"
+
+namespace {
+
+namespace json = boost::json;
+
+class GetFilesTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ct_bucket_ = tests::unique_name("ct-logs");
+    other_bucket_ = tests::unique_name("app-logs");
+    work_bucket_ = tests::unique_name("work");
+    for (const auto& bucket : {ct_bucket_, other_bucket_, work_bucket_}) {
+      ASSERT_EQ(tests::aws_cli(moto_, "s3api create-bucket --bucket " + bucket).exit_code, 0);
+    }
+    ASSERT_EQ(tests::aws_cli(moto_, "s3api put-bucket-versioning --bucket " + ct_bucket_ +
+                                        " --versioning-configuration Status=Enabled")
+                  .exit_code,
+              0);
+    const std::string org = "o-abc123/AWSLogs/";
+    const std::vector<std::string> ct_keys = {
+        // before Control Tower 3.0: o-org/AWSLogs/<account>/...
+        org +
+            "111111111111/CloudTrail/eu-west-1/2026/03/05/"
+            "111111111111_CloudTrail_eu-west-1_a.json.gz",
+        org +
+            "111111111111/CloudTrail/eu-west-1/2026/03/05/"
+            "111111111111_CloudTrail_eu-west-1_b.json.gz",
+        org + "111111111111/CloudTrail-Digest/eu-west-1/2026/03/05/digest.json.gz",
+        org +
+            "111111111111/Config/eu-west-1/2026/3/5/ConfigHistory/history with space+plus.json.gz",
+        org + "111111111111/CloudTrail/us-west-2/2026/03/05/excluded-region.json.gz",
+        org + "111111111111/CloudTrail/eu-west-1/2026/03/04/other-day.json.gz",
+        org + "111111111111/Unrelated/eu-west-1/2026/03/05/not-a-log-type.json.gz",
+        // Control Tower 3.0 and later: o-org/AWSLogs/o-org/<account>/...
+        org + "o-abc123/222222222222/CloudTrail/us-east-1/2026/03/05/new-layout.json.gz",
+    };
+    for (const auto& key : ct_keys) s3_.put_object(ct_bucket_, key, "{\"Records\":[]}");
+    const std::vector<std::string> other_keys = {
+        "alb/2026-03-05/a.log",   "app/2026-3-5/b.log",       "x/2026/03/05/c.log",
+        "y/2026/3/5/d.log",       "z/log-20260305.txt",       "root-20260305.log",
+        "w/2026-03-15/later.log", "v/20260305123/digits.log", "aggregated/2026-03-05/ours.gz"};
+    for (const auto& key : other_keys) s3_.put_object(other_bucket_, key, "line\n");
+  }
+
+  std::map<std::string, std::string> environment() const {
+    return {{"WORK_BUCKET", work_bucket_},
+            {"CONTROL_TOWER_BUCKET", ct_bucket_},
+            {"OTHER_BUCKETS", "s3://" + other_bucket_},
+            {"AGGREGATION_REGIONS", "eu-west-1,us-east-1"},
+            {"DELAY_WINDOW_S", "0"},
+            {"DESTINATION_BUCKET", other_bucket_},
+            {"DESTINATION_PREFIX", "aggregated/"}};
+  }
+
+  // group id -> the keys of its file list
+  std::map<std::string, std::set<std::string>> groups_of(const json::value& response) {
+    const auto groups_ref = common::FileRef::from_json(response.at("groups"), "groups");
+    std::map<std::string, std::set<std::string>> groups;
+    for (const auto& group : common::read_json_array(s3_, groups_ref)) {
+      const auto files = common::FileRef::from_json(group.at("files"), "files");
+      auto& keys = groups[std::string(group.at("group_id").as_string())];
+      for (const auto& line : common::read_jsonl(s3_, files))
+        keys.insert(std::string(line.at("key").as_string()));
+    }
+    return groups;
+  }
+
+  tests::MotoFixture moto_ = tests::moto_fixture();
+  common::S3Client s3_{tests::moto_options(moto_)};
+  std::string ct_bucket_, other_bucket_, work_bucket_;
+};
+
+TEST_F(GetFilesTest, FindsTheDaysFilesInBothLayoutsAndAllDateForms) {
+  const auto run = tests::invoke_function(
+      moto_, "GetFiles", {{"date", "2026-03-05"}, {"run_id", "t1"}}, environment());
+  ASSERT_EQ(run.exit_code, 0) << run.logs;
+  const auto groups = groups_of(run.response);
+  const std::string org = "o-abc123/AWSLogs/";
+  const std::map<std::string, std::set<std::string>> expected = {
+      {ct_bucket_ + "/111111111111/CloudTrail/eu-west-1",
+       {org + "111111111111/CloudTrail/eu-west-1/2026/03/05/"
+              "111111111111_CloudTrail_eu-west-1_a.json.gz",
+        org + "111111111111/CloudTrail/eu-west-1/2026/03/05/"
+              "111111111111_CloudTrail_eu-west-1_b.json.gz"}},
+      {ct_bucket_ + "/111111111111/CloudTrail-Digest/eu-west-1",
+       {org + "111111111111/CloudTrail-Digest/eu-west-1/2026/03/05/digest.json.gz"}},
+      {ct_bucket_ + "/111111111111/Config/eu-west-1",
+       {org +
+        "111111111111/Config/eu-west-1/2026/3/5/ConfigHistory/history with space+plus.json.gz"}},
+      {ct_bucket_ + "/222222222222/CloudTrail/us-east-1",
+       {org + "o-abc123/222222222222/CloudTrail/us-east-1/2026/03/05/new-layout.json.gz"}},
+      {other_bucket_ + "/alb/2026-03-05/", {"alb/2026-03-05/a.log"}},
+      {other_bucket_ + "/app/2026-3-5/", {"app/2026-3-5/b.log"}},
+      {other_bucket_ + "/x/2026/03/05/", {"x/2026/03/05/c.log"}},
+      {other_bucket_ + "/y/2026/3/5/", {"y/2026/3/5/d.log"}},
+      {other_bucket_ + "/z/", {"z/log-20260305.txt"}},
+      {other_bucket_ + "/", {"root-20260305.log"}},
+  };
+  EXPECT_EQ(groups, expected);
+  EXPECT_EQ(run.response.at("file_count").as_int64(), 11);
+  EXPECT_EQ(run.response.at("group_count").as_int64(), 10);
+  EXPECT_NE(run.logs.find("stripped it"), std::string::npos)
+      << "s3:// in OTHER_BUCKETS is reported";
+}
+
+TEST_F(GetFilesTest, FileListsCarrySizeEtagAndTheListedVersion) {
+  const auto run = tests::invoke_function(
+      moto_, "GetFiles", {{"date", "2026-03-05"}, {"run_id", "t2"}}, environment());
+  ASSERT_EQ(run.exit_code, 0) << run.logs;
+  for (const auto& group :
+       common::read_json_array(s3_, common::FileRef::from_json(run.response.at("groups"), "g"))) {
+    EXPECT_EQ(group.at("date").as_string(), "2026-03-05");
+    for (const auto& line :
+         common::read_jsonl(s3_, common::FileRef::from_json(group.at("files"), "f"))) {
+      EXPECT_GT(line.at("size").as_int64(), 0);
+      EXPECT_FALSE(line.at("etag").as_string().empty());
+      // The Control Tower bucket is versioned: each file names the version that was listed.
+      EXPECT_EQ(line.contains("version_id"), group.at("kind") == "control_tower")
+          << json::serialize(line);
+    }
+  }
+}
+
+TEST_F(GetFilesTest, ScheduledTimeMeansTheDayBefore) {
+  const auto run = tests::invoke_function(
+      moto_, "GetFiles", {{"time", "2026-03-06T01:00:00Z"}, {"run_id", "t3"}}, environment());
+  ASSERT_EQ(run.exit_code, 0) << run.logs;
+  EXPECT_EQ(run.response.at("date").as_string(), "2026-03-05");
+  EXPECT_EQ(run.response.at("file_count").as_int64(), 11);
+}
+
+TEST_F(GetFilesTest, FilesInsideTheDelayWindowAreLeftAlone) {
+  auto env = environment();
+  env["DELAY_WINDOW_S"] = "3600";
+  const auto run =
+      tests::invoke_function(moto_, "GetFiles", {{"date", "2026-03-05"}, {"run_id", "t4"}}, env);
+  ASSERT_EQ(run.exit_code, 0) << run.logs;
+  EXPECT_EQ(run.response.at("file_count").as_int64(), 0);
+  EXPECT_EQ(run.response.at("skipped_recent").as_int64(), 11);
+}
+
+TEST_F(GetFilesTest, ContinuationAcrossInvocationsGivesTheSameResult) {
+  const auto once = tests::invoke_function(
+      moto_, "GetFiles", {{"date", "2026-03-05"}, {"run_id", "one"}}, environment());
+  ASSERT_EQ(once.exit_code, 0) << once.logs;
+  auto env = environment();
+  env["MAX_INVOCATION_MS"] = "0";  // stop after every round
+  env["LIST_CONCURRENCY"] = "1";   // two units per round
+  json::value event = json::object{{"date", "2026-03-05"}, {"run_id", "many"}};
+  int invocations = 0;
+  tests::Invocation run;
+  do {
+    run = tests::invoke_function(moto_, "GetFiles", event, env);
+    ASSERT_EQ(run.exit_code, 0) << run.logs;
+    ++invocations;
+    event = run.response;  // the state machine feeds the result back in
+  } while (run.response.as_object().contains("continuation") && invocations < 50);
+  EXPECT_GE(invocations, 3);
+  EXPECT_EQ(groups_of(run.response), groups_of(once.response));
+  EXPECT_EQ(run.response.at("file_count"), once.response.at("file_count"));
+}
+
+TEST_F(GetFilesTest, BadInputIsAClearErrorAndWritesNothing) {
+  const std::vector<json::value> bad_events = {
+      json::object{{"date", "2026-02-30"}},
+      json::object{{"date", 20260305}},
+      json::object{{"time", "yesterday"}},
+      json::object{},
+      json::object{{"date", "2026-03-05"}, {"buckets", json::array{"someone-elses-bucket"}}},
+      json::object{{"date", "2026-03-05"}, {"run_id", "../escape"}},
+      json::object{{"date", "2026-03-05"}, {"continuation", "forged"}},
+      json::array{1, 2}};
+  for (const auto& event : bad_events) {
+    const auto run = tests::invoke_function(moto_, "GetFiles", event, environment());
+    EXPECT_EQ(run.exit_code, 1) << json::serialize(event);
+    EXPECT_EQ(run.response.at("errorType").as_string(), "InvalidInput") << json::serialize(event);
+  }
+  EXPECT_TRUE(s3_.list_all(work_bucket_).empty()) << "nothing was written";
+}
+
+TEST_F(GetFilesTest, MissingConfigurationFailsInitialisation) {
+  auto env = environment();
+  env["WORK_BUCKET"] = "";
+  const auto run = tests::invoke_function(moto_, "GetFiles", {{"date", "2026-03-05"}}, env);
+  EXPECT_EQ(run.exit_code, 1);
+  EXPECT_EQ(run.response.at("errorType").as_string(), "ConfigurationError");
+  EXPECT_NE(run.response.at("errorMessage").as_string().find("WORK_BUCKET"), std::string::npos);
+}
+
+}  // namespace
