@@ -1,14 +1,16 @@
 #include "common/dates.h"
 
-#include <cstdio>
 #include <algorithm>
+#include <cstdio>
 #include <ctime>
 
 namespace common {
 
 namespace {
 
-bool is_digit(char c) { return c >= '0' && c <= '9'; }
+bool is_digit(char c) {
+  return c >= '0' && c <= '9';
+}
 
 bool read_number(std::string_view text, std::size_t offset, std::size_t digits, int& value) {
   if (offset + digits > text.size()) return false;
@@ -47,8 +49,9 @@ Date from_days(std::chrono::sys_days days) {
 
 std::optional<Date> Date::parse(std::string_view text) {
   Date date;
-  if (text.size() != 10 || text[4] != '-' || text[7] != '-' || !read_number(text, 0, 4, date.year) ||
-      !read_number(text, 5, 2, date.month) || !read_number(text, 8, 2, date.day) || !valid(date)) {
+  if (text.size() != 10 || text[4] != '-' || text[7] != '-' ||
+      !read_number(text, 0, 4, date.year) || !read_number(text, 5, 2, date.month) ||
+      !read_number(text, 8, 2, date.day) || !valid(date)) {
     return std::nullopt;
   }
   return date;
@@ -71,28 +74,36 @@ std::string Date::iso() const {
   return text;
 }
 
-Date Date::previous() const { return from_days(to_days(*this) - std::chrono::days(1)); }
-Date Date::next() const { return from_days(to_days(*this) + std::chrono::days(1)); }
+Date Date::previous() const {
+  return from_days(to_days(*this) - std::chrono::days(1));
+}
+Date Date::next() const {
+  return from_days(to_days(*this) + std::chrono::days(1));
+}
 
 std::vector<std::string> date_forms(const Date& date) {
   char padded_dash[16], unpadded_dash[16], padded_slash[16], unpadded_slash[16], compact[16];
   std::snprintf(padded_dash, sizeof padded_dash, "%04d-%02d-%02d", date.year, date.month, date.day);
   std::snprintf(unpadded_dash, sizeof unpadded_dash, "%04d-%d-%d", date.year, date.month, date.day);
-  std::snprintf(padded_slash, sizeof padded_slash, "%04d/%02d/%02d/", date.year, date.month, date.day);
-  std::snprintf(unpadded_slash, sizeof unpadded_slash, "%04d/%d/%d/", date.year, date.month, date.day);
+  std::snprintf(padded_slash, sizeof padded_slash, "%04d/%02d/%02d/", date.year, date.month,
+                date.day);
+  std::snprintf(unpadded_slash, sizeof unpadded_slash, "%04d/%d/%d/", date.year, date.month,
+                date.day);
   std::snprintf(compact, sizeof compact, "%04d%02d%02d", date.year, date.month, date.day);
   std::vector<std::string> forms{padded_dash, unpadded_dash, padded_slash, unpadded_slash, compact};
   // Days and months below 10 are the only ones with two spellings.
   std::vector<std::string> unique;
   for (auto& form : forms) {
-    if (std::find(unique.begin(), unique.end(), form) == unique.end()) unique.push_back(std::move(form));
+    if (std::find(unique.begin(), unique.end(), form) == unique.end())
+      unique.push_back(std::move(form));
   }
   return unique;
 }
 
 bool key_has_date(std::string_view key, const Date& date) {
   for (const std::string& form : date_forms(date)) {
-    for (std::size_t at = key.find(form); at != std::string_view::npos; at = key.find(form, at + 1)) {
+    for (std::size_t at = key.find(form); at != std::string_view::npos;
+         at = key.find(form, at + 1)) {
       const bool digit_before = at > 0 && is_digit(key[at - 1]);
       const std::size_t end = at + form.size();
       const bool digit_after = is_digit(form.back()) && end < key.size() && is_digit(key[end]);
@@ -105,17 +116,19 @@ bool key_has_date(std::string_view key, const Date& date) {
 std::optional<std::chrono::system_clock::time_point> parse_s3_time(std::string_view text) {
   Date date;
   int hour = 0, minute = 0, second = 0;
-  if (text.size() < 19 || text[4] != '-' || text[7] != '-' || (text[10] != 'T' && text[10] != ' ') ||
-      text[13] != ':' || text[16] != ':' || !read_number(text, 0, 4, date.year) ||
-      !read_number(text, 5, 2, date.month) || !read_number(text, 8, 2, date.day) ||
-      !read_number(text, 11, 2, hour) || !read_number(text, 14, 2, minute) ||
-      !read_number(text, 17, 2, second) || !valid(date) || hour > 23 || minute > 59 || second > 60) {
+  if (text.size() < 19 || text[4] != '-' || text[7] != '-' ||
+      (text[10] != 'T' && text[10] != ' ') || text[13] != ':' || text[16] != ':' ||
+      !read_number(text, 0, 4, date.year) || !read_number(text, 5, 2, date.month) ||
+      !read_number(text, 8, 2, date.day) || !read_number(text, 11, 2, hour) ||
+      !read_number(text, 14, 2, minute) || !read_number(text, 17, 2, second) || !valid(date) ||
+      hour > 23 || minute > 59 || second > 60) {
     return std::nullopt;
   }
   int millis = 0;
   if (text.size() >= 23 && text[19] == '.') read_number(text, 20, 3, millis);
   return std::chrono::system_clock::time_point(to_days(date)) + std::chrono::hours(hour) +
-         std::chrono::minutes(minute) + std::chrono::seconds(second) + std::chrono::milliseconds(millis);
+         std::chrono::minutes(minute) + std::chrono::seconds(second) +
+         std::chrono::milliseconds(millis);
 }
 
 }  // namespace common
