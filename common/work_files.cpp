@@ -3,11 +3,20 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
+#include "common/sigv4.h"
 #include "runtime/errors.h"
 
 namespace common {
 
 namespace json = boost::json;
+
+std::string work_file_name(const std::string& id) {
+  std::string slug;
+  for (char c : id.substr(0, 80)) {
+    slug.push_back(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '.' ? c : '_');
+  }
+  return slug + "-" + sha256_hex(id).substr(0, 12);
+}
 
 json::object FileRef::to_json() const {
   return {{"bucket", bucket}, {"key", key}, {"count", count}, {"bytes", bytes}};

@@ -23,6 +23,9 @@ struct FileRef {
   static FileRef from_json(const boost::json::value& value, const std::string& what);
 };
 
+// A key-safe, collision-free file name for any id: a readable slug and a short hash of the id.
+std::string work_file_name(const std::string& id);
+
 // A JSON array (what a Distributed Map's ItemReader reads).
 FileRef write_json_array(S3Client& s3, const std::string& bucket, const std::string& key,
                          const boost::json::array& items, std::int64_t bytes);

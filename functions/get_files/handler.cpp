@@ -83,15 +83,6 @@ bool is_account_id(const std::string& text) {
          std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; });
 }
 
-// A key-safe, collision-free name for a group: a readable slug and a short hash of the full id.
-std::string group_file_name(const std::string& group_id) {
-  std::string slug;
-  for (char c : group_id.substr(0, 80)) {
-    slug.push_back(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '.' ? c : '_');
-  }
-  return slug + "-" + common::sha256_hex(group_id).substr(0, 12);
-}
-
 // One listing of work: the prefixes of one Control Tower group, or one partition of another bucket.
 struct Unit {
   std::string bucket;
@@ -328,7 +319,8 @@ std::vector<json::object> write_groups(const Config& config, common::S3Client& s
   }
   std::vector<json::object> groups;
   for (auto& [group_id, files] : files_by_group) {
-    const std::string key = "work/" + run_id + "/files/" + group_file_name(group_id) + ".jsonl";
+    const std::string key =
+        "work/" + run_id + "/files/" + common::work_file_name(group_id) + ".jsonl";
     const FileRef file =
         common::write_jsonl(s3, config.work_bucket, key, files, bytes_by_group[group_id]);
     json::object group = unit.group;

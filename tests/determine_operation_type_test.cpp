@@ -1,0 +1,173 @@
+// DetermineOperationType as Lambda runs it, against moto: plans from real file lists.
+#include <gtest/gtest.h>
+
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+
+#include "common/s3.h"
+#include "common/work_files.h"
+#include "tests/aws_test_support.h"
+
+namespace {
+
+namespace json = boost::json;
+
+class DetermineOperationTypeTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    source_ = tests::unique_name("src");
+    work_ = tests::unique_name("work");
+    for (const auto& bucket : {source_, work_}) {
+      ASSERT_EQ(tests::aws_cli(moto_, "s3api create-bucket --bucket " + bucket).exit_code, 0);
+    }
+  }
+  std::map<std::string, std::string> environment() const {
+    return {{"WORK_BUCKET", work_}, {"DESTINATION_PREFIX", "aggregated"}};
+  }
+  // A group whose file list is written as given.
+  json::object group(const std::vector<json::object>& lines, json::object fields) {
+    const auto files =
+        common::write_jsonl(s3_, work_, "lists/" + tests::unique_name("list") + ".jsonl", lines, 0);
+    fields["files"] = files.to_json();
+    fields["run_id"] = "run";
+    fields["source_bucket"] = source_;
+    if (!fields.contains("date")) fields["date"] = "2026-03-05";
+    return fields;
+  }
+  json::object plan_of(const tests::Invocation& run) {
+    const auto ref = common::FileRef::from_json(run.response.at("plan"), "plan");
+    return json::parse(s3_.get_object(ref.bucket, ref.key)).as_object();
+  }
+
+  tests::MotoFixture moto_ = tests::moto_fixture();
+  common::S3Client s3_{tests::moto_options(moto_)};
+  std::string source_, work_;
+};
+
+TEST_F(DetermineOperationTypeTest, ControlTowerGroupFromGetFilesIsAggregatedUnderHiveKeys) {
+  ASSERT_EQ(tests::aws_cli(moto_, "s3api put-bucket-versioning --bucket " + source_ +
+                                      " --versioning-configuration Status=Enabled")
+                .exit_code,
+            0);
+  const std::string dir = "o-abc123/AWSLogs/111111111111/CloudTrail/eu-west-1/2026/03/05/";
+  for (const char* name : {"b.json.gz", "a.json.gz", "c.json.gz"})
+    s3_.put_object(source_, dir + name, "{}");
+  const auto found = tests::invoke_function(
+      moto_, "GetFiles", {{"date", "2026-03-05"}, {"run_id", "chain"}},
+      {{"WORK_BUCKET", work_}, {"CONTROL_TOWER_BUCKET", source_}, {"DELAY_WINDOW_S", "0"}});
+  ASSERT_EQ(found.exit_code, 0) << found.logs;
+  const auto groups =
+      common::read_json_array(s3_, common::FileRef::from_json(found.response.at("groups"), "g"));
+  ASSERT_EQ(groups.size(), 1u);
+  json::object item = groups[0].as_object();
+  item["run_id"] = "chain";  // what the Map's ItemSelector adds
+
+  const auto run = tests::invoke_function(moto_, "DetermineOperationType", item, environment());
+  ASSERT_EQ(run.exit_code, 0) << run.logs;
+  EXPECT_EQ(run.response.at("operation").as_string(), "aggregate");
+  EXPECT_EQ(run.response.at("files").as_int64(), 3);
+  const auto plan = plan_of(run);
+  const auto& outputs = plan.at("outputs").as_array();
+  ASSERT_EQ(outputs.size(), 1u);
+  EXPECT_EQ(
+      std::string(outputs[0].at("key_base").as_string()),
+      std::string("aggregated/CloudTrail/account=111111111111/region=eu-west-1/date=2026-03-05/"
+                  "CloudTrail_111111111111_eu-west-1_2026-03-05-0001"));
+  std::vector<std::string> keys;
+  for (const auto& source : outputs[0].at("sources").as_array()) {
+    keys.emplace_back(source.at("key").as_string());
+    EXPECT_TRUE(source.as_object().contains("version_id")) << "the listed version travels on";
+  }
+  EXPECT_EQ(keys,
+            (std::vector<std::string>{dir + "a.json.gz", dir + "b.json.gz", dir + "c.json.gz"}));
+
+  // Deterministic: planned again, the same plan.
+  const auto again = tests::invoke_function(moto_, "DetermineOperationType", item, environment());
+  EXPECT_EQ(json::serialize(plan_of(again)), json::serialize(plan));
+}
+
+TEST_F(DetermineOperationTypeTest, LargeFilesAreCopiedAsTheyAreAndEmptyGroupsNeedNothing) {
+  auto env = environment();
+  env["GLACIER_MIN_SIZE"] = "100";
+  const auto copy = tests::invoke_function(
+      moto_, "DetermineOperationType",
+      group({{{"key", "logs/2026-03-05/big-1.log"}, {"size", 150}, {"etag", "\"1\""}},
+             {{"key", "logs/2026-03-05/big-2.log"}, {"size", 120}, {"etag", "\"2\""}}},
+            {{"group_id", "g-copy"}, {"kind", "other"}, {"directory", "logs/2026-03-05/"}}),
+      env);
+  ASSERT_EQ(copy.exit_code, 0) << copy.logs;
+  EXPECT_EQ(copy.response.at("operation").as_string(), "copy_all");
+  const auto outputs = plan_of(copy).at("outputs").as_array();
+  ASSERT_EQ(outputs.size(), 2u);
+  EXPECT_EQ(outputs[0].at("key_base").as_string(),
+            "aggregated/" + source_ + "/date=2026-03-05/big-1.log");
+  EXPECT_TRUE(outputs[0].at("copy").as_bool());
+
+  const auto none = tests::invoke_function(
+      moto_, "DetermineOperationType",
+      group({}, {{"group_id", "g-none"}, {"kind", "other"}, {"directory", "x/"}}), environment());
+  ASSERT_EQ(none.exit_code, 0) << none.logs;
+  EXPECT_EQ(none.response.at("operation").as_string(), "none");
+  EXPECT_FALSE(none.response.as_object().contains("plan"));
+}
+
+TEST_F(DetermineOperationTypeTest, UnknownSizesAreAskedOfS3) {
+  s3_.put_object(source_, "app/2026/03/05/07/a.log", "seven\n");
+  s3_.put_object(source_, "app/2026/03/05/07/b.log", "seven!!\n");
+  const auto run = tests::invoke_function(
+      moto_, "DetermineOperationType",
+      group({{{"key", "app/2026/03/05/07/a.log"}}, {{"key", "app/2026/03/05/07/b.log"}}},
+            {{"group_id", "g-head"}, {"kind", "other"}, {"directory", "app/2026/03/05/07/"}}),
+      environment());
+  ASSERT_EQ(run.exit_code, 0) << run.logs;
+  EXPECT_EQ(run.response.at("bytes").as_int64(), 14) << "sizes came from HEAD";
+  const auto outputs = plan_of(run).at("outputs").as_array();
+  ASSERT_EQ(outputs.size(), 1u);
+  EXPECT_EQ(std::string(outputs[0].at("key_base").as_string()),
+            "aggregated/" + source_ + "/date=2026-03-05/app_2026_03_05_07-0001");
+  for (const auto& source : outputs[0].at("sources").as_array()) {
+    EXPECT_FALSE(source.at("etag").as_string().empty());
+    EXPECT_GT(source.at("size").as_int64(), 0);
+  }
+}
+
+TEST_F(DetermineOperationTypeTest, MissingSourceFailsThePlan) {
+  const auto run =
+      tests::invoke_function(moto_, "DetermineOperationType",
+                             group({{{"key", "gone.log"}}},
+                                   {{"group_id", "g-gone"}, {"kind", "other"}, {"directory", ""}}),
+                             environment());
+  EXPECT_EQ(run.exit_code, 1);
+  EXPECT_EQ(run.response.at("errorType").as_string(), "AwsError") << run.logs;
+}
+
+TEST_F(DetermineOperationTypeTest, BadInputIsAClearErrorAndWritesNoPlan) {
+  const auto good = group({{{"key", "k"}, {"size", 1}, {"etag", "\"e\""}}},
+                          {{"group_id", "g"}, {"kind", "other"}, {"directory", ""}});
+  std::vector<json::value> bad_events;
+  for (const char* field : {"group_id", "run_id", "source_bucket", "date", "kind", "files"}) {
+    json::object event = good;
+    event.erase(field);
+    bad_events.push_back(event);
+  }
+  json::object bad_date = good;
+  bad_date["date"] = "05/03/2026";
+  json::object bad_kind = good;
+  bad_kind["kind"] = "mystery";
+  json::object bad_files = good;
+  bad_files["files"] = "not a reference";
+  json::object bad_list = group({{{"size", 3}}}, {{"group_id", "g2"}, {"kind", "other"}});
+  for (auto& event : {json::value(bad_date), json::value(bad_kind), json::value(bad_files),
+                      json::value(bad_list), json::value("string")}) {
+    bad_events.push_back(event);
+  }
+  const auto before = s3_.list_all(work_).size();
+  for (const auto& event : bad_events) {
+    const auto run = tests::invoke_function(moto_, "DetermineOperationType", event, environment());
+    EXPECT_EQ(run.exit_code, 1) << json::serialize(event);
+    EXPECT_EQ(run.response.at("errorType").as_string(), "InvalidInput") << json::serialize(event);
+  }
+  EXPECT_EQ(s3_.list_all(work_).size(), before) << "no plan was written";
+}
+
+}  // namespace
