@@ -372,6 +372,8 @@ WriteResult S3Client::copy_object(const CopySource& source, const std::string& b
                                   const std::string& key, const PutOptions& options) {
   AwsRequest request = object_request("CopyObject", "PUT", bucket, key);
   request.headers.emplace_back("x-amz-copy-source", copy_source_header(source));
+  if (!source.if_match.empty())
+    request.headers.emplace_back("x-amz-copy-source-if-match", source.if_match);
   add_put_headers(request, options);
   request.error_in_success_body = true;
   const AwsResponse response = client_.send(std::move(request));
@@ -410,6 +412,8 @@ CompletedPart S3Client::upload_part_copy(const std::string& bucket, const std::s
   AwsRequest request = object_request("UploadPartCopy", "PUT", bucket, key);
   request.query = {{"partNumber", std::to_string(part_number)}, {"uploadId", upload_id}};
   request.headers.emplace_back("x-amz-copy-source", copy_source_header(source));
+  if (!source.if_match.empty())
+    request.headers.emplace_back("x-amz-copy-source-if-match", source.if_match);
   if (source.range)
     request.headers.emplace_back("x-amz-copy-source-range", range_header(*source.range));
   request.error_in_success_body = true;

@@ -99,6 +99,7 @@ struct CopySource {
   std::string key;
   std::string version_id;
   std::optional<ByteRange> range;  // UploadPartCopy only
+  std::string if_match;            // the etag the source must still have
 };
 
 struct PartInfo {

@@ -80,7 +80,7 @@ TEST_F(S3Test, AwkwardKeysRoundTrip) {
   for (const auto& key : keys) {
     EXPECT_EQ(s3_.get_object(bucket_, key), "content of " + key + "\n") << key;
     EXPECT_EQ(s3_.head_object(bucket_, key).size, key.size() + 12) << key;
-    s3_.copy_object({bucket_, key, "", std::nullopt}, bucket_, "copies/" + key);
+    s3_.copy_object({bucket_, key, "", std::nullopt, ""}, bucket_, "copies/" + key);
     // The aws CLI sees the same key, byte for byte.
     const auto fetched = tests::aws_cli(moto_, "s3 cp 's3://" + bucket_ + "/copies/" + key + "' -");
     EXPECT_EQ(fetched.out, "content of " + key + "\n") << key << fetched.err;
@@ -146,12 +146,13 @@ TEST_F(S3Test, VersionedBucketListsVersionsAndDeleteMarkers) {
   EXPECT_EQ(markers, 1);
   EXPECT_EQ(log_versions, 3);
   // Copies read exactly the version named, not the current one.
-  s3_.copy_object({bucket_, "log.json", version_ids[1], std::nullopt}, bucket_, "copy-of-v1.json");
+  s3_.copy_object({bucket_, "log.json", version_ids[1], std::nullopt, ""}, bucket_,
+                  "copy-of-v1.json");
   EXPECT_EQ(s3_.get_object(bucket_, "copy-of-v1.json"), "version 1");
   const std::string upload = s3_.create_multipart_upload(bucket_, "part-copy-of-v0.json");
   const auto part =
       s3_.upload_part_copy(bucket_, "part-copy-of-v0.json", upload, 1,
-                           {bucket_, "log.json", version_ids[0], common::ByteRange{0, 6}});
+                           {bucket_, "log.json", version_ids[0], common::ByteRange{0, 6}, ""});
   s3_.complete_multipart_upload(bucket_, "part-copy-of-v0.json", upload, {part});
   EXPECT_EQ(s3_.get_object(bucket_, "part-copy-of-v0.json"), "version");
   // Deleting exactly one version removes it and only it.
@@ -173,12 +174,12 @@ TEST_F(S3Test, MultipartFromCopyRangesAndAFinalSmallPart) {
   put.storage_class = "STANDARD_IA";
   const std::string upload = s3_.create_multipart_upload(bucket_, "combined/out+1.bin", put);
   std::vector<common::CompletedPart> parts;
-  parts.push_back(
-      s3_.upload_part_copy(bucket_, "combined/out+1.bin", upload, 1,
-                           {bucket_, "source object.bin", "", common::ByteRange{0, 5 * kMiB - 1}}));
+  parts.push_back(s3_.upload_part_copy(
+      bucket_, "combined/out+1.bin", upload, 1,
+      {bucket_, "source object.bin", "", common::ByteRange{0, 5 * kMiB - 1}, ""}));
   parts.push_back(s3_.upload_part_copy(
       bucket_, "combined/out+1.bin", upload, 2,
-      {bucket_, "source object.bin", "", common::ByteRange{5 * kMiB, 10 * kMiB - 1}}));
+      {bucket_, "source object.bin", "", common::ByteRange{5 * kMiB, 10 * kMiB - 1}, ""}));
   const std::string tail = "the final part is small\n";
   parts.push_back(s3_.upload_part(bucket_, "combined/out+1.bin", upload, 3, tail));
 
@@ -621,10 +622,10 @@ TEST(Faults, ErrorsInsideSuccessfulAnswersAreRetried) {
   constexpr int kRounds = 8;
   for (int i = 0; i < kRounds; ++i) {
     const std::string key = "out-" + std::to_string(i) + ".log";
-    s3.copy_object({bucket, "source.log", "", std::nullopt}, bucket, "copy-" + key);
+    s3.copy_object({bucket, "source.log", "", std::nullopt, ""}, bucket, "copy-" + key);
     const std::string upload = s3.create_multipart_upload(bucket, key);
     const auto part =
-        s3.upload_part_copy(bucket, key, upload, 1, {bucket, "source.log", "", std::nullopt});
+        s3.upload_part_copy(bucket, key, upload, 1, {bucket, "source.log", "", std::nullopt, ""});
     s3.complete_multipart_upload(bucket, key, upload, {part});
   }
   // Every output holds exactly the source, as the aws CLI reads it.
