@@ -1,0 +1,257 @@
+#include "functions/delete_originals/handler.h"
+
+#include <boost/json/parse.hpp>
+#include <cstdlib>
+#include <map>
+#include <set>
+
+#include "common/batch.h"
+#include "common/work_files.h"
+#include "runtime/errors.h"
+#include "runtime/logging.h"
+#include "runtime/metrics.h"
+
+namespace functions::delete_originals {
+
+namespace json = boost::json;
+
+namespace {
+
+constexpr int kDeleteRounds = 3;
+
+struct Original {
+  std::string key;
+  std::string version_id;  // empty: unversioned bucket
+  std::string etag;
+};
+
+std::string text(const json::object& object, const char* name) {
+  const auto* value = object.if_contains(name);
+  return value != nullptr && value->is_string() ? std::string(value->get_string()) : std::string();
+}
+
+std::string directory_of(const std::string& key) {
+  const auto slash = key.rfind('/');
+  return slash == std::string::npos ? std::string() : key.substr(0, slash + 1);
+}
+
+// Every output must be in S3 exactly as the receipt describes it before anything is deleted.
+void verify_outputs(common::S3Client& s3, const json::object& receipt) {
+  const std::string bucket = text(receipt, "destination_bucket");
+  if (bucket.empty()) throw runtime::InvalidInput("the receipt names no destination_bucket");
+  for (const auto& value : receipt.at("outputs").as_array()) {
+    const auto& output = value.as_object();
+    const std::string key = text(output, "key");
+    const auto size = output.at("size").to_number<std::uint64_t>();
+    const std::string etag = text(output, "etag");
+    common::HeadResult head;
+    try {
+      head = s3.head_object(bucket, key);
+    } catch (const common::NoSuchKey&) {
+      throw runtime::VerificationFailed("output s3://" + bucket + "/" + key +
+                                        " is missing: nothing deleted");
+    }
+    if (head.size != size || head.etag != etag) {
+      throw runtime::VerificationFailed("output s3://" + bucket + "/" + key + " is " +
+                                        std::to_string(head.size) + " bytes with etag " +
+                                        head.etag + ", the receipt says " + std::to_string(size) +
+                                        " and " + etag + ": nothing deleted");
+    }
+  }
+}
+
+std::vector<Original> originals_of(const json::object& receipt) {
+  std::vector<Original> originals;
+  auto add = [&](const json::value& source) {
+    const auto& object = source.as_object();
+    Original original{text(object, "key"), text(object, "version_id"), text(object, "etag")};
+    if (original.key.empty()) throw runtime::InvalidInput("a receipt source has no key");
+    originals.push_back(std::move(original));
+  };
+  for (const auto& output : receipt.at("outputs").as_array()) {
+    for (const auto& source : output.at("sources").as_array()) add(source);
+  }
+  if (const auto* empty = receipt.if_contains("empty_sources")) {
+    for (const auto& source : empty->as_array()) add(source);
+  }
+  return originals;
+}
+
+// What to delete for these originals: see the header. Lists versions once per folder.
+std::vector<common::ObjectId> doomed_versions(const Config& config, common::S3Client& s3,
+                                              const std::string& bucket,
+                                              const std::vector<Original>& originals,
+                                              std::int64_t& kept_changed) {
+  std::vector<common::ObjectId> doomed;
+  std::vector<const Original*> versioned;
+  std::vector<const Original*> unversioned;
+  for (const auto& original : originals)
+    (original.version_id.empty() ? unversioned : versioned).push_back(&original);
+
+  // Versioned: the combined version and every older one of the same key.
+  std::map<std::string, std::vector<const Original*>> by_directory;
+  for (const auto* original : versioned)
+    by_directory[directory_of(original->key)].push_back(original);
+  std::vector<std::string> directories;
+  for (const auto& [directory, unused] : by_directory) directories.push_back(directory);
+  std::vector<std::vector<common::S3Object>> listed(directories.size());
+  std::exception_ptr failure;
+  common::run_bounded<std::exception_ptr>(
+      directories.size(), config.list_concurrency,
+      [&](std::size_t index, std::function<void(std::exception_ptr &&)> done) {
+        common::VersionListOptions options;
+        options.prefix = directories[index];
+        options.delimiter = "/";
+        s3.list_versions_async(
+            bucket, options,
+            [&listed, index](common::VersionPage& page) {
+              for (auto& version : page.versions) listed[index].push_back(std::move(version));
+              return true;
+            },
+            [done](std::exception_ptr error) mutable { done(std::move(error)); });
+      },
+      [&](std::size_t, std::exception_ptr&& error) {
+        if (error && !failure) failure = error;
+      });
+  if (failure) std::rethrow_exception(failure);
+  for (std::size_t d = 0; d < directories.size(); ++d) {
+    // S3 lists each key's versions newest first.
+    std::map<std::string, std::vector<const common::S3Object*>> versions_of;
+    for (const auto& version : listed[d]) versions_of[version.key].push_back(&version);
+    for (const auto* original : by_directory[directories[d]]) {
+      const auto& versions = versions_of[original->key];
+      bool reached = false;
+      for (const auto* version : versions) {
+        if (version->version_id == original->version_id) reached = true;
+        if (reached) doomed.push_back({original->key, version->version_id});
+      }
+      if (!reached)
+        doomed.push_back({original->key, original->version_id});  // already gone: harmless
+    }
+  }
+
+  // Unversioned: only if the key still holds the bytes that were combined.
+  std::vector<common::AwsRequest> heads;
+  for (const auto* original : unversioned) {
+    common::AwsRequest request = s3.get_object_request(bucket, original->key, {});
+    request.operation = "HeadObject";
+    request.method = "HEAD";
+    heads.push_back(std::move(request));
+  }
+  s3.client().send_each(std::move(heads), config.list_concurrency,
+                        [&](std::size_t index, common::AwsOutcome&& outcome) {
+                          const Original& original = *unversioned[index];
+                          if (!outcome.ok()) {
+                            try {
+                              std::rethrow_exception(outcome.error);
+                            } catch (const common::NoSuchKey&) {
+                              return;  // already deleted
+                            }
+                          }
+                          if (outcome.response.header("etag") == original.etag) {
+                            doomed.push_back({original.key, ""});
+                          } else {
+                            ++kept_changed;
+                            runtime::log::warn("original changed after it was combined; kept",
+                                               "key", original.key);
+                          }
+                        });
+  return doomed;
+}
+
+}  // namespace
+
+Config Config::from_environment() {
+  Config config;
+  auto number = [](const char* name, std::size_t fallback) -> std::size_t {
+    const char* value = std::getenv(name);
+    if (value == nullptr || *value == '\0') return fallback;
+    const long parsed = std::strtol(value, nullptr, 10);
+    if (parsed <= 0)
+      throw runtime::ConfigurationError(std::string(name) + " must be a positive number");
+    return static_cast<std::size_t>(parsed);
+  };
+  config.delete_concurrency = number("DELETE_CONCURRENCY", config.delete_concurrency);
+  config.list_concurrency = number("LIST_CONCURRENCY", config.list_concurrency);
+  return config;
+}
+
+json::value handle(const Config& config, common::S3Client& s3, const json::value& event,
+                   const common::Deadline& deadline) {
+  if (!event.is_object()) throw runtime::InvalidInput("the event must be CombineLogFiles' result");
+  const auto& input = event.get_object();
+  if (!input.contains("receipt")) throw runtime::InvalidInput("the event needs \"receipt\"");
+  const auto receipt_ref = common::FileRef::from_json(input.at("receipt"), "receipt");
+  boost::system::error_code parse_error;
+  json::value parsed = json::parse(s3.get_object(receipt_ref.bucket, receipt_ref.key), parse_error);
+  if (parse_error || !parsed.is_object() || !parsed.as_object().contains("outputs") ||
+      !parsed.as_object().at("outputs").is_array()) {
+    throw runtime::InvalidInput("the receipt is not one CombineLogFiles wrote");
+  }
+  const auto& receipt = parsed.as_object();
+  const std::string bucket = text(receipt, "source_bucket");
+  if (bucket.empty()) throw runtime::InvalidInput("the receipt names no source_bucket");
+  std::size_t next = 0;
+  std::int64_t deleted = 0;
+  if (const auto* continuation = input.if_contains("continuation")) {
+    const auto* state = continuation->if_object();
+    if (state == nullptr || !state->contains("next") || !state->at("next").is_number()) {
+      throw runtime::InvalidInput("\"continuation\" is not one DeleteOriginals returned");
+    }
+    next = state->at("next").to_number<std::size_t>();
+    if (const auto* done = state->if_contains("deleted")) deleted = done->to_number<std::int64_t>();
+  }
+
+  verify_outputs(s3, receipt);
+  const std::vector<Original> originals = originals_of(receipt);
+  std::int64_t kept_changed = 0;
+  std::vector<std::string> failed;
+  // Chunks of originals between looks at the deadline; at least one per invocation.
+  const std::size_t chunk = common::kMaxDeleteKeys * config.delete_concurrency;
+  bool progressed = false;
+  while (next < originals.size()) {
+    if (progressed && deadline.reached()) {
+      runtime::log::info("continuing in the next invocation", "done", next, "originals",
+                         originals.size());
+      json::object result = input;
+      result["continuation"] = json::object{{"next", next}, {"deleted", deleted}};
+      return result;
+    }
+    const std::vector<Original> slice(
+        originals.begin() + static_cast<std::ptrdiff_t>(next),
+        originals.begin() + static_cast<std::ptrdiff_t>(std::min(originals.size(), next + chunk)));
+    std::vector<common::ObjectId> doomed = doomed_versions(config, s3, bucket, slice, kept_changed);
+    for (int round = 1; round <= kDeleteRounds && !doomed.empty(); ++round) {
+      const auto result = s3.delete_objects(bucket, doomed, config.delete_concurrency);
+      deleted += static_cast<std::int64_t>(result.deleted.size());
+      doomed.clear();
+      for (const auto& error : result.errors) doomed.push_back(error.object);
+      if (!doomed.empty() && round < kDeleteRounds) {
+        runtime::log::warn("S3 refused some deletions; retrying them", "keys", doomed.size(),
+                           "round", round);
+      }
+    }
+    for (const auto& object : doomed) failed.push_back(object.key);
+    next += slice.size();
+    progressed = true;
+  }
+  runtime::metrics::add("ObjectsDeleted", runtime::metrics::Unit::Count,
+                        static_cast<double>(deleted));
+  runtime::log::info("originals deleted", "group", text(input, "group_id"), "deleted", deleted,
+                     "failed", failed.size(), "kept_changed", kept_changed);
+  json::array failed_keys(failed.begin(), failed.end());
+  return json::object{{"group_id", text(input, "group_id")},
+                      {"deleted", deleted},
+                      {"failed", failed_keys},
+                      {"kept_changed", kept_changed}};
+}
+
+runtime::Handler make_handler() {
+  auto config = std::make_shared<Config>(Config::from_environment());
+  auto s3 = std::make_shared<common::S3Client>();
+  return [config, s3](const json::value& event, const runtime::InvocationContext& context) {
+    return handle(*config, *s3, event, common::Deadline(context));
+  };
+}
+
+}  // namespace functions::delete_originals

@@ -1,0 +1,35 @@
+#pragma once
+// DeleteOriginals: deletes the originals a receipt says were combined, and nothing else.
+//
+// Event: CombineLogFiles' result ({"group_id", "receipt": {bucket, key, ...}}) plus "run_id", and
+// "continuation" when resuming. Result: {"group_id", "deleted", "failed", "kept_changed"} or
+// {"group_id", "receipt", "run_id", "continuation": {...}} near the deadline.
+//
+// First every output in the receipt must exist with the receipt's size and etag
+// (VerificationFailed otherwise, and nothing is deleted). Then, per source:
+// - versioned bucket (the receipt names a version): that version and the versions older than it
+//   go (as the original aggregator does); a version written after listing survives;
+// - unversioned bucket: the key is deleted only if its etag is still the combined one.
+// DeleteObjects takes 1,000 keys a request with several requests in flight; keys S3 refuses are
+// retried twice more, then reported (they stay in place: nothing is lost by leaving them).
+//
+// Environment: DELETE_CONCURRENCY (8), LIST_CONCURRENCY (32); DEADLINE_MARGIN_MS and
+// MAX_INVOCATION_MS as for every function (common/deadline.h).
+#include "common/deadline.h"
+#include "common/s3.h"
+#include "runtime/runtime.h"
+
+namespace functions::delete_originals {
+
+struct Config {
+  std::size_t delete_concurrency = 8;
+  std::size_t list_concurrency = 32;
+  static Config from_environment();
+};
+
+boost::json::value handle(const Config& config, common::S3Client& s3,
+                          const boost::json::value& event, const common::Deadline& deadline);
+
+runtime::Handler make_handler();
+
+}  // namespace functions::delete_originals

@@ -1,0 +1,152 @@
+// DeleteOriginals at the end of the real chain (every function a bootstrap under lambda-local,
+// moto as AWS): only verified, combined versions go; anything newer or changed stays.
+#include <gtest/gtest.h>
+
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+
+#include "common/s3.h"
+#include "common/work_files.h"
+#include "tests/aws_test_support.h"
+
+namespace {
+
+namespace json = boost::json;
+
+class DeleteOriginalsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    source_ = tests::unique_name("src");
+    work_ = tests::unique_name("work");
+    destination_ = tests::unique_name("dest");
+    for (const auto& bucket : {source_, work_, destination_}) {
+      ASSERT_EQ(tests::aws_cli(moto_, "s3api create-bucket --bucket " + bucket).exit_code, 0);
+    }
+  }
+  void version_source() {
+    ASSERT_EQ(tests::aws_cli(moto_, "s3api put-bucket-versioning --bucket " + source_ +
+                                        " --versioning-configuration Status=Enabled")
+                  .exit_code,
+              0);
+  }
+  std::map<std::string, std::string> environment() const {
+    return {{"WORK_BUCKET", work_},
+            {"DESTINATION_BUCKET", destination_},
+            {"DESTINATION_PREFIX", "agg"},
+            {"OTHER_BUCKETS", source_},
+            {"DELAY_WINDOW_S", "0"}};
+  }
+  // GetFiles -> DetermineOperationType -> CombineLogFiles for the single group of the day; returns
+  // Combine's result with run_id, ready for DeleteOriginals.
+  json::object combine_day(const std::function<void()>& after_listing = [] {}) {
+    const auto found = tests::invoke_function(
+        moto_, "GetFiles", {{"date", "2026-03-05"}, {"run_id", "run"}}, environment());
+    EXPECT_EQ(found.exit_code, 0) << found.logs;
+    const auto groups =
+        common::read_json_array(s3_, common::FileRef::from_json(found.response.at("groups"), "g"));
+    EXPECT_EQ(groups.size(), 1u);
+    json::object group = groups.at(0).as_object();
+    group["run_id"] = "run";
+    after_listing();
+    auto planned = tests::invoke_function(moto_, "DetermineOperationType", group, environment());
+    EXPECT_EQ(planned.exit_code, 0) << planned.logs;
+    json::object plan = planned.response.as_object();
+    plan["run_id"] = "run";
+    auto combined = tests::invoke_function(moto_, "CombineLogFiles", plan, environment());
+    EXPECT_EQ(combined.exit_code, 0) << combined.logs;
+    json::object result = combined.response.as_object();
+    result["run_id"] = "run";
+    return result;
+  }
+  std::vector<common::S3Object> versions(const std::string& key) {
+    std::vector<common::S3Object> found;
+    common::VersionListOptions options;
+    options.prefix = key;
+    s3_.for_each_version_page(source_, options, [&](common::VersionPage& page) {
+      for (auto& version : page.versions) {
+        if (version.key == key) found.push_back(version);
+      }
+      return true;
+    });
+    return found;
+  }
+
+  tests::MotoFixture moto_ = tests::moto_fixture();
+  common::S3Client s3_{tests::moto_options(moto_)};
+  std::string source_, work_, destination_;
+};
+
+TEST_F(DeleteOriginalsTest, CombinedVersionsAndTheirEldersGoANewerVersionSurvives) {
+  version_source();
+  const std::string dir = "app/2026-03-05/";
+  for (int v = 0; v < 3; ++v) {
+    s3_.put_object(source_, dir + "a.log", "a version " + std::to_string(v) + "\n");
+    s3_.put_object(source_, dir + "b.log", "b version " + std::to_string(v) + "\n");
+  }
+  s3_.put_object(source_, "app/2026-03-04/other-day.log", "yesterday\n");
+  std::string newer;
+  const auto combined = combine_day([&] {
+    newer = s3_.put_object(source_, dir + "b.log", "b written after listing\n").version_id;
+  });
+  const auto run = tests::invoke_function(moto_, "DeleteOriginals", combined, environment());
+  ASSERT_EQ(run.exit_code, 0) << run.logs;
+  EXPECT_EQ(run.response.at("failed").as_array().size(), 0u);
+  EXPECT_TRUE(versions(dir + "a.log").empty()) << "a's combined version and its elders are gone";
+  const auto b = versions(dir + "b.log");
+  ASSERT_EQ(b.size(), 1u) << "only the version written after listing is left";
+  EXPECT_EQ(b[0].version_id, newer);
+  EXPECT_EQ(tests::aws_cli(moto_, "s3 cp s3://" + source_ + "/" + dir + "b.log -").out,
+            "b written after listing\n");
+  EXPECT_EQ(versions("app/2026-03-04/other-day.log").size(), 1u) << "other days untouched";
+  // The combined output still holds what was deleted.
+  const auto listed = s3_.list_all(destination_);
+  ASSERT_EQ(listed.size(), 1u);
+  EXPECT_EQ(tests::aws_cli(moto_, "s3 cp s3://" + destination_ + "/" + listed[0].key + " -").out,
+            "a version 2\nb version 2\n");
+}
+
+TEST_F(DeleteOriginalsTest, UnversionedFileChangedAfterCombiningIsKept) {
+  const std::string dir = "app/2026-03-05/";
+  s3_.put_object(source_, dir + "keep.log", "combined content\n");
+  s3_.put_object(source_, dir + "gone.log", "gone content\n");
+  const auto combined = combine_day();
+  s3_.put_object(source_, dir + "keep.log", "new content after combining\n");
+  const auto run = tests::invoke_function(moto_, "DeleteOriginals", combined, environment());
+  ASSERT_EQ(run.exit_code, 0) << run.logs;
+  EXPECT_EQ(run.response.at("kept_changed").as_int64(), 1);
+  const auto left = s3_.list_all(source_);
+  ASSERT_EQ(left.size(), 1u);
+  EXPECT_EQ(left[0].key, dir + "keep.log");
+  EXPECT_EQ(s3_.get_object(source_, dir + "keep.log"), "new content after combining\n");
+}
+
+TEST_F(DeleteOriginalsTest, AnOutputThatDoesNotMatchItsReceiptStopsEverything) {
+  const std::string dir = "app/2026-03-05/";
+  s3_.put_object(source_, dir + "x.log", "x\n");
+  const auto combined = combine_day();
+  const auto output = s3_.list_all(destination_).at(0).key;
+  s3_.put_object(destination_, output, "tampered\n");
+  const auto run = tests::invoke_function(moto_, "DeleteOriginals", combined, environment());
+  EXPECT_EQ(run.exit_code, 1);
+  EXPECT_EQ(run.response.at("errorType").as_string(), "VerificationFailed") << run.logs;
+  EXPECT_EQ(s3_.list_all(source_).size(), 1u) << "nothing deleted";
+  s3_.delete_objects(destination_, {{output, ""}});
+  const auto missing = tests::invoke_function(moto_, "DeleteOriginals", combined, environment());
+  EXPECT_EQ(missing.response.at("errorType").as_string(), "VerificationFailed");
+  EXPECT_EQ(s3_.list_all(source_).size(), 1u);
+}
+
+TEST_F(DeleteOriginalsTest, BadInputIsAClearErrorAndDeletesNothing) {
+  s3_.put_object(source_, "app/2026-03-05/x.log", "x\n");
+  const auto not_a_receipt = common::write_jsonl(s3_, work_, "r.json", {{{"outputs", 3}}}, 0);
+  for (const json::value& event :
+       {json::value(json::object{{"group_id", "g"}}), json::value(json::object{{"receipt", "r"}}),
+        json::value(json::object{{"receipt", not_a_receipt.to_json()}}), json::value("x")}) {
+    const auto run = tests::invoke_function(moto_, "DeleteOriginals", event, environment());
+    EXPECT_EQ(run.exit_code, 1) << json::serialize(event);
+    EXPECT_EQ(run.response.at("errorType").as_string(), "InvalidInput") << json::serialize(event);
+  }
+  EXPECT_EQ(s3_.list_all(source_).size(), 1u);
+}
+
+}  // namespace
