@@ -204,6 +204,11 @@ json::object GlueClient::get_crawler(const std::string& name) {
   return output.at("Crawler").as_object();
 }
 
+json::object GlueClient::get_table(const std::string& database, const std::string& table) {
+  json::object output = json_.call("GetTable", {{"DatabaseName", database}, {"Name", table}});
+  return output.at("Table").as_object();
+}
+
 json::array GlueClient::batch_create_partition(const std::string& database,
                                                const std::string& table,
                                                const json::array& partitions) {

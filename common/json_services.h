@@ -110,6 +110,8 @@ class GlueClient {
 
   void start_crawler(const std::string& name);  // CrawlerRunning when it already runs
   boost::json::object get_crawler(const std::string& name);
+  // The table's definition (ResourceNotFound when it does not exist).
+  boost::json::object get_table(const std::string& database, const std::string& table);
   // Returns the Errors entries (AlreadyExistsException per existing partition, for instance).
   boost::json::array batch_create_partition(const std::string& database, const std::string& table,
                                             const boost::json::array& partitions);

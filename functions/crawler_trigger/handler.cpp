@@ -1,0 +1,198 @@
+#include "functions/crawler_trigger/handler.h"
+
+#include <boost/json/parse.hpp>
+#include <cstdlib>
+#include <map>
+#include <set>
+
+#include "runtime/errors.h"
+#include "runtime/logging.h"
+
+namespace functions::crawler_trigger {
+
+namespace json = boost::json;
+
+namespace {
+
+constexpr std::size_t kPartitionsPerCall = 100;
+
+std::string env(const char* name) {
+  const char* value = std::getenv(name);
+  return value != nullptr ? std::string(value) : std::string();
+}
+
+std::vector<std::string> split_list(const std::string& text) {
+  std::vector<std::string> items;
+  std::string item;
+  for (char c : text + ",") {
+    if (c == ',') {
+      while (!item.empty() && item.back() == ' ') item.pop_back();
+      if (!item.empty()) items.push_back(item);
+      item.clear();
+    } else if (!(c == ' ' && item.empty())) {
+      item.push_back(c);
+    }
+  }
+  return items;
+}
+
+std::string table_name(const std::string& prefix, const std::string& folder) {
+  std::string name = prefix;
+  for (char c : folder) {
+    name.push_back(std::isalnum(static_cast<unsigned char>(c)) ? static_cast<char>(std::tolower(c))
+                                                               : '_');
+  }
+  return name;
+}
+
+json::value start_crawlers(const Config& config, common::GlueClient& glue) {
+  json::array started;
+  json::array already_running;
+  for (const auto& crawler : config.crawlers) {
+    try {
+      glue.start_crawler(crawler);
+      started.push_back(json::string(crawler));
+    } catch (const common::CrawlerRunning&) {
+      runtime::log::info("crawler already running: nothing to start", "crawler", crawler);
+      already_running.push_back(json::string(crawler));
+    }
+  }
+  return json::object{{"started", started}, {"already_running", already_running}};
+}
+
+struct Partition {
+  std::vector<std::string> values;
+  std::string location;
+};
+
+json::value add_partitions(const Config& config, common::GlueClient& glue, common::S3Client& s3,
+                           const std::string& run_id) {
+  // table folder -> partition folder -> partition
+  std::map<std::string, std::map<std::string, Partition>> wanted;
+  std::string prefix = config.destination_prefix;
+  while (!prefix.empty() && prefix.back() == '/') prefix.pop_back();
+  if (!prefix.empty()) prefix += "/";
+  for (const auto& object : s3.list_all(config.work_bucket, "work/" + run_id + "/receipts/")) {
+    boost::system::error_code error;
+    const json::value receipt = json::parse(s3.get_object(config.work_bucket, object.key), error);
+    if (error || !receipt.is_object()) continue;
+    const std::string bucket(receipt.at("destination_bucket").as_string());
+    for (const auto& output : receipt.at("outputs").as_array()) {
+      const std::string key(output.at("key").as_string());
+      if (!key.starts_with(prefix)) continue;
+      const std::string rest = key.substr(prefix.size());
+      const auto table_end = rest.find('/');
+      const auto file_start = rest.rfind('/');
+      if (table_end == std::string::npos || file_start == table_end)
+        continue;  // no partition folders
+      const std::string table_folder = rest.substr(0, table_end);
+      const std::string folder = rest.substr(0, file_start + 1);
+      Partition partition;
+      std::size_t start = table_end + 1;
+      while (start < folder.size()) {
+        const auto end = folder.find('/', start);
+        const std::string segment = folder.substr(start, end - start);
+        const auto equals = segment.find('=');
+        if (equals != std::string::npos) partition.values.push_back(segment.substr(equals + 1));
+        start = end + 1;
+      }
+      if (partition.values.empty()) continue;
+      partition.location = "s3://" + bucket + "/" + prefix + folder;
+      wanted[table_folder][folder] = std::move(partition);
+    }
+  }
+
+  std::int64_t created = 0;
+  std::int64_t existing = 0;
+  json::array missing;
+  for (const auto& [table_folder, partitions] : wanted) {
+    const std::string table = table_name(config.table_prefix, table_folder);
+    json::object descriptor;
+    try {
+      descriptor = glue.get_table(config.database, table).at("StorageDescriptor").as_object();
+    } catch (const common::ResourceNotFound&) {
+      runtime::log::warn("no Glue table for these outputs; create it or run a crawler", "table",
+                         table);
+      missing.push_back(json::string(table));
+      continue;
+    }
+    std::vector<json::object> inputs;
+    for (const auto& [folder, partition] : partitions) {
+      json::object storage = descriptor;
+      storage["Location"] = partition.location;
+      json::array values(partition.values.begin(), partition.values.end());
+      inputs.push_back({{"Values", values}, {"StorageDescriptor", storage}});
+    }
+    for (std::size_t start = 0; start < inputs.size(); start += kPartitionsPerCall) {
+      json::array batch(inputs.begin() + static_cast<std::ptrdiff_t>(start),
+                        inputs.begin() + static_cast<std::ptrdiff_t>(
+                                             std::min(inputs.size(), start + kPartitionsPerCall)));
+      const auto errors = glue.batch_create_partition(config.database, table, batch);
+      std::int64_t already = 0;
+      for (const auto& error : errors) {
+        const auto code = error.at("ErrorDetail").at("ErrorCode").as_string();
+        if (code != "AlreadyExistsException") {
+          throw common::AwsError(
+              std::string(code),
+              std::string(error.at("ErrorDetail").at("ErrorMessage").as_string()), "", 400, false);
+        }
+        ++already;
+      }
+      existing += already;
+      created += static_cast<std::int64_t>(batch.size()) - already;
+    }
+  }
+  runtime::log::info("partitions registered", "created", created, "existing", existing, "tables",
+                     wanted.size());
+  return json::object{{"created", created},
+                      {"existing", existing},
+                      {"tables", wanted.size()},
+                      {"missing_tables", missing}};
+}
+
+}  // namespace
+
+Config Config::from_environment() {
+  Config config;
+  const std::string mode = env("CRAWLER_MODE");
+  if (!mode.empty()) config.mode = mode;
+  if (config.mode != "crawler" && config.mode != "partitions") {
+    throw runtime::ConfigurationError("CRAWLER_MODE must be crawler or partitions, not '" + mode +
+                                      "'");
+  }
+  config.crawlers = split_list(env("CRAWLER_NAMES"));
+  config.work_bucket = env("WORK_BUCKET");
+  if (const char* prefix = std::getenv("DESTINATION_PREFIX")) config.destination_prefix = prefix;
+  config.database = env("GLUE_DATABASE");
+  config.table_prefix = env("GLUE_TABLE_PREFIX");
+  if (config.mode == "crawler" && config.crawlers.empty()) {
+    throw runtime::ConfigurationError("CRAWLER_NAMES is required in crawler mode");
+  }
+  if (config.mode == "partitions" && (config.work_bucket.empty() || config.database.empty())) {
+    throw runtime::ConfigurationError(
+        "WORK_BUCKET and GLUE_DATABASE are required in partitions mode");
+  }
+  return config;
+}
+
+json::value handle(const Config& config, common::GlueClient& glue, common::S3Client& s3,
+                   const json::value& event) {
+  if (config.mode == "crawler") return start_crawlers(config, glue);
+  const auto* input = event.if_object();
+  const auto* run_id = input ? input->if_contains("run_id") : nullptr;
+  if (run_id == nullptr || !run_id->is_string() || run_id->get_string().empty()) {
+    throw runtime::InvalidInput("partitions mode needs the run's \"run_id\"");
+  }
+  return add_partitions(config, glue, s3, std::string(run_id->get_string()));
+}
+
+runtime::Handler make_handler() {
+  auto config = std::make_shared<Config>(Config::from_environment());
+  auto glue = std::make_shared<common::GlueClient>();
+  auto s3 = std::make_shared<common::S3Client>();
+  return [config, glue, s3](const json::value& event, const runtime::InvocationContext&) {
+    return handle(*config, *glue, *s3, event);
+  };
+}
+
+}  // namespace functions::crawler_trigger

@@ -1,0 +1,40 @@
+#pragma once
+// CrawlerTrigger: keeps Glue/Athena current after a run.
+//
+// Mode "crawler" (CRAWLER_MODE, default): starts every crawler in CRAWLER_NAMES (comma-separated);
+// one already running is success, reported as such. Result: {"started": [...],
+// "already_running": [...]}.
+// Mode "partitions": registers the run's new partitions directly, which is faster and cheaper than
+// a crawl. It reads the run's receipts (WORK_BUCKET, work/<run_id>/receipts/), takes each output's
+// Hive folder (<DESTINATION_PREFIX>/<table folder>/<k>=<v>/.../), and adds the partition to table
+// GLUE_TABLE_PREFIX + <table folder> (lower case, non-alphanumerics as _) in GLUE_DATABASE with
+// BatchCreatePartition, 100 at a time, copying the table's storage descriptor with the new
+// location; a partition that already exists is fine. Result: {"created", "existing", "tables",
+// "missing_tables": [...]}.
+// Event: {"run_id", ...}; anything else in it is ignored.
+#include <string>
+#include <vector>
+
+#include "common/json_services.h"
+#include "common/s3.h"
+#include "runtime/runtime.h"
+
+namespace functions::crawler_trigger {
+
+struct Config {
+  std::string mode = "crawler";
+  std::vector<std::string> crawlers;
+  std::string work_bucket;
+  std::string destination_prefix = "aggregated";
+  std::string database;
+  std::string table_prefix;
+
+  static Config from_environment();
+};
+
+boost::json::value handle(const Config& config, common::GlueClient& glue, common::S3Client& s3,
+                          const boost::json::value& event);
+
+runtime::Handler make_handler();
+
+}  // namespace functions::crawler_trigger

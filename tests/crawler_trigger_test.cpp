@@ -1,0 +1,112 @@
+// CrawlerTrigger as Lambda runs it, against moto's Glue, checked with the aws CLI.
+#include <gtest/gtest.h>
+
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+
+#include "common/s3.h"
+#include "tests/aws_test_support.h"
+
+namespace {
+
+namespace json = boost::json;
+
+class CrawlerTriggerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    database_ = tests::unique_name("logs");
+    ASSERT_EQ(
+        tests::aws_cli(moto_, "glue create-database --database-input Name=" + database_).exit_code,
+        0);
+  }
+  tests::MotoFixture moto_ = tests::moto_fixture();
+  common::S3Client s3_{tests::moto_options(moto_)};
+  std::string database_;
+};
+
+TEST_F(CrawlerTriggerTest, StartsCrawlersAndAlreadyRunningIsSuccess) {
+  const std::string first = tests::unique_name("crawl-a");
+  const std::string second = tests::unique_name("crawl-b");
+  for (const auto& name : {first, second}) {
+    ASSERT_EQ(tests::aws_cli(
+                  moto_, "glue create-crawler --name " + name +
+                             " --role arn:aws:iam::123456789012:role/glue --database-name " +
+                             database_ + " --targets '{\"S3Targets\":[{\"Path\":\"s3://b/p\"}]}'")
+                  .exit_code,
+              0);
+  }
+  const std::map<std::string, std::string> env{{"CRAWLER_NAMES", first + ", " + second}};
+  const auto run =
+      tests::invoke_function(moto_, "CrawlerTrigger", json::object{{"run_id", "r"}}, env);
+  ASSERT_EQ(run.exit_code, 0) << run.logs;
+  EXPECT_EQ(run.response.at("started").as_array().size(), 2u);
+  const auto state =
+      tests::aws_cli(moto_, "glue get-crawler --name " + first + " --query Crawler.State");
+  EXPECT_EQ(state.out, "\"RUNNING\"\n");
+  const auto again = tests::invoke_function(moto_, "CrawlerTrigger", json::object{}, env);
+  ASSERT_EQ(again.exit_code, 0) << again.logs;
+  EXPECT_EQ(again.response.at("already_running").as_array().size(), 2u);
+  EXPECT_TRUE(again.response.at("started").as_array().empty());
+}
+
+TEST_F(CrawlerTriggerTest, PartitionsModeRegistersEachNewHiveFolderOnce) {
+  const std::string work = tests::unique_name("work");
+  ASSERT_EQ(tests::aws_cli(moto_, "s3api create-bucket --bucket " + work).exit_code, 0);
+  ASSERT_EQ(
+      tests::aws_cli(
+          moto_, "glue create-table --database-name " + database_ +
+                     " --table-input '{\"Name\":\"ct_cloudtrail\",\"PartitionKeys\":["
+                     "{\"Name\":\"account\",\"Type\":\"string\"},{\"Name\":\"region\",\"Type\":"
+                     "\"string\"},"
+                     "{\"Name\":\"date\",\"Type\":\"string\"}],\"StorageDescriptor\":{\"Location\":"
+                     "\"s3://dest/agg/CloudTrail/"
+                     "\",\"InputFormat\":\"org.apache.hadoop.mapred.TextInputFormat\"}}'")
+          .exit_code,
+      0);
+  const std::string dir = "agg/CloudTrail/account=111111111111/region=eu-west-1/date=2026-03-05/";
+  const json::object receipt{
+      {"destination_bucket", "dest"},
+      {"outputs",
+       json::array{json::object{{"key", dir + "CloudTrail_x-0001.gz"}},
+                   json::object{{"key", dir + "CloudTrail_x-0002.gz"}},
+                   json::object{{"key", "agg/Config/account=1/region=r/date=2026-03-05/c.gz"}}}}};
+  s3_.put_object(work, "work/run-7/receipts/g.json", json::serialize(receipt));
+  const std::map<std::string, std::string> env{{"CRAWLER_MODE", "partitions"},
+                                               {"WORK_BUCKET", work},
+                                               {"DESTINATION_PREFIX", "agg"},
+                                               {"GLUE_DATABASE", database_},
+                                               {"GLUE_TABLE_PREFIX", "ct_"}};
+  const auto run =
+      tests::invoke_function(moto_, "CrawlerTrigger", json::object{{"run_id", "run-7"}}, env);
+  ASSERT_EQ(run.exit_code, 0) << run.logs;
+  EXPECT_EQ(run.response.at("created").as_int64(), 1) << "two outputs, one folder";
+  EXPECT_EQ(json::serialize(run.response.at("missing_tables")), R"(["ct_config"])");
+  const auto partitions =
+      tests::aws_cli(moto_, "glue get-partitions --database-name " + database_ +
+                                " --table-name ct_cloudtrail --query "
+                                "'Partitions[].[Values,StorageDescriptor.Location]' --output json");
+  const auto listed = json::parse(partitions.out);
+  ASSERT_EQ(listed.as_array().size(), 1u) << partitions.out;
+  EXPECT_EQ(json::serialize(listed.at(0).at(0)), R"(["111111111111","eu-west-1","2026-03-05"])");
+  EXPECT_EQ(listed.at(0).at(1).as_string(), "s3://dest/" + dir);
+
+  const auto again =
+      tests::invoke_function(moto_, "CrawlerTrigger", json::object{{"run_id", "run-7"}}, env);
+  ASSERT_EQ(again.exit_code, 0) << again.logs;
+  EXPECT_EQ(again.response.at("created").as_int64(), 0);
+  EXPECT_EQ(again.response.at("existing").as_int64(), 1);
+
+  const auto no_run = tests::invoke_function(moto_, "CrawlerTrigger", json::object{}, env);
+  EXPECT_EQ(no_run.response.at("errorType").as_string(), "InvalidInput");
+}
+
+TEST_F(CrawlerTriggerTest, BadConfigurationFailsInitialisation) {
+  const auto run = tests::invoke_function(moto_, "CrawlerTrigger", json::object{},
+                                          {{"CRAWLER_MODE", "sometimes"}});
+  EXPECT_EQ(run.exit_code, 1);
+  EXPECT_EQ(run.response.at("errorType").as_string(), "ConfigurationError");
+  const auto none = tests::invoke_function(moto_, "CrawlerTrigger", json::object{}, {});
+  EXPECT_EQ(none.response.at("errorType").as_string(), "ConfigurationError");
+}
+
+}  // namespace
