@@ -507,9 +507,13 @@ json::value handle(const Config& config, common::S3Client& s3, const json::value
   const common::FileRef receipt_ref{config.work_bucket, key,
                                     static_cast<std::int64_t>(outputs.size()),
                                     static_cast<std::int64_t>(totals.bytes_out)};
-  return json::object{{"group_id", group_id},         {"receipt", receipt_ref.to_json()},
-                      {"outputs", outputs.size()},    {"files", totals.files},
-                      {"skipped", skipped.size()},    {"bytes_in", totals.bytes_in},
+  return json::object{{"group_id", group_id},
+                      {"run_id", run_id},
+                      {"receipt", receipt_ref.to_json()},
+                      {"outputs", outputs.size()},
+                      {"files", totals.files},
+                      {"skipped", skipped.size()},
+                      {"bytes_in", totals.bytes_in},
                       {"bytes_out", totals.bytes_out}};
 }
 

@@ -224,7 +224,16 @@ Config Config::from_environment() {
 
 json::value handle(const Config& config, common::S3Client& s3, const json::value& event) {
   if (!event.is_object()) throw runtime::InvalidInput("the event must be a group object");
-  const auto& group = event.get_object();
+  // From a Map: {"group": {...}, "run_id": "..."}; by hand: the group itself with "run_id".
+  json::object merged;
+  if (const auto* item = event.get_object().if_contains("group")) {
+    if (!item->is_object()) throw runtime::InvalidInput("\"group\" must be an object");
+    merged = item->get_object();
+    if (const auto* run_id = event.get_object().if_contains("run_id")) merged["run_id"] = *run_id;
+  } else {
+    merged = event.get_object();
+  }
+  const auto& group = merged;
   const std::string group_id = string_field(group, "group_id");
   const std::string run_id = string_field(group, "run_id");
   const std::string bucket = string_field(group, "source_bucket");
@@ -250,11 +259,8 @@ json::value handle(const Config& config, common::S3Client& s3, const json::value
            })) {
     operation = "copy_all";
   }
-  json::object result{{"group_id", group_id},
-                      {"operation", operation},
-                      {"files", sources.size()},
-                      {"bytes", total},
-                      {"outputs", 0}};
+  json::object result{{"group_id", group_id},    {"run_id", run_id}, {"operation", operation},
+                      {"files", sources.size()}, {"bytes", total},   {"outputs", 0}};
   if (operation == "none") return result;
 
   const std::string directory = destination_directory(config, group, date_text);
