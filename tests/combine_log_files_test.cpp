@@ -198,6 +198,68 @@ TEST_F(CombineTest, CopyAllCopiesEachFileAsItIs) {
   EXPECT_EQ(fetch_text(key), text);
 }
 
+// Forced to stop at every commit point: several invocations, a retried one among them, and the
+// same output as one invocation makes. The plan asks for 5 MiB parts (S3's smallest) so 17 MiB
+// of logs commit three times.
+TEST_F(CombineTest, ContinuationAcrossInvocationsGivesTheSameOutputEvenWhenRetried) {
+  const std::string dir = "bulk/2026-03-05/";
+  json::array sources;
+  for (int i = 0; i < 17; ++i) {
+    std::string text = random_lines(1 << 20, 100 + i);
+    if (i % 2) text.pop_back();  // some without a final newline
+    const std::string key = dir + "part-" + std::to_string(100 + i) + ".log";
+    const auto written = s3_.put_object(source_, key, text);
+    text_of_[key] = text;
+    sources.push_back(json::object{{"key", key}, {"size", text.size()}, {"etag", written.etag}});
+  }
+  const json::object plan{{"group_id", "g-bulk"},
+                          {"operation", "aggregate"},
+                          {"source_bucket", source_},
+                          {"date", "2026-03-05"},
+                          {"outputs", json::array{json::object{{"key_base", "agg/bulk"},
+                                                               {"part_size", 5 << 20},
+                                                               {"bytes", 17 << 20},
+                                                               {"sources", sources}}}}};
+  s3_.put_object(work_, "plans/bulk.json", json::serialize(plan));
+  const json::object event{{"run_id", "run"},
+                           {"group_id", "g-bulk"},
+                           {"plan", common::FileRef{work_, "plans/bulk.json", 1, 0}.to_json()}};
+
+  const auto once = tests::invoke_function(moto_, "CombineLogFiles", event, environment());
+  ASSERT_EQ(once.exit_code, 0) << once.logs;
+  const auto once_receipt = receipt_of(once);
+  ASSERT_EQ(once_receipt.at("outputs").as_array().size(), 1u);
+  const std::string once_text = fetch_text("agg/bulk.log");
+  ASSERT_TRUE(once_text == expected_text(once_receipt.at("outputs").at(0).as_object()));
+  s3_.delete_objects(destination_, {{"agg/bulk.log", ""}});
+
+  auto env = environment();
+  env["MAX_INVOCATION_MS"] = "0";
+  json::value next = event;
+  int invocations = 0;
+  bool retried = false;
+  tests::Invocation run;
+  while (true) {
+    run = tests::invoke_function(moto_, "CombineLogFiles", next, env);
+    ASSERT_EQ(run.exit_code, 0) << run.logs;
+    ++invocations;
+    if (!run.response.as_object().contains("continuation") || invocations > 40) break;
+    if (!retried && invocations == 2) {
+      retried = true;  // as if this answer were lost: the previous input is sent again
+      continue;
+    }
+    next = run.response;
+  }
+  EXPECT_GE(invocations, 4);
+  const auto receipt = receipt_of(run);
+  ASSERT_EQ(receipt.at("outputs").as_array().size(), 1u);
+  EXPECT_TRUE(fetch_text("agg/bulk.log") == once_text) << "identical to the one-shot output";
+  EXPECT_EQ(json::serialize(receipt.at("outputs").at(0).at("sources")),
+            json::serialize(once_receipt.at("outputs").at(0).at("sources")));
+  EXPECT_GE(receipt.at("outputs").at(0).at("parts").as_int64(), 4);
+  EXPECT_TRUE(s3_.list_multipart_uploads(destination_).empty()) << "no upload left open";
+}
+
 TEST_F(CombineTest, BadInputIsAClearErrorAndWritesNothing) {
   const auto bad_plan = common::write_jsonl(s3_, work_, "bad-plan.json", {{{"no", "outputs"}}}, 0);
   for (const json::value& event :

@@ -19,12 +19,17 @@
 // {"group_id", "outputs": [{"key", "size", "etag", "sources": [...]}], "empty_sources": [...],
 //  "skipped": [...]} is written to the work bucket. A stale upload for an output key (from a
 // crashed attempt) is aborted first.
+// Near the deadline it stops at a commit point (a part just uploaded at a source boundary), saves
+// its progress to the work bucket and returns the event with "continuation": the next call
+// resumes the open uploads where they were committed, so a repeated or retried call never adds a
+// source twice.
 //
 // Environment: WORK_BUCKET, DESTINATION_BUCKET (required), STORAGE_CLASS (STANDARD_IA),
 // DOWNLOAD_CONCURRENCY (32), MEMORY_BUDGET_BYTES (67108864).
 #include <cstdint>
 #include <string>
 
+#include "common/deadline.h"
 #include "common/s3.h"
 #include "runtime/runtime.h"
 
