@@ -311,6 +311,65 @@ void S3Client::list_versions_async(const std::string& bucket, const VersionListO
                  std::make_shared<std::function<void(std::exception_ptr)>>(std::move(done)));
 }
 
+namespace {
+
+// Runs `count` listings through `start(i, on_page, done)`, collecting every page into result[i].
+template <typename Page, typename Options, typename Start, typename Append>
+std::vector<Page> collect_many(const std::vector<Options>& listings, std::size_t concurrency,
+                               Start&& start, Append&& append) {
+  std::vector<Page> result(listings.size());
+  std::exception_ptr failure;
+  run_bounded<std::exception_ptr>(
+      listings.size(), concurrency,
+      [&](std::size_t index, std::function<void(std::exception_ptr &&)> done) {
+        // Pages arrive on the engine's single thread, so appending needs no lock.
+        start(
+            listings[index],
+            [&result, &append, index](Page& page) {
+              append(result[index], page);
+              return true;
+            },
+            [done](std::exception_ptr error) mutable { done(std::move(error)); });
+      },
+      [&](std::size_t, std::exception_ptr&& error) {
+        if (error && !failure) failure = error;
+      });
+  if (failure) std::rethrow_exception(failure);
+  return result;
+}
+
+}  // namespace
+
+std::vector<ListPage> S3Client::list_many(const std::string& bucket,
+                                          const std::vector<ListOptions>& listings,
+                                          std::size_t concurrency) {
+  return collect_many<ListPage>(
+      listings, concurrency,
+      [&](const ListOptions& options, auto on_page, auto done) {
+        list_async(bucket, options, on_page, done);
+      },
+      [](ListPage& into, ListPage& page) {
+        for (auto& object : page.objects) into.objects.push_back(std::move(object));
+        for (auto& prefix : page.common_prefixes) into.common_prefixes.push_back(std::move(prefix));
+      });
+}
+
+std::vector<VersionPage> S3Client::list_versions_many(
+    const std::string& bucket, const std::vector<VersionListOptions>& listings,
+    std::size_t concurrency, const std::function<bool(const S3Object&)>& keep) {
+  return collect_many<VersionPage>(
+      listings, concurrency,
+      [&](const VersionListOptions& options, auto on_page, auto done) {
+        list_versions_async(bucket, options, on_page, done);
+      },
+      [&keep](VersionPage& into, VersionPage& page) {
+        for (auto& version : page.versions) {
+          if (keep(version)) into.versions.push_back(std::move(version));
+        }
+        for (auto& prefix : page.common_prefixes) into.common_prefixes.push_back(std::move(prefix));
+      });
+}
+
 HeadResult S3Client::head_object(const std::string& bucket, const std::string& key,
                                  const std::string& version_id) {
   AwsRequest request = object_request("HeadObject", "HEAD", bucket, key);

@@ -161,6 +161,17 @@ class S3Client {
   void list_versions_async(const std::string& bucket, const VersionListOptions& options,
                            std::function<bool(VersionPage&)> on_page,
                            std::function<void(std::exception_ptr)> done);
+
+  // Many listings at once, at most `concurrency` in flight, every page of each: result[i] holds
+  // what listing i found (objects, or versions, for which `keep` is true; and common prefixes).
+  // Throws the first error once all have ended.
+  std::vector<ListPage> list_many(const std::string& bucket,
+                                  const std::vector<ListOptions>& listings,
+                                  std::size_t concurrency);
+  std::vector<VersionPage> list_versions_many(
+      const std::string& bucket, const std::vector<VersionListOptions>& listings,
+      std::size_t concurrency,
+      const std::function<bool(const S3Object&)>& keep = [](const S3Object&) { return true; });
   std::vector<S3Object> list_all(const std::string& bucket, const std::string& prefix = "");
 
   VersionPage list_object_versions(const std::string& bucket, const VersionListOptions& options);

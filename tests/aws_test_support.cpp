@@ -5,6 +5,7 @@
 #include <atomic>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
+#include <cstdio>
 #include <fstream>
 #include <random>
 #include <stdexcept>
@@ -62,6 +63,17 @@ CommandResult aws_cli(const MotoFixture& moto, const std::string& arguments,
                               "' AWS_DEFAULT_REGION=us-east-1 aws --endpoint-url " +
                               (endpoint.empty() ? moto.endpoint : endpoint) + " " + arguments;
   return run_command(command);
+}
+
+bool create_buckets(const MotoFixture& moto, const std::vector<std::string>& buckets) {
+  for (const auto& bucket : buckets) {
+    const auto created = aws_cli(moto, "s3api create-bucket --bucket " + bucket);
+    if (created.exit_code != 0) {
+      std::fprintf(stderr, "cannot create bucket %s: %s\n", bucket.c_str(), created.err.c_str());
+      return false;
+    }
+  }
+  return true;
 }
 
 Invocation invoke_function(const MotoFixture& moto, const std::string& executable,

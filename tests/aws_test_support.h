@@ -5,6 +5,7 @@
 #include <boost/json/value.hpp>
 #include <map>
 #include <string>
+#include <vector>
 
 #include "common/aws_client.h"
 #include "tests/test_support.h"
@@ -24,6 +25,9 @@ common::ClientOptions moto_options(const MotoFixture& moto,
 
 // A name no other test uses: prefix-<pid>-<counter>-<random>, lower case.
 std::string unique_name(const std::string& prefix);
+
+// Creates the buckets with the aws CLI; false (and a message on stderr) if one fails.
+bool create_buckets(const MotoFixture& moto, const std::vector<std::string>& buckets);
 
 // Runs the aws CLI against `endpoint` with the fixture's credentials.
 CommandResult aws_cli(const MotoFixture& moto, const std::string& arguments,

@@ -36,9 +36,7 @@ class CombineTest : public ::testing::Test {
     source_ = tests::unique_name("src");
     work_ = tests::unique_name("work");
     destination_ = tests::unique_name("dest");
-    for (const auto& bucket : {source_, work_, destination_}) {
-      ASSERT_EQ(tests::aws_cli(moto_, "s3api create-bucket --bucket " + bucket).exit_code, 0);
-    }
+    ASSERT_TRUE(tests::create_buckets(moto_, {source_, work_, destination_}));
   }
   std::map<std::string, std::string> environment() const {
     return {{"WORK_BUCKET", work_},

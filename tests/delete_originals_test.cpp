@@ -19,9 +19,7 @@ class DeleteOriginalsTest : public ::testing::Test {
     source_ = tests::unique_name("src");
     work_ = tests::unique_name("work");
     destination_ = tests::unique_name("dest");
-    for (const auto& bucket : {source_, work_, destination_}) {
-      ASSERT_EQ(tests::aws_cli(moto_, "s3api create-bucket --bucket " + bucket).exit_code, 0);
-    }
+    ASSERT_TRUE(tests::create_buckets(moto_, {source_, work_, destination_}));
   }
   void version_source() {
     ASSERT_EQ(tests::aws_cli(moto_, "s3api put-bucket-versioning --bucket " + source_ +

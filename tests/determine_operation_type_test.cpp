@@ -17,9 +17,7 @@ class DetermineOperationTypeTest : public ::testing::Test {
   void SetUp() override {
     source_ = tests::unique_name("src");
     work_ = tests::unique_name("work");
-    for (const auto& bucket : {source_, work_}) {
-      ASSERT_EQ(tests::aws_cli(moto_, "s3api create-bucket --bucket " + bucket).exit_code, 0);
-    }
+    ASSERT_TRUE(tests::create_buckets(moto_, {source_, work_}));
   }
   std::map<std::string, std::string> environment() const {
     return {{"WORK_BUCKET", work_}, {"DESTINATION_PREFIX", "aggregated"}};

@@ -20,9 +20,7 @@ class GetFilesTest : public ::testing::Test {
     ct_bucket_ = tests::unique_name("ct-logs");
     other_bucket_ = tests::unique_name("app-logs");
     work_bucket_ = tests::unique_name("work");
-    for (const auto& bucket : {ct_bucket_, other_bucket_, work_bucket_}) {
-      ASSERT_EQ(tests::aws_cli(moto_, "s3api create-bucket --bucket " + bucket).exit_code, 0);
-    }
+    ASSERT_TRUE(tests::create_buckets(moto_, {ct_bucket_, other_bucket_, work_bucket_}));
     ASSERT_EQ(tests::aws_cli(moto_, "s3api put-bucket-versioning --bucket " + ct_bucket_ +
                                         " --versioning-configuration Status=Enabled")
                   .exit_code,

@@ -5,7 +5,6 @@
 #include <map>
 #include <set>
 
-#include "common/batch.h"
 #include "common/work_files.h"
 #include "runtime/errors.h"
 #include "runtime/logging.h"
@@ -94,30 +93,18 @@ std::vector<common::ObjectId> doomed_versions(const Config& config, common::S3Cl
     by_directory[directory_of(original->key)].push_back(original);
   std::vector<std::string> directories;
   for (const auto& [directory, unused] : by_directory) directories.push_back(directory);
-  std::vector<std::vector<common::S3Object>> listed(directories.size());
-  std::exception_ptr failure;
-  common::run_bounded<std::exception_ptr>(
-      directories.size(), config.list_concurrency,
-      [&](std::size_t index, std::function<void(std::exception_ptr &&)> done) {
-        common::VersionListOptions options;
-        options.prefix = directories[index];
-        options.delimiter = "/";
-        s3.list_versions_async(
-            bucket, options,
-            [&listed, index](common::VersionPage& page) {
-              for (auto& version : page.versions) listed[index].push_back(std::move(version));
-              return true;
-            },
-            [done](std::exception_ptr error) mutable { done(std::move(error)); });
-      },
-      [&](std::size_t, std::exception_ptr&& error) {
-        if (error && !failure) failure = error;
-      });
-  if (failure) std::rethrow_exception(failure);
+  std::vector<common::VersionListOptions> listings;
+  for (const auto& directory : directories) {
+    common::VersionListOptions options;
+    options.prefix = directory;
+    options.delimiter = "/";
+    listings.push_back(options);
+  }
+  const auto listed = s3.list_versions_many(bucket, listings, config.list_concurrency);
   for (std::size_t d = 0; d < directories.size(); ++d) {
     // S3 lists each key's versions newest first.
     std::map<std::string, std::vector<const common::S3Object*>> versions_of;
-    for (const auto& version : listed[d]) versions_of[version.key].push_back(&version);
+    for (const auto& version : listed[d].versions) versions_of[version.key].push_back(&version);
     for (const auto* original : by_directory[directories[d]]) {
       const auto& versions = versions_of[original->key];
       bool reached = false;

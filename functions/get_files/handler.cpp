@@ -6,7 +6,6 @@
 #include <mutex>
 #include <set>
 
-#include "common/batch.h"
 #include "common/dates.h"
 #include "common/sigv4.h"
 #include "common/work_files.h"
@@ -115,26 +114,16 @@ struct Unit {
 std::vector<std::vector<std::string>> children(common::S3Client& s3, const std::string& bucket,
                                                const std::vector<std::string>& prefixes,
                                                std::size_t concurrency) {
-  std::vector<std::vector<std::string>> result(prefixes.size());
-  std::exception_ptr failure;
-  common::run_bounded<std::exception_ptr>(
-      prefixes.size(), concurrency,
-      [&](std::size_t index, std::function<void(std::exception_ptr &&)> done) {
-        common::ListOptions options;
-        options.prefix = prefixes[index];
-        options.delimiter = "/";
-        s3.list_async(
-            bucket, options,
-            [&result, index](common::ListPage& page) {
-              for (auto& prefix : page.common_prefixes) result[index].push_back(std::move(prefix));
-              return true;
-            },
-            [done](std::exception_ptr error) mutable { done(std::move(error)); });
-      },
-      [&](std::size_t, std::exception_ptr&& error) {
-        if (error && !failure) failure = error;
-      });
-  if (failure) std::rethrow_exception(failure);
+  std::vector<common::ListOptions> listings;
+  for (const auto& prefix : prefixes) {
+    common::ListOptions options;
+    options.prefix = prefix;
+    options.delimiter = "/";
+    listings.push_back(options);
+  }
+  std::vector<std::vector<std::string>> result;
+  for (auto& page : s3.list_many(bucket, listings, concurrency))
+    result.push_back(std::move(page.common_prefixes));
   return result;
 }
 
@@ -235,43 +224,38 @@ std::vector<Unit> other_bucket_units(const Config& config, common::S3Client& s3,
   return units;
 }
 
-struct Listing {
-  std::vector<common::S3Object> objects;
-  std::exception_ptr error;
-};
-
-// Lists every prefix of every unit (current versions only, with their version ids).
-std::vector<Listing> list_units(const Config& config, common::S3Client& s3,
-                                const std::vector<Unit>& units) {
-  std::vector<std::pair<std::size_t, std::string>> jobs;
+// Lists every prefix of every unit: current versions only, with their version ids.
+std::vector<std::vector<common::S3Object>> list_units(const Config& config, common::S3Client& s3,
+                                                      const std::vector<Unit>& units) {
+  std::vector<std::size_t> unit_of;
+  std::vector<common::VersionListOptions> listings;
   for (std::size_t u = 0; u < units.size(); ++u) {
-    for (const auto& prefix : units[u].prefixes) jobs.emplace_back(u, prefix);
+    for (const auto& prefix : units[u].prefixes) {
+      common::VersionListOptions options;
+      options.prefix = prefix;
+      if (units[u].root_only) options.delimiter = "/";
+      listings.push_back(options);
+      unit_of.push_back(u);
+    }
   }
-  std::vector<Listing> listings(units.size());
-  common::run_bounded<std::exception_ptr>(
-      jobs.size(), config.list_concurrency,
-      [&](std::size_t index, std::function<void(std::exception_ptr &&)> done) {
-        const auto& [unit_index, prefix] = jobs[index];
-        common::VersionListOptions options;
-        options.prefix = prefix;
-        if (units[unit_index].root_only) options.delimiter = "/";
-        // Pages arrive on the engine's single thread, so appending needs no lock.
-        s3.list_versions_async(
-            units[unit_index].bucket, options,
-            [&listings, unit_index](common::VersionPage& page) {
-              for (auto& version : page.versions) {
-                if (version.is_latest && !version.delete_marker) {
-                  listings[unit_index].objects.push_back(std::move(version));
-                }
-              }
-              return true;
-            },
-            [done](std::exception_ptr error) mutable { done(std::move(error)); });
-      },
-      [&](std::size_t index, std::exception_ptr&& error) {
-        if (error) listings[jobs[index].first].error = error;
-      });
-  return listings;
+  std::vector<std::vector<common::S3Object>> objects(units.size());
+  // One bucket per list_versions_many: the listings go out grouped by bucket.
+  std::map<std::string, std::vector<std::size_t>> by_bucket;
+  for (std::size_t i = 0; i < listings.size(); ++i)
+    by_bucket[units[unit_of[i]].bucket].push_back(i);
+  for (const auto& [bucket, indexes] : by_bucket) {
+    std::vector<common::VersionListOptions> bucket_listings;
+    for (auto i : indexes) bucket_listings.push_back(listings[i]);
+    auto pages = s3.list_versions_many(bucket, bucket_listings, config.list_concurrency,
+                                       [](const common::S3Object& version) {
+                                         return version.is_latest && !version.delete_marker;
+                                       });
+    for (std::size_t j = 0; j < indexes.size(); ++j) {
+      auto& into = objects[unit_of[indexes[j]]];
+      for (auto& version : pages[j].versions) into.push_back(std::move(version));
+    }
+  }
+  return objects;
 }
 
 struct Totals {
@@ -481,9 +465,7 @@ json::value handle(const Config& config, common::S3Client& s3, const json::value
                             units.begin() + static_cast<std::ptrdiff_t>(end));
     auto listings = list_units(config, s3, round);
     for (std::size_t i = 0; i < round.size(); ++i) {
-      if (listings[i].error) std::rethrow_exception(listings[i].error);
-      for (auto& group :
-           write_groups(config, s3, round[i], listings[i].objects, date, run_id, totals)) {
+      for (auto& group : write_groups(config, s3, round[i], listings[i], date, run_id, totals)) {
         groups.push_back(std::move(group));
       }
     }
