@@ -24,7 +24,8 @@ class DailyAggregation : public ::testing::Test {
         state_.path().string() +
         " --parameter ControlTowerBucket=e2e-ct --parameter OrganizationId=o-e2etest001"
         " --parameter OtherBuckets=e2e-other --parameter DelayWindowSeconds=0"
-        " --parameter CrawlerMode=crawler --parameter CrawlerNames=e2e-crawler 2>&1";
+        " --parameter CrawlerMode=crawler --parameter CrawlerNames=e2e-crawler" +
+        (faults() > 0 ? " --faults " + std::to_string(faults()) : std::string()) + " 2>&1";
     stack_ = std::make_unique<tests::BackgroundProcess>(command, "local stack ready");
     const std::string& line = stack_->ready_line();
     info_ = json::parse(line.substr(line.find('{'))).as_object();
@@ -63,6 +64,88 @@ class DailyAggregation : public ::testing::Test {
     return tests::run_command((key.ends_with(".gz") ? "gzip -dc " : "cat ") + path).out;
   }
 
+  // Seeds both buckets, runs the day and checks everything the daily aggregation promises.
+  void run_day_and_check(const std::string& execution_name) {
+    const auto seeded =
+        tests::run_command(tests::source_path("tools/seed-logs").string() + " --endpoint " +
+                           moto_.endpoint + " --bucket e2e-ct --organization o-e2etest001" +
+                           " --date 2026-03-05 --files 6 --versioned");
+    ASSERT_EQ(seeded.exit_code, 0) << seeded.err;
+    ASSERT_EQ(tests::aws_cli(moto_, "s3api create-bucket --bucket e2e-other").exit_code, 0);
+    std::map<std::string, std::string> other = {
+        {"alb/2026-03-05/a.log", "alb line 1\nalb line 2\n"},
+        {"app/2026-3-5/no-final-newline.log", "app line 1\napp line 2"},
+        {"app/2026-3-5/not-really.gz", "plain text in a .gz name\n"},
+        {"app/2026-3-5/real.json.gz", common::gzip("{\"Records\":[]}")},
+        {"flow/20260305/x.log", "flow\n"},
+        {"alb/2026-03-04/yesterday.log", "not today\n"}};
+    for (const auto& [key, body] : other) s3_->put_object("e2e-other", key, body);
+    ASSERT_EQ(tests::aws_cli(
+                  moto_,
+                  "glue create-crawler --name e2e-crawler --role arn:aws:iam::123456789012:role/g"
+                  " --database-name local_gluedatabase --targets "
+                  "'{\"S3Targets\":[{\"Path\":\"s3://x\"}]}'")
+                  .exit_code,
+              0);
+
+    // The day's originals, as they were: what the outputs must hold.
+    std::map<std::string, std::string> original_text;
+    auto is_today = [](const std::string& key) {
+      return key.find("2026/03/05/") != std::string::npos ||
+             key.find("2026/3/5/") != std::string::npos ||
+             key.find("2026-03-05") != std::string::npos ||
+             key.find("2026-3-5") != std::string::npos || key.find("20260305") != std::string::npos;
+    };
+    for (const std::string bucket : {"e2e-ct", "e2e-other"}) {
+      for (const auto& object : s3_->list_all(bucket)) {
+        if (!is_today(object.key)) continue;
+        const std::string bytes = s3_->get_object(bucket, object.key);
+        original_text[object.key] = common::is_gzip(bytes) ? common::gunzip(bytes) : bytes;
+      }
+    }
+    ASSERT_EQ(original_text.size(), 3u * 2u * 8u + 5u);
+
+    const auto execution = run(execution_name, R"({"date":"2026-03-05"})");
+    ASSERT_EQ(execution.at("status").as_string(), "SUCCEEDED") << json::serialize(execution);
+
+    // Every output holds its sources' text in order, each starting on a line of its own.
+    std::size_t combined = 0;
+    for (const auto& receipt_object :
+         s3_->list_all(work_, "work/" + execution_name + "/receipts/")) {
+      const auto receipt = json::parse(s3_->get_object(work_, receipt_object.key)).as_object();
+      for (const auto& output : receipt.at("outputs").as_array()) {
+        const std::string key(output.at("key").as_string());
+        std::string expected;
+        for (const auto& source : output.at("sources").as_array()) {
+          const std::string& text = original_text.at(std::string(source.at("key").as_string()));
+          expected += text;
+          if (!text.empty() && text.back() != '\n') expected += "\n";
+          ++combined;
+        }
+        EXPECT_EQ(fetch(destination_, key), expected) << key;
+      }
+    }
+    EXPECT_EQ(combined, original_text.size()) << "every file of the day is in exactly one output";
+
+    // The day's originals are gone in every version; the other day is untouched.
+    for (const std::string bucket : {"e2e-ct", "e2e-other"}) {
+      common::VersionListOptions options;
+      s3_->for_each_version_page(bucket, options, [&](common::VersionPage& page) {
+        for (const auto& version : page.versions)
+          EXPECT_FALSE(is_today(version.key)) << bucket << "/" << version.key;
+        return true;
+      });
+    }
+    EXPECT_EQ(s3_->get_object("e2e-other", "alb/2026-03-04/yesterday.log"), "not today\n");
+    EXPECT_EQ(s3_->list_all("e2e-ct").size(), 3u * 2u * 8u) << "the day before is all still there";
+    EXPECT_TRUE(s3_->list_multipart_uploads(destination_).empty());
+    EXPECT_EQ(
+        tests::aws_cli(moto_, "glue get-crawler --name e2e-crawler --query Crawler.State").out,
+        "\"RUNNING\"\n");
+  }
+
+  virtual double faults() const { return 0.0; }
+
   tests::TempDir state_;
   std::unique_ptr<tests::BackgroundProcess> stack_;
   json::object info_;
@@ -72,79 +155,25 @@ class DailyAggregation : public ::testing::Test {
 };
 
 TEST_F(DailyAggregation, CombinesTheDayDeletesExactlyItsOriginalsAndStartsTheCrawler) {
-  const auto seeded = tests::run_command(
-      tests::source_path("tools/seed-logs").string() + " --endpoint " + moto_.endpoint +
-      " --bucket e2e-ct --organization o-e2etest001" + " --date 2026-03-05 --files 6 --versioned");
-  ASSERT_EQ(seeded.exit_code, 0) << seeded.err;
-  ASSERT_EQ(tests::aws_cli(moto_, "s3api create-bucket --bucket e2e-other").exit_code, 0);
-  std::map<std::string, std::string> other = {
-      {"alb/2026-03-05/a.log", "alb line 1\nalb line 2\n"},
-      {"app/2026-3-5/no-final-newline.log", "app line 1\napp line 2"},
-      {"app/2026-3-5/not-really.gz", "plain text in a .gz name\n"},
-      {"app/2026-3-5/real.json.gz", common::gzip("{\"Records\":[]}")},
-      {"flow/20260305/x.log", "flow\n"},
-      {"alb/2026-03-04/yesterday.log", "not today\n"}};
-  for (const auto& [key, body] : other) s3_->put_object("e2e-other", key, body);
-  ASSERT_EQ(
-      tests::aws_cli(
-          moto_,
-          "glue create-crawler --name e2e-crawler --role arn:aws:iam::123456789012:role/g"
-          " --database-name local_gluedatabase --targets '{\"S3Targets\":[{\"Path\":\"s3://x\"}]}'")
-          .exit_code,
-      0);
+  run_day_and_check("e2e-2026-03-05");
+}
 
-  // The day's originals, as they were: what the outputs must hold.
-  std::map<std::string, std::string> original_text;
-  auto is_today = [](const std::string& key) {
-    return key.find("2026/03/05/") != std::string::npos ||
-           key.find("2026/3/5/") != std::string::npos ||
-           key.find("2026-03-05") != std::string::npos ||
-           key.find("2026-3-5") != std::string::npos || key.find("20260305") != std::string::npos;
-  };
-  for (const std::string bucket : {"e2e-ct", "e2e-other"}) {
-    for (const auto& object : s3_->list_all(bucket)) {
-      if (!is_today(object.key)) continue;
-      const std::string bytes = s3_->get_object(bucket, object.key);
-      original_text[object.key] = common::is_gzip(bytes) ? common::gunzip(bytes) : bytes;
-    }
+// The functions reach AWS through the fault proxy: throttling, 500s, resets before and after the
+// request was acted on, delays, 200s carrying errors. Same promises, same checks.
+class DailyAggregationThroughFaults : public DailyAggregation {
+ protected:
+  double faults() const override { return 0.1; }
+};
+
+TEST_F(DailyAggregationThroughFaults, TenPercentFaultsChangeNothingInTheResult) {
+  run_day_and_check("e2e-faults");
+  const std::string proxy(info_.at("function_endpoint").as_string());
+  const auto stats = json::parse(tests::run_command("curl -s " + proxy + "/fault-proxy/stats").out);
+  std::int64_t injected = 0;
+  for (const auto& [kind, count] : stats.at("faults").as_object()) {
+    if (kind != "none") injected += count.as_int64();
   }
-  ASSERT_EQ(original_text.size(), 3u * 2u * 8u + 5u);
-
-  const auto execution = run("e2e-2026-03-05", R"({"date":"2026-03-05"})");
-  ASSERT_EQ(execution.at("status").as_string(), "SUCCEEDED") << json::serialize(execution);
-
-  // Every output holds its sources' text in order, each starting on a line of its own.
-  std::size_t combined = 0;
-  for (const auto& receipt_object : s3_->list_all(work_, "work/e2e-2026-03-05/receipts/")) {
-    const auto receipt = json::parse(s3_->get_object(work_, receipt_object.key)).as_object();
-    for (const auto& output : receipt.at("outputs").as_array()) {
-      const std::string key(output.at("key").as_string());
-      std::string expected;
-      for (const auto& source : output.at("sources").as_array()) {
-        const std::string& text = original_text.at(std::string(source.at("key").as_string()));
-        expected += text;
-        if (!text.empty() && text.back() != '\n') expected += "\n";
-        ++combined;
-      }
-      EXPECT_EQ(fetch(destination_, key), expected) << key;
-    }
-  }
-  EXPECT_EQ(combined, original_text.size()) << "every file of the day is in exactly one output";
-
-  // The day's originals are gone in every version; the other day is untouched.
-  for (const std::string bucket : {"e2e-ct", "e2e-other"}) {
-    common::VersionListOptions options;
-    s3_->for_each_version_page(bucket, options, [&](common::VersionPage& page) {
-      for (const auto& version : page.versions)
-        EXPECT_FALSE(is_today(version.key)) << bucket << "/" << version.key;
-      return true;
-    });
-  }
-  EXPECT_EQ(s3_->get_object("e2e-other", "alb/2026-03-04/yesterday.log"), "not today\n");
-  EXPECT_EQ(s3_->list_all("e2e-ct").size(), 3u * 2u * 8u) << "the day before is all still there";
-  EXPECT_TRUE(s3_->list_multipart_uploads(destination_).empty());
-  EXPECT_EQ(tests::aws_cli(moto_, "glue get-crawler --name e2e-crawler --query Crawler.State").out,
-            "\"RUNNING\"\n");
+  EXPECT_GT(injected, 20) << "the run really went through faults: " << json::serialize(stats);
 }
 
 TEST_F(DailyAggregation, ADayWithNoFilesSucceedsAndChangesNothing) {

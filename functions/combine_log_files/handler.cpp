@@ -128,8 +128,16 @@ class Stream {
   // The last part, completion, and a check that S3 holds exactly what was written.
   json::object finish() {
     upload_buffer();
-    const auto written =
-        s3_.complete_multipart_upload(config_.destination_bucket, key_, upload_id_, parts_);
+    common::WriteResult written;
+    try {
+      written = s3_.complete_multipart_upload(config_.destination_bucket, key_, upload_id_, parts_);
+    } catch (const common::NoSuchUpload&) {
+      // A completion whose answer was lost and then retried finds the upload already gone; the
+      // size check below tells a completed upload from a vanished one.
+      runtime::log::warn("upload already completed or gone; checking the object", "key", key_);
+    }
+    // A creation whose answer was lost and then retried left an upload nobody will complete.
+    abort_uploads_except(upload_id_);
     const auto head = s3_.head_object(config_.destination_bucket, key_);
     if (head.size != bytes_) {
       throw runtime::VerificationFailed("s3://" + config_.destination_bucket + "/" + key_ +
@@ -194,14 +202,22 @@ class Stream {
   void start() {
     if (started()) return;
     // An upload left by a crashed attempt at this key is abandoned: this attempt starts afresh.
-    for (const auto& stale : s3_.list_multipart_uploads(config_.destination_bucket, key_)) {
-      if (stale.key == key_)
-        s3_.abort_multipart_upload(config_.destination_bucket, key_, stale.upload_id);
-    }
+    abort_uploads_except("");
     common::PutOptions options;
     options.storage_class = config_.storage_class;
     options.content_type = key_.ends_with(".gz") ? "application/gzip" : "text/plain";
     upload_id_ = s3_.create_multipart_upload(config_.destination_bucket, key_, options);
+  }
+
+  void abort_uploads_except(const std::string& keep) {
+    for (const auto& upload : s3_.list_multipart_uploads(config_.destination_bucket, key_)) {
+      if (upload.key != key_ || upload.upload_id == keep) continue;
+      try {
+        s3_.abort_multipart_upload(config_.destination_bucket, key_, upload.upload_id);
+      } catch (const common::NoSuchUpload&) {
+        // Gone already (an abort whose answer was lost).
+      }
+    }
   }
 
   // Called only at source boundaries, so what it uploads ends with a whole source.
