@@ -11,6 +11,7 @@
 
 #include "common/deadline.h"
 #include "common/gzip.h"
+#include "common/settings.h"
 #include "common/work_files.h"
 #include "runtime/errors.h"
 #include "runtime/logging.h"
@@ -568,28 +569,13 @@ Progress progress_from(const json::object& state) {
 
 Config Config::from_environment() {
   Config config;
-  auto required = [](const char* name) {
-    const char* value = std::getenv(name);
-    if (value == nullptr || *value == '\0')
-      throw runtime::ConfigurationError(std::string(name) + " is required");
-    return std::string(value);
-  };
-  auto number = [](const char* name, std::uint64_t fallback) -> std::uint64_t {
-    const char* value = std::getenv(name);
-    if (value == nullptr || *value == '\0') return fallback;
-    char* end = nullptr;
-    const unsigned long long parsed = std::strtoull(value, &end, 10);
-    if (*end != '\0' || parsed == 0) {
-      throw runtime::ConfigurationError(std::string(name) + " must be a positive whole number");
-    }
-    return parsed;
-  };
-  config.work_bucket = required("WORK_BUCKET");
-  config.destination_bucket = required("DESTINATION_BUCKET");
-  if (const char* storage = std::getenv("STORAGE_CLASS"); storage && *storage)
+  config.work_bucket = common::required_setting("WORK_BUCKET");
+  config.destination_bucket = common::required_setting("DESTINATION_BUCKET");
+  if (const auto storage = common::setting("STORAGE_CLASS"); !storage.empty())
     config.storage_class = storage;
-  config.download_concurrency = number("DOWNLOAD_CONCURRENCY", config.download_concurrency);
-  config.memory_budget = number("MEMORY_BUDGET_BYTES", config.memory_budget);
+  config.download_concurrency =
+      common::number_setting("DOWNLOAD_CONCURRENCY", config.download_concurrency);
+  config.memory_budget = common::number_setting("MEMORY_BUDGET_BYTES", config.memory_budget);
   return config;
 }
 

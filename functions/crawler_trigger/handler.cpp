@@ -5,6 +5,7 @@
 #include <map>
 #include <set>
 
+#include "common/settings.h"
 #include "runtime/errors.h"
 #include "runtime/logging.h"
 
@@ -15,26 +16,6 @@ namespace json = boost::json;
 namespace {
 
 constexpr std::size_t kPartitionsPerCall = 100;
-
-std::string env(const char* name) {
-  const char* value = std::getenv(name);
-  return value != nullptr ? std::string(value) : std::string();
-}
-
-std::vector<std::string> split_list(const std::string& text) {
-  std::vector<std::string> items;
-  std::string item;
-  for (char c : text + ",") {
-    if (c == ',') {
-      while (!item.empty() && item.back() == ' ') item.pop_back();
-      if (!item.empty()) items.push_back(item);
-      item.clear();
-    } else if (!(c == ' ' && item.empty())) {
-      item.push_back(c);
-    }
-  }
-  return items;
-}
 
 std::string table_name(const std::string& prefix, const std::string& folder) {
   std::string name = prefix;
@@ -154,17 +135,17 @@ json::value add_partitions(const Config& config, common::GlueClient& glue, commo
 
 Config Config::from_environment() {
   Config config;
-  const std::string mode = env("CRAWLER_MODE");
+  const std::string mode = common::setting("CRAWLER_MODE");
   if (!mode.empty()) config.mode = mode;
   if (config.mode != "crawler" && config.mode != "partitions") {
     throw runtime::ConfigurationError("CRAWLER_MODE must be crawler or partitions, not '" + mode +
                                       "'");
   }
-  config.crawlers = split_list(env("CRAWLER_NAMES"));
-  config.work_bucket = env("WORK_BUCKET");
-  if (const char* prefix = std::getenv("DESTINATION_PREFIX")) config.destination_prefix = prefix;
-  config.database = env("GLUE_DATABASE");
-  config.table_prefix = env("GLUE_TABLE_PREFIX");
+  config.crawlers = common::list_setting("CRAWLER_NAMES");
+  config.work_bucket = common::setting("WORK_BUCKET");
+  config.destination_prefix = common::setting("DESTINATION_PREFIX", config.destination_prefix);
+  config.database = common::setting("GLUE_DATABASE");
+  config.table_prefix = common::setting("GLUE_TABLE_PREFIX");
   if (config.mode == "crawler" && config.crawlers.empty()) {
     throw runtime::ConfigurationError("CRAWLER_NAMES is required in crawler mode");
   }

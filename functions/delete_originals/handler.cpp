@@ -5,6 +5,7 @@
 #include <map>
 #include <set>
 
+#include "common/settings.h"
 #include "common/work_files.h"
 #include "runtime/errors.h"
 #include "runtime/logging.h"
@@ -150,16 +151,9 @@ std::vector<common::ObjectId> doomed_versions(const Config& config, common::S3Cl
 
 Config Config::from_environment() {
   Config config;
-  auto number = [](const char* name, std::size_t fallback) -> std::size_t {
-    const char* value = std::getenv(name);
-    if (value == nullptr || *value == '\0') return fallback;
-    const long parsed = std::strtol(value, nullptr, 10);
-    if (parsed <= 0)
-      throw runtime::ConfigurationError(std::string(name) + " must be a positive number");
-    return static_cast<std::size_t>(parsed);
-  };
-  config.delete_concurrency = number("DELETE_CONCURRENCY", config.delete_concurrency);
-  config.list_concurrency = number("LIST_CONCURRENCY", config.list_concurrency);
+  config.delete_concurrency =
+      common::number_setting("DELETE_CONCURRENCY", config.delete_concurrency);
+  config.list_concurrency = common::number_setting("LIST_CONCURRENCY", config.list_concurrency);
   return config;
 }
 

@@ -6,6 +6,7 @@
 #include <map>
 
 #include "common/dates.h"
+#include "common/settings.h"
 #include "common/work_files.h"
 #include "runtime/errors.h"
 #include "runtime/logging.h"
@@ -18,18 +19,6 @@ namespace json = boost::json;
 namespace {
 
 constexpr std::uint64_t kMiB = 1ull << 20;
-
-std::uint64_t env_size(const char* name, std::uint64_t fallback) {
-  const char* value = std::getenv(name);
-  if (value == nullptr || *value == '\0') return fallback;
-  char* end = nullptr;
-  const unsigned long long parsed = std::strtoull(value, &end, 10);
-  if (*end != '\0' || parsed == 0) {
-    throw runtime::ConfigurationError(std::string(name) +
-                                      " must be a positive whole number, not '" + value + "'");
-  }
-  return parsed;
-}
 
 std::uint64_t ceil_div(std::uint64_t a, std::uint64_t b) {
   return (a + b - 1) / b;
@@ -211,14 +200,11 @@ std::vector<Output> plan_outputs(std::vector<Source> sources, const std::string&
 
 Config Config::from_environment() {
   Config config;
-  const char* work = std::getenv("WORK_BUCKET");
-  if (work == nullptr || *work == '\0')
-    throw runtime::ConfigurationError("WORK_BUCKET is required");
-  config.work_bucket = work;
-  if (const char* prefix = std::getenv("DESTINATION_PREFIX")) config.destination_prefix = prefix;
-  config.glacier_min_size = env_size("GLACIER_MIN_SIZE", config.glacier_min_size);
-  config.max_output_bytes = env_size("MAX_OUTPUT_BYTES", config.max_output_bytes);
-  config.head_concurrency = env_size("HEAD_CONCURRENCY", config.head_concurrency);
+  config.work_bucket = common::required_setting("WORK_BUCKET");
+  config.destination_prefix = common::setting("DESTINATION_PREFIX", config.destination_prefix);
+  config.glacier_min_size = common::number_setting("GLACIER_MIN_SIZE", config.glacier_min_size);
+  config.max_output_bytes = common::number_setting("MAX_OUTPUT_BYTES", config.max_output_bytes);
+  config.head_concurrency = common::number_setting("HEAD_CONCURRENCY", config.head_concurrency);
   return config;
 }
 

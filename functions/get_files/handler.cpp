@@ -7,6 +7,7 @@
 #include <set>
 
 #include "common/dates.h"
+#include "common/settings.h"
 #include "common/sigv4.h"
 #include "common/work_files.h"
 #include "runtime/errors.h"
@@ -23,29 +24,12 @@ namespace {
 
 constexpr const char* kLogTypes[] = {"CloudTrail", "CloudTrail-Digest", "Config"};
 
-std::string env(const char* name) {
-  const char* value = std::getenv(name);
-  return value != nullptr ? std::string(value) : std::string();
-}
-
 std::string trim(std::string_view text) {
   while (!text.empty() && std::isspace(static_cast<unsigned char>(text.front())))
     text.remove_prefix(1);
   while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back())))
     text.remove_suffix(1);
   return std::string(text);
-}
-
-std::vector<std::string> split_list(const std::string& text) {
-  std::vector<std::string> items;
-  std::size_t start = 0;
-  while (start <= text.size()) {
-    const std::size_t comma = std::min(text.find(',', start), text.size());
-    std::string item = trim(std::string_view(text).substr(start, comma - start));
-    if (!item.empty()) items.push_back(std::move(item));
-    start = comma + 1;
-  }
-  return items;
 }
 
 std::string bucket_name(std::string name) {
@@ -55,18 +39,6 @@ std::string bucket_name(std::string name) {
   }
   while (!name.empty() && name.back() == '/') name.pop_back();
   return name;
-}
-
-long env_number(const char* name, long fallback) {
-  const std::string text = env(name);
-  if (text.empty()) return fallback;
-  char* end = nullptr;
-  const long value = std::strtol(text.c_str(), &end, 10);
-  if (*end != '\0' || value < 0) {
-    throw runtime::ConfigurationError(std::string(name) + " must be a whole number, not '" + text +
-                                      "'");
-  }
-  return value;
 }
 
 // The last folder name of a prefix: "a/b/c/" -> "c".
@@ -198,8 +170,7 @@ std::vector<Unit> control_tower_units(const Config& config, common::S3Client& s3
 
 // Another bucket is scanned in partitions: its top-level folders (one level deeper when there is
 // only one, as with AWSLogs/), plus the loose objects at each level walked through.
-std::vector<Unit> other_bucket_units(const Config& config, common::S3Client& s3,
-                                     const std::string& bucket) {
+std::vector<Unit> other_bucket_units(common::S3Client& s3, const std::string& bucket) {
   std::vector<Unit> units;
   json::object group{{"kind", "other"}, {"source_bucket", bucket}};
   auto add = [&](std::string prefix, bool root_only) {
@@ -220,7 +191,6 @@ std::vector<Unit> other_bucket_units(const Config& config, common::S3Client& s3,
     partitions = children(s3, bucket, {level}, 1)[0];
   }
   for (auto& partition : partitions) add(std::move(partition), false);
-  (void)config;
   return units;
 }
 
@@ -357,18 +327,18 @@ std::string run_id_of(const json::object& event, const Date& date) {
 
 Config Config::from_environment() {
   Config config;
-  config.work_bucket = bucket_name(env("WORK_BUCKET"));
+  config.work_bucket = bucket_name(common::setting("WORK_BUCKET"));
   if (config.work_bucket.empty()) throw runtime::ConfigurationError("WORK_BUCKET is required");
-  config.control_tower_bucket = bucket_name(env("CONTROL_TOWER_BUCKET"));
-  config.organization_id = trim(env("ORGANIZATION_ID"));
-  for (auto& bucket : split_list(env("OTHER_BUCKETS")))
+  config.control_tower_bucket = bucket_name(common::setting("CONTROL_TOWER_BUCKET"));
+  config.organization_id = trim(common::setting("ORGANIZATION_ID"));
+  for (auto& bucket : common::list_setting("OTHER_BUCKETS"))
     config.other_buckets.push_back(bucket_name(bucket));
-  config.regions = split_list(env("AGGREGATION_REGIONS"));
-  config.delay_window = std::chrono::seconds(env_number("DELAY_WINDOW_S", 60));
-  config.list_concurrency =
-      static_cast<std::size_t>(std::max(1L, env_number("LIST_CONCURRENCY", 32)));
-  config.destination_bucket = bucket_name(env("DESTINATION_BUCKET"));
-  config.destination_prefix = env("DESTINATION_PREFIX");
+  config.regions = common::list_setting("AGGREGATION_REGIONS");
+  config.delay_window = std::chrono::seconds(common::number_setting("DELAY_WINDOW_S", 60, 0));
+  config.list_concurrency = static_cast<std::size_t>(
+      std::max<std::uint64_t>(1, common::number_setting("LIST_CONCURRENCY", 32, 0)));
+  config.destination_bucket = bucket_name(common::setting("DESTINATION_BUCKET"));
+  config.destination_prefix = common::setting("DESTINATION_PREFIX");
   if (config.control_tower_bucket.empty() && config.other_buckets.empty()) {
     throw runtime::ConfigurationError(
         "set CONTROL_TOWER_BUCKET or OTHER_BUCKETS: nothing to aggregate");
@@ -432,7 +402,7 @@ json::value handle(const Config& config, common::S3Client& s3, const json::value
     }
     for (const auto& bucket : config.other_buckets) {
       if (!included(bucket)) continue;
-      for (auto& unit : other_bucket_units(config, s3, bucket)) units.push_back(std::move(unit));
+      for (auto& unit : other_bucket_units(s3, bucket)) units.push_back(std::move(unit));
     }
     json::array unit_items;
     for (const auto& unit : units) unit_items.push_back(unit.to_json());
