@@ -338,7 +338,7 @@ Config Config::from_environment() {
   config.list_concurrency = static_cast<std::size_t>(
       std::max<std::uint64_t>(1, common::number_setting("LIST_CONCURRENCY", 32, 0)));
   config.destination_bucket = bucket_name(common::setting("DESTINATION_BUCKET"));
-  config.destination_prefix = common::setting("DESTINATION_PREFIX");
+  config.destination_prefix = common::setting("DESTINATION_PREFIX", config.destination_prefix);
   if (config.control_tower_bucket.empty() && config.other_buckets.empty()) {
     throw runtime::ConfigurationError(
         "set CONTROL_TOWER_BUCKET or OTHER_BUCKETS: nothing to aggregate");

@@ -10,7 +10,8 @@
 // Environment: WORK_BUCKET (required); CONTROL_TOWER_BUCKET and/or OTHER_BUCKETS (comma-separated;
 // s3:// is stripped with a warning); ORGANIZATION_ID (else every o-* folder); AGGREGATION_REGIONS
 // (comma-separated; empty: all); DELAY_WINDOW_S (60); LIST_CONCURRENCY (32);
-// DESTINATION_BUCKET + DESTINATION_PREFIX (outputs there are never listed as inputs).
+// DESTINATION_BUCKET + DESTINATION_PREFIX (default "aggregated": outputs there are never listed
+// as inputs).
 #include <chrono>
 #include <cstddef>
 #include <string>
@@ -31,7 +32,7 @@ struct Config {
   std::chrono::seconds delay_window{60};
   std::size_t list_concurrency = 32;
   std::string destination_bucket;
-  std::string destination_prefix;
+  std::string destination_prefix = "aggregated";  // as the functions that write outputs
 
   static Config from_environment();  // ConfigurationError on a missing or bad setting
 };
