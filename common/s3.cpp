@@ -594,11 +594,12 @@ std::vector<DeleteError> S3Client::parse_delete_errors(const std::string& body) 
 }
 
 DeleteResult S3Client::delete_objects(const std::string& bucket,
-                                      const std::vector<ObjectId>& objects,
-                                      std::size_t concurrency) {
+                                      const std::vector<ObjectId>& objects, std::size_t concurrency,
+                                      std::size_t keys_per_request) {
+  keys_per_request = std::clamp<std::size_t>(keys_per_request, 1, kMaxDeleteKeys);
   std::vector<std::vector<ObjectId>> batches;
-  for (std::size_t start = 0; start < objects.size(); start += kMaxDeleteKeys) {
-    const std::size_t end = std::min(objects.size(), start + kMaxDeleteKeys);
+  for (std::size_t start = 0; start < objects.size(); start += keys_per_request) {
+    const std::size_t end = std::min(objects.size(), start + keys_per_request);
     batches.emplace_back(objects.begin() + static_cast<std::ptrdiff_t>(start),
                          objects.begin() + static_cast<std::ptrdiff_t>(end));
   }

@@ -210,11 +210,12 @@ class S3Client {
   std::vector<UploadInfo> list_multipart_uploads(const std::string& bucket,
                                                  const std::string& prefix = "");
 
-  // Deletes exactly these versions: Quiet requests of at most 1,000 keys, up to `concurrency`
-  // in flight. Keys S3 refused, or whose request failed after retries, come back in `errors`;
-  // the rest in `deleted`.
+  // Deletes exactly these versions: Quiet requests of at most `keys_per_request` (≤ 1,000) keys,
+  // up to `concurrency` in flight. Keys S3 refused, or whose request failed after retries, come
+  // back in `errors`; the rest in `deleted`.
   DeleteResult delete_objects(const std::string& bucket, const std::vector<ObjectId>& objects,
-                              std::size_t concurrency = 8);
+                              std::size_t concurrency = 8,
+                              std::size_t keys_per_request = kMaxDeleteKeys);
 
   // Request builders and parsers, for callers that batch with AwsClient::send_each.
   AwsRequest list_request(const std::string& bucket, const ListOptions& options,

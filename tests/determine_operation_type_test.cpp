@@ -17,10 +17,13 @@ class DetermineOperationTypeTest : public ::testing::Test {
   void SetUp() override {
     source_ = tests::unique_name("src");
     work_ = tests::unique_name("work");
-    ASSERT_TRUE(tests::create_buckets(moto_, {source_, work_}));
+    destination_ = tests::unique_name("dest");
+    ASSERT_TRUE(tests::create_buckets(moto_, {source_, work_, destination_}));
   }
   std::map<std::string, std::string> environment() const {
-    return {{"WORK_BUCKET", work_}, {"DESTINATION_PREFIX", "aggregated"}};
+    return {{"WORK_BUCKET", work_},
+            {"DESTINATION_BUCKET", destination_},
+            {"DESTINATION_PREFIX", "aggregated"}};
   }
   // A group whose file list is written as given.
   json::object group(const std::vector<json::object>& lines, json::object fields) {
@@ -39,7 +42,7 @@ class DetermineOperationTypeTest : public ::testing::Test {
 
   tests::MotoFixture moto_ = tests::moto_fixture();
   common::S3Client s3_{tests::moto_options(moto_)};
-  std::string source_, work_;
+  std::string source_, work_, destination_;
 };
 
 TEST_F(DetermineOperationTypeTest, ControlTowerGroupFromGetFilesIsAggregatedUnderHiveKeys) {
@@ -127,6 +130,35 @@ TEST_F(DetermineOperationTypeTest, UnknownSizesAreAskedOfS3) {
     EXPECT_FALSE(source.at("etag").as_string().empty());
     EXPECT_GT(source.at("size").as_int64(), 0);
   }
+}
+
+// A day run again (late files, a backfill over it) must not overwrite the earlier outputs: their
+// originals are already deleted.
+TEST_F(DetermineOperationTypeTest, ADayAggregatedAgainGetsNewOutputsBesideTheEarlierOnes) {
+  const std::string directory = "aggregated/" + source_ + "/date=2026-03-05/";
+  for (const char* name : {"app_2026_03_05_07-0001.gz", "app_2026_03_05_07-0002.log",
+                           "app_2026_03_05_07-0009-not-ours.log", "big-1.log"}) {
+    s3_.put_object(destination_, directory + name, "earlier run\n");
+  }
+  const auto run = tests::invoke_function(
+      moto_, "DetermineOperationType",
+      group({{{"key", "app/2026/03/05/07/late.log"}, {"size", 5}, {"etag", "\"e\""}}},
+            {{"group_id", "g-late"}, {"kind", "other"}, {"directory", "app/2026/03/05/07/"}}),
+      environment());
+  ASSERT_EQ(run.exit_code, 0) << run.logs;
+  EXPECT_EQ(std::string(plan_of(run).at("outputs").at(0).at("key_base").as_string()),
+            directory + "app_2026_03_05_07-0003");
+
+  auto env = environment();
+  env["GLACIER_MIN_SIZE"] = "100";
+  const auto copy = tests::invoke_function(
+      moto_, "DetermineOperationType",
+      group({{{"key", "logs/2026-03-05/big-1.log"}, {"size", 150}, {"etag", "\"1\""}}},
+            {{"group_id", "g-copy"}, {"kind", "other"}, {"directory", "logs/2026-03-05/"}}),
+      env);
+  ASSERT_EQ(copy.exit_code, 0) << copy.logs;
+  EXPECT_EQ(std::string(plan_of(copy).at("outputs").at(0).at("key_base").as_string()),
+            directory + "big-1-0002.log");
 }
 
 TEST_F(DetermineOperationTypeTest, MissingSourceFailsThePlan) {

@@ -5,10 +5,15 @@
 
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
+#include <filesystem>
 #include <fstream>
+#include <functional>
+#include <map>
+#include <sstream>
 #include <thread>
 
 #include "common/gzip.h"
+#include "common/json_services.h"
 #include "common/s3.h"
 #include "tests/aws_test_support.h"
 
@@ -16,16 +21,37 @@ namespace {
 
 namespace json = boost::json;
 
+constexpr const char* kDay = "2026-03-05";
+constexpr std::size_t kFilesADay = 3u * 2u * 8u;  // accounts × regions × (6 CloudTrail + 2 others)
+constexpr std::size_t kLargeFiles = 3;            // 6, 9 and 12 MiB, in one group
+
+bool is_today(const std::string& key) {
+  return key.find("2026/03/05/") != std::string::npos ||
+         key.find("2026/3/5/") != std::string::npos ||
+         key.find("2026-03-05") != std::string::npos || key.find("2026-3-5") != std::string::npos ||
+         key.find("20260305") != std::string::npos;
+}
+
 class DailyAggregation : public ::testing::Test {
  protected:
-  void SetUp() override {
+  void SetUp() override { start_stack(stack_arguments()); }
+
+  // Extra tools/local-stack arguments for a variant of the run.
+  virtual std::string stack_arguments() const { return ""; }
+  // Long enough to cover seeding-to-listing when a run checks that recent files are left alone.
+  virtual int delay_window_seconds() const { return 0; }
+
+  // A fresh local stack (a new moto: nothing of an earlier one survives).
+  void start_stack(const std::string& extra_arguments) {
+    stack_.reset();
     const std::string command =
         "exec " + tests::source_path("tools/local-stack").string() + " --state-dir " +
         state_.path().string() +
         " --parameter ControlTowerBucket=e2e-ct --parameter OrganizationId=o-e2etest001"
-        " --parameter OtherBuckets=e2e-other --parameter DelayWindowSeconds=0"
-        " --parameter CrawlerMode=crawler --parameter CrawlerNames=e2e-crawler" +
-        (faults() > 0 ? " --faults " + std::to_string(faults()) : std::string()) + " 2>&1";
+        " --parameter OtherBuckets=e2e-other --parameter DelayWindowSeconds=" +
+        std::to_string(delay_window_seconds()) +
+        " --parameter CrawlerMode=crawler --parameter CrawlerNames=e2e-crawler " + extra_arguments +
+        " 2>&1";
     stack_ = std::make_unique<tests::BackgroundProcess>(command, "local stack ready");
     const std::string& line = stack_->ready_line();
     info_ = json::parse(line.substr(line.find('{'))).as_object();
@@ -36,42 +62,90 @@ class DailyAggregation : public ::testing::Test {
     work_ = std::string(info_.at("resources").at("WorkBucket").as_string());
   }
 
-  json::object run(const std::string& name, const std::string& input) {
+  std::string start(const std::string& name, const std::string& input) {
     const std::string machine(
         info_.at("state_machines").at("AggregateDailyStateMachine").as_string());
     const auto started =
         tests::aws_cli(moto_, "stepfunctions start-execution --state-machine-arn " + machine +
                                   " --name " + name + " --input '" + input + "'");
     EXPECT_EQ(started.exit_code, 0) << started.err;
-    const std::string arn(json::parse(started.out).at("executionArn").as_string());
+    return std::string(json::parse(started.out).at("executionArn").as_string());
+  }
+
+  json::object wait_for(const std::string& arn) {
+    common::StepFunctionsClient stepfunctions(tests::moto_options(moto_));
     json::object description;
-    for (int i = 0; i < 300; ++i) {
-      description =
-          json::parse(
-              tests::aws_cli(moto_, "stepfunctions describe-execution --execution-arn " + arn).out)
-              .as_object();
+    for (int i = 0; i < 1200; ++i) {
+      description = stepfunctions.describe_execution(arn);
       if (description.at("status").as_string() != "RUNNING") break;
-      std::this_thread::sleep_for(std::chrono::milliseconds(500));
+      std::this_thread::sleep_for(std::chrono::milliseconds(250));
     }
     return description;
   }
 
-  std::string fetch(const std::string& bucket, const std::string& key) {
+  json::object run(const std::string& name, const std::string& input) {
+    return wait_for(start(name, input));
+  }
+
+  // Every object of the bucket as the aws CLI downloads it, decompressed by the system's gzip.
+  std::map<std::string, std::string> fetch_all(const std::string& bucket) {
     tests::TempDir dir;
-    const auto path = (dir.path() / "object").string();
-    EXPECT_EQ(tests::aws_cli(moto_, "s3 cp 's3://" + bucket + "/" + key + "' " + path).exit_code,
+    EXPECT_EQ(tests::aws_cli(moto_, "s3 sync --quiet s3://" + bucket + " " + dir.path().string())
+                  .exit_code,
               0);
-    return tests::run_command((key.ends_with(".gz") ? "gzip -dc " : "cat ") + path).out;
+    std::map<std::string, std::string> texts;
+    for (const auto& entry : std::filesystem::recursive_directory_iterator(dir.path())) {
+      if (!entry.is_regular_file()) continue;
+      const std::string key = entry.path().lexically_relative(dir.path()).string();
+      texts[key] = tests::run_command((key.ends_with(".gz") ? "gzip -dc '" : "cat '") +
+                                      entry.path().string() + "'")
+                       .out;
+    }
+    return texts;
+  }
+
+  // The function's log (its log group, locally a file per function).
+  std::string function_log(const std::string& logical_id) {
+    std::ifstream in(std::string(info_.at("logs").as_string()) + "/" + logical_id + ".log");
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  }
+
+  // How many times each group was handed on to a next invocation, from the function's log.
+  std::map<std::string, int> continuations(const std::string& logical_id) {
+    std::map<std::string, int> counts;
+    std::istringstream lines(function_log(logical_id));
+    for (std::string line; std::getline(lines, line);) {
+      boost::system::error_code error;
+      const json::value entry = json::parse(line, error);
+      if (error || !entry.is_object()) continue;
+      const auto* message = entry.as_object().if_contains("message");
+      if (message && *message == "continuing in the next invocation")
+        ++counts[std::string(entry.at("group").as_string())];
+    }
+    return counts;
+  }
+
+  void create_crawler() {
+    ASSERT_EQ(tests::aws_cli(
+                  moto_,
+                  "glue create-crawler --name e2e-crawler --role arn:aws:iam::123456789012:role/g"
+                  " --database-name local_gluedatabase --targets "
+                  "'{\"S3Targets\":[{\"Path\":\"s3://x\"}]}'")
+                  .exit_code,
+              0);
   }
 
   // Seeds both buckets, runs the day and checks everything the daily aggregation promises.
-  void run_day_and_check(const std::string& execution_name) {
+  // Returns every output's text by key. `while_running` runs beside the execution.
+  std::map<std::string, std::string> run_day_and_check(
+      const std::string& execution_name, const std::function<void()>& while_running = {}) {
+    std::map<std::string, std::string> outputs;
     const auto seeded =
         tests::run_command(tests::source_path("tools/seed-logs").string() + " --endpoint " +
-                           moto_.endpoint + " --bucket e2e-ct --organization o-e2etest001" +
-                           " --date 2026-03-05 --files 6 --versioned");
-    ASSERT_EQ(seeded.exit_code, 0) << seeded.err;
-    ASSERT_EQ(tests::aws_cli(moto_, "s3api create-bucket --bucket e2e-other").exit_code, 0);
+                           moto_.endpoint + " --bucket e2e-ct --organization o-e2etest001 --date " +
+                           kDay + " --files 6 --versioned --large " + std::to_string(kLargeFiles));
+    EXPECT_EQ(seeded.exit_code, 0) << seeded.err;
+    EXPECT_EQ(tests::aws_cli(moto_, "s3api create-bucket --bucket e2e-other").exit_code, 0);
     std::map<std::string, std::string> other = {
         {"alb/2026-03-05/a.log", "alb line 1\nalb line 2\n"},
         {"app/2026-3-5/no-final-newline.log", "app line 1\napp line 2"},
@@ -80,22 +154,10 @@ class DailyAggregation : public ::testing::Test {
         {"flow/20260305/x.log", "flow\n"},
         {"alb/2026-03-04/yesterday.log", "not today\n"}};
     for (const auto& [key, body] : other) s3_->put_object("e2e-other", key, body);
-    ASSERT_EQ(tests::aws_cli(
-                  moto_,
-                  "glue create-crawler --name e2e-crawler --role arn:aws:iam::123456789012:role/g"
-                  " --database-name local_gluedatabase --targets "
-                  "'{\"S3Targets\":[{\"Path\":\"s3://x\"}]}'")
-                  .exit_code,
-              0);
+    create_crawler();
 
     // The day's originals, as they were: what the outputs must hold.
     std::map<std::string, std::string> original_text;
-    auto is_today = [](const std::string& key) {
-      return key.find("2026/03/05/") != std::string::npos ||
-             key.find("2026/3/5/") != std::string::npos ||
-             key.find("2026-03-05") != std::string::npos ||
-             key.find("2026-3-5") != std::string::npos || key.find("20260305") != std::string::npos;
-    };
     for (const std::string bucket : {"e2e-ct", "e2e-other"}) {
       for (const auto& object : s3_->list_all(bucket)) {
         if (!is_today(object.key)) continue;
@@ -103,12 +165,32 @@ class DailyAggregation : public ::testing::Test {
         original_text[object.key] = common::is_gzip(bytes) ? common::gunzip(bytes) : bytes;
       }
     }
-    ASSERT_EQ(original_text.size(), 3u * 2u * 8u + 5u);
+    EXPECT_EQ(original_text.size(), kFilesADay + kLargeFiles + 5u);
+    if (original_text.size() != kFilesADay + kLargeFiles + 5u) return outputs;
+    const std::string late_key = original_text.begin()->first;  // gets a version after listing
 
-    const auto execution = run(execution_name, R"({"date":"2026-03-05"})");
-    ASSERT_EQ(execution.at("status").as_string(), "SUCCEEDED") << json::serialize(execution);
+    // Past the delay window for all of the above; this one is inside it and must stay.
+    const std::string recent_key = "app/2026-03-05/arrived-just-now.log";
+    if (delay_window_seconds() > 0) {
+      std::this_thread::sleep_for(std::chrono::seconds(delay_window_seconds() + 1));
+      s3_->put_object("e2e-other", recent_key, "too recent\n");
+    }
+
+    const std::string arn = start(execution_name, std::string(R"({"date":")") + kDay + "\"}");
+    std::thread beside;
+    if (while_running) beside = std::thread(while_running);
+    for (int i = 0;
+         i < 600 && s3_->list_all(work_, "work/" + execution_name + "/groups.json").empty(); ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    s3_->put_object("e2e-ct", late_key, "written after listing\n");
+    const auto execution = wait_for(arn);
+    if (beside.joinable()) beside.join();
+    EXPECT_EQ(execution.at("status").as_string(), "SUCCEEDED") << json::serialize(execution);
+    if (execution.at("status").as_string() != "SUCCEEDED") return outputs;
 
     // Every output holds its sources' text in order, each starting on a line of its own.
+    const auto downloaded = fetch_all(destination_);
     std::size_t combined = 0;
     for (const auto& receipt_object :
          s3_->list_all(work_, "work/" + execution_name + "/receipts/")) {
@@ -117,34 +199,47 @@ class DailyAggregation : public ::testing::Test {
         const std::string key(output.at("key").as_string());
         std::string expected;
         for (const auto& source : output.at("sources").as_array()) {
-          const std::string& text = original_text.at(std::string(source.at("key").as_string()));
+          const auto original = original_text.find(std::string(source.at("key").as_string()));
+          if (original == original_text.end()) {
+            ADD_FAILURE() << "combined a file that is not one of the day's originals: "
+                          << source.at("key").as_string();
+            continue;
+          }
+          const std::string& text = original->second;
           expected += text;
           if (!text.empty() && text.back() != '\n') expected += "\n";
           ++combined;
         }
-        EXPECT_EQ(fetch(destination_, key), expected) << key;
+        outputs[key] = downloaded.contains(key) ? downloaded.at(key) : "(missing)";
+        EXPECT_TRUE(outputs[key] == expected) << key << " differs from its sources";
       }
     }
     EXPECT_EQ(combined, original_text.size()) << "every file of the day is in exactly one output";
+    EXPECT_EQ(downloaded.size(), outputs.size()) << "nothing in the destination but the outputs";
 
-    // The day's originals are gone in every version; the other day is untouched.
+    // The day's originals are gone in every version but the one written after listing; the
+    // other day and the file inside the delay window are untouched.
     for (const std::string bucket : {"e2e-ct", "e2e-other"}) {
       common::VersionListOptions options;
       s3_->for_each_version_page(bucket, options, [&](common::VersionPage& page) {
-        for (const auto& version : page.versions)
+        for (const auto& version : page.versions) {
+          if (version.key == late_key || version.key == recent_key) continue;
           EXPECT_FALSE(is_today(version.key)) << bucket << "/" << version.key;
+        }
         return true;
       });
     }
+    EXPECT_EQ(s3_->get_object("e2e-ct", late_key), "written after listing\n");
+    if (delay_window_seconds() > 0)
+      EXPECT_EQ(s3_->get_object("e2e-other", recent_key), "too recent\n");
     EXPECT_EQ(s3_->get_object("e2e-other", "alb/2026-03-04/yesterday.log"), "not today\n");
-    EXPECT_EQ(s3_->list_all("e2e-ct").size(), 3u * 2u * 8u) << "the day before is all still there";
-    EXPECT_TRUE(s3_->list_multipart_uploads(destination_).empty());
+    EXPECT_EQ(s3_->list_all("e2e-ct").size(), kFilesADay + 1) << "the day before, and late_key";
+    EXPECT_TRUE(s3_->list_multipart_uploads(destination_).empty()) << "no upload left open";
     EXPECT_EQ(
         tests::aws_cli(moto_, "glue get-crawler --name e2e-crawler --query Crawler.State").out,
         "\"RUNNING\"\n");
+    return outputs;
   }
-
-  virtual double faults() const { return 0.0; }
 
   tests::TempDir state_;
   std::unique_ptr<tests::BackgroundProcess> stack_;
@@ -154,15 +249,23 @@ class DailyAggregation : public ::testing::Test {
   std::string destination_, work_;
 };
 
-TEST_F(DailyAggregation, CombinesTheDayDeletesExactlyItsOriginalsAndStartsTheCrawler) {
-  run_day_and_check("e2e-2026-03-05");
+// GetFiles lists a few seconds after the start here: 12 s keeps the late file inside the window.
+class DailyAggregationWithDelayWindow : public DailyAggregation {
+ protected:
+  int delay_window_seconds() const override { return 12; }
+};
+
+TEST_F(DailyAggregationWithDelayWindow,
+       CombinesTheDayDeletesExactlyItsOriginalsAndStartsTheCrawler) {
+  const auto outputs = run_day_and_check("e2e-2026-03-05");
+  EXPECT_GE(outputs.size(), 8u);
 }
 
 // The functions reach AWS through the fault proxy: throttling, 500s, resets before and after the
 // request was acted on, delays, 200s carrying errors. Same promises, same checks.
 class DailyAggregationThroughFaults : public DailyAggregation {
  protected:
-  double faults() const override { return 0.1; }
+  std::string stack_arguments() const override { return "--faults 0.1"; }
 };
 
 TEST_F(DailyAggregationThroughFaults, TenPercentFaultsChangeNothingInTheResult) {
@@ -174,6 +277,97 @@ TEST_F(DailyAggregationThroughFaults, TenPercentFaultsChangeNothingInTheResult) 
     if (kind != "none") injected += count.as_int64();
   }
   EXPECT_GT(injected, 20) << "the run really went through faults: " << json::serialize(stats);
+}
+
+// Every function stops after each unit of work and hands back a continuation; DeleteOriginals
+// deletes 4 keys a request, one request at a time. The result must be the one-shot run's.
+TEST_F(DailyAggregation, InvocationsCutShortByTheDeadlineGiveTheOneShotResult) {
+  const auto one_shot = run_day_and_check("e2e-one-shot");
+  ASSERT_FALSE(one_shot.empty());
+  start_stack(
+      "--env MAX_INVOCATION_MS=0 --env LIST_CONCURRENCY=2 --env DELETE_BATCH_KEYS=4"
+      " --env DELETE_CONCURRENCY=1");
+  const auto sliced = run_day_and_check("e2e-sliced");
+  EXPECT_TRUE(sliced == one_shot) << "same keys, same content";
+
+  int most_combine = 0, most_delete = 0;
+  for (const auto& [group, count] : continuations("CombineLogFilesFunction"))
+    most_combine = std::max(most_combine, count);
+  for (const auto& [group, count] : continuations("DeleteOriginalsFunction"))
+    most_delete = std::max(most_delete, count);
+  EXPECT_GE(most_combine + 1, 3) << "a group combined over at least 3 invocations";
+  EXPECT_GE(most_delete + 1, 3) << "a group's originals deleted over at least 3 invocations";
+  EXPECT_NE(function_log("GetFilesFunction").find("continuing in the next invocation"),
+            std::string::npos)
+      << "GetFiles listed over several invocations";
+}
+
+// The function process is killed while S3 is acting on its request (the fault proxy holds the
+// request until the kill): mid-combine, on the big group's second part; mid-delete, on the second
+// DeleteObjects request. Lambda reports Runtime.ExitError, the state machine retries, and the
+// result is the same as an undisturbed run's.
+class DailyAggregationWithCrashes : public DailyAggregation {
+ protected:
+  std::string stack_arguments() const override {
+    return "--env DELETE_BATCH_KEYS=4 --env DELETE_CONCURRENCY=1"
+           " --hold '^PUT /[^?]*[?].*partNumber=2([^0-9]|$)' --hold '^POST /[^?]*[?]delete@2'";
+  }
+
+  void kill_at_each_hold() {
+    const std::string proxy(info_.at("function_endpoint").as_string());
+    const std::string functions[] = {"CombineLogFiles", "DeleteOriginals"};
+    const auto server = std::to_string(info_.at("lambda_local_pid").as_int64());
+    // The holds fire in whichever order the groups reach them.
+    bool handled[2] = {false, false};
+    for (int i = 0; i < 2400 && !(handled[0] && handled[1]); ++i) {
+      const auto stats =
+          json::parse(tests::run_command("curl -s " + proxy + "/fault-proxy/stats").out);
+      for (std::size_t hold = 0; hold < 2; ++hold) {
+        if (handled[hold] || stats.at("holds").at(hold).at("state") != "waiting") continue;
+        const auto killed =
+            tests::run_command("pkill -KILL -P " + server + " -f 'bin/" + functions[hold] + "$'");
+        EXPECT_EQ(killed.exit_code, 0) << "no " << functions[hold] << " process to kill";
+        std::this_thread::sleep_for(std::chrono::milliseconds(200));
+        tests::run_command("curl -s -X POST '" + proxy +
+                           "/fault-proxy/release?hold=" + std::to_string(hold) + "'");
+        handled[hold] = true;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    EXPECT_TRUE(handled[0]) << "the combine hold never fired";
+    EXPECT_TRUE(handled[1]) << "the delete hold never fired";
+  }
+};
+
+TEST_F(DailyAggregationWithCrashes,
+       FunctionsKilledMidCombineAndMidDeleteAreRetriedToTheSameResult) {
+  const auto outputs = run_day_and_check("e2e-crashes", [this] { kill_at_each_hold(); });
+  EXPECT_GE(outputs.size(), 8u);
+  for (const char* function : {"CombineLogFilesFunction", "DeleteOriginalsFunction"}) {
+    EXPECT_NE(function_log(function).find("Runtime exited with error: signal: Killed"),
+              std::string::npos)
+        << function << " was killed mid-invocation";
+  }
+}
+
+// Files that arrive after their day was aggregated are aggregated by a second run for the day,
+// into new outputs beside the first run's: nothing is overwritten.
+TEST_F(DailyAggregation, ADayRunAgainAddsOutputsAndOverwritesNone) {
+  ASSERT_EQ(tests::aws_cli(moto_, "s3api create-bucket --bucket e2e-ct").exit_code, 0);
+  ASSERT_EQ(tests::aws_cli(moto_, "s3api create-bucket --bucket e2e-other").exit_code, 0);
+  create_crawler();
+  s3_->put_object("e2e-other", "alb/2026-03-05/a.log", "first\n");
+  const auto first = run("e2e-first", R"({"date":"2026-03-05"})");
+  ASSERT_EQ(first.at("status").as_string(), "SUCCEEDED") << json::serialize(first);
+  s3_->put_object("e2e-other", "alb/2026-03-05/late.log", "late\n");
+  const auto again = run("e2e-again", R"({"date":"2026-03-05"})");
+  ASSERT_EQ(again.at("status").as_string(), "SUCCEEDED") << json::serialize(again);
+
+  const auto outputs = fetch_all(destination_);
+  const std::string base = "aggregated/e2e-other/date=2026-03-05/alb_2026-03-05";
+  EXPECT_EQ(outputs, (std::map<std::string, std::string>{{base + "-0001.log", "first\n"},
+                                                         {base + "-0002.log", "late\n"}}));
+  EXPECT_TRUE(s3_->list_all("e2e-other").empty());
 }
 
 TEST_F(DailyAggregation, ADayWithNoFilesSucceedsAndChangesNothing) {

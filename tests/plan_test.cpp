@@ -86,4 +86,27 @@ TEST(Plan, SourcesOverFiveGibibytesCopyInRanges) {
   EXPECT_EQ(parts_needed({{"small", 100, "", ""}, {"huge", 5 * kGiB, "", ""}}, 8 * kMiB), 2u);
 }
 
+TEST(Plan, OutputsOfAnEarlierRunAreNumberedAfterNeverOver) {
+  const std::string base = "agg/CloudTrail/date=2026-03-05/CloudTrail_1_eu_2026-03-05";
+  EXPECT_EQ(next_output_number({}, base), 1u);
+  EXPECT_EQ(next_output_number({base + "-0001.gz", base + "-0002.log", base + "-0002.gz"}, base),
+            3u);
+  // Other names that merely start alike do not count.
+  EXPECT_EQ(
+      next_output_number(
+          {base + "-0009x.gz", base + "-12.gz", base + "_more-0005.gz", base + "-0003"}, base),
+      4u);
+  const auto outputs = plan_outputs(sources(3, 1000), base, 5 * kGiB, 4);
+  ASSERT_EQ(outputs.size(), 1u);
+  EXPECT_EQ(outputs[0].key_base, base + "-0004");
+}
+
+TEST(Plan, ACopyNeverReplacesAnEarlierCopyOfTheSameName) {
+  EXPECT_EQ(unused_key({}, "d/app.log.gz"), "d/app.log.gz");
+  EXPECT_EQ(unused_key({"d/app.log.gz"}, "d/app.log.gz"), "d/app-0002.log.gz");
+  EXPECT_EQ(unused_key({"d/app.log.gz", "d/app-0002.log.gz"}, "d/app.log.gz"), "d/app-0003.log.gz");
+  EXPECT_EQ(unused_key({"d.x/app"}, "d.x/app"), "d.x/app-0002");
+  EXPECT_EQ(unused_key({"d/.hidden"}, "d/.hidden"), "d/.hidden-0002");
+}
+
 }  // namespace

@@ -154,6 +154,11 @@ Config Config::from_environment() {
   config.delete_concurrency =
       common::number_setting("DELETE_CONCURRENCY", config.delete_concurrency);
   config.list_concurrency = common::number_setting("LIST_CONCURRENCY", config.list_concurrency);
+  config.keys_per_request = common::number_setting("DELETE_BATCH_KEYS", config.keys_per_request);
+  if (config.keys_per_request > common::kMaxDeleteKeys) {
+    throw runtime::ConfigurationError(
+        "DELETE_BATCH_KEYS is at most 1000 (S3's DeleteObjects limit)");
+  }
   return config;
 }
 
@@ -188,12 +193,12 @@ json::value handle(const Config& config, common::S3Client& s3, const json::value
   std::int64_t kept_changed = 0;
   std::vector<std::string> failed;
   // Chunks of originals between looks at the deadline; at least one per invocation.
-  const std::size_t chunk = common::kMaxDeleteKeys * config.delete_concurrency;
+  const std::size_t chunk = config.keys_per_request * config.delete_concurrency;
   bool progressed = false;
   while (next < originals.size()) {
     if (progressed && deadline.reached()) {
-      runtime::log::info("continuing in the next invocation", "done", next, "originals",
-                         originals.size());
+      runtime::log::info("continuing in the next invocation", "group", text(input, "group_id"),
+                         "done", next, "originals", originals.size());
       json::object result = input;
       result["continuation"] = json::object{{"next", next}, {"deleted", deleted}};
       return result;
@@ -203,7 +208,8 @@ json::value handle(const Config& config, common::S3Client& s3, const json::value
         originals.begin() + static_cast<std::ptrdiff_t>(std::min(originals.size(), next + chunk)));
     std::vector<common::ObjectId> doomed = doomed_versions(config, s3, bucket, slice, kept_changed);
     for (int round = 1; round <= kDeleteRounds && !doomed.empty(); ++round) {
-      const auto result = s3.delete_objects(bucket, doomed, config.delete_concurrency);
+      const auto result =
+          s3.delete_objects(bucket, doomed, config.delete_concurrency, config.keys_per_request);
       deleted += static_cast<std::int64_t>(result.deleted.size());
       doomed.clear();
       for (const auto& error : result.errors) doomed.push_back(error.object);

@@ -13,7 +13,8 @@
 // DeleteObjects takes 1,000 keys a request with several requests in flight; keys S3 refuses are
 // retried twice more, then reported (they stay in place: nothing is lost by leaving them).
 //
-// Environment: DELETE_CONCURRENCY (8), LIST_CONCURRENCY (32); DEADLINE_MARGIN_MS and
+// Environment: DELETE_CONCURRENCY (8), DELETE_BATCH_KEYS (1000: keys per DeleteObjects request),
+// LIST_CONCURRENCY (32); DEADLINE_MARGIN_MS and
 // MAX_INVOCATION_MS as for every function (common/deadline.h).
 #include "common/deadline.h"
 #include "common/s3.h"
@@ -24,6 +25,7 @@ namespace functions::delete_originals {
 struct Config {
   std::size_t delete_concurrency = 8;
   std::size_t list_concurrency = 32;
+  std::size_t keys_per_request = common::kMaxDeleteKeys;
   static Config from_environment();
 };
 

@@ -2,8 +2,10 @@
 
 #include <algorithm>
 #include <boost/json/serialize.hpp>
+#include <cstdio>
 #include <cstdlib>
 #include <map>
+#include <set>
 
 #include "common/dates.h"
 #include "common/settings.h"
@@ -158,8 +160,40 @@ std::uint64_t parts_needed(const std::vector<Source>& sources, std::uint64_t par
   return large + ceil_div(small_bytes, part_size);
 }
 
+std::uint64_t next_output_number(const std::vector<std::string>& existing,
+                                 const std::string& key_base) {
+  std::uint64_t highest = 0;
+  const std::string stem = key_base + "-";
+  for (const auto& key : existing) {
+    if (!key.starts_with(stem)) continue;
+    const std::size_t digits_end = key.find_first_not_of("0123456789", stem.size());
+    const std::size_t digits =
+        (digits_end == std::string::npos ? key.size() : digits_end) - stem.size();
+    // key_base-NNNN followed by the extension CombineLogFiles adds, nothing else.
+    if (digits < 4 || digits > 9 || (digits_end != std::string::npos && key[digits_end] != '.'))
+      continue;
+    highest = std::max<std::uint64_t>(highest, std::stoull(key.substr(stem.size(), digits)));
+  }
+  return highest + 1;
+}
+
+std::string unused_key(const std::set<std::string>& existing, const std::string& key) {
+  if (!existing.contains(key)) return key;
+  const std::size_t slash = key.rfind('/');
+  const std::size_t name_start = slash == std::string::npos ? 0 : slash + 1;
+  std::size_t dot = key.find('.', name_start);
+  if (dot == name_start) dot = key.find('.', name_start + 1);  // a hidden file's leading dot
+  if (dot == std::string::npos) dot = key.size();
+  for (std::uint64_t number = 2;; ++number) {
+    char suffix[32];
+    std::snprintf(suffix, sizeof suffix, "-%04llu", static_cast<unsigned long long>(number));
+    std::string candidate = key.substr(0, dot) + suffix + key.substr(dot);
+    if (!existing.contains(candidate)) return candidate;
+  }
+}
+
 std::vector<Output> plan_outputs(std::vector<Source> sources, const std::string& key_base,
-                                 std::uint64_t max_output_bytes) {
+                                 std::uint64_t max_output_bytes, std::uint64_t first_number) {
   std::sort(sources.begin(), sources.end(),
             [](const Source& a, const Source& b) { return a.key < b.key; });
   std::vector<Output> outputs;
@@ -192,7 +226,8 @@ std::vector<Output> plan_outputs(std::vector<Source> sources, const std::string&
   close();
   for (std::size_t i = 0; i < outputs.size(); ++i) {
     char suffix[32];
-    std::snprintf(suffix, sizeof suffix, "-%04zu", i + 1);
+    std::snprintf(suffix, sizeof suffix, "-%04llu",
+                  static_cast<unsigned long long>(first_number + i));
     outputs[i].key_base = key_base + suffix;
   }
   return outputs;
@@ -201,6 +236,7 @@ std::vector<Output> plan_outputs(std::vector<Source> sources, const std::string&
 Config Config::from_environment() {
   Config config;
   config.work_bucket = common::required_setting("WORK_BUCKET");
+  config.destination_bucket = common::required_setting("DESTINATION_BUCKET");
   config.destination_prefix = common::setting("DESTINATION_PREFIX", config.destination_prefix);
   config.glacier_min_size = common::number_setting("GLACIER_MIN_SIZE", config.glacier_min_size);
   config.max_output_bytes = common::number_setting("MAX_OUTPUT_BYTES", config.max_output_bytes);
@@ -250,13 +286,19 @@ json::value handle(const Config& config, common::S3Client& s3, const json::value
   if (operation == "none") return result;
 
   const std::string directory = destination_directory(config, group, date_text);
+  std::vector<std::string> existing;
+  for (auto& object : s3.list_all(config.destination_bucket, directory + "/"))
+    existing.push_back(std::move(object.key));
   std::vector<Output> outputs;
   if (operation == "copy_all") {
+    std::set<std::string> taken(existing.begin(), existing.end());
     for (auto& source : sources) {
       Output output;
       const auto slash = source.key.rfind('/');
-      output.key_base = directory + "/" +
-                        (slash == std::string::npos ? source.key : source.key.substr(slash + 1));
+      output.key_base = unused_key(
+          taken, directory + "/" +
+                     (slash == std::string::npos ? source.key : source.key.substr(slash + 1)));
+      taken.insert(output.key_base);
       output.copy = true;
       output.bytes = source.size;
       output.part_size = kMaxCopyPartSize;
@@ -266,8 +308,9 @@ json::value handle(const Config& config, common::S3Client& s3, const json::value
   } else {
     // Groups are already per account, type and region (Control Tower) or per folder (hour
     // folders included), which is the original's per-account and per-hour aggregation.
-    outputs = plan_outputs(std::move(sources), directory + "/" + output_name(group, date_text),
-                           config.max_output_bytes);
+    const std::string key_base = directory + "/" + output_name(group, date_text);
+    outputs = plan_outputs(std::move(sources), key_base, config.max_output_bytes,
+                           next_output_number(existing, key_base));
   }
 
   json::array output_items;

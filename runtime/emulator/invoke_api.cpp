@@ -1,5 +1,11 @@
 #include "runtime/emulator/invoke_api.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/write.hpp>
 #include <boost/json/serialize.hpp>
@@ -73,7 +79,15 @@ InvokeApiServer::InvokeApiServer(EmulatorConfig config, std::optional<Upstream> 
   options.region = config_.region;
   options.account_id = config_.account_id;
   for (const auto& [name, function] : config_.functions) {
-    pools_[name] = std::make_unique<FunctionPool>(function, options);
+    SandboxOptions function_options = options;
+    if (!options.log_directory.empty()) {
+      const std::string path = options.log_directory + "/" + name + ".log";
+      const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+      if (fd < 0) throw std::runtime_error("cannot open " + path + ": " + std::strerror(errno));
+      log_files_.push_back(fd);
+      function_options.log_fd = fd;
+    }
+    pools_[name] = std::make_unique<FunctionPool>(function, function_options);
   }
   server_ = std::make_unique<HttpServer>(
       port, [this](tcp::socket& socket) { serve(socket); }, std::move(host));
@@ -81,6 +95,8 @@ InvokeApiServer::InvokeApiServer(EmulatorConfig config, std::optional<Upstream> 
 
 InvokeApiServer::~InvokeApiServer() {
   stop();
+  pools_.clear();
+  for (const int fd : log_files_) ::close(fd);
 }
 
 void InvokeApiServer::stop() {

@@ -55,6 +55,7 @@ class InvokeApiServer {
   std::map<std::string, std::unique_ptr<FunctionPool>> pools_;
   std::mutex async_mutex_;
   std::vector<std::thread> async_invocations_;
+  std::vector<int> log_files_;
   std::unique_ptr<HttpServer> server_;
 };
 

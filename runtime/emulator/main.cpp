@@ -26,12 +26,14 @@ constexpr const char* kUsage = R"(usage:
   lambda-local invoke FUNCTION EVENT_FILE [--config FILE] [--timeout SECONDS] [--memory MB]
                       [--env NAME=VALUE]... [--log-format JSON|Text] [--log-level LEVEL] [--no-trace]
   lambda-local serve [--port PORT] [--host HOST] [--upstream http://HOST:PORT] [--config FILE]
+                     [--log-dir DIR]
 
 FUNCTION is a name from the config file (--config, else $LAMBDA_LOCAL_CONFIG), a path to a
 bootstrap, or the name of an executable beside lambda-local (build/bin). EVENT_FILE '-' reads stdin.
 invoke prints the response (or the error document) on stdout and the function's logs on stderr;
 it exits 1 when the function failed, 2 on a usage error.
-serve prints "lambda-local serving http://HOST:PORT" once it listens, and stops on SIGINT/SIGTERM.
+serve prints "lambda-local serving http://HOST:PORT" once it listens, and stops on SIGINT/SIGTERM;
+with --log-dir each function logs to DIR/NAME.log (its own log group), else all to stderr.
 )";
 
 struct Options {
@@ -46,6 +48,7 @@ struct Options {
   int port = 0;
   std::string host = "127.0.0.1";
   std::string upstream;
+  std::string log_directory;
 };
 
 [[noreturn]] void usage_error(const std::string& message) {
@@ -80,6 +83,8 @@ Options parse_options(int argc, char** argv) {
         options.host = value();
       else if (argument == "--upstream")
         options.upstream = value();
+      else if (argument == "--log-dir")
+        options.log_directory = value();
       else if (argument == "--env") {
         const std::string setting = value();
         const auto equals = setting.find('=');
@@ -191,8 +196,16 @@ int run_serve(const Options& options) {
   sigaddset(&stop_signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
-  InvokeApiServer server(config, upstream, SandboxOptions{},
-                         static_cast<std::uint16_t>(options.port), options.host);
+  SandboxOptions sandbox_options;
+  sandbox_options.log_directory = options.log_directory;
+  std::unique_ptr<InvokeApiServer> started;
+  try {
+    started = std::make_unique<InvokeApiServer>(
+        config, upstream, sandbox_options, static_cast<std::uint16_t>(options.port), options.host);
+  } catch (const std::runtime_error& error) {
+    usage_error(error.what());
+  }
+  InvokeApiServer& server = *started;
   std::string names;
   for (const auto& [name, unused] : config.functions) names += (names.empty() ? "" : ", ") + name;
   std::cout << "lambda-local serving http://" << options.host << ":" << server.port()

@@ -247,16 +247,18 @@ InvokeResult Sandbox::invoke(const std::string& payload,
     result = std::move(*result_);
   } else if (finished) {
     result.error_type = "Runtime.ExitError";
-    result.payload = error_document(result.error_type, "RequestId: " + request_id +
-                                                           " Error: Runtime exited with error: " +
-                                                           describe_exit(instance_->wait_status));
+    const std::string message = "RequestId: " + request_id + " Error: Runtime exited with error: " +
+                                describe_exit(instance_->wait_status);
+    result.payload = error_document(result.error_type, message);
+    write_platform_line(message + "\n" + result.error_type);
   } else {
     char seconds[32];
     std::snprintf(seconds, sizeof seconds, "%.2f", function_.timeout.count() / 1000.0);
     result.error_type = "Sandbox.Timedout";
-    result.payload = error_document(
-        result.error_type,
-        "RequestId: " + request_id + " Error: Task timed out after " + seconds + " seconds");
+    const std::string message =
+        "RequestId: " + request_id + " Error: Task timed out after " + seconds + " seconds";
+    result.payload = error_document(result.error_type, message);
+    write_platform_line(message);
   }
   const auto ended = std::chrono::steady_clock::now();
   result.request_id = request_id;

@@ -33,6 +33,9 @@ struct SandboxOptions {
   std::string region = "us-east-1";
   std::string account_id = "123456789012";
   bool platform_log_lines = true;  // START/END/REPORT, as Lambda writes them
+  // When set, each function's logs go to <log_directory>/<function name>.log (appended), as Lambda
+  // gives each function its own log group; otherwise to log_fd.
+  std::string log_directory;
 };
 
 std::string new_request_id();

@@ -4,14 +4,23 @@
 // CompleteMultipartUpload, UploadPartCopy and CopyObject — 200 OK with an <Error> body.
 //   fault-proxy --upstream http://127.0.0.1:PORT [--port 0] [--rate 0.2] [--seed 1]
 //               [--faults throttle,internal,reset_before,reset_after,delay,error_in_200]
+//               [--hold 'REGEX[@N]']...
 // Prints "fault-proxy listening http://127.0.0.1:PORT"; GET /fault-proxy/stats returns counts.
+// --hold keeps the Nth (default first) request whose "METHOD target" matches REGEX waiting until
+// POST /fault-proxy/release (all) or /fault-proxy/release?hold=I (the Ith --hold), then forwards
+// it: a test can kill the client while it is known to be in the middle of that request (stats
+// show each hold as "armed", "waiting", then "released").
 #include <signal.h>
 
 #include <atomic>
 #include <boost/json/serialize.hpp>
+#include <condition_variable>
+#include <cstdlib>
+#include <deque>
 #include <iostream>
 #include <mutex>
 #include <random>
+#include <regex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -35,6 +44,55 @@ enum Fault {
 };
 constexpr const char* kFaultNames[] = {"none",        "throttle", "internal",    "reset_before",
                                        "reset_after", "delay",    "error_in_200"};
+
+// One --hold: fires once, on the Nth matching request.
+class Hold {
+ public:
+  explicit Hold(const std::string& specification) {
+    std::string pattern = specification;
+    if (const auto at = specification.rfind('@'); at != std::string::npos) {
+      const std::string count = specification.substr(at + 1);
+      if (!count.empty() && count.find_first_not_of("0123456789") == std::string::npos) {
+        nth_ = std::stoi(count);
+        pattern = specification.substr(0, at);
+      }
+    }
+    text_ = pattern;
+    pattern_ = std::regex(pattern);
+  }
+
+  // Blocks the calling connection while this is the request to hold.
+  void maybe_wait(const Request& request) {
+    const std::string line = std::string(request.method_string()) + " " +
+                             std::string(request.target().data(), request.target().size());
+    std::unique_lock lock(mutex_);
+    if (state_ != kArmed || !std::regex_search(line, pattern_) || ++seen_ < nth_) return;
+    state_ = kWaiting;
+    released_.wait(lock, [&] { return state_ == kReleased; });
+  }
+
+  void release() {
+    std::lock_guard lock(mutex_);
+    if (state_ == kWaiting) state_ = kReleased;
+    released_.notify_all();
+  }
+
+  boost::json::object describe() {
+    std::lock_guard lock(mutex_);
+    constexpr const char* kStates[] = {"armed", "waiting", "released"};
+    return {{"pattern", text_}, {"nth", nth_}, {"state", kStates[state_]}};
+  }
+
+ private:
+  enum State { kArmed, kWaiting, kReleased };
+  std::string text_;
+  std::regex pattern_;
+  int nth_ = 1;
+  int seen_ = 0;
+  State state_ = kArmed;
+  std::mutex mutex_;
+  std::condition_variable released_;
+};
 
 struct Stats {
   std::atomic<long> requests{0};
@@ -130,9 +188,10 @@ int main(int argc, char** argv) {
   double rate = 0.2;
   unsigned seed = 1;
   std::string kinds = "throttle,internal,reset_before,reset_after,delay,error_in_200";
+  std::deque<Hold> holds;  // a deque: Hold is neither movable nor copyable
   constexpr const char* kUsage =
       "usage: fault-proxy --upstream http://HOST:PORT [--port P] [--rate R] [--seed S] "
-      "[--faults KIND,...]\n";
+      "[--faults KIND,...] [--hold 'REGEX[@N]']...\n";
   for (int i = 1; i < argc; i += 2) {
     const std::string flag = argv[i];
     if (i + 1 >= argc) {
@@ -150,6 +209,13 @@ int main(int argc, char** argv) {
       seed = static_cast<unsigned>(std::stoul(value));
     } else if (flag == "--faults") {
       kinds = value;
+    } else if (flag == "--hold") {
+      try {
+        holds.emplace_back(value);
+      } catch (const std::regex_error& error) {
+        std::cerr << "--hold " << value << ": " << error.what() << "\n";
+        return 2;
+      }
     } else {
       std::cerr << "unknown option " << flag << "\n" << kUsage;
       return 2;
@@ -177,17 +243,27 @@ int main(int argc, char** argv) {
     Forwarder forwarder(upstream);
     boost::beast::flat_buffer buffer;
     while (auto request = read_request(socket, buffer, std::numeric_limits<std::uint64_t>::max())) {
-      if (request->target() == "/fault-proxy/stats") {
+      const std::string_view target(request->target().data(), request->target().size());
+      if (target == "/fault-proxy/stats" || target.starts_with("/fault-proxy/release")) {
+        if (target == "/fault-proxy/release") {
+          for (Hold& hold : holds) hold.release();
+        } else if (target.starts_with("/fault-proxy/release?hold=")) {
+          const auto index = std::strtoul(target.data() + target.find('=') + 1, nullptr, 10);
+          if (index < holds.size()) holds[index].release();
+        }
         boost::json::object counts;
         for (int f = 0; f < kFaultCount; ++f) counts[kFaultNames[f]] = stats.counts[f].load();
-        Response response =
-            make_response(http::status::ok, *request,
-                          boost::json::serialize(boost::json::object{
-                              {"requests", stats.requests.load()}, {"faults", counts}}));
+        boost::json::array hold_states;
+        for (Hold& hold : holds) hold_states.push_back(hold.describe());
+        Response response = make_response(
+            http::status::ok, *request,
+            boost::json::serialize(boost::json::object{
+                {"requests", stats.requests.load()}, {"faults", counts}, {"holds", hold_states}}));
         boost::beast::error_code error;
         write_response(socket, *request, response, error);
         continue;
       }
+      for (Hold& hold : holds) hold.maybe_wait(*request);
       ++stats.requests;
       const Fault fault = policy.next(*request);
       ++stats.counts[fault];
@@ -205,6 +281,7 @@ int main(int argc, char** argv) {
   std::cout << "fault-proxy listening http://127.0.0.1:" << server.port() << std::endl;
   int received = 0;
   sigwait(&stop_signals, &received);
+  for (Hold& hold : holds) hold.release();  // a held connection would keep stop() waiting
   server.stop();
   return 0;
 }
