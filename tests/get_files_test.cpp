@@ -187,6 +187,45 @@ TEST_F(GetFilesTest, BadInputIsAClearErrorAndWritesNothing) {
   EXPECT_TRUE(s3_.list_all(work_bucket_).empty()) << "nothing was written";
 }
 
+// aggregate_history asks GetFiles for the days of a backfill before it runs each of them.
+TEST_F(GetFilesTest, ABackfillRangeBecomesItsDaysInOrder) {
+  const auto range = tests::invoke_function(
+      moto_, "GetFiles", {{"start_date", "2024-02-27"}, {"end_date", "2024-03-02"}}, environment());
+  ASSERT_EQ(range.exit_code, 0) << range.logs;
+  EXPECT_EQ(json::serialize(range.response.at("days")),
+            R"(["2024-02-27","2024-02-28","2024-02-29","2024-03-01","2024-03-02"])");
+  EXPECT_EQ(range.response.at("day_count").as_int64(), 5);
+  EXPECT_EQ(json::serialize(range.response.at("buckets")),
+            json::serialize(json::array{json::string(ct_bucket_), json::string(other_bucket_)}))
+      << "every configured bucket when none is named";
+
+  const auto one = tests::invoke_function(moto_, "GetFiles",
+                                          {{"start_date", "2026-03-05"},
+                                           {"end_date", "2026-03-05"},
+                                           {"buckets", json::array{"s3://" + other_bucket_}}},
+                                          environment());
+  ASSERT_EQ(one.exit_code, 0) << one.logs;
+  EXPECT_EQ(json::serialize(one.response.at("days")), R"(["2026-03-05"])");
+  EXPECT_EQ(json::serialize(one.response.at("buckets")),
+            json::serialize(json::array{json::string(other_bucket_)}));
+
+  const std::vector<json::object> bad_ranges = {
+      {{"start_date", "2026-03-05"}},
+      {{"start_date", "2026-03-05"}, {"end_date", "2026-03-04"}},
+      {{"start_date", "2026-03-05"}, {"end_date", "2999-01-01"}},
+      {{"start_date", "2000-01-01"}, {"end_date", "2026-01-01"}},
+      {{"start_date", "2026-02-30"}, {"end_date", "2026-03-01"}},
+      {{"start_date", "2026-03-01"},
+       {"end_date", "2026-03-02"},
+       {"buckets", json::array{"someone-elses-bucket"}}}};
+  for (const auto& event : bad_ranges) {
+    const auto run = tests::invoke_function(moto_, "GetFiles", event, environment());
+    EXPECT_EQ(run.exit_code, 1) << json::serialize(event);
+    EXPECT_EQ(run.response.at("errorType").as_string(), "InvalidInput") << json::serialize(event);
+  }
+  EXPECT_TRUE(s3_.list_all(work_bucket_).empty()) << "a range lists nothing and writes nothing";
+}
+
 TEST_F(GetFilesTest, MissingConfigurationFailsInitialisation) {
   auto env = environment();
   env["WORK_BUCKET"] = "";

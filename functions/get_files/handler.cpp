@@ -310,6 +310,65 @@ Date date_of(const json::object& event) {
   throw runtime::InvalidInput("give {\"date\": \"YYYY-MM-DD\"} or a scheduled event's \"time\"");
 }
 
+// "buckets" of the event: some of the configured buckets (all when absent).
+std::vector<std::string> wanted_buckets(const Config& config, const json::object& event) {
+  std::vector<std::string> wanted;
+  const auto* buckets = event.if_contains("buckets");
+  if (buckets == nullptr) return wanted;
+  if (!buckets->is_array() || buckets->get_array().empty())
+    throw runtime::InvalidInput("\"buckets\" must be a non-empty list of bucket names");
+  for (const auto& bucket : buckets->get_array()) {
+    if (!bucket.is_string())
+      throw runtime::InvalidInput("\"buckets\" must be a list of bucket names");
+    wanted.push_back(bucket_name(std::string(bucket.get_string())));
+  }
+  for (const auto& bucket : wanted) {
+    if (bucket != config.control_tower_bucket &&
+        std::find(config.other_buckets.begin(), config.other_buckets.end(), bucket) ==
+            config.other_buckets.end()) {
+      throw runtime::InvalidInput("bucket '" + bucket + "' is not one this stack aggregates");
+    }
+  }
+  return wanted;
+}
+
+Date range_end(const json::object& event, const char* name) {
+  const auto* value = event.if_contains(name);
+  const auto parsed = value && value->is_string() ? Date::parse(value->get_string()) : std::nullopt;
+  if (!parsed)
+    throw runtime::InvalidInput(std::string("\"") + name +
+                                "\" must be a real day written YYYY-MM-DD");
+  return *parsed;
+}
+
+// {"start_date", "end_date", "buckets"?}: the days of a backfill in order, and the buckets each
+// day's aggregate_daily run is to list (all configured ones when not given).
+json::value days_of_range(const Config& config, const json::object& event) {
+  const Date start = range_end(event, "start_date");
+  const Date end = range_end(event, "end_date");
+  const Date today = Date::from_time_point(std::chrono::system_clock::now());
+  if (end < start) throw runtime::InvalidInput("\"end_date\" is before \"start_date\"");
+  if (today < end) throw runtime::InvalidInput("\"end_date\" is in the future");
+  std::vector<std::string> buckets = wanted_buckets(config, event);
+  if (buckets.empty()) {
+    if (!config.control_tower_bucket.empty()) buckets.push_back(config.control_tower_bucket);
+    buckets.insert(buckets.end(), config.other_buckets.begin(), config.other_buckets.end());
+  }
+  if (buckets.empty()) throw runtime::ConfigurationError("this stack aggregates no bucket");
+  json::array days;
+  for (Date day = start; !(end < day); day = day.next()) {
+    if (days.size() == kMaxHistoryDays) {
+      throw runtime::InvalidInput("at most " + std::to_string(kMaxHistoryDays) +
+                                  " days at a time; split the range");
+    }
+    days.push_back(json::string(day.iso()));
+  }
+  runtime::log::info("backfill days", "start", start.iso(), "end", end.iso(), "days", days.size());
+  return json::object{{"day_count", days.size()},
+                      {"days", std::move(days)},
+                      {"buckets", json::array(buckets.begin(), buckets.end())}};
+}
+
 std::string run_id_of(const json::object& event, const Date& date) {
   if (const auto* run_id = event.if_contains("run_id")) {
     const std::string text = run_id->is_string() ? std::string(run_id->get_string()) : "";
@@ -350,6 +409,9 @@ json::value handle(const Config& config, common::S3Client& s3, const json::value
                    const common::Deadline& deadline) {
   if (!event.is_object()) throw runtime::InvalidInput("the event must be a JSON object");
   const auto& input = event.get_object();
+  if (input.contains("start_date") || input.contains("end_date")) {
+    return days_of_range(config, input);
+  }
   const Date date = date_of(input);
   const std::string run_id = run_id_of(input, date);
 
@@ -377,23 +439,7 @@ json::value handle(const Config& config, common::S3Client& s3, const json::value
       totals.bytes += file.bytes;
     }
   } else {
-    std::vector<std::string> wanted;
-    if (const auto* buckets = input.if_contains("buckets")) {
-      if (!buckets->is_array())
-        throw runtime::InvalidInput("\"buckets\" must be a list of bucket names");
-      for (const auto& bucket : buckets->get_array()) {
-        if (!bucket.is_string())
-          throw runtime::InvalidInput("\"buckets\" must be a list of bucket names");
-        wanted.push_back(bucket_name(std::string(bucket.get_string())));
-      }
-      for (const auto& bucket : wanted) {
-        if (bucket != config.control_tower_bucket &&
-            std::find(config.other_buckets.begin(), config.other_buckets.end(), bucket) ==
-                config.other_buckets.end()) {
-          throw runtime::InvalidInput("bucket '" + bucket + "' is not one this stack aggregates");
-        }
-      }
-    }
+    const std::vector<std::string> wanted = wanted_buckets(config, input);
     auto included = [&](const std::string& bucket) {
       return wanted.empty() || std::find(wanted.begin(), wanted.end(), bucket) != wanted.end();
     };

@@ -7,6 +7,10 @@
 // Result: {"run_id", "date", "groups": {bucket, key, count, bytes}, "group_count", "file_count",
 // "bytes", "skipped_recent"}, or {"run_id", "date", "continuation": {...}} near the deadline.
 //
+// For a backfill (aggregate_history), {"start_date", "end_date", "buckets"?} instead: no listing,
+// {"days": ["YYYY-MM-DD", ...], "day_count", "buckets"} (the given buckets, else every configured
+// one), at most kMaxHistoryDays.
+//
 // Environment: WORK_BUCKET (required); CONTROL_TOWER_BUCKET and/or OTHER_BUCKETS (comma-separated;
 // s3:// is stripped with a warning); ORGANIZATION_ID (else every o-* folder); AGGREGATION_REGIONS
 // (comma-separated; empty: all); DELAY_WINDOW_S (60); LIST_CONCURRENCY (32);
@@ -22,6 +26,8 @@
 #include "runtime/runtime.h"
 
 namespace functions::get_files {
+
+inline constexpr std::size_t kMaxHistoryDays = 3660;  // ten years; keeps the Map input < 256 KB
 
 struct Config {
   std::string work_bucket;
