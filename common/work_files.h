@@ -23,6 +23,11 @@ struct FileRef {
   static FileRef from_json(const boost::json::value& value, const std::string& what);
 };
 
+// The run's id from an event's "run_id": it names the run's folder (work/<run_id>/), so 1-80 of
+// A-Z a-z 0-9 - _ (what an execution name allows, less what does not belong in a key).
+// InvalidInput otherwise, or when absent and `fallback` is empty.
+std::string run_id_of(const boost::json::object& event, const std::string& fallback = "");
+
 // A key-safe, collision-free file name for any id: a readable slug and a short hash of the id.
 std::string work_file_name(const std::string& id);
 

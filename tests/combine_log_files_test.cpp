@@ -265,6 +265,8 @@ TEST_F(CombineTest, BadInputIsAClearErrorAndWritesNothing) {
         json::value(json::object{{"run_id", "r"}, {"group_id", "g"}, {"plan", "nope"}}),
         json::value(json::object{{"run_id", "r"}, {"group_id", "g"}, {"plan", bad_plan.to_json()}}),
         json::value(json::object{{"group_id", "g"}, {"plan", bad_plan.to_json()}}),
+        json::value(
+            json::object{{"run_id", "a/b"}, {"group_id", "g"}, {"plan", bad_plan.to_json()}}),
         json::value(42)}) {
     const auto run = tests::invoke_function(moto_, "CombineLogFiles", event, environment());
     EXPECT_EQ(run.exit_code, 1) << json::serialize(event);

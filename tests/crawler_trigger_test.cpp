@@ -96,8 +96,14 @@ TEST_F(CrawlerTriggerTest, PartitionsModeRegistersEachNewHiveFolderOnce) {
   EXPECT_EQ(again.response.at("created").as_int64(), 0);
   EXPECT_EQ(again.response.at("existing").as_int64(), 1);
 
-  const auto no_run = tests::invoke_function(moto_, "CrawlerTrigger", json::object{}, env);
-  EXPECT_EQ(no_run.response.at("errorType").as_string(), "InvalidInput");
+  for (const json::value& bad :
+       {json::value(json::object{}), json::value(json::object{{"run_id", "../run-7"}}),
+        json::value(json::object{{"run_id", 7}}), json::value("run-7")}) {
+    const auto rejected = tests::invoke_function(moto_, "CrawlerTrigger", bad, env);
+    EXPECT_EQ(rejected.exit_code, 1) << json::serialize(bad);
+    EXPECT_EQ(rejected.response.at("errorType").as_string(), "InvalidInput")
+        << json::serialize(bad);
+  }
 }
 
 TEST_F(CrawlerTriggerTest, BadConfigurationFailsInitialisation) {

@@ -186,6 +186,9 @@ TEST_F(DetermineOperationTypeTest, BadInputIsAClearErrorAndWritesNoPlan) {
   bad_kind["kind"] = "mystery";
   json::object bad_files = good;
   bad_files["files"] = "not a reference";
+  json::object bad_run = good;
+  bad_run["run_id"] = "../elsewhere";
+  bad_events.push_back(bad_run);
   json::object bad_list = group({{{"size", 3}}}, {{"group_id", "g2"}, {"kind", "other"}});
   for (auto& event : {json::value(bad_date), json::value(bad_kind), json::value(bad_files),
                       json::value(bad_list), json::value("string")}) {

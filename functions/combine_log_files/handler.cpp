@@ -584,7 +584,7 @@ json::value handle(const Config& config, common::S3Client& s3, const json::value
   if (!event.is_object())
     throw runtime::InvalidInput("the event must be an object with a \"plan\"");
   const auto& input = event.get_object();
-  const std::string run_id = required_string(input, "run_id", "the event");
+  const std::string run_id = common::run_id_of(input);
   const std::string group_id = required_string(input, "group_id", "the event");
   if (!input.contains("plan")) throw runtime::InvalidInput("the event needs \"plan\"");
   const auto plan_ref = common::FileRef::from_json(input.at("plan"), "plan");

@@ -6,6 +6,7 @@
 #include <set>
 
 #include "common/settings.h"
+#include "common/work_files.h"
 #include "runtime/errors.h"
 #include "runtime/logging.h"
 
@@ -160,11 +161,8 @@ json::value handle(const Config& config, common::GlueClient& glue, common::S3Cli
                    const json::value& event) {
   if (config.mode == "crawler") return start_crawlers(config, glue);
   const auto* input = event.if_object();
-  const auto* run_id = input ? input->if_contains("run_id") : nullptr;
-  if (run_id == nullptr || !run_id->is_string() || run_id->get_string().empty()) {
-    throw runtime::InvalidInput("partitions mode needs the run's \"run_id\"");
-  }
-  return add_partitions(config, glue, s3, std::string(run_id->get_string()));
+  if (input == nullptr) throw runtime::InvalidInput("partitions mode needs the run's \"run_id\"");
+  return add_partitions(config, glue, s3, common::run_id_of(*input));
 }
 
 runtime::Handler make_handler() {

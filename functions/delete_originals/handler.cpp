@@ -77,10 +77,15 @@ std::vector<Original> originals_of(const json::object& receipt) {
   return originals;
 }
 
-// What to delete for these originals: see the header. Lists versions once per folder.
+// Folder → key → its version ids, newest first: listed once per invocation, however many chunks
+// of originals share the folder. A version written after the listing is not in it, so it stays.
+using VersionsByFolder = std::map<std::string, std::map<std::string, std::vector<std::string>>>;
+
+// What to delete for these originals: see the header.
 std::vector<common::ObjectId> doomed_versions(const Config& config, common::S3Client& s3,
                                               const std::string& bucket,
                                               const std::vector<Original>& originals,
+                                              VersionsByFolder& listed_versions,
                                               std::int64_t& kept_changed) {
   std::vector<common::ObjectId> doomed;
   std::vector<const Original*> versioned;
@@ -93,7 +98,9 @@ std::vector<common::ObjectId> doomed_versions(const Config& config, common::S3Cl
   for (const auto* original : versioned)
     by_directory[directory_of(original->key)].push_back(original);
   std::vector<std::string> directories;
-  for (const auto& [directory, unused] : by_directory) directories.push_back(directory);
+  for (const auto& [directory, unused] : by_directory) {
+    if (!listed_versions.contains(directory)) directories.push_back(directory);
+  }
   std::vector<common::VersionListOptions> listings;
   for (const auto& directory : directories) {
     common::VersionListOptions options;
@@ -103,15 +110,18 @@ std::vector<common::ObjectId> doomed_versions(const Config& config, common::S3Cl
   }
   const auto listed = s3.list_versions_many(bucket, listings, config.list_concurrency);
   for (std::size_t d = 0; d < directories.size(); ++d) {
+    auto& versions_of = listed_versions[directories[d]];
     // S3 lists each key's versions newest first.
-    std::map<std::string, std::vector<const common::S3Object*>> versions_of;
-    for (const auto& version : listed[d].versions) versions_of[version.key].push_back(&version);
-    for (const auto* original : by_directory[directories[d]]) {
-      const auto& versions = versions_of[original->key];
+    for (const auto& version : listed[d].versions)
+      versions_of[version.key].push_back(version.version_id);
+  }
+  for (const auto& [directory, originals_there] : by_directory) {
+    auto& versions_of = listed_versions[directory];
+    for (const auto* original : originals_there) {
       bool reached = false;
-      for (const auto* version : versions) {
-        if (version->version_id == original->version_id) reached = true;
-        if (reached) doomed.push_back({original->key, version->version_id});
+      for (const auto& version_id : versions_of[original->key]) {
+        if (version_id == original->version_id) reached = true;
+        if (reached) doomed.push_back({original->key, version_id});
       }
       if (!reached)
         doomed.push_back({original->key, original->version_id});  // already gone: harmless
@@ -191,6 +201,7 @@ json::value handle(const Config& config, common::S3Client& s3, const json::value
   verify_outputs(s3, receipt);
   const std::vector<Original> originals = originals_of(receipt);
   std::int64_t kept_changed = 0;
+  VersionsByFolder listed_versions;
   std::vector<std::string> failed;
   // Chunks of originals between looks at the deadline; at least one per invocation.
   const std::size_t chunk = config.keys_per_request * config.delete_concurrency;
@@ -206,7 +217,8 @@ json::value handle(const Config& config, common::S3Client& s3, const json::value
     const std::vector<Original> slice(
         originals.begin() + static_cast<std::ptrdiff_t>(next),
         originals.begin() + static_cast<std::ptrdiff_t>(std::min(originals.size(), next + chunk)));
-    std::vector<common::ObjectId> doomed = doomed_versions(config, s3, bucket, slice, kept_changed);
+    std::vector<common::ObjectId> doomed =
+        doomed_versions(config, s3, bucket, slice, listed_versions, kept_changed);
     for (int round = 1; round <= kDeleteRounds && !doomed.empty(); ++round) {
       const auto result =
           s3.delete_objects(bucket, doomed, config.delete_concurrency, config.keys_per_request);

@@ -257,7 +257,7 @@ json::value handle(const Config& config, common::S3Client& s3, const json::value
   }
   const auto& group = merged;
   const std::string group_id = string_field(group, "group_id");
-  const std::string run_id = string_field(group, "run_id");
+  const std::string run_id = common::run_id_of(group);
   const std::string bucket = string_field(group, "source_bucket");
   const std::string date_text = string_field(group, "date");
   if (!common::Date::parse(date_text)) throw runtime::InvalidInput("\"date\" must be YYYY-MM-DD");

@@ -369,18 +369,6 @@ json::value days_of_range(const Config& config, const json::object& event) {
                       {"buckets", json::array(buckets.begin(), buckets.end())}};
 }
 
-std::string run_id_of(const json::object& event, const Date& date) {
-  if (const auto* run_id = event.if_contains("run_id")) {
-    const std::string text = run_id->is_string() ? std::string(run_id->get_string()) : "";
-    const bool valid =
-        !text.empty() && text.size() <= 80 && std::all_of(text.begin(), text.end(), [](char c) {
-          return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_';
-        });
-    if (!valid) throw runtime::InvalidInput("\"run_id\" must be 1-80 of A-Z a-z 0-9 - _");
-    return text;
-  }
-  return "manual-" + date.iso();
-}
 
 }  // namespace
 
@@ -413,7 +401,7 @@ json::value handle(const Config& config, common::S3Client& s3, const json::value
     return days_of_range(config, input);
   }
   const Date date = date_of(input);
-  const std::string run_id = run_id_of(input, date);
+  const std::string run_id = common::run_id_of(input, "manual-" + date.iso());
 
   std::vector<Unit> units;
   std::vector<json::object> groups;

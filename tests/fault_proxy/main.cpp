@@ -5,7 +5,8 @@
 //   fault-proxy --upstream http://127.0.0.1:PORT [--port 0] [--rate 0.2] [--seed 1]
 //               [--faults throttle,internal,reset_before,reset_after,delay,error_in_200]
 //               [--hold 'REGEX[@N]']...
-// Prints "fault-proxy listening http://127.0.0.1:PORT"; GET /fault-proxy/stats returns counts.
+// Prints "fault-proxy listening http://127.0.0.1:PORT"; GET /fault-proxy/stats returns counts:
+// faults injected, and requests and body bytes by API operation (benchmarks read those).
 // --hold keeps the Nth (default first) request whose "METHOD target" matches REGEX waiting until
 // POST /fault-proxy/release (all) or /fault-proxy/release?hold=I (the Ith --hold), then forwards
 // it: a test can kill the client while it is known to be in the middle of that request (stats
@@ -18,6 +19,7 @@
 #include <cstdlib>
 #include <deque>
 #include <iostream>
+#include <map>
 #include <mutex>
 #include <random>
 #include <regex>
@@ -94,10 +96,76 @@ class Hold {
   std::condition_variable released_;
 };
 
+struct Traffic {
+  long count = 0;
+  long long bytes_sent = 0;      // request bodies, to AWS
+  long long bytes_received = 0;  // response bodies, from AWS
+};
+
 struct Stats {
   std::atomic<long> requests{0};
   std::atomic<long> counts[kFaultCount] = {};
+  std::mutex mutex;
+  std::map<std::string, Traffic> operations;  // by API operation, for benchmarks
+
+  void record(const std::string& operation, std::size_t sent, std::size_t received) {
+    std::lock_guard lock(mutex);
+    Traffic& traffic = operations[operation];
+    ++traffic.count;
+    traffic.bytes_sent += static_cast<long long>(sent);
+    traffic.bytes_received += static_cast<long long>(received);
+  }
 };
+
+bool has_query(std::string_view target, std::string_view name) {
+  const auto query = target.find('?');
+  if (query == std::string_view::npos) return false;
+  std::string_view rest = target.substr(query + 1);
+  while (!rest.empty()) {
+    const auto amp = rest.find('&');
+    const std::string_view pair = rest.substr(0, amp);
+    if (pair.substr(0, pair.find('=')) == name) return true;
+    if (amp == std::string_view::npos) break;
+    rest.remove_prefix(amp + 1);
+  }
+  return false;
+}
+
+// The API operation a request is (S3 by method and query; JSON protocols by X-Amz-Target).
+std::string operation_of(const Request& request) {
+  if (const auto target = request["X-Amz-Target"]; !target.empty()) {
+    const auto dot = target.rfind('.');
+    return std::string(dot == std::string_view::npos ? target : target.substr(dot + 1));
+  }
+  const std::string_view target(request.target().data(), request.target().size());
+  const std::string_view path = target.substr(0, target.find('?'));
+  const bool bucket_only = path.find('/', 1) == std::string_view::npos || path.ends_with('/');
+  switch (request.method()) {
+    case http::verb::get:
+      if (has_query(target, "uploadId")) return "ListParts";
+      if (has_query(target, "uploads")) return "ListMultipartUploads";
+      if (has_query(target, "versions")) return "ListObjectVersions";
+      if (bucket_only) return "ListObjects";
+      return "GetObject";
+    case http::verb::head:
+      return bucket_only ? "HeadBucket" : "HeadObject";
+    case http::verb::put:
+      if (has_query(target, "partNumber"))
+        return request["x-amz-copy-source"].empty() ? "UploadPart" : "UploadPartCopy";
+      if (!request["x-amz-copy-source"].empty()) return "CopyObject";
+      return bucket_only ? "PutBucket" : "PutObject";
+    case http::verb::post:
+      if (has_query(target, "uploads")) return "CreateMultipartUpload";
+      if (has_query(target, "uploadId")) return "CompleteMultipartUpload";
+      if (has_query(target, "delete")) return "DeleteObjects";
+      return "Post";
+    case http::verb::delete_:
+      if (has_query(target, "uploadId")) return "AbortMultipartUpload";
+      return "DeleteObject";
+    default:
+      return std::string(request.method_string());
+  }
+}
 
 // The operations AWS may answer with 200 and an error document.
 bool can_fail_with_200(const Request& request) {
@@ -255,10 +323,21 @@ int main(int argc, char** argv) {
         for (int f = 0; f < kFaultCount; ++f) counts[kFaultNames[f]] = stats.counts[f].load();
         boost::json::array hold_states;
         for (Hold& hold : holds) hold_states.push_back(hold.describe());
+        boost::json::object operations;
+        {
+          std::lock_guard lock(stats.mutex);
+          for (const auto& [name, traffic] : stats.operations) {
+            operations[name] = {{"count", traffic.count},
+                                {"bytes_sent", traffic.bytes_sent},
+                                {"bytes_received", traffic.bytes_received}};
+          }
+        }
         Response response = make_response(
             http::status::ok, *request,
-            boost::json::serialize(boost::json::object{
-                {"requests", stats.requests.load()}, {"faults", counts}, {"holds", hold_states}}));
+            boost::json::serialize(boost::json::object{{"requests", stats.requests.load()},
+                                                       {"faults", counts},
+                                                       {"holds", hold_states},
+                                                       {"operations", operations}}));
         boost::beast::error_code error;
         write_response(socket, *request, response, error);
         continue;
@@ -273,6 +352,7 @@ int main(int argc, char** argv) {
                               ? error_response(*request, fault)
                               : forwarder.forward(*request);
       if (fault == kResetAfter) return reset(socket);
+      stats.record(operation_of(*request), request->body().size(), response.body().size());
       boost::beast::error_code error;
       write_response(socket, *request, response, error);
       if (error || !response.keep_alive()) return;

@@ -1,0 +1,196 @@
+#!/usr/bin/env python3
+"""Combine one group of 10,000 gzip objects of 1-20 KB, then delete the originals, with the real
+CombineLogFiles and DeleteOriginals bootstraps under lambda-local, against moto: at 2 and at 64
+connections, and one request at a time (the baseline), each on its own freshly seeded versioned
+bucket with the same plan. The functions reach moto through build/bin/fault-proxy at fault rate 0,
+which keeps connections alive (moto closes each one) and counts requests and body bytes by
+operation.
+
+    bench/combine_delete.py [--objects 10000] [--runs one,2,64]
+
+Prints, per run and phase: wall seconds, requests by operation, MiB sent and received, the
+bootstrap's peak RSS (lambda-local's REPORT line) and CPU seconds (the invocation's process tree),
+and the speed-up against the one-at-a-time run. Needs scripts/build (build/bin) first."""
+import argparse
+import base64
+import concurrent.futures
+import gzip
+import json
+import os
+import random
+import re
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+import boto3
+import botocore.config
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BIN = os.path.join(ROOT, "build", "bin")
+DAY = "2026-03-05"
+
+
+def start(command, marker):
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+                               start_new_session=True)
+    for line in process.stdout:
+        if marker in line:
+            return process, re.search(r"http://[0-9.:]+", line).group(0)
+    raise SystemExit(f"{command[0]} did not start")
+
+
+def stats(proxy):
+    with urllib.request.urlopen(proxy + "/fault-proxy/stats") as response:
+        return json.load(response)["operations"]
+
+
+def difference(after, before):
+    result = {}
+    for name, traffic in after.items():
+        old = before.get(name, {"count": 0, "bytes_sent": 0, "bytes_received": 0})
+        delta = {key: traffic[key] - old[key] for key in traffic}
+        if delta["count"]:
+            result[name] = delta
+    return result
+
+
+def seed(s3, bucket, objects, rng_seed):
+    s3.create_bucket(Bucket=bucket)
+    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    rng = random.Random(rng_seed)
+    bodies = []
+    for n in range(objects):
+        # 1-20 KB once compressed, as S3 holds them: random payloads compress to about 0.78.
+        target = rng.randint(1024, 20 * 1024) / 0.78
+        lines = []
+        size = 0
+        while size < target:
+            line = json.dumps({"eventTime": f"{DAY}T00:00:{n % 60:02d}Z", "requestID": f"{rng.getrandbits(64):016x}",
+                               "eventName": rng.choice(["GetObject", "PutObject", "ListBucket"]),
+                               "payload": base64.b64encode(rng.randbytes(240)).decode()})
+            lines.append(line)
+            size += len(line) + 1
+        bodies.append(gzip.compress(("\n".join(lines) + "\n").encode()))
+    keys = [f"app/{DAY}/part-{n:05d}.json.gz" for n in range(objects)]
+
+    def put(index):
+        response = s3.put_object(Bucket=bucket, Key=keys[index], Body=bodies[index])
+        return {"key": keys[index], "size": len(bodies[index]), "etag": response["ETag"],
+                "version_id": response["VersionId"]}
+
+    with concurrent.futures.ThreadPoolExecutor(32) as pool:
+        return list(pool.map(put, range(objects)))
+
+
+def invoke(function, event, environment, scratch):
+    """Runs the bootstrap under lambda-local; returns (response, wall s, CPU s, peak RSS MiB)."""
+    event_path = os.path.join(scratch, f"{function}.json")
+    with open(event_path, "w") as out:
+        json.dump(event, out)
+    command = [os.path.join(BIN, "lambda-local"), "invoke", function, event_path, "--timeout", "900",
+               "--memory", "1769", "--log-level", "WARN"]
+    for name, value in environment.items():
+        command += ["--env", f"{name}={value}"]
+    cpu_before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    started = time.monotonic()
+    done = subprocess.run(command, capture_output=True, text=True)
+    wall = time.monotonic() - started
+    cpu_after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if done.returncode != 0:
+        raise SystemExit(f"{function} failed:\n{done.stdout}\n{done.stderr[-2000:]}")
+    rss = re.findall(r"Max Memory Used: (\d+) MB", done.stderr)
+    cpu = (cpu_after.ru_utime - cpu_before.ru_utime) + (cpu_after.ru_stime - cpu_before.ru_stime)
+    return json.loads(done.stdout), wall, cpu, max(int(value) for value in rss) if rss else 0
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--objects", type=int, default=10000)
+    parser.add_argument("--runs", default="one,2,64", help="'one' (one request at a time) and connection counts")
+    args = parser.parse_args()
+
+    moto, endpoint = start([os.path.join(ROOT, "tools", "moto-local")], "moto ready")
+    proxy_process, proxy = start([os.path.join(BIN, "fault-proxy"), "--upstream", endpoint, "--rate", "0"],
+                                 "fault-proxy listening")
+    try:
+        s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="testing",
+                          aws_secret_access_key="testing",
+                          config=botocore.config.Config(max_pool_connections=32))
+        for bucket in ("bench-work", "bench-destination"):
+            s3.create_bucket(Bucket=bucket)
+        common = {"AWS_ENDPOINT_URL": proxy, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                  "AWS_REGION": "us-east-1", "WORK_BUCKET": "bench-work", "DESTINATION_BUCKET": "bench-destination",
+                  "DESTINATION_PREFIX": "aggregated"}
+        results = []
+        with tempfile.TemporaryDirectory() as scratch:
+            for run in args.runs.split(","):
+                connections = 1 if run == "one" else int(run)
+                bucket = f"bench-source-{run}"
+                seeding = time.monotonic()
+                files = seed(s3, bucket, args.objects, rng_seed=7)
+                total = sum(f["size"] for f in files)
+                print(f"[{run}] seeded {len(files)} objects, {total / 2**20:.1f} MiB, in "
+                      f"{time.monotonic() - seeding:.0f} s", file=sys.stderr)
+                listing = "\n".join(json.dumps(f) for f in files) + "\n"
+                s3.put_object(Bucket="bench-work", Key=f"lists/{run}.jsonl", Body=listing.encode())
+                group = {"group_id": f"bench-{run}", "kind": "other", "source_bucket": bucket, "date": DAY,
+                         "directory": f"app/{DAY}/", "run_id": f"bench-{run}",
+                         "files": {"bucket": "bench-work", "key": f"lists/{run}.jsonl", "count": len(files),
+                                   "bytes": total}}
+                environment = dict(common, HTTP_MAX_CONNECTIONS_PER_HOST=str(connections),
+                                   DOWNLOAD_CONCURRENCY=str(connections), DELETE_CONCURRENCY=str(connections),
+                                   LIST_CONCURRENCY=str(connections), HEAD_CONCURRENCY=str(connections))
+                plan, _, _, _ = invoke("DetermineOperationType", group, environment, scratch)
+                plan["run_id"] = f"bench-{run}"
+
+                for phase, function in (("combine", "CombineLogFiles"), ("delete", "DeleteOriginals")):
+                    before = stats(proxy)
+                    wall = cpu = 0.0
+                    rss = 0
+                    event = plan
+                    while True:
+                        response, seconds, cpu_seconds, peak = invoke(function, event, environment, scratch)
+                        wall += seconds
+                        cpu += cpu_seconds
+                        rss = max(rss, peak)
+                        if "continuation" not in response:
+                            break
+                        event = response
+                    if phase == "combine":
+                        plan = dict(response, run_id=f"bench-{run}")
+                    operations = difference(stats(proxy), before)
+                    results.append({"run": run, "phase": phase, "wall": wall, "cpu": cpu, "rss": rss,
+                                    "operations": operations})
+                    print(f"[{run}] {phase}: {wall:.2f} s", file=sys.stderr)
+                left = s3.list_object_versions(Bucket=bucket).get("Versions", [])
+                if left:
+                    raise SystemExit(f"[{run}] {len(left)} originals left after DeleteOriginals")
+    finally:
+        for process in (proxy_process, moto):
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+    baseline = {r["phase"]: r["wall"] for r in results if r["run"] == "one"}
+    print(f"\n{args.objects} gzip objects of 1-20 KB in one group, moto on this machine "
+          f"({os.cpu_count()} cores)\n")
+    print(f"{'run':>8} {'phase':>8} {'wall s':>8} {'vs one':>7} {'CPU s':>7} {'RSS MiB':>8} "
+          f"{'MiB sent':>9} {'MiB recv':>9}  requests by operation")
+    for r in results:
+        sent = sum(t["bytes_sent"] for t in r["operations"].values()) / 2**20
+        received = sum(t["bytes_received"] for t in r["operations"].values()) / 2**20
+        ratio = baseline.get(r["phase"], 0) / r["wall"] if r["wall"] else 0
+        label = "one" if r["run"] == "one" else f"{r['run']} conn"
+        requests = ", ".join(f"{name} {t['count']}" for name, t in sorted(r["operations"].items()))
+        print(f"{label:>8} {r['phase']:>8} {r['wall']:8.2f} {ratio:6.1f}x {r['cpu']:7.2f} {r['rss']:8d} "
+              f"{sent:9.1f} {received:9.1f}  {requests}")
+
+
+if __name__ == "__main__":
+    main()
