@@ -10,7 +10,9 @@ operation.
 
 Prints, per run and phase: wall seconds, requests by operation, MiB sent and received, the
 bootstrap's peak RSS (lambda-local's REPORT line) and CPU seconds (the invocation's process tree),
-and the speed-up against the one-at-a-time run. Needs scripts/build (build/bin) first."""
+and the speed-up against the one-at-a-time run. moto answers one request at a time in one Python
+process, far faster than S3's first byte: --latency-ms (20 by default) has the proxy hold every
+request that long, as S3 does, so what concurrency hides shows. Needs scripts/build first."""
 import argparse
 import base64
 import concurrent.futures
@@ -111,10 +113,13 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--objects", type=int, default=10000)
     parser.add_argument("--runs", default="one,2,64", help="'one' (one request at a time) and connection counts")
+    parser.add_argument("--latency-ms", type=int, default=20,
+                        help="added to every request by the proxy, as S3's first-byte latency (0: moto's own)")
     args = parser.parse_args()
 
     moto, endpoint = start([os.path.join(ROOT, "tools", "moto-local")], "moto ready")
-    proxy_process, proxy = start([os.path.join(BIN, "fault-proxy"), "--upstream", endpoint, "--rate", "0"],
+    latency = ["--faults", "delay", "--rate", "1", "--delay-ms", str(args.latency_ms)] if args.latency_ms else []
+    proxy_process, proxy = start([os.path.join(BIN, "fault-proxy"), "--upstream", endpoint, "--rate", "0"] + latency,
                                  "fault-proxy listening")
     try:
         s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="testing",
@@ -179,7 +184,7 @@ def main():
 
     baseline = {r["phase"]: r["wall"] for r in results if r["run"] == "one"}
     print(f"\n{args.objects} gzip objects of 1-20 KB in one group, moto on this machine "
-          f"({os.cpu_count()} cores)\n")
+          f"({os.cpu_count()} cores), {args.latency_ms} ms added to every request\n")
     print(f"{'run':>8} {'phase':>8} {'wall s':>8} {'vs one':>7} {'CPU s':>7} {'RSS MiB':>8} "
           f"{'MiB sent':>9} {'MiB recv':>9}  requests by operation")
     for r in results:

@@ -15,7 +15,7 @@ namespace common {
 
 inline constexpr std::size_t kMaxDeleteKeys = 1000;  // per DeleteObjects request
 inline constexpr std::uint64_t kMinPartBytes = 5ull * 1024 * 1024;
-inline constexpr int kMaxParts = 10000;
+inline constexpr std::uint64_t kMaxParts = 10000;  // per multipart upload
 
 struct S3Object {
   std::string key;

@@ -12,17 +12,21 @@ namespace common {
 
 namespace json = boost::json;
 
-std::string run_id_of(const json::object& event, const std::string& fallback) {
-  const auto* run_id = event.if_contains("run_id");
-  if (run_id == nullptr && !fallback.empty()) return fallback;
-  const std::string text =
-      run_id && run_id->is_string() ? std::string(run_id->get_string()) : std::string();
+std::string id_field(const json::object& event, const char* field) {
+  const auto* id = event.if_contains(field);
+  const std::string text = id && id->is_string() ? std::string(id->get_string()) : std::string();
   const bool valid =
       !text.empty() && text.size() <= 80 && std::all_of(text.begin(), text.end(), [](char c) {
         return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_';
       });
-  if (!valid) throw runtime::InvalidInput("\"run_id\" must be 1-80 of A-Z a-z 0-9 - _");
+  if (!valid)
+    throw runtime::InvalidInput(std::string("\"") + field + "\" must be 1-80 of A-Z a-z 0-9 - _");
   return text;
+}
+
+std::string run_id_of(const json::object& event, const std::string& fallback) {
+  if (!event.contains("run_id") && !fallback.empty()) return fallback;
+  return id_field(event, "run_id");
 }
 
 std::string work_file_name(const std::string& id) {

@@ -27,6 +27,8 @@ struct FileRef {
 // A-Z a-z 0-9 - _ (what an execution name allows, less what does not belong in a key).
 // InvalidInput otherwise, or when absent and `fallback` is empty.
 std::string run_id_of(const boost::json::object& event, const std::string& fallback = "");
+// The same rule for any id that names a folder or an execution (a manifest id): `field` of event.
+std::string id_field(const boost::json::object& event, const char* field);
 
 // A key-safe, collision-free file name for any id: a readable slug and a short hash of the id.
 std::string work_file_name(const std::string& id);

@@ -5,11 +5,11 @@
 #include <numeric>
 #include <set>
 
-#include "functions/determine_operation_type/handler.h"
+#include "common/plan.h"
 
 namespace {
 
-using namespace functions::determine_operation_type;
+using namespace common;
 constexpr std::uint64_t kMiB = 1ull << 20;
 constexpr std::uint64_t kGiB = 1ull << 30;
 

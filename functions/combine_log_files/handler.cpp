@@ -9,8 +9,10 @@
 #include <mutex>
 #include <optional>
 
+#include "common/dates.h"
 #include "common/deadline.h"
 #include "common/gzip.h"
+#include "common/plan.h"
 #include "common/settings.h"
 #include "common/work_files.h"
 #include "runtime/errors.h"
@@ -26,18 +28,7 @@ namespace {
 constexpr std::uint64_t kMinPart = 5ull << 20;
 constexpr std::uint64_t kMaxCopyPart = 5ull << 30;
 
-struct Source {
-  std::string key;
-  std::uint64_t size = 0;
-  std::string etag;
-  std::string version_id;
-
-  json::object to_json() const {
-    json::object object{{"key", key}, {"size", size}, {"etag", etag}};
-    if (!version_id.empty()) object["version_id"] = version_id;
-    return object;
-  }
-};
+using common::Source;
 
 std::string required_string(const json::object& object, const char* name,
                             const std::string& where) {
@@ -46,22 +37,6 @@ std::string required_string(const json::object& object, const char* name,
     throw runtime::InvalidInput(where + " needs a non-empty string \"" + name + "\"");
   }
   return std::string(value->get_string());
-}
-
-Source parse_source(const json::value& value) {
-  if (!value.is_object()) throw runtime::InvalidInput("a plan source must be an object");
-  const auto& object = value.get_object();
-  Source source;
-  source.key = required_string(object, "key", "a plan source");
-  source.etag = required_string(object, "etag", "a plan source");
-  const auto* size = object.if_contains("size");
-  if (size == nullptr || !size->is_number())
-    throw runtime::InvalidInput("a plan source needs a \"size\"");
-  source.size = size->to_number<std::uint64_t>();
-  if (const auto* version = object.if_contains("version_id"); version && version->is_string()) {
-    source.version_id = version->get_string();
-  }
-  return source;
 }
 
 common::GetOptions pinned(const Source& source,
@@ -147,7 +122,7 @@ class Stream {
     }
     upload_id_.clear();
     json::array listed;
-    for (const auto& source : sources_) listed.push_back(source.to_json());
+    for (const auto& source : sources_) listed.push_back(common::source_json(source));
     return {{"key", key_},
             {"size", bytes_},
             {"etag", head.etag},
@@ -178,7 +153,8 @@ class Stream {
     for (std::size_t i = 0; i < committed_.parts; ++i)
       parts.push_back(json::object{{"n", parts_[i].number}, {"etag", parts_[i].etag}});
     json::array sources;
-    for (std::size_t i = 0; i < committed_.sources; ++i) sources.push_back(sources_[i].to_json());
+    for (std::size_t i = 0; i < committed_.sources; ++i)
+      sources.push_back(common::source_json(sources_[i]));
     state["parts"] = std::move(parts);
     state["sources"] = std::move(sources);
     upload_id_.clear();  // detached: not aborted when this object goes
@@ -192,7 +168,7 @@ class Stream {
                         std::string(part.at("etag").as_string())});
     }
     for (const auto& source : state.at("sources").as_array())
-      sources_.push_back(parse_source(source));
+      sources_.push_back(common::source_from_json(source, "a saved source"));
     bytes_ = state.at("bytes").to_number<std::uint64_t>();
     copied_ = state.at("copied").to_number<std::uint64_t>();
     committed_ = {parts_.size(), sources_.size(), bytes_, copied_,
@@ -475,7 +451,7 @@ class OutputBuilder {
                                         std::to_string(source.size));
     }
     if (bytes.empty()) {
-      progress.empty[source.key] = source.to_json();
+      progress.empty[source.key] = common::source_json(source);
       return;
     }
     if (common::is_gzip(bytes)) {
@@ -522,11 +498,12 @@ void copy_output(const Config& config, common::S3Client& s3, const std::string& 
                                           std::to_string(head.size) + " bytes, not " +
                                           std::to_string(source.size));
       }
-      progress.outputs.push_back(json::object{{"key", key},
-                                              {"size", head.size},
-                                              {"etag", head.etag},
-                                              {"version_id", written.version_id},
-                                              {"sources", json::array{source.to_json()}}});
+      progress.outputs.push_back(
+          json::object{{"key", key},
+                       {"size", head.size},
+                       {"etag", head.etag},
+                       {"version_id", written.version_id},
+                       {"sources", json::array{common::source_json(source)}}});
       progress.totals.bytes_out += head.size;
       progress.totals.bytes_in += source.size;
       ++progress.totals.files;
@@ -565,6 +542,50 @@ Progress progress_from(const json::object& state) {
   return progress;
 }
 
+// Manifest mode: the manifest's files planned as one batch (several outputs only past
+// MAX_OUTPUT_BYTES or 10,000 parts). Planning is deterministic, so a resumed or repeated call
+// plans the same outputs; the event comes back as an ordinary plan event.
+json::object with_manifest_plan(const Config& config, common::S3Client& s3, json::object input) {
+  const std::string manifest_id = common::id_field(input, "manifest_id");
+  const std::string bucket = required_string(input, "source_bucket", "a manifest event");
+  const auto date = common::Date::parse(required_string(input, "date", "a manifest event"));
+  if (!date) throw runtime::InvalidInput("\"date\" must be YYYY-MM-DD");
+  const auto manifest = common::FileRef::from_json(input.at("manifest"), "manifest");
+  std::vector<common::Source> sources;
+  for (const auto& item : common::read_json_array(s3, manifest)) {
+    sources.push_back(common::source_from_json(item, "a manifest file"));
+  }
+  if (sources.empty()) throw runtime::InvalidInput("the manifest lists no file");
+  std::string prefix = config.destination_prefix;
+  while (!prefix.empty() && prefix.back() == '/') prefix.pop_back();
+  const std::string key_base = (prefix.empty() ? "" : prefix + "/") + bucket +
+                               "/date=" + date->iso() + "/batch-" + manifest_id;
+  json::array outputs;
+  for (const auto& output :
+       common::plan_outputs(std::move(sources), key_base, config.max_output_bytes)) {
+    json::array listed;
+    for (const auto& source : output.sources) listed.push_back(common::source_json(source));
+    outputs.push_back(json::object{{"key_base", output.key_base},
+                                   {"part_size", output.part_size},
+                                   {"bytes", output.bytes},
+                                   {"sources", std::move(listed)}});
+  }
+  const std::string key = "work/" + manifest_id + "/plan.json";
+  common::PutOptions put;
+  put.content_type = "application/json";
+  s3.put_object(config.work_bucket, key,
+                json::serialize(json::object{{"group_id", manifest_id},
+                                             {"operation", "aggregate"},
+                                             {"source_bucket", bucket},
+                                             {"date", date->iso()},
+                                             {"outputs", std::move(outputs)}}),
+                put);
+  input["plan"] = common::FileRef{config.work_bucket, key, 0, 0}.to_json();
+  input["run_id"] = manifest_id;
+  input["group_id"] = manifest_id;
+  return input;
+}
+
 }  // namespace
 
 Config Config::from_environment() {
@@ -576,6 +597,8 @@ Config Config::from_environment() {
   config.download_concurrency =
       common::number_setting("DOWNLOAD_CONCURRENCY", config.download_concurrency);
   config.memory_budget = common::number_setting("MEMORY_BUDGET_BYTES", config.memory_budget);
+  config.destination_prefix = common::setting("DESTINATION_PREFIX", config.destination_prefix);
+  config.max_output_bytes = common::number_setting("MAX_OUTPUT_BYTES", config.max_output_bytes);
   return config;
 }
 
@@ -583,7 +606,9 @@ json::value handle(const Config& config, common::S3Client& s3, const json::value
                    const common::Deadline& deadline) {
   if (!event.is_object())
     throw runtime::InvalidInput("the event must be an object with a \"plan\"");
-  const auto& input = event.get_object();
+  const json::object input = event.get_object().contains("manifest")
+                                 ? with_manifest_plan(config, s3, event.get_object())
+                                 : event.get_object();
   const std::string run_id = common::run_id_of(input);
   const std::string group_id = required_string(input, "group_id", "the event");
   if (!input.contains("plan")) throw runtime::InvalidInput("the event needs \"plan\"");
@@ -642,7 +667,8 @@ json::value handle(const Config& config, common::S3Client& s3, const json::value
     if (sources_value == nullptr || !sources_value->is_array())
       throw runtime::InvalidInput("a plan output needs \"sources\"");
     std::vector<Source> sources;
-    for (const auto& value : sources_value->get_array()) sources.push_back(parse_source(value));
+    for (const auto& value : sources_value->get_array())
+      sources.push_back(common::source_from_json(value, "a plan source"));
     const auto* copy = planned->if_contains("copy");
     if (copy != nullptr && copy->is_bool() && copy->get_bool()) {
       copy_output(config, s3, bucket, key_base, sources, progress);

@@ -1,7 +1,11 @@
 #pragma once
 // CombineLogFiles: executes one plan from DetermineOperationType and writes a receipt.
 //
-// Event: {"run_id", "group_id", "plan": {bucket, key, ...}} (DetermineOperationType's result).
+// Event: {"run_id", "group_id", "plan": {bucket, key, ...}} (DetermineOperationType's result),
+// or, in manifest mode (process_manifest), {"manifest_id", "source_bucket", "date", "manifest":
+// {bucket, key, ...}} naming a JSON array of {"key", "size", "etag", "version_id"?}: the manifest
+// is planned here (common/plan.h) into <DESTINATION_PREFIX>/<bucket>/date=<date>/
+// batch-<manifest id>-0001.gz (or .log), and the manifest id is the run and the group.
 // Result: {"group_id", "receipt": {bucket, key, count, bytes}, "outputs", "files", "skipped",
 // "bytes_in", "bytes_out"}.
 //
@@ -25,7 +29,8 @@
 // source twice.
 //
 // Environment: WORK_BUCKET, DESTINATION_BUCKET (required), STORAGE_CLASS (STANDARD_IA),
-// DOWNLOAD_CONCURRENCY (32), MEMORY_BUDGET_BYTES (67108864).
+// DOWNLOAD_CONCURRENCY (32), MEMORY_BUDGET_BYTES (67108864), DESTINATION_PREFIX ("aggregated")
+// and MAX_OUTPUT_BYTES (5 GiB) for manifests.
 #include <cstdint>
 #include <string>
 
@@ -44,6 +49,8 @@ struct Config {
   std::string storage_class = "STANDARD_IA";
   std::size_t download_concurrency = 32;
   std::uint64_t memory_budget = 64ull << 20;
+  std::string destination_prefix = "aggregated";
+  std::uint64_t max_output_bytes = 5ull << 30;
 
   static Config from_environment();
 };

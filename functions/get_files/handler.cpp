@@ -369,7 +369,6 @@ json::value days_of_range(const Config& config, const json::object& event) {
                       {"buckets", json::array(buckets.begin(), buckets.end())}};
 }
 
-
 }  // namespace
 
 Config Config::from_environment() {

@@ -4,7 +4,8 @@
 // CompleteMultipartUpload, UploadPartCopy and CopyObject — 200 OK with an <Error> body.
 //   fault-proxy --upstream http://127.0.0.1:PORT [--port 0] [--rate 0.2] [--seed 1]
 //               [--faults throttle,internal,reset_before,reset_after,delay,error_in_200]
-//               [--hold 'REGEX[@N]']...
+//               [--delay-ms 250] [--hold 'REGEX[@N]']...
+// (--faults delay --rate 1 --delay-ms 20 gives every request S3-like latency, for benchmarks.)
 // Prints "fault-proxy listening http://127.0.0.1:PORT"; GET /fault-proxy/stats returns counts:
 // faults injected, and requests and body bytes by API operation (benchmarks read those).
 // --hold keeps the Nth (default first) request whose "METHOD target" matches REGEX waiting until
@@ -255,11 +256,12 @@ int main(int argc, char** argv) {
   int port = 0;
   double rate = 0.2;
   unsigned seed = 1;
+  int delay_ms = 250;
   std::string kinds = "throttle,internal,reset_before,reset_after,delay,error_in_200";
   std::deque<Hold> holds;  // a deque: Hold is neither movable nor copyable
   constexpr const char* kUsage =
       "usage: fault-proxy --upstream http://HOST:PORT [--port P] [--rate R] [--seed S] "
-      "[--faults KIND,...] [--hold 'REGEX[@N]']...\n";
+      "[--faults KIND,...] [--delay-ms 250] [--hold 'REGEX[@N]']...\n";
   for (int i = 1; i < argc; i += 2) {
     const std::string flag = argv[i];
     if (i + 1 >= argc) {
@@ -273,6 +275,8 @@ int main(int argc, char** argv) {
       port = std::stoi(value);
     } else if (flag == "--rate") {
       rate = std::stod(value);
+    } else if (flag == "--delay-ms") {
+      delay_ms = std::stoi(value);
     } else if (flag == "--seed") {
       seed = static_cast<unsigned>(std::stoul(value));
     } else if (flag == "--faults") {
@@ -347,7 +351,7 @@ int main(int argc, char** argv) {
       const Fault fault = policy.next(*request);
       ++stats.counts[fault];
       if (fault == kResetBefore) return reset(socket);
-      if (fault == kDelay) std::this_thread::sleep_for(std::chrono::milliseconds(250));
+      if (fault == kDelay) std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms));
       Response response = (fault == kThrottle || fault == kInternal)
                               ? error_response(*request, fault)
                               : forwarder.forward(*request);

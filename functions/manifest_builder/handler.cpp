@@ -1,0 +1,531 @@
+#include "functions/manifest_builder/handler.h"
+
+#include <algorithm>
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+#include <cstdio>
+#include <map>
+#include <random>
+#include <set>
+
+#include "common/errors.h"
+#include "common/settings.h"
+#include "common/sigv4.h"
+#include "common/work_files.h"
+#include "runtime/errors.h"
+#include "runtime/logging.h"
+#include "runtime/metrics.h"
+
+namespace functions::manifest_builder {
+
+namespace json = boost::json;
+using Clock = std::chrono::system_clock;
+
+namespace {
+
+constexpr std::size_t kFilesPerClaim = common::kMaxTransactItems - 1;  // + the manifest item
+
+json::object s(const std::string& text) {
+  return {{"S", text}};
+}
+json::object n(std::int64_t number) {
+  return {{"N", std::to_string(number)}};
+}
+std::int64_t epoch_ms(Clock::time_point time) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(time.time_since_epoch()).count();
+}
+std::int64_t epoch_s(Clock::time_point time) {
+  return std::chrono::duration_cast<std::chrono::seconds>(time.time_since_epoch()).count();
+}
+std::string attribute(const json::object& item, const char* name) {
+  const auto* value = item.if_contains(name);
+  if (value == nullptr || !value->is_object()) return {};
+  const auto& typed = value->get_object();
+  if (const auto* text = typed.if_contains("S")) return std::string(text->as_string());
+  if (const auto* number = typed.if_contains("N")) return std::string(number->as_string());
+  return {};
+}
+
+// A partition of the ledger: one source bucket's files of one day.
+struct Partition {
+  std::string bucket;
+  common::Date date;
+  std::string id() const { return bucket + "#" + date.iso(); }
+  auto operator<=>(const Partition&) const = default;
+};
+
+std::optional<Partition> partition_from_id(const std::string& id) {
+  const auto hash = id.rfind('#');
+  if (hash == std::string::npos) return std::nullopt;
+  const auto date = common::Date::parse(std::string_view(id).substr(hash + 1));
+  if (!date) return std::nullopt;
+  return Partition{id.substr(0, hash), *date};
+}
+
+const json::object* member_object(const json::object& object, const char* name) {
+  const auto* value = object.if_contains(name);
+  return value ? value->if_object() : nullptr;
+}
+
+std::string member_string(const json::object& object, const char* name) {
+  const auto* value = object.if_contains(name);
+  return value && value->is_string() ? std::string(value->get_string()) : std::string();
+}
+
+bool valid_bucket_name(const std::string& name) {
+  return name.size() >= 3 && name.size() <= 63 && std::all_of(name.begin(), name.end(), [](char c) {
+           return std::islower(static_cast<unsigned char>(c)) ||
+                  std::isdigit(static_cast<unsigned char>(c)) || c == '-' || c == '.';
+         });
+}
+
+CreatedObject checked(CreatedObject object, const std::string& time) {
+  if (!valid_bucket_name(object.bucket))
+    throw runtime::InvalidInput("the notification names no valid bucket");
+  if (object.key.empty()) throw runtime::InvalidInput("the notification names no object key");
+  const auto date = common::Date::from_time(time);
+  if (!date) throw runtime::InvalidInput("the notification has no event time");
+  object.date = *date;
+  return object;
+}
+
+std::uint64_t size_of(const json::value* value) {
+  if (value == nullptr || !value->is_number())
+    throw runtime::InvalidInput("the notification gives no object size");
+  return value->to_number<std::uint64_t>();
+}
+
+// S3's own notification document ({"Records": [{"eventName": "ObjectCreated:Put", "s3": ...}]}).
+std::vector<CreatedObject> objects_of_s3_notification(const json::object& document) {
+  std::vector<CreatedObject> objects;
+  const auto* records = document.if_contains("Records");
+  if (records == nullptr || !records->is_array())
+    throw runtime::InvalidInput("an S3 notification needs \"Records\"");
+  for (const auto& value : records->get_array()) {
+    const auto* record = value.if_object();
+    if (record == nullptr) throw runtime::InvalidInput("a notification record is not an object");
+    if (!member_string(*record, "eventName").starts_with("ObjectCreated:")) continue;
+    const auto* s3 = member_object(*record, "s3");
+    const auto* bucket = s3 ? member_object(*s3, "bucket") : nullptr;
+    const auto* object = s3 ? member_object(*s3, "object") : nullptr;
+    if (bucket == nullptr || object == nullptr)
+      throw runtime::InvalidInput("a notification record needs s3.bucket and s3.object");
+    CreatedObject created;
+    created.bucket = member_string(*bucket, "name");
+    created.key = common::url_decode(member_string(*object, "key"), /*plus_is_space=*/true);
+    created.size = size_of(object->if_contains("size"));
+    created.etag = member_string(*object, "eTag");
+    created.version_id = member_string(*object, "versionId");
+    objects.push_back(checked(std::move(created), member_string(*record, "eventTime")));
+  }
+  return objects;
+}
+
+// EventBridge's "Object Created" (keys there are not URL-encoded).
+std::vector<CreatedObject> objects_of_eventbridge(const json::object& event) {
+  if (member_string(event, "detail-type") != "Object Created") return {};
+  const auto* detail = member_object(event, "detail");
+  const auto* bucket = detail ? member_object(*detail, "bucket") : nullptr;
+  const auto* object = detail ? member_object(*detail, "object") : nullptr;
+  if (bucket == nullptr || object == nullptr)
+    throw runtime::InvalidInput("an Object Created event needs detail.bucket and detail.object");
+  CreatedObject created;
+  created.bucket = member_string(*bucket, "name");
+  created.key = member_string(*object, "key");
+  created.size = size_of(object->if_contains("size"));
+  created.etag = member_string(*object, "etag");
+  created.version_id = member_string(*object, "version-id");
+  return {checked(std::move(created), member_string(event, "time"))};
+}
+
+bool wanted(const Config& config, const std::string& key) {
+  auto any = [&](const std::vector<std::string>& patterns, bool prefix) {
+    return std::any_of(patterns.begin(), patterns.end(), [&](const std::string& pattern) {
+      return prefix ? key.starts_with(pattern) : key.ends_with(pattern);
+    });
+  };
+  if (!config.include_prefixes.empty() && !any(config.include_prefixes, true)) return false;
+  if (!config.include_suffixes.empty() && !any(config.include_suffixes, false)) return false;
+  return !any(config.exclude_prefixes, true) && !any(config.exclude_suffixes, false);
+}
+
+std::string new_manifest_id(const common::Date& date) {
+  static thread_local std::mt19937_64 generator{std::random_device{}()};
+  char suffix[24];
+  std::snprintf(suffix, sizeof suffix, "%016llx", static_cast<unsigned long long>(generator()));
+  return date.iso() + "-" + suffix;
+}
+
+class Ledger {
+ public:
+  Ledger(const Config& config, Clients clients, Clock::time_point now)
+      : config_(config), clients_(clients), now_(now) {}
+
+  // True when this is the first time the file is recorded.
+  bool record(const CreatedObject& object) {
+    json::object item{{"pk", s("F#" + Partition{object.bucket, object.date}.id())},
+                      {"sk", s(object.key)},
+                      {"size", n(static_cast<std::int64_t>(object.size))},
+                      {"etag", s(object.etag.empty() ? std::string("-") : object.etag)},
+                      {"received_at", n(epoch_ms(now_))},
+                      {"expires_at", n(expires_at())}};
+    if (!object.version_id.empty()) item["version_id"] = s(object.version_id);
+    if (object.size == 0) {
+      item["state"] = s("EMPTY");  // nothing to combine: never waits in a manifest
+    } else {
+      item["state"] = s("PENDING");
+      item["open_pk"] = s("P#" + Partition{object.bucket, object.date}.id());
+      char order[24];
+      std::snprintf(order, sizeof order, "%013lld#", static_cast<long long>(epoch_ms(now_)));
+      item["open_sk"] = s(order + object.key);
+    }
+    try {
+      clients_.dynamodb.put_item(config_.table, item,
+                                 common::Condition{"attribute_not_exists(pk)", {}, {}, false});
+      return true;
+    } catch (const common::ConditionalCheckFailed&) {
+      return false;  // recorded before: whatever its state, it stays
+    }
+  }
+
+  void touch(const Partition& partition) {
+    clients_.dynamodb.update_item(
+        config_.table, {{"pk", s("PARTITIONS")}, {"sk", s(partition.id())}},
+        "SET expires_at = :expires, seen_at = :now",
+        common::Condition{"", {}, {{":expires", n(expires_at())}, {":now", n(epoch_ms(now_))}}});
+  }
+
+  std::vector<Partition> partitions() {
+    common::QueryInput query;
+    query.table = config_.table;
+    query.key_condition = "pk = :pk";
+    query.values = {{":pk", s("PARTITIONS")}};
+    std::vector<Partition> found;
+    for (const auto& item : clients_.dynamodb.query_all(query)) {
+      if (auto partition = partition_from_id(attribute(item, "sk"))) found.push_back(*partition);
+    }
+    return found;
+  }
+
+  // Pending files of a partition, oldest first (the index is eventually consistent: claims
+  // check the state again).
+  std::vector<json::object> pending(const Partition& partition, std::size_t limit) {
+    common::QueryInput query;
+    query.table = config_.table;
+    query.index = "open";
+    query.key_condition = "open_pk = :open";
+    query.values = {{":open", s("P#" + partition.id())}};
+    query.limit = static_cast<int>(std::min<std::size_t>(limit, 1000));
+    std::vector<json::object> files;
+    clients_.dynamodb.query(query, [&](std::vector<json::object>& page) {
+      for (auto& item : page) {
+        if (files.size() == limit) break;
+        files.push_back(std::move(item));
+      }
+      return files.size() < limit;
+    });
+    return files;
+  }
+
+  // Cuts manifests while at least `minimum` files are pending; returns how many it started.
+  int cut(const Partition& partition, std::size_t minimum) {
+    int started = 0;
+    while (true) {
+      auto files = pending(partition, config_.manifest_size);
+      if (files.empty() || files.size() < minimum) return started;
+      if (cut_one(partition, files)) ++started;
+    }
+  }
+
+  // Manifests whose files were claimed but whose execution was not started in SWEEP_AFTER_S.
+  int sweep(const Partition& partition) {
+    common::QueryInput query;
+    query.table = config_.table;
+    query.index = "open";
+    query.key_condition = "open_pk = :open";
+    query.values = {{":open", s("U#" + partition.id())}};
+    int started = 0;
+    for (const auto& listed : clients_.dynamodb.query_all(query)) {
+      const auto created = std::stoll(attribute(listed, "created_at"));
+      if (created > epoch_ms(now_ - config_.sweep_after)) continue;  // a builder may be on it
+      const auto item = clients_.dynamodb.get_item(
+          config_.table, {{"pk", s("M#" + partition.id())}, {"sk", listed.at("sk")}});
+      if (!item || !item->contains("open_pk")) continue;
+      runtime::log::warn("starting a manifest a builder claimed but never started", "manifest",
+                         attribute(*item, "sk"));
+      if (start(partition, *item)) ++started;
+    }
+    return started;
+  }
+
+  std::int64_t oldest_pending_ms(const Partition& partition) {
+    const auto files = pending(partition, 1);
+    if (files.empty()) return -1;
+    return std::stoll(attribute(files.front(), "received_at"));
+  }
+
+ private:
+  std::int64_t expires_at() const {
+    return epoch_s(now_ + std::chrono::duration_cast<std::chrono::seconds>(config_.ttl));
+  }
+
+  json::object manifest_key(const Partition& partition, const std::string& id) const {
+    return {{"pk", s("M#" + partition.id())}, {"sk", s(id)}};
+  }
+
+  // Claims what it can of `files` for a new manifest and starts it. False when another builder
+  // had claimed them all.
+  bool cut_one(const Partition& partition, const std::vector<json::object>& files) {
+    const std::string id = new_manifest_id(partition.date);
+    const auto key = manifest_key(partition, id);
+    json::object manifest = key;
+    manifest["state"] = s("CLAIMING");
+    manifest["files"] = json::object{{"L", json::array{}}};
+    manifest["file_count"] = n(0);
+    manifest["bytes"] = n(0);
+    manifest["created_at"] = n(epoch_ms(now_));
+    manifest["expires_at"] = n(expires_at());
+    manifest["open_pk"] = s("U#" + partition.id());
+    manifest["open_sk"] = s(id);
+    clients_.dynamodb.put_item(config_.table, manifest,
+                               common::Condition{"attribute_not_exists(pk)", {}, {}, false});
+
+    std::size_t claimed = 0;
+    for (std::size_t start = 0; start < files.size(); start += kFilesPerClaim) {
+      const std::vector<json::object> chunk(
+          files.begin() + static_cast<std::ptrdiff_t>(start),
+          files.begin() +
+              static_cast<std::ptrdiff_t>(std::min(files.size(), start + kFilesPerClaim)));
+      try {
+        claim(key, id, chunk);
+        claimed += chunk.size();
+      } catch (const common::TransactionCanceled&) {
+        // Another builder took some of them: claim the rest one by one (each with the list).
+        for (const auto& file : chunk) {
+          try {
+            claim(key, id, {file});
+            ++claimed;
+          } catch (const common::TransactionCanceled&) {
+          }
+        }
+      }
+    }
+    if (claimed == 0) {
+      clients_.dynamodb.raw().call("DeleteItem", {{"TableName", config_.table}, {"Key", key}});
+      return false;
+    }
+    const auto item = clients_.dynamodb.get_item(config_.table, key);
+    if (!item)
+      throw runtime::Error(runtime::error_type::kConflictError,
+                           "manifest " + id + " vanished after its claims");
+    return start(partition, *item);
+  }
+
+  void claim(const json::object& manifest, const std::string& id,
+             const std::vector<json::object>& files) {
+    json::array items;
+    json::array listed;
+    std::int64_t bytes = 0;
+    for (const auto& file : files) {
+      items.push_back(json::object{
+          {"Update",
+           json::object{{"TableName", config_.table},
+                        {"Key", json::object{{"pk", file.at("pk")}, {"sk", file.at("sk")}}},
+                        {"UpdateExpression",
+                         "SET #state = :claimed, manifest_id = :id REMOVE open_pk, open_sk"},
+                        {"ConditionExpression", "#state = :pending"},
+                        {"ExpressionAttributeNames", json::object{{"#state", "state"}}},
+                        {"ExpressionAttributeValues", json::object{{":claimed", s("CLAIMED")},
+                                                                   {":pending", s("PENDING")},
+                                                                   {":id", s(id)}}}}}});
+      json::object entry{
+          {"key", file.at("sk")}, {"size", file.at("size")}, {"etag", file.at("etag")}};
+      if (file.contains("version_id")) entry["version_id"] = file.at("version_id");
+      listed.push_back(json::object{{"M", std::move(entry)}});
+      bytes += std::stoll(attribute(file, "size"));
+    }
+    items.push_back(json::object{
+        {"Update",
+         json::object{{"TableName", config_.table},
+                      {"Key", manifest},
+                      {"UpdateExpression",
+                       "SET files = list_append(files, :files), file_count = file_count + :count, "
+                       "bytes = bytes + :bytes"},
+                      {"ConditionExpression", "attribute_exists(open_pk)"},
+                      {"ExpressionAttributeValues",
+                       json::object{{":files", json::object{{"L", std::move(listed)}}},
+                                    {":count", n(static_cast<std::int64_t>(files.size()))},
+                                    {":bytes", n(bytes)}}}}}});
+    clients_.dynamodb.transact_write(items);
+  }
+
+  // Writes the manifest file and starts its execution, named after the manifest: however often
+  // this runs for a manifest (a retry, the sweep), there is one execution.
+  bool start(const Partition& partition, const json::object& item) {
+    const std::string id = attribute(item, "sk");
+    json::array sources;
+    std::int64_t bytes = 0;
+    for (const auto& value : item.at("files").at("L").as_array()) {
+      const auto& entry = value.at("M").as_object();
+      json::object source{{"key", attribute(entry, "key")},
+                          {"size", std::stoll(attribute(entry, "size"))},
+                          {"etag", attribute(entry, "etag")}};
+      if (entry.contains("version_id")) source["version_id"] = attribute(entry, "version_id");
+      bytes += source.at("size").as_int64();
+      sources.push_back(std::move(source));
+    }
+    if (sources.empty()) return false;
+    const auto manifest = common::write_json_array(clients_.s3, config_.work_bucket,
+                                                   "work/" + id + "/manifest.json", sources, bytes);
+    const json::object input{{"manifest_id", id},
+                             {"source_bucket", partition.bucket},
+                             {"date", partition.date.iso()},
+                             {"manifest", manifest.to_json()},
+                             {"ledger_pk", "M#" + partition.id()},
+                             {"files_pk", "F#" + partition.id()}};
+    std::string execution_arn;
+    try {
+      execution_arn = clients_.stepfunctions
+                          .start_execution(config_.state_machine_arn, id, json::serialize(input))
+                          .execution_arn;
+    } catch (const common::ExecutionAlreadyExists&) {
+      // Started before (and finished, or with other input): that execution is this manifest's.
+      execution_arn = config_.state_machine_arn;
+      execution_arn.replace(execution_arn.find(":stateMachine:"), 14, ":execution:");
+      execution_arn += ":" + id;
+    }
+    // The state stays as it is: process_manifest may already have marked it COMPLETED.
+    clients_.dynamodb.update_item(config_.table, manifest_key(partition, id),
+                                  "SET execution_arn = :arn REMOVE open_pk, open_sk",
+                                  common::Condition{"", {}, {{":arn", s(execution_arn)}}});
+    runtime::log::info("manifest started", "manifest", id, "files", sources.size(), "bytes", bytes);
+    return true;
+  }
+
+  const Config& config_;
+  Clients clients_;
+  Clock::time_point now_;
+};
+
+json::value handle_records(const Config& config, Clients clients, const json::array& records,
+                           Clock::time_point now) {
+  Ledger ledger(config, clients, now);
+  json::array failures;
+  std::set<Partition> touched;
+  std::int64_t recorded = 0, duplicates = 0, filtered = 0;
+  for (const auto& value : records) {
+    const auto* record = value.if_object();
+    const std::string message_id = record ? member_string(*record, "messageId") : std::string();
+    try {
+      if (record == nullptr || message_id.empty())
+        throw runtime::InvalidInput("an SQS record needs a messageId");
+      for (const auto& object : objects_of_message(member_string(*record, "body"))) {
+        if (!wanted(config, object.key)) {
+          ++filtered;
+          continue;
+        }
+        if (ledger.record(object)) {
+          ++recorded;
+          if (object.size > 0) touched.insert(Partition{object.bucket, object.date});
+        } else {
+          ++duplicates;
+        }
+      }
+    } catch (const std::exception& error) {
+      // Only this record goes back to the queue (and, after maxReceiveCount, to the DLQ); the
+      // message itself is not logged: it may carry what the logs must not.
+      runtime::log::error("record not taken", "messageId", message_id, "error", error.what());
+      if (!message_id.empty())
+        failures.push_back(json::object{{"itemIdentifier", message_id}});
+      else
+        throw;  // without an id SQS cannot be told which one: fail the batch
+    }
+  }
+  int started = 0;
+  for (const auto& partition : touched) {
+    ledger.touch(partition);
+    started += ledger.cut(partition, config.manifest_size);
+  }
+  runtime::metrics::add("FilesRecorded", runtime::metrics::Unit::Count,
+                        static_cast<double>(recorded));
+  runtime::metrics::add("ManifestsStarted", runtime::metrics::Unit::Count, started);
+  runtime::log::info("batch", "records", records.size(), "recorded", recorded, "duplicates",
+                     duplicates, "filtered", filtered, "failed", failures.size(), "manifests",
+                     started);
+  return json::object{{"batchItemFailures", std::move(failures)}};
+}
+
+json::value handle_schedule(const Config& config, Clients clients, const std::string& action,
+                            Clock::time_point now) {
+  Ledger ledger(config, clients, now);
+  const auto today = common::Date::from_time_point(now);
+  int started = 0;
+  for (const auto& partition : ledger.partitions()) {
+    if (action == "sweep") {
+      started += ledger.sweep(partition);
+      continue;
+    }
+    const bool day_over = partition.date < today;
+    const auto oldest = ledger.oldest_pending_ms(partition);
+    const bool too_old = oldest >= 0 && oldest <= epoch_ms(now) - config.max_age.count() * 1000;
+    if (oldest >= 0 && (day_over || too_old)) started += ledger.cut(partition, 1);
+  }
+  runtime::log::info(action == "sweep" ? "swept" : "flushed", "manifests", started);
+  return json::object{{"action", action}, {"manifests_started", started}};
+}
+
+}  // namespace
+
+std::vector<CreatedObject> objects_of_message(std::string_view body) {
+  boost::system::error_code error;
+  const json::value parsed = json::parse(body, error);
+  if (error || !parsed.is_object()) throw runtime::InvalidInput("the message is not a JSON object");
+  const auto& document = parsed.get_object();
+  if (member_string(document, "Event") == "s3:TestEvent") return {};
+  if (member_string(document, "Type") == "Notification") {  // SNS
+    return objects_of_message(member_string(document, "Message"));
+  }
+  if (document.contains("detail-type")) return objects_of_eventbridge(document);
+  if (document.contains("Records")) return objects_of_s3_notification(document);
+  throw runtime::InvalidInput("the message is neither an S3, SNS nor EventBridge notification");
+}
+
+Config Config::from_environment() {
+  Config config;
+  config.table = common::required_setting("LEDGER_TABLE");
+  config.work_bucket = common::required_setting("WORK_BUCKET");
+  config.state_machine_arn = common::required_setting("STATE_MACHINE_ARN");
+  config.manifest_size = common::number_setting("MANIFEST_SIZE", config.manifest_size);
+  config.max_age = std::chrono::seconds(common::number_setting("MAX_AGE_S", 900));
+  config.sweep_after = std::chrono::seconds(common::number_setting("SWEEP_AFTER_S", 300, 0));
+  config.ttl = std::chrono::hours(24 * common::number_setting("TTL_DAYS", 30));
+  config.include_prefixes = common::list_setting("INCLUDE_PREFIXES");
+  config.exclude_prefixes = common::list_setting("EXCLUDE_PREFIXES");
+  config.include_suffixes = common::list_setting("INCLUDE_SUFFIXES");
+  config.exclude_suffixes = common::list_setting("EXCLUDE_SUFFIXES");
+  return config;
+}
+
+json::value handle(const Config& config, Clients clients, const json::value& event,
+                   Clock::time_point now) {
+  const auto* input = event.if_object();
+  if (input == nullptr) throw runtime::InvalidInput("the event must be a JSON object");
+  if (const auto* records = input->if_contains("Records"); records && records->is_array())
+    return handle_records(config, clients, records->get_array(), now);
+  const std::string action = member_string(*input, "action");
+  if (action == "flush" || action == "sweep") return handle_schedule(config, clients, action, now);
+  throw runtime::InvalidInput(
+      "expected an SQS batch (\"Records\") or {\"action\": \"flush\" | \"sweep\"}");
+}
+
+runtime::Handler make_handler() {
+  auto config = std::make_shared<Config>(Config::from_environment());
+  auto dynamodb = std::make_shared<common::DynamoDbClient>();
+  auto s3 = std::make_shared<common::S3Client>();
+  auto stepfunctions = std::make_shared<common::StepFunctionsClient>();
+  return [=](const json::value& event, const runtime::InvocationContext&) {
+    return handle(*config, Clients{*dynamodb, *s3, *stepfunctions}, event, Clock::now());
+  };
+}
+
+}  // namespace functions::manifest_builder

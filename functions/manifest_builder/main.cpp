@@ -1,0 +1,5 @@
+#include "functions/manifest_builder/handler.h"
+
+int main() {
+  return runtime::run(functions::manifest_builder::make_handler);
+}
