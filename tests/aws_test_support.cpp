@@ -9,6 +9,9 @@
 #include <fstream>
 #include <random>
 #include <stdexcept>
+#include <thread>
+
+#include "common/json_services.h"
 
 namespace tests {
 
@@ -99,6 +102,74 @@ Invocation invoke_function(const MotoFixture& moto, const std::string& executabl
   invocation.response = boost::json::parse(result.out, error);
   if (error) invocation.response = nullptr;
   return invocation;
+}
+
+}  // namespace tests
+
+namespace tests {
+
+LocalStack::LocalStack(const std::string& extra_arguments) {
+  const std::string command = "exec " + source_path("tools/local-stack").string() +
+                              " --state-dir " + state_.path().string() + " " + extra_arguments +
+                              " 2>&1";
+  process_ = std::make_unique<BackgroundProcess>(command, "local stack ready");
+  const std::string& line = process_->ready_line();
+  info_ = boost::json::parse(line.substr(line.find('{'))).as_object();
+  moto_.endpoint = std::string(info_.at("endpoint").as_string());
+  moto_.credentials = {"testing", "testing", ""};
+}
+
+std::string LocalStack::resource(const std::string& logical_id) const {
+  return std::string(info_.at("resources").at(logical_id).as_string());
+}
+
+std::string LocalStack::state_machine(const std::string& logical_id) const {
+  return std::string(info_.at("state_machines").at(logical_id).as_string());
+}
+
+std::string LocalStack::function_log(const std::string& logical_id) const {
+  std::ifstream in(std::string(info_.at("logs").as_string()) + "/" + logical_id + ".log");
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+Invocation LocalStack::invoke(const std::string& logical_id,
+                              const boost::json::value& event) const {
+  TempDir dir;
+  const auto event_path = dir.path() / "event.json";
+  const auto body_path = dir.path() / "response.json";
+  const auto headers_path = dir.path() / "headers.txt";
+  std::ofstream(event_path) << boost::json::serialize(event);
+  const auto run = run_command("curl -s -X POST --data-binary @" + event_path.string() + " -o " +
+                               body_path.string() + " -D " + headers_path.string() + " " +
+                               std::string(info_.at("lambda_endpoint").as_string()) +
+                               "/2015-03-31/functions/" + logical_id + "/invocations");
+  Invocation invocation;
+  std::ifstream headers(headers_path);
+  const std::string header_text{std::istreambuf_iterator<char>(headers), {}};
+  invocation.exit_code =
+      run.exit_code != 0 ? run.exit_code
+                         : (header_text.find("X-Amz-Function-Error") != std::string::npos ||
+                                    header_text.find("x-amz-function-error") != std::string::npos
+                                ? 1
+                                : 0);
+  std::ifstream body(body_path);
+  const std::string text{std::istreambuf_iterator<char>(body), {}};
+  boost::system::error_code error;
+  invocation.response = boost::json::parse(text, error);
+  if (error) invocation.response = nullptr;
+  invocation.logs = run.err;
+  return invocation;
+}
+
+boost::json::object LocalStack::wait_for(const std::string& execution_arn) const {
+  common::StepFunctionsClient stepfunctions(moto_options(moto_));
+  boost::json::object description;
+  for (int i = 0; i < 2400; ++i) {
+    description = stepfunctions.describe_execution(execution_arn);
+    if (description.at("status").as_string() != "RUNNING") break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(250));
+  }
+  return description;
 }
 
 }  // namespace tests

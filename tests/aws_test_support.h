@@ -2,8 +2,10 @@
 // Helpers for tests that talk to the shared moto fixtures: client options pointed at moto, unique
 // resource names (tests run in parallel against one server), and the aws CLI as an independent
 // client for checking results.
+#include <boost/json/object.hpp>
 #include <boost/json/value.hpp>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -44,5 +46,27 @@ struct Invocation {
 Invocation invoke_function(const MotoFixture& moto, const std::string& executable,
                            const boost::json::value& event,
                            const std::map<std::string, std::string>& environment);
+
+// tools/local-stack: template.yaml on its own moto and lambda-local, for end-to-end tests.
+class LocalStack {
+ public:
+  explicit LocalStack(const std::string& extra_arguments = "");
+  const boost::json::object& info() const { return info_; }
+  const MotoFixture& moto() const { return moto_; }
+  std::string resource(const std::string& logical_id) const;
+  std::string state_machine(const std::string& logical_id) const;
+  // The function's log (locally, its log group is a file).
+  std::string function_log(const std::string& logical_id) const;
+  // Invokes a function through lambda-local's Invoke API (as Lambda's event sources do).
+  Invocation invoke(const std::string& logical_id, const boost::json::value& event) const;
+  // Polls until the execution is no longer RUNNING (or 10 minutes pass).
+  boost::json::object wait_for(const std::string& execution_arn) const;
+
+ private:
+  TempDir state_;
+  std::unique_ptr<BackgroundProcess> process_;
+  boost::json::object info_;
+  MotoFixture moto_;
+};
 
 }  // namespace tests

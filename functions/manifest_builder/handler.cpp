@@ -424,9 +424,11 @@ json::value handle_records(const Config& config, Clients clients, const json::ar
           ++filtered;
           continue;
         }
+        // The partition is listed before its file, so flush and sweep always find it.
+        const Partition partition{object.bucket, object.date};
+        if (object.size > 0 && touched.insert(partition).second) ledger.touch(partition);
         if (ledger.record(object)) {
           ++recorded;
-          if (object.size > 0) touched.insert(Partition{object.bucket, object.date});
         } else {
           ++duplicates;
         }
@@ -441,10 +443,17 @@ json::value handle_records(const Config& config, Clients clients, const json::ar
         throw;  // without an id SQS cannot be told which one: fail the batch
     }
   }
+  // The records are in the ledger: a failure from here on is not theirs to carry (a redelivery
+  // would change nothing). What is left pending is cut by the next batch or the flush; a
+  // manifest claimed but not started is started by the sweep.
   int started = 0;
   for (const auto& partition : touched) {
-    ledger.touch(partition);
-    started += ledger.cut(partition, config.manifest_size);
+    try {
+      started += ledger.cut(partition, config.manifest_size);
+    } catch (const std::exception& error) {
+      runtime::log::warn("manifest not cut now; flush and sweep will", "partition",
+                         partition.id(), "error", error.what());
+    }
   }
   runtime::metrics::add("FilesRecorded", runtime::metrics::Unit::Count,
                         static_cast<double>(recorded));
