@@ -311,7 +311,7 @@ class Ledger {
       }
     }
     if (claimed == 0) {
-      clients_.dynamodb.raw().call("DeleteItem", {{"TableName", config_.table}, {"Key", key}});
+      forget_empty(key);
       return false;
     }
     const auto item = clients_.dynamodb.get_item(config_.table, key);
@@ -319,6 +319,19 @@ class Ledger {
       throw runtime::Error(runtime::error_type::kConflictError,
                            "manifest " + id + " vanished after its claims");
     return start(partition, *item);
+  }
+
+  // A manifest that claimed nothing (claims and its list are written together, so an empty
+  // list means no file names it) is dropped.
+  void forget_empty(const json::object& key) {
+    try {
+      clients_.dynamodb.raw().call("DeleteItem",
+                                   {{"TableName", config_.table},
+                                    {"Key", key},
+                                    {"ConditionExpression", "file_count = :zero"},
+                                    {"ExpressionAttributeValues", json::object{{":zero", n(0)}}}});
+    } catch (const common::ConditionalCheckFailed&) {
+    }
   }
 
   void claim(const json::object& manifest, const std::string& id,
@@ -374,7 +387,10 @@ class Ledger {
       bytes += source.at("size").as_int64();
       sources.push_back(std::move(source));
     }
-    if (sources.empty()) return false;
+    if (sources.empty()) {
+      forget_empty(manifest_key(partition, id));
+      return false;
+    }
     const auto manifest = common::write_json_array(clients_.s3, config_.work_bucket,
                                                    "work/" + id + "/manifest.json", sources, bytes);
     const json::object input{{"manifest_id", id},
@@ -451,8 +467,8 @@ json::value handle_records(const Config& config, Clients clients, const json::ar
     try {
       started += ledger.cut(partition, config.manifest_size);
     } catch (const std::exception& error) {
-      runtime::log::warn("manifest not cut now; flush and sweep will", "partition",
-                         partition.id(), "error", error.what());
+      runtime::log::warn("manifest not cut now; flush and sweep will", "partition", partition.id(),
+                         "error", error.what());
     }
   }
   runtime::metrics::add("FilesRecorded", runtime::metrics::Unit::Count,
