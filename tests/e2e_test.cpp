@@ -230,8 +230,9 @@ class DailyAggregation : public ::testing::Test {
       });
     }
     EXPECT_EQ(s3_->get_object("e2e-ct", late_key), "written after listing\n");
-    if (delay_window_seconds() > 0)
+    if (delay_window_seconds() > 0) {
       EXPECT_EQ(s3_->get_object("e2e-other", recent_key), "too recent\n");
+    }
     EXPECT_EQ(s3_->get_object("e2e-other", "alb/2026-03-04/yesterday.log"), "not today\n");
     EXPECT_EQ(s3_->list_all("e2e-ct").size(), kFilesADay + 1) << "the day before, and late_key";
     EXPECT_TRUE(s3_->list_multipart_uploads(destination_).empty()) << "no upload left open";
