@@ -1,0 +1,152 @@
+// ManifestBuilder as Lambda runs it, against moto: the ledger, bad records, and the sweep that
+// repairs a manifest whose execution was never started.
+#include <gtest/gtest.h>
+
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+
+#include "common/s3.h"
+#include "tests/aws_test_support.h"
+
+namespace {
+
+namespace json = boost::json;
+
+class ManifestBuilderTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    table_ = tests::unique_name("ledger");
+    work_ = tests::unique_name("work");
+    ASSERT_TRUE(tests::create_buckets(moto_, {work_}));
+    ASSERT_EQ(tests::aws_cli(
+                  moto_,
+                  "dynamodb create-table --table-name " + table_ +
+                      " --billing-mode PAY_PER_REQUEST --attribute-definitions"
+                      " AttributeName=pk,AttributeType=S AttributeName=sk,AttributeType=S"
+                      " AttributeName=open_pk,AttributeType=S AttributeName=open_sk,AttributeType=S"
+                      " --key-schema AttributeName=pk,KeyType=HASH AttributeName=sk,KeyType=RANGE"
+                      " --global-secondary-indexes '[{\"IndexName\":\"open\",\"KeySchema\":["
+                      "{\"AttributeName\":\"open_pk\",\"KeyType\":\"HASH\"},{\"AttributeName\":"
+                      "\"open_sk\",\"KeyType\":\"RANGE\"}],\"Projection\":{\"ProjectionType\":"
+                      "\"ALL\"}}]'")
+                  .exit_code,
+              0);
+    const auto machine = tests::aws_cli(
+        moto_, "stepfunctions create-state-machine --name " + tests::unique_name("manifests") +
+                   " --role-arn arn:aws:iam::123456789012:role/r --definition "
+                   "'{\"StartAt\":\"P\",\"States\":{\"P\":{\"Type\":\"Pass\",\"End\":true}}}'");
+    ASSERT_EQ(machine.exit_code, 0) << machine.err;
+    machine_ = std::string(json::parse(machine.out).at("stateMachineArn").as_string());
+  }
+
+  std::map<std::string, std::string> environment(const std::string& machine = "") const {
+    return {{"LEDGER_TABLE", table_},
+            {"WORK_BUCKET", work_},
+            {"STATE_MACHINE_ARN", machine.empty() ? machine_ : machine},
+            {"MANIFEST_SIZE", "3"},
+            {"SWEEP_AFTER_S", "0"}};
+  }
+
+  static std::string body(const std::string& bucket, const std::string& key, int size = 10) {
+    return json::serialize(json::object{
+        {"Records", json::array{json::object{
+                        {"eventTime", "2026-03-05T10:00:00.000Z"},
+                        {"eventName", "ObjectCreated:Put"},
+                        {"s3", json::object{{"bucket", json::object{{"name", bucket}}},
+                                            {"object", json::object{{"key", key},
+                                                                    {"size", size},
+                                                                    {"eTag", "abc"}}}}}}}}});
+  }
+
+  static json::object batch(const std::vector<std::pair<std::string, std::string>>& messages) {
+    json::array records;
+    for (const auto& [id, text] : messages)
+      records.push_back(json::object{{"messageId", id}, {"body", text}});
+    return {{"Records", records}};
+  }
+
+  json::array ledger() {
+    return json::parse(tests::aws_cli(moto_, "dynamodb scan --table-name " + table_).out)
+        .at("Items")
+        .as_array();
+  }
+
+  std::size_t executions() {
+    return json::parse(tests::aws_cli(
+                           moto_, "stepfunctions list-executions --state-machine-arn " + machine_)
+                           .out)
+        .at("executions")
+        .as_array()
+        .size();
+  }
+
+  tests::MotoFixture moto_ = tests::moto_fixture();
+  std::string table_, work_, machine_;
+};
+
+TEST_F(ManifestBuilderTest, OnlyTheRecordsItCouldNotTakeAreFailedAndNothingOfThemIsWritten) {
+  const auto run = tests::invoke_function(
+      moto_, "ManifestBuilder",
+      batch({{"good", body("logs-bucket", "app/2026-03-05/a+b.log")},
+             {"not-json", "{{{"},
+             {"unknown-shape", R"({"hello":"world"})"},
+             {"s3-prefix", body("s3://logs-bucket", "app/x.log")},
+             {"test-event", R"({"Service":"Amazon S3","Event":"s3:TestEvent"})"},
+             {"empty", body("logs-bucket", "app/2026-03-05/empty.log", 0)}}),
+      environment());
+  ASSERT_EQ(run.exit_code, 0) << run.logs;
+  EXPECT_EQ(json::serialize(run.response),
+            R"({"batchItemFailures":[{"itemIdentifier":"not-json"},)"
+            R"({"itemIdentifier":"unknown-shape"},{"itemIdentifier":"s3-prefix"}]})");
+  EXPECT_EQ(run.logs.find("world"), std::string::npos) << "bodies are never logged";
+  std::map<std::string, std::string> state_of;
+  for (const auto& item : ledger()) {
+    if (item.at("pk").at("S").as_string().starts_with("F#"))
+      state_of[std::string(item.at("sk").at("S").as_string())] =
+          std::string(item.at("state").at("S").as_string());
+  }
+  EXPECT_EQ(state_of, (std::map<std::string, std::string>{{"app/2026-03-05/a b.log", "PENDING"},
+                                                          {"app/2026-03-05/empty.log", "EMPTY"}}))
+      << "'+' decoded to a space; the zero-byte object recorded but never pending";
+
+  const auto again = tests::invoke_function(
+      moto_, "ManifestBuilder",
+      batch({{"redelivered", body("logs-bucket", "app/2026-03-05/a+b.log")}}), environment());
+  EXPECT_EQ(json::serialize(again.response), R"({"batchItemFailures":[]})");
+  EXPECT_EQ(ledger().size(), 3u) << "a redelivery changes nothing (two files, one partition)";
+
+  const auto bad = tests::invoke_function(moto_, "ManifestBuilder", json::object{{"action", "x"}},
+                                          environment());
+  EXPECT_EQ(bad.response.at("errorType").as_string(), "InvalidInput");
+}
+
+// The builder claims the files, then cannot start the execution (here: the state machine it
+// names does not exist, as if it had crashed between the two). The sweep starts it, once.
+TEST_F(ManifestBuilderTest, AManifestClaimedButNeverStartedIsStartedOnceByTheSweep) {
+  const std::string missing = machine_ + "-missing";
+  const auto run = tests::invoke_function(moto_, "ManifestBuilder",
+                                          batch({{"1", body("logs-bucket", "d/2026-03-05/1.log")},
+                                                 {"2", body("logs-bucket", "d/2026-03-05/2.log")},
+                                                 {"3", body("logs-bucket", "d/2026-03-05/3.log")}}),
+                                          environment(missing));
+  ASSERT_EQ(run.exit_code, 0) << run.logs;
+  EXPECT_EQ(json::serialize(run.response), R"({"batchItemFailures":[]})")
+      << "the records were taken; the start is the sweep's to finish";
+  int claimed = 0;
+  for (const auto& item : ledger()) {
+    if (item.at("pk").at("S").as_string().starts_with("F#"))
+      claimed += item.at("state").at("S").as_string() == "CLAIMED";
+  }
+  EXPECT_EQ(claimed, 3);
+  EXPECT_EQ(executions(), 0u);
+
+  for (int sweep = 0; sweep < 2; ++sweep) {
+    const auto swept = tests::invoke_function(moto_, "ManifestBuilder",
+                                              json::object{{"action", "sweep"}}, environment());
+    ASSERT_EQ(swept.exit_code, 0) << swept.logs;
+    EXPECT_EQ(swept.response.at("manifests_started").as_int64(), sweep == 0 ? 1 : 0);
+  }
+  EXPECT_EQ(executions(), 1u) << "exactly once";
+}
+
+}  // namespace
