@@ -80,7 +80,11 @@ class ManifestBuilderTest : public ::testing::Test {
         .size();
   }
 
-  tests::MotoFixture moto_ = tests::moto_fixture();
+  // A moto of its own: the shared one runs other tests' executions, and moto 5.2.1's executing
+  // Step Functions cannot always start one while others run (the builder only needs
+  // StartExecution to be recorded, which plain moto does).
+  tests::MotoServer server_;
+  tests::MotoFixture moto_{server_.endpoint(), {"testing", "testing", ""}};
   std::string table_, work_, machine_;
 };
 
