@@ -250,7 +250,7 @@ class DailyAggregation : public ::testing::Test {
   std::string destination_, work_;
 };
 
-// GetFiles lists a few seconds after the start here: 12 s keeps the late file inside the window.
+// The window is measured back from the execution's start, however late GetFiles runs.
 class DailyAggregationWithDelayWindow : public DailyAggregation {
  protected:
   int delay_window_seconds() const override { return 12; }

@@ -3,11 +3,13 @@
 #include <gtest/gtest.h>
 
 #include <boost/json/serialize.hpp>
+#include <chrono>
 #include <map>
 #include <set>
 
 #include "common/s3.h"
 #include "common/work_files.h"
+#include "runtime/clock.h"
 #include "tests/aws_test_support.h"
 
 namespace {
@@ -148,6 +150,45 @@ TEST_F(GetFilesTest, FilesInsideTheDelayWindowAreLeftAlone) {
   EXPECT_EQ(run.response.at("skipped_recent").as_int64(), 11);
 }
 
+// The line is drawn from the execution's start, once: a listing continued or retried later leaves
+// out exactly what the first invocation did.
+TEST_F(GetFilesTest, TheDelayWindowIsMeasuredFromTheRunsStartInEveryContinuation) {
+  auto env = environment();
+  env["DELAY_WINDOW_S"] = "3600";
+  env["MAX_INVOCATION_MS"] = "0";
+  env["LIST_CONCURRENCY"] = "1";
+  const auto two_hours_on = runtime::format_rfc3339_ms(std::chrono::system_clock::now() +
+                                                       std::chrono::hours(2));
+  json::value event =
+      json::object{{"date", "2026-03-05"}, {"run_id", "t5"}, {"started_at", two_hours_on}};
+  int invocations = 0;
+  tests::Invocation run;
+  do {
+    run = tests::invoke_function(moto_, "GetFiles", event, env);
+    ASSERT_EQ(run.exit_code, 0) << run.logs;
+    ++invocations;
+    event = run.response;
+  } while (run.response.as_object().contains("continuation") && invocations < 50);
+  EXPECT_GE(invocations, 3);
+  EXPECT_EQ(run.response.at("file_count").as_int64(), 11) << "an hour old at the run's start";
+  EXPECT_EQ(run.response.at("skipped_recent").as_int64(), 0);
+
+  const auto now = runtime::format_rfc3339_ms(std::chrono::system_clock::now());
+  const auto at_start = tests::invoke_function(
+      moto_, "GetFiles", {{"date", "2026-03-05"}, {"run_id", "t6"}, {"started_at", now}}, env);
+  ASSERT_EQ(at_start.exit_code, 0) << at_start.logs;
+  EXPECT_TRUE(at_start.response.as_object().contains("continuation"));
+  json::value continued = at_start.response;
+  invocations = 0;
+  do {
+    run = tests::invoke_function(moto_, "GetFiles", continued, env);
+    ASSERT_EQ(run.exit_code, 0) << run.logs;
+    continued = run.response;
+  } while (run.response.as_object().contains("continuation") && ++invocations < 50);
+  EXPECT_EQ(run.response.at("file_count").as_int64(), 0);
+  EXPECT_EQ(run.response.at("skipped_recent").as_int64(), 11);
+}
+
 TEST_F(GetFilesTest, ContinuationAcrossInvocationsGivesTheSameResult) {
   const auto once = tests::invoke_function(
       moto_, "GetFiles", {{"date", "2026-03-05"}, {"run_id", "one"}}, environment());
@@ -178,6 +219,8 @@ TEST_F(GetFilesTest, BadInputIsAClearErrorAndWritesNothing) {
       json::object{{"date", "2026-03-05"}, {"buckets", json::array{"someone-elses-bucket"}}},
       json::object{{"date", "2026-03-05"}, {"run_id", "../escape"}},
       json::object{{"date", "2026-03-05"}, {"continuation", "forged"}},
+      json::object{{"date", "2026-03-05"}, {"started_at", "yesterday"}},
+      json::object{{"date", "2026-03-05"}, {"started_at", 1772668800}},
       json::array{1, 2}};
   for (const auto& event : bad_events) {
     const auto run = tests::invoke_function(moto_, "GetFiles", event, environment());

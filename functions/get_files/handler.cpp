@@ -10,6 +10,7 @@
 #include "common/settings.h"
 #include "common/sigv4.h"
 #include "common/work_files.h"
+#include "runtime/clock.h"
 #include "runtime/errors.h"
 #include "runtime/logging.h"
 #include "runtime/metrics.h"
@@ -229,6 +230,9 @@ std::vector<std::vector<common::S3Object>> list_units(const Config& config, comm
 }
 
 struct Totals {
+  // Files modified after this are still being written to or are yet to be delivered; fixed once
+  // for a run, so every unit and every continuation draws the same line.
+  std::chrono::system_clock::time_point newest_allowed;
   std::int64_t files = 0;
   std::int64_t bytes = 0;
   std::int64_t skipped_recent = 0;
@@ -238,7 +242,6 @@ struct Totals {
 std::vector<json::object> write_groups(const Config& config, common::S3Client& s3, const Unit& unit,
                                        std::vector<common::S3Object>& objects, const Date& date,
                                        const std::string& run_id, Totals& totals) {
-  const auto newest_allowed = std::chrono::system_clock::now() - config.delay_window;
   std::map<std::string, std::vector<json::object>> files_by_group;
   std::map<std::string, std::int64_t> bytes_by_group;
   std::set<std::string> seen;
@@ -250,7 +253,7 @@ std::vector<json::object> write_groups(const Config& config, common::S3Client& s
     }
     if (unit.match_date && !common::key_has_date(object.key, date)) continue;
     const auto modified = common::parse_s3_time(object.last_modified);
-    if (modified && *modified > newest_allowed) {
+    if (modified && *modified > totals.newest_allowed) {
       ++totals.skipped_recent;
       continue;
     }
@@ -332,6 +335,20 @@ std::vector<std::string> wanted_buckets(const Config& config, const json::object
   return wanted;
 }
 
+// The state machine passes its execution's start, so a retried or continued listing draws the
+// delay-window line where the first one did; a manual invoke starts now.
+std::chrono::system_clock::time_point run_start(const json::object& event) {
+  const auto* started_at = event.if_contains("started_at");
+  if (started_at == nullptr) return std::chrono::system_clock::now();
+  const auto parsed =
+      started_at->is_string() ? common::parse_s3_time(started_at->get_string()) : std::nullopt;
+  if (!parsed) {
+    throw runtime::InvalidInput(
+        "\"started_at\" must be an RFC 3339 time such as 2026-03-05T00:10:00Z");
+  }
+  return *parsed;
+}
+
 Date range_end(const json::object& event, const char* name) {
   const auto* value = event.if_contains(name);
   const auto parsed = value && value->is_string() ? Date::parse(value->get_string()) : std::nullopt;
@@ -409,10 +426,15 @@ json::value handle(const Config& config, common::S3Client& s3, const json::value
   Totals totals;
   if (const auto* continuation = input.if_contains("continuation")) {
     const auto* state = continuation->if_object();
+    const auto* newest_allowed = state ? state->if_contains("newest_allowed") : nullptr;
+    const auto newest_allowed_time = newest_allowed && newest_allowed->is_string()
+                                         ? common::parse_s3_time(newest_allowed->get_string())
+                                         : std::nullopt;
     if (state == nullptr || !state->contains("units") || !state->contains("next") ||
-        !state->contains("groups")) {
+        !state->contains("groups") || !newest_allowed_time) {
       throw runtime::InvalidInput("\"continuation\" is not one GetFiles returned");
     }
+    totals.newest_allowed = *newest_allowed_time;
     units_file = FileRef::from_json(state->at("units"), "continuation.units");
     for (const auto& unit : common::read_json_array(s3, units_file))
       units.push_back(Unit::from_json(unit.as_object()));
@@ -426,6 +448,7 @@ json::value handle(const Config& config, common::S3Client& s3, const json::value
       totals.bytes += file.bytes;
     }
   } else {
+    totals.newest_allowed = run_start(input) - config.delay_window;
     const std::vector<std::string> wanted = wanted_buckets(config, input);
     auto included = [&](const std::string& bucket) {
       return wanted.empty() || std::find(wanted.begin(), wanted.end(), bucket) != wanted.end();
@@ -461,6 +484,8 @@ json::value handle(const Config& config, common::S3Client& s3, const json::value
           {"continuation", json::object{{"units", units_file.to_json()},
                                         {"next", next},
                                         {"groups", partial.to_json()},
+                                        {"newest_allowed",
+                                         runtime::format_rfc3339_ms(totals.newest_allowed)},
                                         {"skipped_recent", totals.skipped_recent}}}};
     }
     const std::size_t end = std::min(units.size(), next + units_per_round);
