@@ -157,8 +157,8 @@ TEST_F(GetFilesTest, TheDelayWindowIsMeasuredFromTheRunsStartInEveryContinuation
   env["DELAY_WINDOW_S"] = "3600";
   env["MAX_INVOCATION_MS"] = "0";
   env["LIST_CONCURRENCY"] = "1";
-  const auto two_hours_on = runtime::format_rfc3339_ms(std::chrono::system_clock::now() +
-                                                       std::chrono::hours(2));
+  const auto two_hours_on =
+      runtime::format_rfc3339_ms(std::chrono::system_clock::now() + std::chrono::hours(2));
   json::value event =
       json::object{{"date", "2026-03-05"}, {"run_id", "t5"}, {"started_at", two_hours_on}};
   int invocations = 0;

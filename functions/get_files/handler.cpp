@@ -481,12 +481,12 @@ json::value handle(const Config& config, common::S3Client& s3, const json::value
       return json::object{
           {"run_id", run_id},
           {"date", date.iso()},
-          {"continuation", json::object{{"units", units_file.to_json()},
-                                        {"next", next},
-                                        {"groups", partial.to_json()},
-                                        {"newest_allowed",
-                                         runtime::format_rfc3339_ms(totals.newest_allowed)},
-                                        {"skipped_recent", totals.skipped_recent}}}};
+          {"continuation",
+           json::object{{"units", units_file.to_json()},
+                        {"next", next},
+                        {"groups", partial.to_json()},
+                        {"newest_allowed", runtime::format_rfc3339_ms(totals.newest_allowed)},
+                        {"skipped_recent", totals.skipped_recent}}}};
     }
     const std::size_t end = std::min(units.size(), next + units_per_round);
     std::vector<Unit> round(units.begin() + static_cast<std::ptrdiff_t>(next),
