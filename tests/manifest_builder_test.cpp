@@ -5,7 +5,13 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
+#include <chrono>
+#include <map>
+#include <set>
+#include <thread>
+
 #include "common/s3.h"
+#include "runtime/clock.h"
 #include "tests/aws_test_support.h"
 
 namespace {
@@ -47,10 +53,11 @@ class ManifestBuilderTest : public ::testing::Test {
             {"SWEEP_AFTER_S", "0"}};
   }
 
-  static std::string body(const std::string& bucket, const std::string& key, int size = 10) {
+  static std::string body(const std::string& bucket, const std::string& key, int size = 10,
+                          const std::string& time = "2026-03-05T10:00:00.000Z") {
     return json::serialize(json::object{
         {"Records", json::array{json::object{
-                        {"eventTime", "2026-03-05T10:00:00.000Z"},
+                        {"eventTime", time},
                         {"eventName", "ObjectCreated:Put"},
                         {"s3", json::object{{"bucket", json::object{{"name", bucket}}},
                                             {"object", json::object{{"key", key},
@@ -69,6 +76,23 @@ class ManifestBuilderTest : public ::testing::Test {
     return json::parse(tests::aws_cli(moto_, "dynamodb scan --table-name " + table_).out)
         .at("Items")
         .as_array();
+  }
+
+  std::map<std::string, std::string> file_states() {
+    std::map<std::string, std::string> state_of;
+    for (const auto& item : ledger()) {
+      if (item.at("pk").at("S").as_string().starts_with("F#"))
+        state_of[std::string(item.at("sk").at("S").as_string())] =
+            std::string(item.at("state").at("S").as_string());
+    }
+    return state_of;
+  }
+
+  std::int64_t flush(const std::map<std::string, std::string>& env) {
+    const auto run =
+        tests::invoke_function(moto_, "ManifestBuilder", json::object{{"action", "flush"}}, env);
+    EXPECT_EQ(run.exit_code, 0) << run.logs;
+    return run.exit_code == 0 ? run.response.at("manifests_started").as_int64() : -1;
   }
 
   std::size_t executions() {
@@ -103,14 +127,9 @@ TEST_F(ManifestBuilderTest, OnlyTheRecordsItCouldNotTakeAreFailedAndNothingOfThe
             R"({"batchItemFailures":[{"itemIdentifier":"not-json"},)"
             R"({"itemIdentifier":"unknown-shape"},{"itemIdentifier":"s3-prefix"}]})");
   EXPECT_EQ(run.logs.find("world"), std::string::npos) << "bodies are never logged";
-  std::map<std::string, std::string> state_of;
-  for (const auto& item : ledger()) {
-    if (item.at("pk").at("S").as_string().starts_with("F#"))
-      state_of[std::string(item.at("sk").at("S").as_string())] =
-          std::string(item.at("state").at("S").as_string());
-  }
-  EXPECT_EQ(state_of, (std::map<std::string, std::string>{{"app/2026-03-05/a b.log", "PENDING"},
-                                                          {"app/2026-03-05/empty.log", "EMPTY"}}))
+  EXPECT_EQ(file_states(),
+            (std::map<std::string, std::string>{{"app/2026-03-05/a b.log", "PENDING"},
+                                                {"app/2026-03-05/empty.log", "EMPTY"}}))
       << "'+' decoded to a space; the zero-byte object recorded but never pending";
 
   const auto again = tests::invoke_function(
@@ -151,6 +170,52 @@ TEST_F(ManifestBuilderTest, AManifestClaimedButNeverStartedIsStartedOnceByTheSwe
     EXPECT_EQ(swept.response.at("manifests_started").as_int64(), sweep == 0 ? 1 : 0);
   }
   EXPECT_EQ(executions(), 1u) << "exactly once";
+}
+
+// Fewer files than MANIFEST_SIZE: a day that is over is cut by the next flush; today's files are
+// cut once the oldest has waited MAX_AGE_S, and not before.
+TEST_F(ManifestBuilderTest, FlushCutsADayThatIsOverAndPendingFilesOlderThanMaxAge) {
+  const std::string now = runtime::format_rfc3339_ms(std::chrono::system_clock::now());
+  const std::string today = now.substr(0, 10);
+  const auto run =
+      tests::invoke_function(moto_, "ManifestBuilder",
+                             batch({{"1", body("logs-bucket", "d/2026-03-05/1.log")},
+                                    {"2", body("logs-bucket", "d/2026-03-05/2.log")},
+                                    {"3", body("logs-bucket", "d/" + today + "/1.log", 10, now)},
+                                    {"4", body("logs-bucket", "d/" + today + "/2.log", 10, now)}}),
+                             environment());
+  ASSERT_EQ(run.exit_code, 0) << run.logs;
+  EXPECT_EQ(executions(), 0u) << "two files a partition: under MANIFEST_SIZE";
+
+  auto env = environment();
+  env["MAX_AGE_S"] = "3600";
+  EXPECT_EQ(flush(env), 1) << "the day that is over";
+  EXPECT_EQ(flush(env), 0) << "nothing left that is over or old";
+  const std::string old_one = "d/2026-03-05/1.log", old_two = "d/2026-03-05/2.log";
+  const std::string new_one = "d/" + today + "/1.log", new_two = "d/" + today + "/2.log";
+  EXPECT_EQ(
+      file_states(),
+      (std::map<std::string, std::string>{
+          {old_one, "CLAIMED"}, {old_two, "CLAIMED"}, {new_one, "PENDING"}, {new_two, "PENDING"}}));
+
+  env["MAX_AGE_S"] = "1";
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+  EXPECT_EQ(flush(env), 1) << "today's files, once old enough";
+  EXPECT_EQ(
+      file_states(),
+      (std::map<std::string, std::string>{
+          {old_one, "CLAIMED"}, {old_two, "CLAIMED"}, {new_one, "CLAIMED"}, {new_two, "CLAIMED"}}));
+  EXPECT_EQ(executions(), 2u);
+  // Each manifest file lists its partition's two files and nothing else.
+  common::S3Client s3(tests::moto_options(moto_));
+  std::set<std::string> listed;
+  for (const auto& object : s3.list_all(work_, "work/")) {
+    if (!object.key.ends_with("/manifest.json")) continue;
+    const auto sources = json::parse(s3.get_object(work_, object.key)).as_array();
+    EXPECT_EQ(sources.size(), 2u) << object.key;
+    for (const auto& source : sources) listed.insert(std::string(source.at("key").as_string()));
+  }
+  EXPECT_EQ(listed, (std::set<std::string>{old_one, old_two, new_one, new_two}));
 }
 
 }  // namespace
