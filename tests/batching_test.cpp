@@ -291,4 +291,33 @@ TEST_F(Batching, AThousandNotificationsWithDuplicatesReachExactlyOneManifestEach
   }
 }
 
+// One record the builder cannot take, in a batch of ten: only it is failed, each time SQS hands it
+// back; after maxReceiveCount (5) receives SQS moves it to the dead-letter queue. The other nine
+// were taken the first time.
+TEST_F(Batching, APoisonRecordAloneIsRetriedAndEndsInTheDeadLetterQueue) {
+  const auto files = put_files(9, "poison");
+  std::vector<std::string> bodies;
+  for (const auto& [key, content] : files) bodies.push_back(body_for(key, content, 0));
+  const std::string poison = R"({"Records":[{"eventName":"ObjectCreated:Put","s3":{}}]})";
+  bodies.insert(bodies.begin() + 4, poison);
+  send(bodies);
+  consume_until_idle(1);
+  EXPECT_EQ(failures_, 5) << "the poison record, once per receive, and nothing else";
+
+  std::map<std::string, std::string> state_of;
+  for (const auto& item : ledger()) {
+    if (item.at("pk").at("S").as_string().starts_with("F#"))
+      state_of[std::string(item.at("sk").at("S").as_string())] =
+          std::string(item.at("state").at("S").as_string());
+  }
+  EXPECT_EQ(state_of.size(), files.size()) << "the nine good files recorded";
+  for (const auto& [key, state] : state_of) EXPECT_EQ(state, "PENDING") << key;
+
+  const std::string dead_letters = stack_->resource("NotificationDeadLetterQueue");
+  const auto dead = sqs_->receive_messages(dead_letters, 10, 1, 30);
+  ASSERT_EQ(dead.size(), 1u);
+  EXPECT_EQ(dead.front().body, poison);
+  EXPECT_TRUE(sqs_->receive_messages(queue_, 10, 0, 30).empty()) << "the queue is empty";
+}
+
 }  // namespace
