@@ -105,6 +105,14 @@ ErrorDetails parse_error(Protocol protocol, long status, const HeaderList& heade
       if (const auto* item = object.if_contains("Item"); item && item->is_object()) {
         details.item = item->get_object();
       }
+      if (const auto* reasons = object.if_contains("CancellationReasons");
+          reasons && reasons->is_array()) {
+        for (const auto& reason : reasons->get_array()) {
+          const auto* code = reason.is_object() ? reason.get_object().if_contains("Code") : nullptr;
+          details.cancellation_reasons.push_back(
+              code && code->is_string() ? std::string(code->get_string()) : "None");
+        }
+      }
     }
     if (details.code.empty()) details.code = find_header(headers, "x-amzn-errortype");
     // "com.amazonaws.dynamodb.v20120810#ConditionalCheckFailedException" and "Code:http://..."

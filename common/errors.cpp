@@ -85,7 +85,9 @@ void throw_aws_error(const ErrorDetails& d) {
     throw error;
   }
   if (c == "TransactionCanceledException") {
-    throw TransactionCanceled(d.code, d.message, d.request_id, d.http_status, false);
+    TransactionCanceled error(d.code, d.message, d.request_id, d.http_status, false);
+    error.reasons = d.cancellation_reasons;
+    throw error;
   }
   if (c == "ExecutionAlreadyExists") {
     throw ExecutionAlreadyExists(d.code, d.message, d.request_id, d.http_status, false);

@@ -6,6 +6,7 @@
 // TransientError, ConflictError or AwsError.
 #include <boost/json/object.hpp>
 #include <string>
+#include <vector>
 
 #include "runtime/errors.h"
 
@@ -46,6 +47,9 @@ class ConditionalCheckFailed : public AwsError {
 class TransactionCanceled : public AwsError {
  public:
   using AwsError::AwsError;
+  // One code per item of the transaction, in order: "None" for an item that was not the cause,
+  // "ConditionalCheckFailed" for one whose condition failed. Empty when the service gave none.
+  std::vector<std::string> reasons;
 };
 class ExecutionAlreadyExists : public AwsError {
  public:
@@ -85,7 +89,8 @@ struct ErrorDetails {
   std::string message;
   std::string request_id;
   int http_status = 0;
-  boost::json::object item;  // DynamoDB's ALL_OLD item on a failed condition
+  boost::json::object item;                       // DynamoDB's ALL_OLD item on a failed condition
+  std::vector<std::string> cancellation_reasons;  // TransactWriteItems: a code per item
 };
 
 // Whether AWS's standard retry mode retries this error, and whether it is throttling.

@@ -24,6 +24,7 @@ using Clock = std::chrono::system_clock;
 namespace {
 
 constexpr std::size_t kFilesPerClaim = common::kMaxTransactItems - 1;  // + the manifest item
+constexpr int kClaimAttempts = 3;  // transactions conflicting without a failed condition
 
 json::object s(const std::string& text) {
   return {{"S", text}};
@@ -296,19 +297,7 @@ class Ledger {
           files.begin() + static_cast<std::ptrdiff_t>(start),
           files.begin() +
               static_cast<std::ptrdiff_t>(std::min(files.size(), start + kFilesPerClaim)));
-      try {
-        claim(key, id, chunk);
-        claimed += chunk.size();
-      } catch (const common::TransactionCanceled&) {
-        // Another builder took some of them: claim the rest one by one (each with the list).
-        for (const auto& file : chunk) {
-          try {
-            claim(key, id, {file});
-            ++claimed;
-          } catch (const common::TransactionCanceled&) {
-          }
-        }
-      }
+      claimed += claim_untaken(key, id, chunk);
     }
     if (claimed == 0) {
       forget_empty(key);
@@ -332,6 +321,42 @@ class Ledger {
                                     {"ExpressionAttributeValues", json::object{{":zero", n(0)}}}});
     } catch (const common::ConditionalCheckFailed&) {
     }
+  }
+
+  // Claims what another builder has not already taken of `files`; returns how many. DynamoDB
+  // says which items' conditions failed: those are dropped and the rest tried again, so a race
+  // costs one more transaction rather than one per file.
+  std::size_t claim_untaken(const json::object& manifest, const std::string& id,
+                            std::vector<json::object> files) {
+    for (int attempt = 1; !files.empty(); ++attempt) {
+      try {
+        claim(manifest, id, files);
+        return files.size();
+      } catch (const common::TransactionCanceled& canceled) {
+        if (canceled.reasons.size() != files.size() + 1) {
+          // No reasons to go by: one file at a time, each with the manifest's list.
+          std::size_t claimed = 0;
+          for (const auto& file : files) {
+            try {
+              claim(manifest, id, {file});
+              ++claimed;
+            } catch (const common::TransactionCanceled&) {
+            }
+          }
+          return claimed;
+        }
+        if (canceled.reasons.back() == "ConditionalCheckFailed") return 0;  // manifest closed
+        std::vector<json::object> untaken;
+        for (std::size_t i = 0; i < files.size(); ++i) {
+          if (canceled.reasons[i] != "ConditionalCheckFailed") untaken.push_back(files[i]);
+        }
+        // None failed its condition (a transaction in flight on one of them): try again, a few
+        // times; what is left stays pending for the next cut, what was claimed for the sweep.
+        if (untaken.size() == files.size() && attempt >= kClaimAttempts) throw;
+        files = std::move(untaken);
+      }
+    }
+    return 0;
   }
 
   void claim(const json::object& manifest, const std::string& id,
