@@ -191,7 +191,7 @@ std::optional<ErrorDetails> AwsClient::error_in(const Call& call,
                                                 const HttpResponse& response) const {
   if (response.transport_failed()) {
     ErrorDetails details;
-    details.code = "ConnectionError";
+    details.code = response.untrusted_peer ? "UntrustedEndpoint" : "ConnectionError";
     details.message = response.transport_error;
     return details;
   }
@@ -233,6 +233,12 @@ void AwsClient::on_response(std::shared_ptr<Call> call, HttpResponse&& response)
   }
   AwsOutcome outcome;
   try {
+    if (response.untrusted_peer) {
+      throw runtime::ConfigurationError(
+          "cannot trust https://" + call->request.host_prefix + options_.endpoint.host + ": " +
+          error->message +
+          " (CA bundle: AWS_CA_BUNDLE, else /etc/pki/tls/certs/ca-bundle.crt or the system's)");
+    }
     if (response.transport_failed()) throw TransportError(error->message);
     ErrorDetails final_error = *error;
     if (transient && !rewindable) {

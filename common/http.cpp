@@ -262,6 +262,10 @@ struct HttpEngine::Impl {
     } else {
       transfer->response.transport_code = code;
       transfer->response.transport_error = curl_easy_strerror(code);
+      transfer->response.untrusted_peer =
+          code == CURLE_PEER_FAILED_VERIFICATION || code == CURLE_SSL_CACERT_BADFILE ||
+          code == CURLE_SSL_CERTPROBLEM || code == CURLE_SSL_ISSUER_ERROR ||
+          code == CURLE_SSL_PINNEDPUBKEYNOTMATCH;
     }
     curl_multi_remove_handle(multi, easy);
     curl_slist_free_all(transfer->headers);

@@ -41,6 +41,8 @@ struct HttpResponse {
   std::string body;
   int transport_code = 0;  // the CURLcode when no HTTP answer arrived
   std::string transport_error;
+  // The peer's certificate could not be trusted (or the CA bundle read): trying again cannot help.
+  bool untrusted_peer = false;
 
   bool transport_failed() const { return transport_code != 0; }
   std::string header(std::string_view lowercase_name) const;

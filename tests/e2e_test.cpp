@@ -303,6 +303,47 @@ TEST_F(DailyAggregation, InvocationsCutShortByTheDeadlineGiveTheOneShotResult) {
       << "GetFiles listed over several invocations";
 }
 
+// The packaged bootstraps (`make artifacts`, as `sam build` calls it), each run in a chroot that
+// holds nothing but itself, /tmp and a CA bundle: what provided.al2023 gives a custom runtime. The
+// whole day runs through them with every check of the first test, then ManifestBuilder's flush.
+class DailyAggregationFromArtifacts : public DailyAggregation {
+ protected:
+  std::string stack_arguments() const override {
+    return "--artifacts " + tests::source_path("build/artifacts").string();
+  }
+
+  void run_everything(const std::string& name) {
+    ASSERT_TRUE(std::filesystem::exists(tests::source_path("build/artifacts/GetFilesFunction")))
+        << "no artifacts: make artifacts (scripts/test does)";
+    run_day_and_check(name);
+    const std::string lambda(info_.at("lambda_endpoint").as_string());
+    const auto flushed =
+        tests::run_command("curl -s -X POST -d '{\"action\":\"flush\"}' " + lambda +
+                           "/2015-03-31/functions/ManifestBuilderFunction/invocations");
+    EXPECT_EQ(flushed.out, R"({"action":"flush","manifests_started":0})")
+        << "ManifestBuilder queried its table";
+  }
+};
+
+TEST_F(DailyAggregationFromArtifacts, EachBootstrapRunsAloneInAnEmptyRootOverHttp) {
+  run_everything("e2e-artifacts");
+  EXPECT_TRUE(std::string(info_.at("function_endpoint").as_string()).starts_with("http://"));
+}
+
+// The same over HTTPS: the functions' endpoint is a TLS one whose certificate a CA made for the
+// run signs, and that CA is the only one in the chroot's bundle.
+class DailyAggregationFromArtifactsOverHttps : public DailyAggregationFromArtifacts {
+ protected:
+  std::string stack_arguments() const override {
+    return DailyAggregationFromArtifacts::stack_arguments() + " --tls";
+  }
+};
+
+TEST_F(DailyAggregationFromArtifactsOverHttps, EachBootstrapVerifiesTheEndpointWithTheBundle) {
+  run_everything("e2e-artifacts-tls");
+  EXPECT_TRUE(std::string(info_.at("function_endpoint").as_string()).starts_with("https://"));
+}
+
 // The function process is killed while S3 is acting on its request (the fault proxy holds the
 // request until the kill): mid-combine, on the big group's second part; mid-delete, on the second
 // DeleteObjects request. Lambda reports Runtime.ExitError, the state machine retries, and the
