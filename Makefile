@@ -3,10 +3,12 @@
 #
 #   make build-GetFilesFunction ARTIFACTS_DIR=/tmp/out
 #   make artifacts                      every function into build/artifacts/<LogicalId>/
+#   make build-AFunction build-BFunction ARTIFACTS_ROOT=DIR   each into DIR/<LogicalId>/
 #
 # ARCH (x86_64) must match the template's Architecture parameter; ./deploy passes both.
 ARCH ?= x86_64
-ARTIFACTS_DIR ?= $(CURDIR)/build/artifacts/$(subst build-,,$@)
+ARTIFACTS_ROOT ?= $(CURDIR)/build/artifacts
+ARTIFACTS_DIR ?= $(ARTIFACTS_ROOT)/$(subst build-,,$@)
 FUNCTIONS := GetFiles DetermineOperationType CombineLogFiles DeleteOriginals CrawlerTrigger \
              ManifestBuilder
 STATIC_BIN := $(CURDIR)/build/static-$(ARCH)/cmake/bin

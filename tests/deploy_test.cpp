@@ -1,0 +1,84 @@
+// ./deploy against moto: the dry run builds, validates, packages and creates a change set, and
+// changes nothing else; settings that are missing are said before anything is built or sent.
+#include <gtest/gtest.h>
+
+#include <boost/json/parse.hpp>
+
+#include "tests/aws_test_support.h"
+
+namespace {
+
+namespace json = boost::json;
+
+class DeployTest : public ::testing::Test {
+ protected:
+  void SetUp() override { ASSERT_TRUE(tests::create_buckets(moto_, {bucket_})); }
+
+  // ./deploy with moto as AWS and no other AWS setting of the machine's.
+  tests::CommandResult deploy(const std::string& arguments, const std::string& environment = "") {
+    return tests::run_command("(cd " + tests::source_path("").string() +
+                              " && env -u AWS_REGION -u AWS_DEFAULT_REGION -u AWS_PROFILE HOME=" +
+                              home_.path().string() + " AWS_ENDPOINT_URL=" + moto_.endpoint +
+                              " env " + environment + " ./deploy " + arguments + " 2>&1)");
+  }
+
+  std::vector<std::string> buckets() {
+    std::vector<std::string> names;
+    const auto listed = json::parse(tests::aws_cli(moto_, "s3api list-buckets").out);
+    for (const auto& bucket : listed.at("Buckets").as_array())
+      names.emplace_back(bucket.at("Name").as_string());
+    return names;
+  }
+
+  tests::MotoServer server_;
+  tests::MotoFixture moto_{server_.endpoint(), {"testing", "testing", ""}};
+  tests::TempDir home_;
+  const std::string bucket_ = tests::unique_name("artifacts");
+  const std::string credentials_ = "AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing";
+};
+
+TEST_F(DeployTest, ADryRunShowsTheChangeSetAndChangesNothing) {
+  const auto run = deploy("--dry-run region=us-east-1 stack_name=dry s3_bucket=" + bucket_ +
+                              " --param OtherBuckets=app-logs",
+                          credentials_);
+  ASSERT_EQ(run.exit_code, 0) << run.out;
+  EXPECT_NE(run.out.find("dry run: nothing is changed"), std::string::npos) << run.out;
+  EXPECT_NE(run.out.find("would change"), std::string::npos) << run.out;
+  for (const char* resource : {"GetFilesFunction", "ManifestBuilderFunction",
+                               "AggregateDailyStateMachine", "LedgerTable"}) {
+    EXPECT_NE(run.out.find(resource), std::string::npos) << resource;
+  }
+  EXPECT_EQ(buckets(), std::vector<std::string>{bucket_}) << "no resource was created";
+  const auto stack =
+      json::parse(tests::aws_cli(moto_, "cloudformation describe-stacks --stack-name dry").out);
+  EXPECT_EQ(stack.at("Stacks").at(0).at("StackStatus").as_string(), "REVIEW_IN_PROGRESS")
+      << "the change set waits, not executed";
+  const auto packaged = tests::aws_cli(moto_, "s3 ls --recursive s3://" + bucket_).out;
+  EXPECT_GE(std::count(packaged.begin(), packaged.end(), '\n'), 6) << "six bootstraps packaged";
+}
+
+TEST_F(DeployTest, MissingSettingsAreSaidBeforeAnythingIsBuiltOrSent) {
+  const struct {
+    std::string arguments, environment, message;
+  } cases[] = {
+      {"stack_name=s s3_bucket=" + bucket_, credentials_, "no region"},
+      {"region=us-east-1 stack_name=s", credentials_, "no artifact bucket"},
+      {"region=us-east-1 s3_bucket=" + bucket_ + " stack_name=", credentials_, "no stack name"},
+      {"region=us-east-1 stack_name=s s3_bucket=" + bucket_,
+       "-u AWS_ACCESS_KEY_ID -u AWS_SECRET_ACCESS_KEY AWS_EC2_METADATA_DISABLED=true",
+       "no usable AWS credentials"},
+      {"region=us-east-1 stack_name=s s3_bucket=" + bucket_ + " --param Architecture=sparc",
+       credentials_, "Architecture=sparc"},
+      {"--frobnicate", credentials_, "unknown argument"},
+  };
+  for (const auto& c : cases) {
+    const auto run = deploy(c.arguments, c.environment);
+    EXPECT_EQ(run.exit_code, 2) << c.arguments << "\n" << run.out;
+    EXPECT_NE(run.out.find(c.message), std::string::npos) << c.arguments << "\n" << run.out;
+    EXPECT_EQ(run.out.find("cfn-lint"), std::string::npos) << "nothing validated or built";
+  }
+  EXPECT_TRUE(tests::aws_cli(moto_, "s3 ls --recursive s3://" + bucket_).out.empty());
+  EXPECT_EQ(deploy("--help").exit_code, 0);
+}
+
+}  // namespace
