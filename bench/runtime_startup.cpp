@@ -1,8 +1,10 @@
 // Startup and per-invocation cost of a bootstrap on our runtime, next to Python + boto3 measured
 // in the same run on the same machine.
 //   build/bin/bench_runtime_startup [--runs 20] [--invocations 10000] [--bootstrap PATH]
+//                                   [--env NAME=VALUE]... [--python-clients s3,dynamodb,...]
 // Init duration: exec → first GET /next (the emulator timestamps both). Python: exec → a line
-// printed after `import boto3; boto3.client("s3")`. Peak RSS: VmHWM of the live process.
+// printed after `import boto3` and creating the clients the function creates (s3 by default). Peak
+// RSS: VmHWM of the live process.
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -62,7 +64,7 @@ Sample measure_bootstrap(const runtime::emulator::FunctionConfig& function) {
 }
 
 // Returns nullopt when python3 or boto3 is missing.
-std::optional<Sample> measure_python() {
+std::optional<Sample> measure_python(const std::string& clients) {
   int to_child[2], from_child[2];
   if (pipe(to_child) != 0 || pipe(from_child) != 0) return std::nullopt;
   const auto started = std::chrono::steady_clock::now();
@@ -72,10 +74,10 @@ std::optional<Sample> measure_python() {
     dup2(from_child[1], 1);
     close(to_child[1]);
     close(from_child[0]);
-    execlp("python3", "python3", "-c",
-           "import sys, boto3\nboto3.client('s3', region_name='us-east-1')\n"
-           "print('ready', flush=True)\nsys.stdin.read()\n",
-           nullptr);
+    const std::string program = "import sys, boto3\nfor name in '" + clients +
+                                "'.split(','):\n    boto3.client(name, region_name='us-east-1')\n"
+                                "print('ready', flush=True)\nsys.stdin.read()\n";
+    execlp("python3", "python3", "-c", program.c_str(), nullptr);
     _exit(127);
   }
   close(to_child[0]);
@@ -100,16 +102,24 @@ int main(int argc, char** argv) {
   int runs = 20;
   int invocations = 10000;
   std::string bootstrap = std::string(BIN_DIR) + "/echo";
+  std::string python_clients = "s3";
+  runtime::emulator::FunctionConfig function;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string flag = argv[i];
-    if (flag == "--runs")
+    if (flag == "--env") {
+      const std::string setting = argv[i + 1];
+      const auto equals = setting.find('=');
+      if (equals != std::string::npos)
+        function.environment[setting.substr(0, equals)] = setting.substr(equals + 1);
+    } else if (flag == "--python-clients")
+      python_clients = argv[i + 1];
+    else if (flag == "--runs")
       runs = std::atoi(argv[i + 1]);
     else if (flag == "--invocations")
       invocations = std::atoi(argv[i + 1]);
     else if (flag == "--bootstrap")
       bootstrap = argv[i + 1];
   }
-  runtime::emulator::FunctionConfig function;
   function.name = "echo";
   function.bootstrap = bootstrap;
   function.timeout = std::chrono::seconds(30);
@@ -119,7 +129,7 @@ int main(int argc, char** argv) {
     const Sample ours = measure_bootstrap(function);
     ours_ms.push_back(ours.init_ms);
     ours_rss.push_back(static_cast<double>(ours.rss_kib));
-    if (const auto python = measure_python()) {
+    if (const auto python = measure_python(python_clients)) {
       python_ms.push_back(python->init_ms);
       python_rss.push_back(static_cast<double>(python->rss_kib));
     }
@@ -128,14 +138,16 @@ int main(int argc, char** argv) {
   std::printf("  %-34s init %8.2f ms   peak RSS %7.1f MiB\n", bootstrap.c_str(), median(ours_ms),
               median(ours_rss) / 1024);
   if (!python_ms.empty()) {
-    std::printf("  %-34s init %8.2f ms   peak RSS %7.1f MiB\n", "python3 + boto3.client('s3')",
-                median(python_ms), median(python_rss) / 1024);
+    std::printf("  %-34s init %8.2f ms   peak RSS %7.1f MiB\n",
+                ("python3 + boto3 " + python_clients).c_str(), median(python_ms),
+                median(python_rss) / 1024);
     std::printf("  ratio python/ours: init %.1fx, peak RSS %.1fx\n",
                 median(python_ms) / median(ours_ms), median(python_rss) / median(ours_rss));
   } else {
     std::printf("  python3 + boto3 not available: no baseline\n");
   }
 
+  if (invocations <= 0) return 0;
   runtime::emulator::SandboxOptions options;
   options.log_fd = ::open("/dev/null", O_WRONLY | O_CLOEXEC);
   options.platform_log_lines = false;
