@@ -53,6 +53,8 @@ class LocalStack {
   explicit LocalStack(const std::string& extra_arguments = "");
   const boost::json::object& info() const { return info_; }
   const MotoFixture& moto() const { return moto_; }
+  // Holds functions.json (lambda-local's config of the stack's functions) and stack.json.
+  std::filesystem::path state_directory() const { return state_.path(); }
   std::string resource(const std::string& logical_id) const;
   std::string state_machine(const std::string& logical_id) const;
   // The function's log (locally, its log group is a file).

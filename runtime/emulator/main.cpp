@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <iterator>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -28,8 +29,10 @@ constexpr const char* kUsage = R"(usage:
   lambda-local serve [--port PORT] [--host HOST] [--upstream http://HOST:PORT] [--config FILE]
                      [--log-dir DIR]
 
-FUNCTION is a name from the config file (--config, else $LAMBDA_LOCAL_CONFIG), a path to a
-bootstrap, or the name of an executable beside lambda-local (build/bin). EVENT_FILE '-' reads stdin.
+FUNCTION is a name from the config file (--config, else $LAMBDA_LOCAL_CONFIG, else the running
+local stack's build/local-stack/functions.json; "GetFiles" finds "GetFilesFunction"), a path to a
+bootstrap, or the name of an executable beside lambda-local (build/bin). EVENT_FILE '-' reads stdin;
+${NAME} in the event is replaced by the function's environment variable NAME (WORK_BUCKET...).
 invoke prints the response (or the error document) on stdout and the function's logs on stderr;
 it exits 1 when the function failed, 2 on a usage error.
 serve prints "lambda-local serving http://HOST:PORT" once it listens, and stops on SIGINT/SIGTERM;
@@ -108,6 +111,22 @@ Options parse_options(int argc, char** argv) {
   return options;
 }
 
+// The local stack's functions while it runs (tools/local-stack's default state directory, as
+// `./deploy --local` starts it): events replay against it without naming its config.
+std::string running_local_stack_config(const fs::path& self_directory) {
+  const fs::path state = self_directory.parent_path() / "local-stack";
+  std::ifstream stack(state / "stack.json");
+  if (!stack) return {};
+  const std::string text((std::istreambuf_iterator<char>(stack)), {});
+  const auto at = text.find("\"lambda_local_pid\":");
+  if (at == std::string::npos) return {};
+  const long pid = std::strtol(text.c_str() + at + 19, nullptr, 10);
+  if (pid <= 0 || ::kill(static_cast<pid_t>(pid), 0) != 0) return {};
+  std::cerr << "lambda-local: the local stack's functions (" << (state / "functions.json").string()
+            << ")\n";
+  return (state / "functions.json").string();
+}
+
 EmulatorConfig load_or_default(const Options& options) {
   if (options.config_path.empty()) {
     EmulatorConfig config;
@@ -123,8 +142,10 @@ EmulatorConfig load_or_default(const Options& options) {
 
 FunctionConfig resolve_function(const std::string& name, const EmulatorConfig& config,
                                 const fs::path& self_directory) {
-  if (const auto found = config.functions.find(name); found != config.functions.end()) {
-    return found->second;
+  for (const std::string& key : {name, name + "Function"}) {
+    if (const auto found = config.functions.find(key); found != config.functions.end()) {
+      return found->second;
+    }
   }
   FunctionConfig function;
   const fs::path candidates[] = {fs::path(name), self_directory / name};
@@ -154,8 +175,25 @@ std::string read_event(const std::string& path) {
   return text.str();
 }
 
-int run_invoke(const Options& options, const fs::path& self_directory) {
+// ${NAME} → the function's NAME, so one sample event serves every stack.
+std::string with_environment(std::string event, const FunctionConfig& function) {
+  for (std::size_t at = event.find("${"); at != std::string::npos; at = event.find("${", at)) {
+    const auto end = event.find('}', at);
+    if (end == std::string::npos) break;
+    const auto value = function.environment.find(event.substr(at + 2, end - at - 2));
+    if (value == function.environment.end()) {
+      at = end;
+      continue;
+    }
+    event.replace(at, end - at + 1, value->second);
+    at += value->second.size();
+  }
+  return event;
+}
+
+int run_invoke(Options options, const fs::path& self_directory) {
   if (options.positional.size() != 2) usage_error("invoke takes FUNCTION and EVENT_FILE");
+  if (options.config_path.empty()) options.config_path = running_local_stack_config(self_directory);
   const EmulatorConfig config = load_or_default(options);
   FunctionConfig function = resolve_function(options.positional[0], config, self_directory);
   if (options.timeout_s)
@@ -164,7 +202,7 @@ int run_invoke(const Options& options, const fs::path& self_directory) {
   if (!options.log_format.empty()) function.log_format = options.log_format;
   if (!options.log_level.empty()) function.log_level = options.log_level;
   for (const auto& [name, value] : options.environment) function.environment[name] = value;
-  const std::string event = read_event(options.positional[1]);
+  const std::string event = with_environment(read_event(options.positional[1]), function);
 
   SandboxOptions sandbox_options;
   sandbox_options.region = config.region;
