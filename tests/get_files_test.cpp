@@ -76,6 +76,24 @@ class GetFilesTest : public ::testing::Test {
     return groups;
   }
 
+  // Invokes GetFiles and feeds each continuation back in, as the state machine does, until it
+  // hands back none (50 at most); returns the last invocation and how many there were.
+  std::pair<tests::Invocation, int> list_to_the_end(json::value event,
+                                                    const std::map<std::string, std::string>& env) {
+    tests::Invocation run;
+    int invocations = 0;
+    do {
+      run = tests::invoke_function(moto_, "GetFiles", event, env);
+      ++invocations;
+      if (run.exit_code != 0) {
+        ADD_FAILURE() << run.logs;
+        break;
+      }
+      event = run.response;
+    } while (run.response.as_object().contains("continuation") && invocations < 50);
+    return {run, invocations};
+  }
+
   tests::MotoFixture moto_ = tests::moto_fixture();
   common::S3Client s3_{tests::moto_options(moto_)};
   std::string ct_bucket_, other_bucket_, work_bucket_;
@@ -159,16 +177,8 @@ TEST_F(GetFilesTest, TheDelayWindowIsMeasuredFromTheRunsStartInEveryContinuation
   env["LIST_CONCURRENCY"] = "1";
   const auto two_hours_on =
       runtime::format_rfc3339_ms(std::chrono::system_clock::now() + std::chrono::hours(2));
-  json::value event =
-      json::object{{"date", "2026-03-05"}, {"run_id", "t5"}, {"started_at", two_hours_on}};
-  int invocations = 0;
-  tests::Invocation run;
-  do {
-    run = tests::invoke_function(moto_, "GetFiles", event, env);
-    ASSERT_EQ(run.exit_code, 0) << run.logs;
-    ++invocations;
-    event = run.response;
-  } while (run.response.as_object().contains("continuation") && invocations < 50);
+  auto [run, invocations] = list_to_the_end(
+      json::object{{"date", "2026-03-05"}, {"run_id", "t5"}, {"started_at", two_hours_on}}, env);
   EXPECT_GE(invocations, 3);
   EXPECT_EQ(run.response.at("file_count").as_int64(), 11) << "an hour old at the run's start";
   EXPECT_EQ(run.response.at("skipped_recent").as_int64(), 0);
@@ -178,15 +188,9 @@ TEST_F(GetFilesTest, TheDelayWindowIsMeasuredFromTheRunsStartInEveryContinuation
       moto_, "GetFiles", {{"date", "2026-03-05"}, {"run_id", "t6"}, {"started_at", now}}, env);
   ASSERT_EQ(at_start.exit_code, 0) << at_start.logs;
   EXPECT_TRUE(at_start.response.as_object().contains("continuation"));
-  json::value continued = at_start.response;
-  invocations = 0;
-  do {
-    run = tests::invoke_function(moto_, "GetFiles", continued, env);
-    ASSERT_EQ(run.exit_code, 0) << run.logs;
-    continued = run.response;
-  } while (run.response.as_object().contains("continuation") && ++invocations < 50);
-  EXPECT_EQ(run.response.at("file_count").as_int64(), 0);
-  EXPECT_EQ(run.response.at("skipped_recent").as_int64(), 11);
+  const auto continued = list_to_the_end(at_start.response, env).first;
+  EXPECT_EQ(continued.response.at("file_count").as_int64(), 0);
+  EXPECT_EQ(continued.response.at("skipped_recent").as_int64(), 11);
 }
 
 TEST_F(GetFilesTest, ContinuationAcrossInvocationsGivesTheSameResult) {
@@ -196,15 +200,8 @@ TEST_F(GetFilesTest, ContinuationAcrossInvocationsGivesTheSameResult) {
   auto env = environment();
   env["MAX_INVOCATION_MS"] = "0";  // stop after every round
   env["LIST_CONCURRENCY"] = "1";   // two units per round
-  json::value event = json::object{{"date", "2026-03-05"}, {"run_id", "many"}};
-  int invocations = 0;
-  tests::Invocation run;
-  do {
-    run = tests::invoke_function(moto_, "GetFiles", event, env);
-    ASSERT_EQ(run.exit_code, 0) << run.logs;
-    ++invocations;
-    event = run.response;  // the state machine feeds the result back in
-  } while (run.response.as_object().contains("continuation") && invocations < 50);
+  const auto [run, invocations] =
+      list_to_the_end(json::object{{"date", "2026-03-05"}, {"run_id", "many"}}, env);
   EXPECT_GE(invocations, 3);
   EXPECT_EQ(groups_of(run.response), groups_of(once.response));
   EXPECT_EQ(run.response.at("file_count"), once.response.at("file_count"));
