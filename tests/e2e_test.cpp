@@ -341,7 +341,32 @@ class DailyAggregationFromArtifactsOverHttps : public DailyAggregationFromArtifa
 
 TEST_F(DailyAggregationFromArtifactsOverHttps, EachBootstrapVerifiesTheEndpointWithTheBundle) {
   run_everything("e2e-artifacts-tls");
-  EXPECT_TRUE(std::string(info_.at("function_endpoint").as_string()).starts_with("https://"));
+  const std::string endpoint(info_.at("function_endpoint").as_string());
+  EXPECT_TRUE(endpoint.starts_with("https://"));
+
+  // Without the run's CA in its bundle, a bootstrap refuses the endpoint at once: a configuration
+  // error, not a transient one to retry for minutes.
+  tests::TempDir root;
+  const auto untrusting = tests::run_command(
+      "mkdir -p " + root.path().string() + "/tmp " + root.path().string() +
+      "/etc/pki/tls/certs && cp /etc/ssl/certs/ca-certificates.crt " + root.path().string() +
+      "/etc/pki/tls/certs/ca-bundle.crt && cp " +
+      tests::source_path("build/artifacts/GetFilesFunction/bootstrap").string() + " " +
+      root.path().string() +
+      "/bootstrap && printf '#!/bin/sh\\nexec env -u AWS_CA_BUNDLE -u "
+      "SSL_CERT_FILE -u CURL_CA_BUNDLE chroot %s /bootstrap\\n' " +
+      root.path().string() + " > " + root.path().string() + ".sh && chmod +x " +
+      root.path().string() + ".sh && echo " + "'{\"date\":\"2026-03-05\"}' | " +
+      tests::source_path("build/bin/lambda-local").string() + " invoke " + root.path().string() +
+      ".sh - --env AWS_ENDPOINT_URL=" + endpoint +
+      " --env AWS_ACCESS_KEY_ID=testing --env AWS_SECRET_ACCESS_KEY=testing --env " +
+      "WORK_BUCKET=" + work_ + " --env OTHER_BUCKETS=e2e-other --env AWS_REGION=us-east-1");
+  std::filesystem::remove(root.path().string() + ".sh");
+  EXPECT_EQ(untrusting.exit_code, 1) << untrusting.out << untrusting.err;
+  EXPECT_NE(untrusting.out.find("\"errorType\":\"ConfigurationError\""), std::string::npos)
+      << untrusting.out;
+  EXPECT_NE(untrusting.out.find("cannot trust https://127.0.0.1:"), std::string::npos)
+      << untrusting.out;
 }
 
 // The function process is killed while S3 is acting on its request (the fault proxy holds the
