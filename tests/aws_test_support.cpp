@@ -108,6 +108,16 @@ Invocation invoke_function(const MotoFixture& moto, const std::string& executabl
 
 namespace tests {
 
+std::map<std::string, std::string> ledger_file_states(const boost::json::array& items) {
+  std::map<std::string, std::string> state_of;
+  for (const auto& item : items) {
+    if (item.at("pk").at("S").as_string().starts_with("F#"))
+      state_of[std::string(item.at("sk").at("S").as_string())] =
+          std::string(item.at("state").at("S").as_string());
+  }
+  return state_of;
+}
+
 LocalStack::LocalStack(const std::string& extra_arguments) {
   const std::string command = "exec " + source_path("tools/local-stack").string() +
                               " --state-dir " + state_.path().string() + " " + extra_arguments +

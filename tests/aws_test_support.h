@@ -47,6 +47,9 @@ Invocation invoke_function(const MotoFixture& moto, const std::string& executabl
                            const boost::json::value& event,
                            const std::map<std::string, std::string>& environment);
 
+// ManifestBuilder's ledger, from a DynamoDB scan's Items: each file item's object key → its state.
+std::map<std::string, std::string> ledger_file_states(const boost::json::array& items);
+
 // tools/local-stack: template.yaml on its own moto and lambda-local, for end-to-end tests.
 class LocalStack {
  public:

@@ -304,12 +304,7 @@ TEST_F(Batching, APoisonRecordAloneIsRetriedAndEndsInTheDeadLetterQueue) {
   consume_until_idle(1);
   EXPECT_EQ(failures_, 5) << "the poison record, once per receive, and nothing else";
 
-  std::map<std::string, std::string> state_of;
-  for (const auto& item : ledger()) {
-    if (item.at("pk").at("S").as_string().starts_with("F#"))
-      state_of[std::string(item.at("sk").at("S").as_string())] =
-          std::string(item.at("state").at("S").as_string());
-  }
+  const auto state_of = tests::ledger_file_states(ledger());
   EXPECT_EQ(state_of.size(), files.size()) << "the nine good files recorded";
   for (const auto& [key, state] : state_of) EXPECT_EQ(state, "PENDING") << key;
 

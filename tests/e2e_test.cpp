@@ -345,23 +345,16 @@ TEST_F(DailyAggregationFromArtifactsOverHttps, EachBootstrapVerifiesTheEndpointW
   EXPECT_TRUE(endpoint.starts_with("https://"));
 
   // Without the run's CA in its bundle, a bootstrap refuses the endpoint at once: a configuration
-  // error, not a transient one to retry for minutes.
-  tests::TempDir root;
-  const auto untrusting = tests::run_command(
-      "mkdir -p " + root.path().string() + "/tmp " + root.path().string() +
-      "/etc/pki/tls/certs && cp /etc/ssl/certs/ca-certificates.crt " + root.path().string() +
-      "/etc/pki/tls/certs/ca-bundle.crt && cp " +
-      tests::source_path("build/artifacts/GetFilesFunction/bootstrap").string() + " " +
-      root.path().string() +
-      "/bootstrap && printf '#!/bin/sh\\nexec env -u AWS_CA_BUNDLE -u "
-      "SSL_CERT_FILE -u CURL_CA_BUNDLE chroot %s /bootstrap\\n' " +
-      root.path().string() + " > " + root.path().string() + ".sh && chmod +x " +
-      root.path().string() + ".sh && echo " + "'{\"date\":\"2026-03-05\"}' | " +
-      tests::source_path("build/bin/lambda-local").string() + " invoke " + root.path().string() +
-      ".sh - --env AWS_ENDPOINT_URL=" + endpoint +
-      " --env AWS_ACCESS_KEY_ID=testing --env AWS_SECRET_ACCESS_KEY=testing --env " +
-      "WORK_BUCKET=" + work_ + " --env OTHER_BUCKETS=e2e-other --env AWS_REGION=us-east-1");
-  std::filesystem::remove(root.path().string() + ".sh");
+  // error, not a transient one to retry for minutes. The stack's own GetFiles root, its bundle
+  // swapped for the system's.
+  const auto root = state_.path() / "roots" / "GetFilesFunction";
+  std::filesystem::copy_file("/etc/ssl/certs/ca-certificates.crt",
+                             root / "etc/pki/tls/certs/ca-bundle.crt",
+                             std::filesystem::copy_options::overwrite_existing);
+  const auto untrusting = tests::run_command("echo '{\"date\":\"2026-03-05\"}' | " +
+                                             tests::source_path("build/bin/lambda-local").string() +
+                                             " invoke GetFilesFunction - --config " +
+                                             (state_.path() / "functions.json").string());
   EXPECT_EQ(untrusting.exit_code, 1) << untrusting.out << untrusting.err;
   EXPECT_NE(untrusting.out.find("\"errorType\":\"ConfigurationError\""), std::string::npos)
       << untrusting.out;

@@ -78,15 +78,7 @@ class ManifestBuilderTest : public ::testing::Test {
         .as_array();
   }
 
-  std::map<std::string, std::string> file_states() {
-    std::map<std::string, std::string> state_of;
-    for (const auto& item : ledger()) {
-      if (item.at("pk").at("S").as_string().starts_with("F#"))
-        state_of[std::string(item.at("sk").at("S").as_string())] =
-            std::string(item.at("state").at("S").as_string());
-    }
-    return state_of;
-  }
+  std::map<std::string, std::string> file_states() { return tests::ledger_file_states(ledger()); }
 
   std::int64_t flush(const std::map<std::string, std::string>& env) {
     const auto run =

@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <boost/json/parse.hpp>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -117,11 +118,16 @@ std::string running_local_stack_config(const fs::path& self_directory) {
   const fs::path state = self_directory.parent_path() / "local-stack";
   std::ifstream stack(state / "stack.json");
   if (!stack) return {};
-  const std::string text((std::istreambuf_iterator<char>(stack)), {});
-  const auto at = text.find("\"lambda_local_pid\":");
-  if (at == std::string::npos) return {};
-  const long pid = std::strtol(text.c_str() + at + 19, nullptr, 10);
-  if (pid <= 0 || ::kill(static_cast<pid_t>(pid), 0) != 0) return {};
+  boost::system::error_code error;
+  const auto document =
+      boost::json::parse(std::string((std::istreambuf_iterator<char>(stack)), {}), error);
+  const auto* pid = !error && document.is_object()
+                        ? document.get_object().if_contains("lambda_local_pid")
+                        : nullptr;
+  if (pid == nullptr || !pid->is_int64() || pid->get_int64() <= 0 ||
+      ::kill(static_cast<pid_t>(pid->get_int64()), 0) != 0) {
+    return {};
+  }
   std::cerr << "lambda-local: the local stack's functions (" << (state / "functions.json").string()
             << ")\n";
   return (state / "functions.json").string();
