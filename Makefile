@@ -2,24 +2,34 @@
 # function; each target leaves one self-contained, stripped `bootstrap` there (scripts/build-static).
 #
 #   make build-GetFilesFunction ARTIFACTS_DIR=/tmp/out
-#   make artifacts                      every function into build/artifacts/<LogicalId>/
+#   make artifacts                      every function into build/artifacts/<ARCH>/<LogicalId>/
+#   make -j2 artifacts-all              both architectures at once (what the tests run)
 #   make build-AFunction build-BFunction ARTIFACTS_ROOT=DIR   each into DIR/<LogicalId>/
 #
-# ARCH (x86_64) must match the template's Architecture parameter; ./deploy passes both.
-ARCH ?= x86_64
-ARTIFACTS_ROOT ?= $(CURDIR)/build/artifacts
+# sam tells make nothing of the template's Architecture parameter, so ARCH must match it: arm64
+# (the template's default) unless set, as in `ARCH=x86_64 sam build`. ./deploy sets it from the
+# parameter and checks every bootstrap it packages against it.
+ARCH ?= arm64
+ARTIFACTS_ROOT ?= $(CURDIR)/build/artifacts/$(ARCH)
 ARTIFACTS_DIR ?= $(ARTIFACTS_ROOT)/$(subst build-,,$@)
 FUNCTIONS := GetFiles DetermineOperationType CombineLogFiles DeleteOriginals CrawlerTrigger \
              ManifestBuilder
 STATIC_BIN := $(CURDIR)/build/static-$(ARCH)/cmake/bin
+STRIP_x86_64 := strip
+STRIP_arm64 := aarch64-linux-gnu-strip
 
-.PHONY: static artifacts
+.PHONY: static artifacts artifacts-all artifacts-x86_64 artifacts-arm64
 
 static:
 	scripts/build-static $(ARCH)
 
 build-%Function: static
 	mkdir -p "$(ARTIFACTS_DIR)"
-	strip --strip-all -o "$(ARTIFACTS_DIR)/bootstrap" "$(STATIC_BIN)/$*"
+	$(STRIP_$(ARCH)) --strip-all -o "$(ARTIFACTS_DIR)/bootstrap" "$(STATIC_BIN)/$*"
 
 artifacts: $(FUNCTIONS:%=build-%Function)
+
+artifacts-all: artifacts-x86_64 artifacts-arm64
+
+artifacts-x86_64 artifacts-arm64:
+	$(MAKE) --no-print-directory artifacts ARCH=$(subst artifacts-,,$@) ARTIFACTS_ROOT=$(CURDIR)/build/artifacts/$(subst artifacts-,,$@)

@@ -1,12 +1,13 @@
 #!/usr/bin/env python3
-"""Cold start of every packaged bootstrap (build/artifacts/<LogicalId>/bootstrap, `make artifacts`):
+"""Cold start of every packaged x86_64 bootstrap (build/artifacts/x86_64/<LogicalId>/bootstrap):
 init duration (exec → first GET /next, median of --runs) and peak RSS, measured by
 bench_runtime_startup, next to python3 + boto3 creating the same AWS clients in the same run;
-the dynamically linked build/bin/<name> beside it; and the zip size Lambda would be given.
+the dynamically linked build/bin/<name> beside it; and the zip size Lambda would be given, for
+x86_64 and for the arm64 build (which this machine runs only under qemu, so it is not timed).
 
     bench/cold_start.py [--runs 20]
 
-Needs scripts/build and make artifacts first."""
+Needs scripts/build and make -j2 artifacts-all first."""
 import argparse
 import io
 import os
@@ -15,7 +16,8 @@ import subprocess
 import zipfile
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-ARTIFACTS = os.path.join(ROOT, "build", "artifacts")
+ARTIFACTS = os.path.join(ROOT, "build", "artifacts", "x86_64")
+ARM64_ARTIFACTS = os.path.join(ROOT, "build", "artifacts", "arm64")
 CLIENTS = {"GetFiles": "s3", "DetermineOperationType": "s3", "CombineLogFiles": "s3", "DeleteOriginals": "s3",
            "CrawlerTrigger": "glue,s3", "ManifestBuilder": "dynamodb,stepfunctions,s3"}
 # What each function's initialisation insists on, with made-up values: nothing is called at init.
@@ -50,16 +52,18 @@ def main():
     parser.add_argument("--runs", type=int, default=20)
     args = parser.parse_args()
     print(f"init = exec → first GET /next, median of {args.runs}; python3 + boto3 creating the same clients")
-    print("| function | static init | static RSS | zip | dynamic init | dynamic RSS | python init | python RSS |"
-          " python/static init |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("| function | static init | static RSS | zip | arm64 zip | dynamic init | dynamic RSS | python init |"
+          " python RSS | python/static init |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for logical_id in sorted(os.listdir(ARTIFACTS)):
         name = logical_id.removesuffix("Function")
         artifact = os.path.join(ARTIFACTS, logical_id, "bootstrap")
         (static_ms, static_mib), (python_ms, python_mib) = measure(artifact, CLIENTS[name], args.runs)
         (dynamic_ms, dynamic_mib), _ = measure(os.path.join(ROOT, "build", "bin", name), CLIENTS[name], args.runs)
+        arm64 = os.path.join(ARM64_ARTIFACTS, logical_id, "bootstrap")
+        arm64_zip = f"{zipped(arm64) / 2**20:.2f} MiB" if os.path.exists(arm64) else "not built"
         print(f"| {name} | {static_ms:.1f} ms | {static_mib:.1f} MiB | {zipped(artifact) / 2**20:.2f} MiB"
-              f" | {dynamic_ms:.1f} ms | {dynamic_mib:.1f} MiB | {python_ms:.0f} ms | {python_mib:.1f} MiB"
+              f" | {arm64_zip} | {dynamic_ms:.1f} ms | {dynamic_mib:.1f} MiB | {python_ms:.0f} ms | {python_mib:.1f} MiB"
               f" | {python_ms / static_ms:.0f}× |")
 
 

@@ -3,12 +3,21 @@
 #include <gtest/gtest.h>
 
 #include <boost/json/parse.hpp>
+#include <filesystem>
+#include <fstream>
 
 #include "tests/aws_test_support.h"
 
 namespace {
 
 namespace json = boost::json;
+
+int elf_machine(const std::filesystem::path& executable) {
+  std::ifstream binary(executable, std::ios::binary);
+  unsigned char header[20] = {};
+  binary.read(reinterpret_cast<char*>(header), sizeof header);
+  return header[18] | header[19] << 8;
+}
 
 class DeployTest : public ::testing::Test {
  protected:
@@ -55,6 +64,28 @@ TEST_F(DeployTest, ADryRunShowsTheChangeSetAndChangesNothing) {
       << "the change set waits, not executed";
   const auto packaged = tests::aws_cli(moto_, "s3 ls --recursive s3://" + bucket_).out;
   EXPECT_GE(std::count(packaged.begin(), packaged.end(), '\n'), 6) << "six bootstraps packaged";
+  EXPECT_EQ(elf_machine(tests::source_path(".aws-sam/build/GetFilesFunction/bootstrap")), 0xB7)
+      << "arm64, the template's default Architecture";
+}
+
+// sam cannot tell make the template's Architecture: ./deploy checks what was built before it
+// packages anything.
+TEST_F(DeployTest, ABootstrapBuiltForAnotherArchitectureIsNotPackaged) {
+  const auto built = home_.path() / "build";
+  std::filesystem::create_directories(built / "GetFilesFunction");
+  std::filesystem::copy_file(
+      tests::source_path("build/artifacts/x86_64/GetFilesFunction/bootstrap"),
+      built / "GetFilesFunction" / "bootstrap");
+  const auto helper = tests::source_path("tools/deploy-helper").string();
+  const auto refused =
+      tests::run_command("(" + helper + " check-architecture " + built.string() + " arm64 2>&1)");
+  EXPECT_EQ(refused.exit_code, 1) << refused.out;
+  EXPECT_NE(refused.out.find("Architecture=arm64 but GetFilesFunction is x86_64"),
+            std::string::npos)
+      << refused.out;
+  const auto accepted =
+      tests::run_command("(" + helper + " check-architecture " + built.string() + " x86_64 2>&1)");
+  EXPECT_EQ(accepted.exit_code, 0) << accepted.out;
 }
 
 TEST_F(DeployTest, MissingSettingsAreSaidBeforeAnythingIsBuiltOrSent) {

@@ -9,6 +9,7 @@
 #include <fstream>
 #include <functional>
 #include <map>
+#include <set>
 #include <sstream>
 #include <thread>
 
@@ -303,32 +304,57 @@ TEST_F(DailyAggregation, InvocationsCutShortByTheDeadlineGiveTheOneShotResult) {
       << "GetFiles listed over several invocations";
 }
 
-// The packaged bootstraps (`make artifacts`, as `sam build` calls it), each run in a chroot that
-// holds nothing but itself, /tmp and a CA bundle: what provided.al2023 gives a custom runtime. The
+// The packaged bootstraps of each architecture (`make artifacts-all`, as `sam build` makes them),
+// each run in a chroot that holds nothing but itself, /tmp and a CA bundle: what provided.al2023
+// gives a custom runtime. arm64 ones run under qemu-user, copied into the chroot beside them. The
 // whole day runs through them with every check of the first test, then ManifestBuilder's flush.
-class DailyAggregationFromArtifacts : public DailyAggregation {
+class DailyAggregationFromArtifacts : public DailyAggregation,
+                                      public ::testing::WithParamInterface<std::string> {
  protected:
   std::string stack_arguments() const override {
-    return "--artifacts " + tests::source_path("build/artifacts").string();
+    return "--artifacts " + artifacts().string() + " --parameter Architecture=" + GetParam();
+  }
+
+  std::filesystem::path artifacts() const {
+    return tests::source_path("build/artifacts/" + GetParam());
   }
 
   void run_everything(const std::string& name) {
-    ASSERT_TRUE(std::filesystem::exists(tests::source_path("build/artifacts/GetFilesFunction")))
-        << "no artifacts: make artifacts (scripts/test does)";
-    run_day_and_check(name);
+    ASSERT_TRUE(std::filesystem::exists(artifacts() / "GetFilesFunction" / "bootstrap"))
+        << "no artifacts: make -j2 artifacts-all (scripts/test does)";
+    run_day_and_check(name + "-" + GetParam());
     const std::string lambda(info_.at("lambda_endpoint").as_string());
     const auto flushed =
         tests::run_command("curl -s -X POST -d '{\"action\":\"flush\"}' " + lambda +
                            "/2015-03-31/functions/ManifestBuilderFunction/invocations");
     EXPECT_EQ(flushed.out, R"({"action":"flush","manifests_started":0})")
         << "ManifestBuilder queried its table";
+
+    std::set<std::string> expected = {"bootstrap", "etc/pki/tls/certs/ca-bundle.crt"};
+    if (GetParam() == "arm64") expected.insert("qemu-aarch64-static");
+    for (const char* function : {"GetFilesFunction", "CombineLogFilesFunction"}) {
+      const auto root = state_.path() / "roots" / function;
+      std::set<std::string> files;
+      for (const auto& entry : std::filesystem::recursive_directory_iterator(root)) {
+        const auto relative = entry.path().lexically_relative(root).string();
+        if (!entry.is_directory() && !relative.starts_with("tmp/")) files.insert(relative);
+      }
+      EXPECT_EQ(files, expected) << function << "'s root holds nothing else";
+    }
   }
 };
 
-TEST_F(DailyAggregationFromArtifacts, EachBootstrapRunsAloneInAnEmptyRootOverHttp) {
+std::string architecture_name(const ::testing::TestParamInfo<std::string>& info) {
+  return info.param;
+}
+
+TEST_P(DailyAggregationFromArtifacts, EachBootstrapRunsAloneInAnEmptyRootOverHttp) {
   run_everything("e2e-artifacts");
   EXPECT_TRUE(std::string(info_.at("function_endpoint").as_string()).starts_with("http://"));
 }
+
+INSTANTIATE_TEST_SUITE_P(Architectures, DailyAggregationFromArtifacts,
+                         ::testing::Values("x86_64", "arm64"), architecture_name);
 
 // The same over HTTPS: the functions' endpoint is a TLS one whose certificate a CA made for the
 // run signs, and that CA is the only one in the chroot's bundle.
@@ -339,7 +365,7 @@ class DailyAggregationFromArtifactsOverHttps : public DailyAggregationFromArtifa
   }
 };
 
-TEST_F(DailyAggregationFromArtifactsOverHttps, EachBootstrapVerifiesTheEndpointWithTheBundle) {
+TEST_P(DailyAggregationFromArtifactsOverHttps, EachBootstrapVerifiesTheEndpointWithTheBundle) {
   run_everything("e2e-artifacts-tls");
   const std::string endpoint(info_.at("function_endpoint").as_string());
   EXPECT_TRUE(endpoint.starts_with("https://"));
@@ -361,6 +387,9 @@ TEST_F(DailyAggregationFromArtifactsOverHttps, EachBootstrapVerifiesTheEndpointW
   EXPECT_NE(untrusting.out.find("cannot trust https://127.0.0.1:"), std::string::npos)
       << untrusting.out;
 }
+
+INSTANTIATE_TEST_SUITE_P(Architectures, DailyAggregationFromArtifactsOverHttps,
+                         ::testing::Values("x86_64", "arm64"), architecture_name);
 
 // The function process is killed while S3 is acting on its request (the fault proxy holds the
 // request until the kill): mid-combine, on the big group's second part; mid-delete, on the second
