@@ -6,7 +6,6 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <filesystem>
-#include <fstream>
 #include <functional>
 #include <map>
 #include <set>
@@ -45,22 +44,16 @@ class DailyAggregation : public ::testing::Test {
   // A fresh local stack (a new moto: nothing of an earlier one survives).
   void start_stack(const std::string& extra_arguments) {
     stack_.reset();
-    const std::string command =
-        "exec " + tests::source_path("tools/local-stack").string() + " --state-dir " +
-        state_.path().string() +
-        " --parameter ControlTowerBucket=e2e-ct --parameter OrganizationId=o-e2etest001"
+    stack_ = std::make_unique<tests::LocalStack>(
+        "--parameter ControlTowerBucket=e2e-ct --parameter OrganizationId=o-e2etest001"
         " --parameter OtherBuckets=e2e-other --parameter DelayWindowSeconds=" +
         std::to_string(delay_window_seconds()) +
-        " --parameter CrawlerMode=crawler --parameter CrawlerNames=e2e-crawler " + extra_arguments +
-        " 2>&1";
-    stack_ = std::make_unique<tests::BackgroundProcess>(command, "local stack ready");
-    const std::string& line = stack_->ready_line();
-    info_ = json::parse(line.substr(line.find('{'))).as_object();
-    moto_.endpoint = std::string(info_.at("endpoint").as_string());
-    moto_.credentials = {"testing", "testing", ""};
+        " --parameter CrawlerMode=crawler --parameter CrawlerNames=e2e-crawler " + extra_arguments);
+    info_ = stack_->info();
+    moto_ = stack_->moto();
     s3_ = std::make_unique<common::S3Client>(tests::moto_options(moto_));
-    destination_ = std::string(info_.at("resources").at("DestinationBucket").as_string());
-    work_ = std::string(info_.at("resources").at("WorkBucket").as_string());
+    destination_ = stack_->resource("DestinationBucket");
+    work_ = stack_->resource("WorkBucket");
   }
 
   std::string start(const std::string& name, const std::string& input) {
@@ -73,16 +66,7 @@ class DailyAggregation : public ::testing::Test {
     return std::string(json::parse(started.out).at("executionArn").as_string());
   }
 
-  json::object wait_for(const std::string& arn) {
-    common::StepFunctionsClient stepfunctions(tests::moto_options(moto_));
-    json::object description;
-    for (int i = 0; i < 1200; ++i) {
-      description = stepfunctions.describe_execution(arn);
-      if (description.at("status").as_string() != "RUNNING") break;
-      std::this_thread::sleep_for(std::chrono::milliseconds(250));
-    }
-    return description;
-  }
+  json::object wait_for(const std::string& arn) { return stack_->wait_for(arn); }
 
   json::object run(const std::string& name, const std::string& input) {
     return wait_for(start(name, input));
@@ -107,8 +91,7 @@ class DailyAggregation : public ::testing::Test {
 
   // The function's log (its log group, locally a file per function).
   std::string function_log(const std::string& logical_id) {
-    std::ifstream in(std::string(info_.at("logs").as_string()) + "/" + logical_id + ".log");
-    return std::string(std::istreambuf_iterator<char>(in), {});
+    return stack_->function_log(logical_id);
   }
 
   // How many times each group was handed on to a next invocation, from the function's log.
@@ -243,8 +226,7 @@ class DailyAggregation : public ::testing::Test {
     return outputs;
   }
 
-  tests::TempDir state_;
-  std::unique_ptr<tests::BackgroundProcess> stack_;
+  std::unique_ptr<tests::LocalStack> stack_;
   json::object info_;
   tests::MotoFixture moto_;
   std::unique_ptr<common::S3Client> s3_;
@@ -323,17 +305,16 @@ class DailyAggregationFromArtifacts : public DailyAggregation,
     ASSERT_TRUE(std::filesystem::exists(artifacts() / "GetFilesFunction" / "bootstrap"))
         << "no artifacts: make -j2 artifacts-all (scripts/test does)";
     run_day_and_check(name + "-" + GetParam());
-    const std::string lambda(info_.at("lambda_endpoint").as_string());
     const auto flushed =
-        tests::run_command("curl -s -X POST -d '{\"action\":\"flush\"}' " + lambda +
-                           "/2015-03-31/functions/ManifestBuilderFunction/invocations");
-    EXPECT_EQ(flushed.out, R"({"action":"flush","manifests_started":0})")
+        stack_->invoke("ManifestBuilderFunction", json::parse(R"({"action":"flush"})"));
+    EXPECT_EQ(flushed.exit_code, 0) << flushed.logs;
+    EXPECT_EQ(flushed.response, json::parse(R"({"action":"flush","manifests_started":0})"))
         << "ManifestBuilder queried its table";
 
     std::set<std::string> expected = {"bootstrap", "etc/pki/tls/certs/ca-bundle.crt"};
     if (GetParam() == "arm64") expected.insert("qemu-aarch64-static");
     for (const char* function : {"GetFilesFunction", "CombineLogFilesFunction"}) {
-      const auto root = state_.path() / "roots" / function;
+      const auto root = stack_->state_directory() / "roots" / function;
       std::set<std::string> files;
       for (const auto& entry : std::filesystem::recursive_directory_iterator(root)) {
         const auto relative = entry.path().lexically_relative(root).string();
@@ -373,14 +354,15 @@ TEST_P(DailyAggregationFromArtifactsOverHttps, EachBootstrapVerifiesTheEndpointW
   // Without the run's CA in its bundle, a bootstrap refuses the endpoint at once: a configuration
   // error, not a transient one to retry for minutes. The stack's own GetFiles root, its bundle
   // swapped for the system's.
-  const auto root = state_.path() / "roots" / "GetFilesFunction";
+  const auto root = stack_->state_directory() / "roots" / "GetFilesFunction";
   std::filesystem::copy_file("/etc/ssl/certs/ca-certificates.crt",
                              root / "etc/pki/tls/certs/ca-bundle.crt",
                              std::filesystem::copy_options::overwrite_existing);
-  const auto untrusting = tests::run_command("echo '{\"date\":\"2026-03-05\"}' | " +
-                                             tests::source_path("build/bin/lambda-local").string() +
-                                             " invoke GetFilesFunction - --config " +
-                                             (state_.path() / "functions.json").string());
+  const auto untrusting =
+      tests::run_command("echo '{\"date\":\"2026-03-05\"}' | " +
+                         tests::source_path("build/bin/lambda-local").string() +
+                         " invoke GetFilesFunction - --config " +
+                         (stack_->state_directory() / "functions.json").string());
   EXPECT_EQ(untrusting.exit_code, 1) << untrusting.out << untrusting.err;
   EXPECT_NE(untrusting.out.find("\"errorType\":\"ConfigurationError\""), std::string::npos)
       << untrusting.out;
