@@ -68,6 +68,18 @@ TEST_F(DeployTest, ADryRunShowsTheChangeSetAndChangesNothing) {
       << "arm64, the template's default Architecture";
 }
 
+// The committed example is what a new user copies: it must read as ./deploy's settings.
+TEST_F(DeployTest, TheCommittedExampleSettingsRead) {
+  const auto read = tests::run_command(tests::source_path("tools/deploy-helper").string() +
+                                       " settings --config-file " +
+                                       tests::source_path("samconfig.example.toml").string());
+  ASSERT_EQ(read.exit_code, 0) << read.err;
+  EXPECT_NE(read.out.find("stack_name=log-aggregator\n"), std::string::npos) << read.out;
+  EXPECT_NE(read.out.find("region=eu-west-1\n"), std::string::npos) << read.out;
+  EXPECT_NE(read.out.find("Architecture=arm64"), std::string::npos) << read.out;
+  EXPECT_NE(read.out.find("template_architecture=arm64\n"), std::string::npos) << read.out;
+}
+
 // sam cannot tell make the template's Architecture: ./deploy checks what was built before it
 // packages anything.
 TEST_F(DeployTest, ABootstrapBuiltForAnotherArchitectureIsNotPackaged) {
