@@ -190,6 +190,8 @@ struct HttpEngine::Impl {
     transfer->easy = easy;
     HttpRequest& request = transfer->request;
     curl_easy_setopt(easy, CURLOPT_URL, request.url.c_str());
+    // S3 keys may hold "./", "../" and "//": the path goes out exactly as it was signed.
+    curl_easy_setopt(easy, CURLOPT_PATH_AS_IS, 1L);
     curl_easy_setopt(easy, CURLOPT_PRIVATE, transfer);
     curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(easy, CURLOPT_TCP_NODELAY, 1L);

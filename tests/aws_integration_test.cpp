@@ -91,6 +91,31 @@ TEST_F(S3Test, AwkwardKeysRoundTrip) {
   EXPECT_THROW(s3_.get_object(bucket_, keys[1]), common::NoSuchKey);
 }
 
+// S3 keys are not paths: "." and ".." segments and "//" are part of the key. A client that
+// normalises the path after signing it writes another key, or fails SignatureDoesNotMatch.
+TEST(Signatures, KeysWithDotSegmentsAndDoubleSlashesAreSentAsSigned) {
+  const auto moto = tests::moto_fixture(true);
+  const std::string bucket = tests::unique_name("dots");
+  S3Client s3(tests::moto_options(moto));
+  ASSERT_EQ(tests::aws_cli(moto, "s3api create-bucket --bucket " + bucket).exit_code, 0);
+  const std::vector<std::string> keys = {"logs/2026-03-05/./a.log", "logs/x/../c.log",
+                                         "logs//double.log", "./lead.log", "../up.log"};
+  for (const auto& key : keys) s3.put_object(bucket, key, "content of " + key + "\n");
+  const auto listed = tests::aws_cli(
+      moto, "s3api list-objects-v2 --bucket " + bucket + " --query 'Contents[].Key' --output json");
+  ASSERT_EQ(listed.exit_code, 0) << listed.err;
+  const json::value listed_keys = json::parse(listed.out);
+  std::set<std::string> seen;
+  for (const auto& key : listed_keys.as_array()) seen.insert(std::string(key.as_string()));
+  EXPECT_EQ(seen, std::set<std::string>(keys.begin(), keys.end())) << listed.out;
+  for (const auto& key : keys) {
+    EXPECT_EQ(s3.get_object(bucket, key), "content of " + key + "\n") << key;
+    EXPECT_EQ(s3.head_object(bucket, key).size, key.size() + 12) << key;
+  }
+  const auto deleted = s3.delete_objects(bucket, {{keys[0], ""}, {keys[1], ""}});
+  EXPECT_EQ(deleted.deleted.size(), 2u);
+}
+
 TEST_F(S3Test, MissingThingsAreTypedErrors) {
   EXPECT_THROW(s3_.get_object(bucket_, "nope"), common::NoSuchKey);
   EXPECT_THROW(s3_.head_object(bucket_, "nope"), common::NoSuchKey);
