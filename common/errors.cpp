@@ -95,6 +95,8 @@ void throw_aws_error(const ErrorDetails& d) {
   if (c == "CrawlerRunningException") {
     throw CrawlerRunning(d.code, d.message, d.request_id, d.http_status, false);
   }
+  if (c == "NoSuchVersion")
+    throw NoSuchVersion(d.code, d.message, d.request_id, d.http_status, false);
   if (c == "NoSuchKey" || (c == "NotFound" && d.http_status == 404)) {
     throw NoSuchKey("NoSuchKey", d.message, d.request_id, d.http_status, false);
   }

@@ -63,6 +63,11 @@ class NoSuchKey : public AwsError {
  public:
   using AwsError::AwsError;
 };
+// A versionId that is not (or no longer) there: the key may still hold other versions.
+class NoSuchVersion : public NoSuchKey {
+ public:
+  using NoSuchKey::NoSuchKey;
+};
 class NoSuchUpload : public AwsError {
  public:
   using AwsError::AwsError;

@@ -1,5 +1,9 @@
 #pragma once
-// gzip decided by content, never by name: a ".gz" key may hold plain text and the other way round.
+// What a log object holds, decided by content, never by name: a ".gz" key may hold plain text and
+// the other way round. Only what can be combined safely is combined: gzip whose every member
+// inflates to text, and text. Anything else (a truncated or corrupt member, bzip2, zstd, zip,
+// Parquet, anything with NUL bytes) stays where it is.
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -9,15 +13,45 @@ namespace common {
 // Starts with the gzip magic bytes 1f 8b.
 bool is_gzip(std::string_view bytes);
 
+// Why bytes that are not gzip are not text either, or nullopt when they may be text: a NUL byte,
+// or the magic bytes of a compressed or columnar format.
+std::optional<std::string> binary_reason(std::string_view bytes);
+
+enum class ContentKind { kEmpty, kGzip, kText, kUnsafe };
+
+struct ContentCheck {
+  ContentKind kind = ContentKind::kEmpty;
+  std::optional<char> last_byte;  // of the decompressed text (gzip) or of the text
+  std::string reason;             // kUnsafe: why it stays in place
+};
+
+// Checks concatenated gzip members as they stream by, in bounded memory: every member must
+// inflate completely (CRC and length checked by zlib) to text.
+class GzipChecker {
+ public:
+  GzipChecker();
+  ~GzipChecker();
+  GzipChecker(const GzipChecker&) = delete;
+  GzipChecker& operator=(const GzipChecker&) = delete;
+
+  // False once the bytes so far cannot be valid gzip text (see reason()); later calls do nothing.
+  bool feed(std::string_view compressed);
+  // The verdict once every byte was fed: kGzip with the text's last byte, or kUnsafe.
+  ContentCheck finish();
+
+ private:
+  struct State;
+  std::unique_ptr<State> state_;
+};
+
+// The verdict on a whole object held in memory.
+ContentCheck check_content(std::string_view bytes);
+
 // A complete gzip member whose content is "\n": appended after a gzip source whose text does not
 // end in a newline, so the next file starts on a line of its own once the output is decompressed.
 const std::string& newline_gzip_member();
 
-// The last byte of the decompressed content of one or more concatenated gzip members; nullopt for
-// empty content. Throws std::runtime_error when the bytes are not valid gzip.
-std::optional<char> gzip_last_byte(std::string_view compressed);
-
-// Decompresses concatenated gzip members (tests and tools).
+// Decompresses concatenated gzip members (tests and tools); throws on invalid gzip.
 std::string gunzip(std::string_view compressed);
 std::string gzip(std::string_view text);
 

@@ -4,6 +4,7 @@
 #include <sstream>
 
 #include "common/batch.h"
+#include "common/sigv4.h"
 
 namespace common {
 
@@ -78,6 +79,18 @@ S3Object parse_object(const pugi::xml_node& node, bool decode_keys) {
 }
 
 }  // namespace
+
+std::string multipart_etag(const std::vector<CompletedPart>& parts) {
+  std::string digests;
+  for (const auto& part : parts) {
+    std::string_view hex = part.etag;
+    if (hex.size() >= 2 && hex.front() == '"' && hex.back() == '"')
+      hex = hex.substr(1, hex.size() - 2);
+    for (std::size_t i = 0; i + 1 < hex.size(); i += 2)
+      digests.push_back(static_cast<char>(std::stoi(std::string(hex.substr(i, 2)), nullptr, 16)));
+  }
+  return "\"" + md5_hex(digests) + "-" + std::to_string(parts.size()) + "\"";
+}
 
 S3Address s3_address(const Endpoint& endpoint, const std::string& bucket, const std::string& key) {
   if (endpoint.overridden || !virtual_host_compatible(bucket)) {
@@ -483,7 +496,8 @@ CompletedPart S3Client::upload_part_copy(const std::string& bucket, const std::s
 
 WriteResult S3Client::complete_multipart_upload(const std::string& bucket, const std::string& key,
                                                 const std::string& upload_id,
-                                                const std::vector<CompletedPart>& parts) {
+                                                const std::vector<CompletedPart>& parts,
+                                                bool if_none_match) {
   pugi::xml_document body;
   auto root = body.append_child("CompleteMultipartUpload");
   root.append_attribute("xmlns") = "http://s3.amazonaws.com/doc/2006-03-01/";
@@ -495,6 +509,7 @@ WriteResult S3Client::complete_multipart_upload(const std::string& bucket, const
   AwsRequest request = object_request("CompleteMultipartUpload", "POST", bucket, key);
   request.query = {{"uploadId", upload_id}};
   request.headers.emplace_back("content-type", "application/xml");
+  if (if_none_match) request.headers.emplace_back("if-none-match", "*");
   request.body = xml_to_string(body);
   request.error_in_success_body = true;
   const AwsResponse response = client_.send(std::move(request));

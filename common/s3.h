@@ -94,6 +94,10 @@ struct CompletedPart {
   std::string etag;
 };
 
+// The ETag S3 gives an object completed from these parts: the MD5 of the parts' binary MD5s, then
+// "-" and the part count (quoted, as S3 sends it). Objects under SSE-KMS or SSE-C have others.
+std::string multipart_etag(const std::vector<CompletedPart>& parts);
+
 struct CopySource {
   std::string bucket;
   std::string key;
@@ -200,9 +204,12 @@ class S3Client {
   CompletedPart upload_part_copy(const std::string& bucket, const std::string& key,
                                  const std::string& upload_id, int part_number,
                                  const CopySource& source);
+  // if_none_match: only if the key does not exist (PreconditionFailed otherwise), so an output
+  // is never written over; S3 answers 409 ConditionalRequestConflict to a concurrent writer.
   WriteResult complete_multipart_upload(const std::string& bucket, const std::string& key,
                                         const std::string& upload_id,
-                                        const std::vector<CompletedPart>& parts);
+                                        const std::vector<CompletedPart>& parts,
+                                        bool if_none_match = false);
   void abort_multipart_upload(const std::string& bucket, const std::string& key,
                               const std::string& upload_id);
   std::vector<PartInfo> list_parts(const std::string& bucket, const std::string& key,

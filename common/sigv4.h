@@ -32,6 +32,7 @@ std::string url_decode(std::string_view text, bool plus_is_space = false);
 
 std::string sha256_hex(std::string_view data);
 std::string md5_base64(std::string_view data);
+std::string md5_hex(std::string_view data);
 std::string format_amz_date(std::chrono::system_clock::time_point time);  // 20150830T123600Z
 
 class Signer {

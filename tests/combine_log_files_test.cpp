@@ -84,21 +84,72 @@ class CombineTest : public ::testing::Test {
     EXPECT_EQ(text.exit_code, 0) << text.err;
     return text.out;
   }
-  // What an output must decompress to: each source's text, a newline added where it lacks one
-  // (always after a large gzip source, whose end is not read).
+  // What an output must decompress to: each source's text, a newline added where it lacks one.
   std::string expected_text(const json::object& output) {
     std::string text;
     for (const auto& source : output.at("sources").as_array()) {
-      const std::string key(source.at("key").as_string());
-      const std::string& content = text_of_.at(key);
+      const std::string& content = text_of_.at(std::string(source.at("key").as_string()));
       text += content;
-      const bool large_gzip = output.at("key").as_string().ends_with(".gz") &&
-                              source.at("size").as_int64() >= (10 << 20);
-      if (large_gzip || content.empty() || content.back() != '\n') {
-        if (!content.empty() || large_gzip) text += "\n";
-      }
+      if (!content.empty() && content.back() != '\n') text += "\n";
     }
     return text;
+  }
+
+  // `text` through a system compressor (bzip2 -c, zstd -c, gzip -c).
+  static std::string compressed_by(const std::string& command, const std::string& text) {
+    tests::TempDir dir;
+    const auto path = dir.path() / "in";
+    std::ofstream(path, std::ios::binary) << text;
+    const auto result = tests::run_command(command + " < " + path.string());
+    EXPECT_EQ(result.exit_code, 0) << result.err;
+    return result.out;
+  }
+  // Whether the aws CLI finds the object (an independent client).
+  bool source_exists(const std::string& key) {
+    return tests::aws_cli(moto_, "s3api head-object --bucket " + source_ + " --key '" + key + "'")
+               .exit_code == 0;
+  }
+  // `gzip -t` on the output as the aws CLI downloads it.
+  bool gzip_test_passes(const std::string& key) {
+    tests::TempDir dir;
+    const auto path = (dir.path() / "out.gz").string();
+    EXPECT_EQ(
+        tests::aws_cli(moto_, "s3 cp 's3://" + destination_ + "/" + key + "' " + path).exit_code,
+        0);
+    return tests::run_command("gzip -t " + path).exit_code == 0;
+  }
+  // Invokes until no continuation is returned; `inputs` receives every event sent.
+  tests::Invocation run_to_end(json::value event, const std::map<std::string, std::string>& env,
+                               std::vector<json::value>* inputs = nullptr) {
+    tests::Invocation run;
+    for (int invocations = 0; invocations < 60; ++invocations) {
+      if (inputs != nullptr) inputs->push_back(event);
+      run = tests::invoke_function(moto_, "CombineLogFiles", event, env);
+      if (run.exit_code != 0 || !run.response.as_object().contains("continuation")) break;
+      event = run.response;
+    }
+    return run;
+  }
+  // A plan of one output over these keys, in this order, as DetermineOperationType writes it.
+  json::object plan_event(const std::string& name, const std::vector<std::string>& keys,
+                          std::uint64_t part_size = 5 << 20) {
+    json::array sources;
+    for (const auto& key : keys) {
+      const auto head = s3_.head_object(source_, key);
+      sources.push_back(json::object{{"key", key}, {"size", head.size}, {"etag", head.etag}});
+    }
+    const json::object plan{{"group_id", "g-" + name},
+                            {"operation", "aggregate"},
+                            {"source_bucket", source_},
+                            {"date", "2026-03-05"},
+                            {"outputs", json::array{json::object{{"key_base", "agg/" + name},
+                                                                 {"part_size", part_size},
+                                                                 {"bytes", 0},
+                                                                 {"sources", sources}}}}};
+    s3_.put_object(work_, "plans/" + name + ".json", json::serialize(plan));
+    return {{"run_id", "run"},
+            {"group_id", "g-" + name},
+            {"plan", common::FileRef{work_, "plans/" + name + ".json", 1, 0}.to_json()}};
   }
 
   tests::MotoFixture moto_ = tests::moto_fixture();
@@ -256,6 +307,141 @@ TEST_F(CombineTest, ContinuationAcrossInvocationsGivesTheSameOutputEvenWhenRetri
             json::serialize(once_receipt.at("outputs").at(0).at("sources")));
   EXPECT_GE(receipt.at("outputs").at(0).at("parts").as_int64(), 4);
   EXPECT_TRUE(s3_.list_multipart_uploads(destination_).empty()) << "no upload left open";
+}
+
+// Only valid gzip (every member inflated) and text are combined: a truncated member, bzip2,
+// zstd and NUL-bearing files stay in place, reported with a reason, small or large; a large
+// source rejected after its copied parts were uploaded leaves none of its bytes behind.
+TEST_F(CombineTest, BrokenAndBinarySourcesAreLeftInPlaceAndReported) {
+  const std::string dir = "mixed/2026-03-05/";
+  put(dir + "good-1.json.gz", common::gzip("good one\n"), "good one\n");
+  put(dir + "good-2.log", "good two\n", "good two\n");
+  const std::string whole = common::gzip(random_lines(200000, 5));
+  put(dir + "truncated.json.gz", whole.substr(0, whole.size() / 2), "");
+  std::string corrupt = common::gzip(random_lines(50000, 6));
+  corrupt[corrupt.size() / 2] ^= 0x55;
+  put(dir + "corrupt.json.gz", corrupt, "");
+  put(dir + "archive.log.bz2", compressed_by("bzip2 -c", random_lines(5000, 7)), "");
+  put(dir + "frame.log.zst", compressed_by("zstd -q -c", random_lines(5000, 8)), "");
+  put(dir + "nul.log", std::string("text\0with a NUL\n", 17), "");
+  const std::string big = common::gzip(random_lines(18 << 20, 9));
+  ASSERT_GE(big.size() - (1 << 20), 10u << 20);
+  put(dir + "big-truncated.json.gz", big.substr(0, big.size() - (1 << 20)), "");
+  std::string big_plain = random_lines(12 << 20, 10);
+  big_plain[big_plain.size() - 100] = '\0';  // in the downloaded tail, after the copied parts
+  put(dir + "big-binary.log", big_plain, "");
+  const std::vector<std::string> bad = {dir + "truncated.json.gz", dir + "corrupt.json.gz",
+                                        dir + "archive.log.bz2",   dir + "frame.log.zst",
+                                        dir + "nul.log",           dir + "big-truncated.json.gz",
+                                        dir + "big-binary.log"};
+
+  const auto run = plan_and_combine(dir);
+  ASSERT_EQ(run.exit_code, 0) << run.logs;
+  const auto receipt = receipt_of(run);
+  std::set<std::string> skipped;
+  for (const auto& entry : receipt.at("skipped").as_array()) {
+    skipped.insert(std::string(entry.at("key").as_string()));
+    EXPECT_FALSE(entry.at("reason").as_string().empty());
+  }
+  EXPECT_EQ(skipped, std::set<std::string>(bad.begin(), bad.end())) << json::serialize(receipt);
+  ASSERT_EQ(receipt.at("outputs").as_array().size(), 2u) << json::serialize(receipt);
+  for (const auto& output : receipt.at("outputs").as_array()) {
+    const std::string key(output.at("key").as_string());
+    EXPECT_EQ(output.at("sources").as_array().size(), 1u) << key;
+    EXPECT_EQ(output.at("copied_bytes").as_int64(), 0) << "no part of a rejected source stays";
+    if (key.ends_with(".gz")) {
+      EXPECT_TRUE(gzip_test_passes(key)) << key;
+    }
+    EXPECT_EQ(fetch_text(key), expected_text(output.as_object())) << key;
+  }
+  EXPECT_EQ(json::serialize(run.response.at("skipped")), "7");
+  EXPECT_NE(run.logs.find("SkippedFiles"), std::string::npos) << "the metric is emitted";
+
+  json::object delete_event = run.response.as_object();
+  const auto deleted =
+      tests::invoke_function(moto_, "DeleteOriginals", delete_event, environment());
+  ASSERT_EQ(deleted.exit_code, 0) << deleted.logs;
+  for (const auto& key : bad) EXPECT_TRUE(source_exists(key)) << key << " must stay";
+  EXPECT_FALSE(source_exists(dir + "good-1.json.gz"));
+  EXPECT_FALSE(source_exists(dir + "good-2.log"));
+  EXPECT_TRUE(s3_.list_multipart_uploads(destination_).empty());
+}
+
+// A plain file before the gzip stream's commits and one after, across forced continuations:
+// each stream resumes from its own commits, and neither file is left out.
+TEST_F(CombineTest, PlainFilesAroundGzipOnesSurviveContinuations) {
+  const std::string dir = "around/2026-03-05/";
+  std::vector<std::string> keys = {dir + "a.log"};
+  put(dir + "a.log", "first plain line\n", "first plain line\n");
+  for (int i = 0; i < 19; ++i) {
+    const std::string text = random_lines(1 << 20, 200 + i);
+    const std::string key = dir + "m-" + std::to_string(100 + i) + ".json.gz";
+    put(key, common::gzip(text), text);
+    keys.push_back(key);
+  }
+  put(dir + "z.log", "last plain line", "last plain line");
+  keys.push_back(dir + "z.log");
+  auto env = environment();
+  env["MAX_INVOCATION_MS"] = "0";
+  std::vector<json::value> inputs;
+  const auto run = run_to_end(plan_event("around", keys), env, &inputs);
+  ASSERT_EQ(run.exit_code, 0) << run.logs;
+  EXPECT_GE(inputs.size(), 3u) << "the gzip stream committed more than once";
+  const auto receipt = receipt_of(run);
+  ASSERT_EQ(receipt.at("outputs").as_array().size(), 2u) << json::serialize(receipt);
+  std::size_t combined = 0;
+  for (const auto& output : receipt.at("outputs").as_array()) {
+    const std::string key(output.at("key").as_string());
+    EXPECT_EQ(fetch_text(key), expected_text(output.as_object())) << key;
+    combined += output.at("sources").as_array().size();
+  }
+  EXPECT_EQ(combined, keys.size());
+  EXPECT_EQ(fetch_text("agg/around.log"), "first plain line\nlast plain line\n");
+  EXPECT_TRUE(s3_.list_multipart_uploads(destination_).empty());
+}
+
+// A crash or timeout after the last output completed: the same input again (a resumed call and
+// a first call alike) gives the same receipt, finds its own output instead of writing it again,
+// and never takes the missing upload for a changed source.
+TEST_F(CombineTest, AnInvocationRepeatedAfterItsOutputCompletedGivesTheSameResult) {
+  const std::string dir = "again/2026-03-05/";
+  std::vector<std::string> keys;
+  for (int i = 0; i < 12; ++i) {
+    const std::string text = random_lines(1 << 20, 300 + i);
+    const std::string key = dir + "f-" + std::to_string(100 + i) + ".json.gz";
+    put(key, common::gzip(text), text);
+    keys.push_back(key);
+  }
+  auto env = environment();
+  env["MAX_INVOCATION_MS"] = "0";
+  std::vector<json::value> inputs;
+  const auto first = run_to_end(plan_event("again", keys), env, &inputs);
+  ASSERT_EQ(first.exit_code, 0) << first.logs;
+  ASSERT_GE(inputs.size(), 2u);
+  const std::string expected = json::serialize(receipt_of(first).at("outputs"));
+  const std::string text = fetch_text("agg/again.gz");
+  for (const json::value& input : {inputs.back(), inputs.front()}) {
+    const auto repeated = run_to_end(input, env);
+    ASSERT_EQ(repeated.exit_code, 0) << repeated.logs;
+    EXPECT_EQ(json::serialize(receipt_of(repeated).at("outputs")), expected);
+    EXPECT_EQ(json::serialize(repeated.response.at("files")), "12");
+    EXPECT_EQ(receipt_of(repeated).at("skipped").as_array().size(), 0u);
+  }
+  EXPECT_TRUE(fetch_text("agg/again.gz") == text);
+  EXPECT_TRUE(s3_.list_multipart_uploads(destination_).empty()) << "no upload left open";
+}
+
+// An output key that holds someone else's object is never written over: the group fails.
+TEST_F(CombineTest, AnOutputKeyTakenByAnotherObjectIsNeverWrittenOver) {
+  const std::string dir = "taken/2026-03-05/";
+  put(dir + "one.log", "one\n", "one\n");
+  s3_.put_object(destination_, "agg/taken.log", "somebody else's object\n");
+  const auto run = tests::invoke_function(moto_, "CombineLogFiles",
+                                          plan_event("taken", {dir + "one.log"}), environment());
+  EXPECT_EQ(run.exit_code, 1) << run.logs;
+  EXPECT_EQ(run.response.at("errorType").as_string(), "VerificationFailed") << run.logs;
+  EXPECT_EQ(fetch_text("agg/taken.log"), "somebody else's object\n");
+  EXPECT_TRUE(s3_.list_multipart_uploads(destination_).empty());
 }
 
 TEST_F(CombineTest, BadInputIsAClearErrorAndWritesNothing) {

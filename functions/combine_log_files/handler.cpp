@@ -5,9 +5,11 @@
 #include <condition_variable>
 #include <cstdlib>
 #include <deque>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <optional>
+#include <set>
 
 #include "common/dates.h"
 #include "common/deadline.h"
@@ -27,6 +29,8 @@ namespace {
 
 constexpr std::uint64_t kMinPart = 5ull << 20;
 constexpr std::uint64_t kMaxCopyPart = 5ull << 30;
+constexpr std::uint64_t kSniffBytes = 64 << 10;         // read to tell gzip, text and binary apart
+constexpr std::uint64_t kCheckRangeBytes = 8ull << 20;  // a large gzip source is inflated in these
 
 using common::Source;
 
@@ -48,88 +52,149 @@ common::GetOptions pinned(const Source& source,
   return options;
 }
 
-// Whether an error means the source is no longer the one that was listed.
-bool changed_since_listing(const common::AwsError& error) {
-  return error.code() == "PreconditionFailed" || error.code() == "NoSuchKey" ||
-         error.code() == "NoSuchVersion" || error.http_status() == 404 ||
-         error.http_status() == 412;
+// Why a source cannot be read as it was listed, so it stays where it is and is reported; nullopt
+// for every other error, which fails the group. A missing upload or bucket is never the source's.
+std::optional<std::string> unreadable_source(const common::AwsError& error) {
+  if (dynamic_cast<const common::NoSuchKey*>(&error) != nullptr) return error.code();
+  if (dynamic_cast<const common::PreconditionFailed*>(&error) != nullptr)
+    return std::string("PreconditionFailed");  // its etag changed
+  // Archived (GLACIER, DEEP_ARCHIVE): readable again only once restored.
+  if (error.code() == "InvalidObjectState") return error.code();
+  // Without s3:ListBucket a deleted object answers 403, not 404.
+  if (error.code() == "AccessDenied") return error.code();
+  return std::nullopt;
 }
+
+std::string source_id(const Source& source) {
+  return source.key + '\n' + source.version_id;
+}
+
+// Results gathered across invocations; receipts list each source version once.
+struct Progress {
+  json::array outputs;
+  std::map<std::string, json::object> empty;
+  std::map<std::string, json::object> skipped;
+
+  void skip(const Source& source, const std::string& reason) {
+    runtime::log::warn("source left out of the output and left in place", "key", source.key,
+                       "version_id", source.version_id, "reason", reason);
+    skipped[source_id(source)] = {
+        {"key", source.key}, {"version_id", source.version_id}, {"reason", reason}};
+  }
+};
 
 // One output object written as a multipart upload, started on its first byte. It commits at
 // source boundaries: whenever a part is uploaded, every source it has taken so far is in S3, and
-// that state (parts, bytes, sources, the index of the last source) is what a continuation keeps.
+// that state (parts, bytes, sources and their indexes) is what a continuation keeps.
+//
+// Before completing, the output it is about to become is written to the work bucket (its
+// "intent"). An attempt that finds its upload gone (a retry of a call whose completion happened)
+// or its key taken (CompleteMultipartUpload is conditional) adopts the object only when it is
+// exactly that intent: same size, same multipart ETag. An output is never written over.
 class Stream {
  public:
-  Stream(common::S3Client& s3, const Config& config, std::string key, std::uint64_t part_size)
-      : s3_(s3), config_(config), key_(std::move(key)), part_size_(std::max(part_size, kMinPart)) {}
+  Stream(common::S3Client& s3, const Config& config, std::string key, std::uint64_t part_size,
+         std::string intent_key)
+      : s3_(s3),
+        config_(config),
+        key_(std::move(key)),
+        part_size_(std::max(part_size, kMinPart)),
+        intent_key_(std::move(intent_key)) {}
 
-  bool started() const { return !upload_id_.empty(); }
-  std::uint64_t bytes() const { return bytes_; }
-  const std::string& key() const { return key_; }
+  bool started() const { return !upload_id_.empty() || adopted_.has_value(); }
+  bool adopted() const { return adopted_.has_value(); }
   // Whether source `index` is already in an uploaded part (a resumed call must not add it again).
-  bool committed(std::int64_t index) const { return index <= committed_.last_index; }
+  bool committed(std::int64_t index) const { return committed_indexes_.contains(index); }
   int commits() const { return commits_; }
   // The first source this stream holds only in memory, if any.
   std::optional<std::int64_t> first_uncommitted() const {
     return buffer_sources_ > 0 ? std::optional(first_buffered_index_) : std::nullopt;
   }
 
+  struct Mark {
+    std::size_t parts = 0;
+    std::uint64_t bytes = 0;
+    std::uint64_t copied = 0;
+  };
+  // Uploads what is buffered (it ends at a source boundary) and marks the point a source that
+  // fails half-way rolls back to, so it leaves no byte behind.
+  Mark boundary() {
+    start();
+    upload_buffer();
+    return {parts_.size(), bytes_, copied_};
+  }
+  void rollback(const Mark& mark) {
+    if (adopted_) return;
+    parts_.resize(mark.parts);  // parts not named at completion are discarded by S3
+    bytes_ = mark.bytes;
+    copied_ = mark.copied;
+  }
+
   void append(std::string_view data) {
-    if (data.empty()) return;
+    if (data.empty() || adopted_) return;
     start();
     buffer_.append(data);
     bytes_ += data.size();
   }
 
-  // Server-side copy of a range as its own part: what is buffered goes first (it is >= 5 MiB or
-  // nothing, as large sources come first and each leaves a 5 MiB tail behind).
+  // Server-side copy of a range as its own part, after a boundary().
   void copy(const common::CopySource& source) {
-    start();
-    upload_buffer();
+    if (adopted_) return;
     const int number = static_cast<int>(parts_.size()) + 1;
-    parts_.push_back(
-        s3_.upload_part_copy(config_.destination_bucket, key_, upload_id_, number, source));
+    try {
+      parts_.push_back(
+          s3_.upload_part_copy(config_.destination_bucket, key_, upload_id_, number, source));
+    } catch (const common::NoSuchUpload&) {
+      adopt();
+      return;
+    }
     bytes_ += source.range->last - source.range->first + 1;
     copied_ += source.range->last - source.range->first + 1;
   }
 
   // Source `index` is wholly appended; a full buffer becomes a part (a commit point).
   void source_done(const Source& source, std::int64_t index) {
+    if (adopted_) return;
     sources_.push_back(source);
+    indexes_.push_back(index);
     if (buffer_sources_++ == 0) first_buffered_index_ = index;
-    last_appended_index_ = index;
     if (buffer_.size() >= part_size_) upload_buffer();
   }
 
-  // The last part, completion, and a check that S3 holds exactly what was written.
-  json::object finish() {
+  // The last part, the conditional completion and a check that S3 holds exactly what was
+  // written; nullopt when every source of this stream was left out.
+  std::optional<json::object> finish() {
+    if (!started()) return std::nullopt;
     upload_buffer();
-    common::WriteResult written;
+    if (adopted_) return adopted_;
+    if (parts_.empty()) {
+      abort();
+      return std::nullopt;
+    }
+    json::object output = record(common::multipart_etag(parts_));
+    common::PutOptions put;
+    put.content_type = "application/json";
+    s3_.put_object(config_.work_bucket, intent_key_, json::serialize(output), put);
     try {
-      written = s3_.complete_multipart_upload(config_.destination_bucket, key_, upload_id_, parts_);
+      s3_.complete_multipart_upload(config_.destination_bucket, key_, upload_id_, parts_, true);
     } catch (const common::NoSuchUpload&) {
-      // A completion whose answer was lost and then retried finds the upload already gone; the
-      // size check below tells a completed upload from a vanished one.
-      runtime::log::warn("upload already completed or gone; checking the object", "key", key_);
+      return adopt();  // completed by a request whose answer was lost, then retried
+    } catch (const common::PreconditionFailed&) {
+      abort();
+      return adopt();  // the key exists: this very output written before, or never ours
     }
     // A creation whose answer was lost and then retried left an upload nobody will complete.
     abort_uploads_except(upload_id_);
+    upload_id_.clear();
     const auto head = s3_.head_object(config_.destination_bucket, key_);
     if (head.size != bytes_) {
       throw runtime::VerificationFailed("s3://" + config_.destination_bucket + "/" + key_ +
                                         " holds " + std::to_string(head.size) + " bytes, " +
                                         std::to_string(bytes_) + " were written");
     }
-    upload_id_.clear();
-    json::array listed;
-    for (const auto& source : sources_) listed.push_back(common::source_json(source));
-    return {{"key", key_},
-            {"size", bytes_},
-            {"etag", head.etag},
-            {"version_id", written.version_id},
-            {"parts", parts_.size()},
-            {"copied_bytes", copied_},
-            {"sources", std::move(listed)}};
+    output["etag"] = head.etag;
+    output["version_id"] = head.version_id;
+    return output;
   }
 
   void abort() noexcept {
@@ -145,23 +210,28 @@ class Stream {
 
   // The committed state, for a continuation; the upload stays open for the next call.
   json::object checkpoint() {
-    json::object state{{"upload_id", upload_id_},
-                       {"bytes", committed_.bytes},
-                       {"copied", committed_.copied},
-                       {"last_index", committed_.last_index}};
+    if (adopted_) return {{"adopted", *adopted_}};
     json::array parts;
     for (std::size_t i = 0; i < committed_.parts; ++i)
       parts.push_back(json::object{{"n", parts_[i].number}, {"etag", parts_[i].etag}});
     json::array sources;
-    for (std::size_t i = 0; i < committed_.sources; ++i)
+    json::array indexes;
+    for (std::size_t i = 0; i < committed_.sources; ++i) {
       sources.push_back(common::source_json(sources_[i]));
-    state["parts"] = std::move(parts);
-    state["sources"] = std::move(sources);
+      indexes.push_back(indexes_[i]);
+    }
+    json::object state{{"upload_id", upload_id_},       {"bytes", committed_.bytes},
+                       {"copied", committed_.copied},   {"parts", std::move(parts)},
+                       {"sources", std::move(sources)}, {"indexes", std::move(indexes)}};
     upload_id_.clear();  // detached: not aborted when this object goes
     return state;
   }
 
   void restore(const json::object& state) {
+    if (const auto* adopted = state.if_contains("adopted")) {
+      adopted_ = adopted->as_object();
+      return;
+    }
     upload_id_ = std::string(state.at("upload_id").as_string());
     for (const auto& part : state.at("parts").as_array()) {
       parts_.push_back({static_cast<int>(part.at("n").to_number<std::int64_t>()),
@@ -169,13 +239,56 @@ class Stream {
     }
     for (const auto& source : state.at("sources").as_array())
       sources_.push_back(common::source_from_json(source, "a saved source"));
+    for (const auto& index : state.at("indexes").as_array()) {
+      indexes_.push_back(index.to_number<std::int64_t>());
+      committed_indexes_.insert(indexes_.back());
+    }
     bytes_ = state.at("bytes").to_number<std::uint64_t>();
     copied_ = state.at("copied").to_number<std::uint64_t>();
-    committed_ = {parts_.size(), sources_.size(), bytes_, copied_,
-                  state.at("last_index").to_number<std::int64_t>()};
+    committed_ = {parts_.size(), sources_.size(), bytes_, copied_};
   }
 
  private:
+  json::object record(const std::string& etag) const {
+    json::array listed;
+    for (const auto& source : sources_) listed.push_back(common::source_json(source));
+    return {{"key", key_},
+            {"size", bytes_},
+            {"etag", etag},
+            {"version_id", ""},
+            {"parts", parts_.size()},
+            {"copied_bytes", copied_},
+            {"sources", std::move(listed)}};
+  }
+
+  // The upload is gone or the key taken: the object there is this output only if it is exactly
+  // the intent an attempt wrote before completing.
+  json::object adopt() {
+    const std::string where = "s3://" + config_.destination_bucket + "/" + key_;
+    json::value intent;
+    common::HeadResult head;
+    try {
+      intent = json::parse(s3_.get_object(config_.work_bucket, intent_key_));
+      head = s3_.head_object(config_.destination_bucket, key_);
+    } catch (const common::NoSuchKey&) {
+      throw runtime::VerificationFailed("the upload of " + where +
+                                        " is gone and no attempt completed it");
+    }
+    const auto* output = intent.if_object();
+    if (output == nullptr || head.size != output->at("size").to_number<std::uint64_t>() ||
+        head.etag != output->at("etag").as_string()) {
+      throw runtime::VerificationFailed(where +
+                                        " exists and is not this output; never written over");
+    }
+    runtime::log::warn("output completed by an earlier attempt; taken as it is", "key", key_);
+    upload_id_.clear();
+    buffer_.clear();
+    adopted_ = *output;
+    (*adopted_)["etag"] = head.etag;
+    (*adopted_)["version_id"] = head.version_id;
+    return *adopted_;
+  }
+
   void start() {
     if (started()) return;
     // An upload left by a crashed attempt at this key is abandoned: this attempt starts afresh.
@@ -199,16 +312,22 @@ class Stream {
 
   // Called only at source boundaries, so what it uploads ends with a whole source.
   void upload_buffer() {
+    if (adopted_) return;
     if (!buffer_.empty()) {
       const int number = static_cast<int>(parts_.size()) + 1;
-      parts_.push_back(s3_.upload_part(config_.destination_bucket, key_, upload_id_, number,
-                                       std::move(buffer_)));
+      try {
+        parts_.push_back(s3_.upload_part(config_.destination_bucket, key_, upload_id_, number,
+                                         std::move(buffer_)));
+      } catch (const common::NoSuchUpload&) {
+        adopt();
+        return;
+      }
       buffer_.clear();
     }
-    // Only whole sources commit: the copied parts of a source still being added (a source over
-    // 5 GiB copies in several) wait until it is done, or a resume would copy them twice.
     if (buffer_sources_ > 0) {
-      committed_ = {parts_.size(), sources_.size(), bytes_, copied_, last_appended_index_};
+      committed_ = {parts_.size(), sources_.size(), bytes_, copied_};
+      for (std::size_t i = committed_indexes_.size(); i < indexes_.size(); ++i)
+        committed_indexes_.insert(indexes_[i]);
       buffer_sources_ = 0;
       ++commits_;
     }
@@ -219,26 +338,27 @@ class Stream {
     std::size_t sources = 0;
     std::uint64_t bytes = 0;
     std::uint64_t copied = 0;
-    std::int64_t last_index = -1;
   };
 
   common::S3Client& s3_;
   const Config& config_;
   std::string key_;
   std::uint64_t part_size_;
+  std::string intent_key_;
   std::string upload_id_;
   std::vector<common::CompletedPart> parts_;
   std::string buffer_;
   std::uint64_t bytes_ = 0;
   std::uint64_t copied_ = 0;  // of bytes_, copied server-side
   std::vector<Source> sources_;
+  std::vector<std::int64_t> indexes_;  // of sources_, in the plan's processing order
+  std::set<std::int64_t> committed_indexes_;
   std::size_t buffer_sources_ = 0;  // sources whose bytes are (partly) only in memory
   std::int64_t first_buffered_index_ = -1;
-  std::int64_t last_appended_index_ = -1;
   Committed committed_;
   int commits_ = 0;  // in this call
+  std::optional<json::object> adopted_;
 };
-
 // Downloads sources in order with several requests ahead, within a memory budget.
 class Prefetcher {
  public:
@@ -298,24 +418,19 @@ class Prefetcher {
   std::uint64_t bytes_in_flight_ = 0;
 };
 
-struct Totals {
-  std::uint64_t files = 0;
-  std::uint64_t bytes_in = 0;
-  std::uint64_t bytes_out = 0;
-};
-
-// Results gathered across invocations; receipts list each source once.
-struct Progress {
-  json::array outputs;
-  std::map<std::string, json::object> empty;
-  std::map<std::string, json::object> skipped;
-  Totals totals;
-};
-
-json::object skipped_entry(const Source& source, const common::AwsError& error) {
-  runtime::log::warn("source changed since it was listed; left out and left in place", "key",
-                     source.key, "code", error.code());
-  return {{"key", source.key}, {"version_id", source.version_id}, {"reason", error.code()}};
+// Copies [0, end) of a source server-side in equal ranges of at most 5 GiB (each at least 5 MiB
+// when end is), looking at `stop` before each long call; false when it stopped.
+bool copy_ranges(Stream& stream, const std::string& bucket, const Source& source, std::uint64_t end,
+                 const std::function<bool()>& stop) {
+  const std::uint64_t chunks = std::max<std::uint64_t>(1, (end + kMaxCopyPart - 1) / kMaxCopyPart);
+  const std::uint64_t chunk = (end + chunks - 1) / chunks;
+  for (std::uint64_t start = 0; start < end; start += chunk) {
+    if (stop()) return false;
+    const std::uint64_t last = std::min(end, start + chunk) - 1;
+    stream.copy(common::CopySource{bucket, source.key, source.version_id,
+                                   common::ByteRange{start, last}, source.etag});
+  }
+  return true;
 }
 
 // One planned output: its sources in processing order (server-side copies first), index by
@@ -323,12 +438,13 @@ json::object skipped_entry(const Source& source, const common::AwsError& error) 
 class OutputBuilder {
  public:
   OutputBuilder(common::S3Client& s3, const Config& config, const std::string& bucket,
-                const std::string& key_base, std::uint64_t part_size, std::vector<Source> sources)
+                const std::string& key_base, const std::string& run_id, std::uint64_t part_size,
+                std::vector<Source> sources)
       : s3_(s3),
         config_(config),
         bucket_(bucket),
-        gzip_(s3, config, key_base + ".gz", part_size),
-        plain_(s3, config, key_base + ".log", part_size),
+        gzip_(s3, config, key_base + ".gz", part_size, intent_key(run_id, key_base + ".gz")),
+        plain_(s3, config, key_base + ".log", part_size, intent_key(run_id, key_base + ".log")),
         sources_(std::move(sources)) {
     std::stable_partition(sources_.begin(), sources_.end(),
                           [](const Source& source) { return source.size >= kServerCopyMin; });
@@ -337,6 +453,10 @@ class OutputBuilder {
   ~OutputBuilder() {
     gzip_.abort();  // no-ops once finished or checkpointed
     plain_.abort();
+  }
+
+  static std::string intent_key(const std::string& run_id, const std::string& key) {
+    return "work/" + run_id + "/completing/" + common::work_file_name(key) + ".json";
   }
 
   void restore(const json::object& state) {
@@ -354,44 +474,14 @@ class OutputBuilder {
         small.push_back(index);
         continue;
       }
-      if (gzip_.committed(index) || plain_.committed(index)) continue;
+      if (committed(index)) continue;
       if (deadline.reached() && progressed_) return stop_at(index);
-      try {
-        add_large(source, index);
-        count(source, progress);
-      } catch (const common::AwsError& error) {
-        if (!changed_since_listing(error)) throw;
-        progress.skipped[source.key] = skipped_entry(source, error);
-      }
+      if (!add_large(source, index, progress, deadline)) return stop_at(index);
       progressed_ = true;
     }
-    std::vector<const Source*> pointers;
-    for (auto index : small) pointers.push_back(&sources_[static_cast<std::size_t>(index)]);
-    Prefetcher prefetcher(s3_, config_, bucket_, pointers);
-    for (std::size_t i = 0; i < small.size(); ++i) {
-      const std::int64_t index = small[i];
-      const Source& source = *pointers[i];
-      // Stopping re-reads what is only in memory; a part committed in this call means progress.
-      if (deadline.reached() && gzip_.commits() + plain_.commits() > 0) return stop_at(index);
-      common::AwsOutcome outcome = prefetcher.take(i);
-      if (gzip_.committed(index) || plain_.committed(index)) continue;
-      if (!outcome.ok()) {
-        try {
-          std::rethrow_exception(outcome.error);
-        } catch (const common::AwsError& error) {
-          if (!changed_since_listing(error)) throw;
-          progress.skipped[source.key] = skipped_entry(source, error);
-          continue;
-        }
-      }
-      add_small(source, index, outcome.response.body, progress);
-      count(source, progress);
-      progressed_ = true;
-    }
+    if (!add_all_small(small, progress, deadline)) return false;
     for (Stream* stream : {&gzip_, &plain_}) {
-      if (!stream->started()) continue;
-      progress.outputs.push_back(stream->finish());
-      progress.totals.bytes_out += stream->bytes();
+      if (auto output = stream->finish()) progress.outputs.push_back(std::move(*output));
     }
     return true;
   }
@@ -404,6 +494,10 @@ class OutputBuilder {
   }
 
  private:
+  bool committed(std::int64_t index) const {
+    return gzip_.committed(index) || plain_.committed(index);
+  }
+
   // The next call starts again at the first source not yet in an uploaded part.
   bool stop_at(std::int64_t index) {
     next_ = index;
@@ -413,34 +507,105 @@ class OutputBuilder {
     return false;
   }
 
-  static void count(const Source& source, Progress& progress) {
-    progress.totals.bytes_in += source.size;
-    ++progress.totals.files;
+  bool add_all_small(const std::vector<std::int64_t>& small, Progress& progress,
+                     const common::Deadline& deadline) {
+    std::vector<const Source*> pointers;
+    for (auto index : small) pointers.push_back(&sources_[static_cast<std::size_t>(index)]);
+    Prefetcher prefetcher(s3_, config_, bucket_, pointers);
+    for (std::size_t i = 0; i < small.size(); ++i) {
+      const std::int64_t index = small[i];
+      const Source& source = *pointers[i];
+      // Stopping re-reads what is only in memory; a part committed in this call means progress.
+      if (deadline.reached() && gzip_.commits() + plain_.commits() > 0) return stop_at(index);
+      common::AwsOutcome outcome = prefetcher.take(i);
+      if (committed(index)) continue;
+      if (!outcome.ok()) {
+        try {
+          std::rethrow_exception(outcome.error);
+        } catch (const common::AwsError& error) {
+          const auto reason = unreadable_source(error);
+          if (!reason) throw;
+          progress.skip(source, *reason);
+          continue;
+        }
+      }
+      add_small(source, index, outcome.response.body, progress);
+      progressed_ = true;
+    }
+    return true;
   }
 
-  void add_large(const Source& source, std::int64_t index) {
-    const std::string magic =
-        s3_.get_object(bucket_, source.key, pinned(source, common::ByteRange{0, 1}));
-    const bool compressed = common::is_gzip(magic);
-    Stream& stream = compressed ? gzip_ : plain_;
-    const std::uint64_t copied = source.size - kTailBytes;
-    const std::uint64_t chunks = (copied + kMaxCopyPart - 1) / kMaxCopyPart;
-    const std::uint64_t chunk = (copied + chunks - 1) / chunks;  // equal ranges, each >= 5 MiB
-    for (std::uint64_t start = 0; start < copied; start += chunk) {
-      const std::uint64_t last = std::min(copied, start + chunk) - 1;
-      stream.copy(common::CopySource{bucket_, source.key, source.version_id,
-                                     common::ByteRange{start, last}, source.etag});
+  // Inflates [0, end) of a large gzip source in ranges, in bounded memory.
+  void check_gzip_range(const Source& source, std::uint64_t end, common::GzipChecker& checker) {
+    for (std::uint64_t start = 0; start < end; start += kCheckRangeBytes) {
+      const std::uint64_t last = std::min(end, start + kCheckRangeBytes) - 1;
+      if (!checker.feed(s3_.get_object(bucket_, source.key,
+                                       pinned(source, common::ByteRange{start, last})))) {
+        return;
+      }
     }
-    const std::string tail = s3_.get_object(
-        bucket_, source.key, pinned(source, common::ByteRange{copied, source.size - 1}));
-    stream.append(tail);
-    // The start of a large gzip source is not read, so its last byte is unknown: the newline
-    // member is added anyway (an empty line at worst).
-    if (compressed)
+  }
+
+  // A source of kServerCopyMin or more: copied server-side but for its last kTailBytes, which
+  // are downloaded so the newline can follow them. A gzip source is inflated whole (in ranges)
+  // before any of it is copied; a plain one is judged by its first 64 KiB and its tail. False:
+  // the deadline came, and the source is rolled back for the next call.
+  bool add_large(const Source& source, std::int64_t index, Progress& progress,
+                 const common::Deadline& deadline) {
+    Stream* stream = nullptr;
+    Stream::Mark mark;
+    try {
+      const std::uint64_t copied = source.size - kTailBytes;
+      const std::string head = s3_.get_object(
+          bucket_, source.key, pinned(source, common::ByteRange{0, kSniffBytes - 1}));
+      const bool compressed = common::is_gzip(head);
+      common::GzipChecker checker;
+      if (compressed) check_gzip_range(source, copied, checker);
+      if (!compressed) {
+        if (auto why = common::binary_reason(head)) {
+          progress.skip(source, *why);
+          return true;
+        }
+      }
+      stream = compressed ? &gzip_ : &plain_;
+      mark = stream->boundary();
+      if (!copy_ranges(*stream, bucket_, source, copied,
+                       [&] { return deadline.reached() && progressed_; })) {
+        stream->rollback(mark);
+        return false;
+      }
+      const std::string tail = s3_.get_object(
+          bucket_, source.key, pinned(source, common::ByteRange{copied, source.size - 1}));
+      common::ContentCheck verdict{common::ContentKind::kText, tail.back(), ""};
+      if (compressed) {
+        checker.feed(tail);
+        verdict = checker.finish();
+      } else if (auto why = common::binary_reason(tail)) {
+        verdict = {common::ContentKind::kUnsafe, std::nullopt, *why};
+      }
+      if (verdict.kind == common::ContentKind::kUnsafe) {
+        stream->rollback(mark);
+        progress.skip(source, verdict.reason);
+        return true;
+      }
+      stream->append(tail);
+      end_on_newline(*stream, verdict);
+      stream->source_done(source, index);
+    } catch (const common::AwsError& error) {
+      const auto reason = unreadable_source(error);
+      if (!reason) throw;
+      if (stream != nullptr) stream->rollback(mark);
+      progress.skip(source, *reason);
+    }
+    return true;
+  }
+
+  static void end_on_newline(Stream& stream, const common::ContentCheck& content) {
+    if (content.last_byte == '\n') return;
+    if (content.kind == common::ContentKind::kGzip)
       stream.append(common::newline_gzip_member());
-    else if (tail.back() != '\n')
+    else
       stream.append("\n");
-    stream.source_done(source, index);
   }
 
   void add_small(const Source& source, std::int64_t index, const std::string& bytes,
@@ -450,25 +615,22 @@ class OutputBuilder {
                                         std::to_string(bytes.size()) + " bytes, the listing said " +
                                         std::to_string(source.size));
     }
-    if (bytes.empty()) {
-      progress.empty[source.key] = common::source_json(source);
-      return;
-    }
-    if (common::is_gzip(bytes)) {
-      std::optional<char> last;
-      bool readable = true;
-      try {
-        last = common::gzip_last_byte(bytes);
-      } catch (const std::exception&) {
-        readable = false;  // kept byte for byte all the same
+    const common::ContentCheck content = common::check_content(bytes);
+    switch (content.kind) {
+      case common::ContentKind::kEmpty:
+        progress.empty[source_id(source)] = common::source_json(source);
+        return;
+      case common::ContentKind::kUnsafe:
+        progress.skip(source, content.reason);
+        return;
+      case common::ContentKind::kGzip:
+      case common::ContentKind::kText: {
+        Stream& stream = content.kind == common::ContentKind::kGzip ? gzip_ : plain_;
+        stream.append(bytes);
+        end_on_newline(stream, content);
+        stream.source_done(source, index);
+        return;
       }
-      gzip_.append(bytes);
-      if (!readable || (last && *last != '\n')) gzip_.append(common::newline_gzip_member());
-      gzip_.source_done(source, index);
-    } else {
-      plain_.append(bytes);
-      if (bytes.back() != '\n') plain_.append("\n");
-      plain_.source_done(source, index);
     }
   }
 
@@ -482,63 +644,82 @@ class OutputBuilder {
   bool progressed_ = false;  // at least one source per call, or a late start would never end
 };
 
-// copy_all: each file as it is, pinned to the listed version and etag.
+// copy_all: each file as it is, pinned to the listed version and etag, by UploadPartCopy (in
+// ranges past 5 GiB, CopyObject's limit) and a conditional completion: never over an existing key.
 void copy_output(const Config& config, common::S3Client& s3, const std::string& bucket,
-                 const std::string& key, const std::vector<Source>& sources, Progress& progress) {
+                 const std::string& key, const std::string& run_id,
+                 const std::vector<Source>& sources, Progress& progress) {
   for (const auto& source : sources) {
+    Stream stream(s3, config, key, kMinPart, OutputBuilder::intent_key(run_id, key));
     try {
-      common::PutOptions options;
-      options.storage_class = config.storage_class;
-      const auto written =
-          s3.copy_object({bucket, source.key, source.version_id, std::nullopt, source.etag},
-                         config.destination_bucket, key, options);
-      const auto head = s3.head_object(config.destination_bucket, key);
-      if (head.size != source.size) {
-        throw runtime::VerificationFailed("copy of " + source.key + " is " +
-                                          std::to_string(head.size) + " bytes, not " +
-                                          std::to_string(source.size));
-      }
-      progress.outputs.push_back(
-          json::object{{"key", key},
-                       {"size", head.size},
-                       {"etag", head.etag},
-                       {"version_id", written.version_id},
-                       {"sources", json::array{common::source_json(source)}}});
-      progress.totals.bytes_out += head.size;
-      progress.totals.bytes_in += source.size;
-      ++progress.totals.files;
+      stream.boundary();
+      copy_ranges(stream, bucket, source, source.size, [] { return false; });
+      stream.source_done(source, 0);
+      if (auto output = stream.finish()) progress.outputs.push_back(std::move(*output));
     } catch (const common::AwsError& error) {
-      if (!changed_since_listing(error)) throw;
-      progress.skipped[source.key] = skipped_entry(source, error);
+      const auto reason = unreadable_source(error);
+      if (!reason) throw;
+      stream.abort();
+      progress.skip(source, *reason);
     }
+  }
+}
+struct Totals {
+  std::uint64_t files = 0;
+  std::uint64_t bytes_in = 0;
+  std::uint64_t bytes_out = 0;
+};
+
+// Counted from the outputs themselves, so a retried or resumed call cannot count a source twice.
+Totals totals_of(const Progress& progress) {
+  Totals totals;
+  for (const auto& output : progress.outputs) {
+    totals.bytes_out += output.at("size").to_number<std::uint64_t>();
+    for (const auto& source : output.at("sources").as_array()) {
+      ++totals.files;
+      totals.bytes_in += source.at("size").to_number<std::uint64_t>();
+    }
+  }
+  return totals;
+}
+
+// Archived sources are left out until someone restores them: say so once, with the count.
+void report_archived(const Progress& progress) {
+  std::size_t archived = 0;
+  for (const auto& [id, entry] : progress.skipped)
+    archived += entry.at("reason").as_string() == "InvalidObjectState" ? 1 : 0;
+  if (archived > 0) {
+    runtime::log::warn(std::to_string(archived) +
+                           " files are archived (GLACIER or DEEP_ARCHIVE); restore them to "
+                           "include them",
+                       "archived", archived);
   }
 }
 
 json::object progress_json(const Progress& progress) {
   json::array empty;
-  for (const auto& [key, source] : progress.empty) empty.push_back(source);
+  for (const auto& [id, source] : progress.empty) empty.push_back(source);
   json::array skipped;
-  for (const auto& [key, entry] : progress.skipped) skipped.push_back(entry);
-  return {{"outputs", progress.outputs},
-          {"empty_sources", empty},
-          {"skipped", skipped},
-          {"files", progress.totals.files},
-          {"bytes_in", progress.totals.bytes_in},
-          {"bytes_out", progress.totals.bytes_out}};
+  for (const auto& [id, entry] : progress.skipped) skipped.push_back(entry);
+  const Totals totals = totals_of(progress);
+  return {{"outputs", progress.outputs}, {"empty_sources", empty},
+          {"skipped", skipped},          {"files", totals.files},
+          {"bytes_in", totals.bytes_in}, {"bytes_out", totals.bytes_out}};
 }
 
 Progress progress_from(const json::object& state) {
   Progress progress;
   progress.outputs = state.at("outputs").as_array();
   for (const auto& source : state.at("empty_sources").as_array()) {
-    progress.empty[std::string(source.at("key").as_string())] = source.as_object();
+    const Source empty = common::source_from_json(source, "a saved empty source");
+    progress.empty[source_id(empty)] = source.as_object();
   }
   for (const auto& entry : state.at("skipped").as_array()) {
-    progress.skipped[std::string(entry.at("key").as_string())] = entry.as_object();
+    const auto& skipped = entry.as_object();
+    const Source left{std::string(skipped.at("key").as_string()), 0, "",
+                      std::string(skipped.at("version_id").as_string())};
+    progress.skipped[source_id(left)] = skipped;
   }
-  progress.totals = {state.at("files").to_number<std::uint64_t>(),
-                     state.at("bytes_in").to_number<std::uint64_t>(),
-                     state.at("bytes_out").to_number<std::uint64_t>()};
   return progress;
 }
 
@@ -650,7 +831,7 @@ json::value handle(const Config& config, common::S3Client& s3, const json::value
     put.content_type = "application/json";
     s3.put_object(config.work_bucket, progress_key, json::serialize(saved), put);
     runtime::log::info("continuing in the next invocation", "group", group_id, "output", index,
-                       "files", progress.totals.files);
+                       "outputs_done", progress.outputs.size());
     json::object result = input;
     result["continuation"] = json::object{
         {"progress", common::FileRef{config.work_bucket, progress_key, 0, 0}.to_json()}};
@@ -671,10 +852,10 @@ json::value handle(const Config& config, common::S3Client& s3, const json::value
       sources.push_back(common::source_from_json(value, "a plan source"));
     const auto* copy = planned->if_contains("copy");
     if (copy != nullptr && copy->is_bool() && copy->get_bool()) {
-      copy_output(config, s3, bucket, key_base, sources, progress);
+      copy_output(config, s3, bucket, key_base, run_id, sources, progress);
     } else {
       const auto* part_size = planned->if_contains("part_size");
-      OutputBuilder builder(s3, config, bucket, key_base,
+      OutputBuilder builder(s3, config, bucket, key_base, run_id,
                             part_size && part_size->is_number()
                                 ? part_size->to_number<std::uint64_t>()
                                 : (8ull << 20),
@@ -695,11 +876,14 @@ json::value handle(const Config& config, common::S3Client& s3, const json::value
   common::PutOptions put;
   put.content_type = "application/json";
   s3.put_object(config.work_bucket, key, json::serialize(receipt), put);
-  const Totals& totals = progress.totals;
+  const Totals totals = totals_of(progress);
   runtime::metrics::add("FilesCombined", runtime::metrics::Unit::Count,
                         static_cast<double>(totals.files));
   runtime::metrics::add("BytesCombined", runtime::metrics::Unit::Bytes,
                         static_cast<double>(totals.bytes_in));
+  runtime::metrics::add("SkippedFiles", runtime::metrics::Unit::Count,
+                        static_cast<double>(progress.skipped.size()));
+  report_archived(progress);
   runtime::log::info("combined", "group", group_id, "outputs", progress.outputs.size(), "files",
                      totals.files, "skipped", progress.skipped.size(), "bytes_in", totals.bytes_in,
                      "bytes_out", totals.bytes_out);
