@@ -104,8 +104,9 @@ std::string unused_key(const std::set<std::string>& existing, const std::string&
 
 std::vector<Output> plan_outputs(std::vector<Source> sources, const std::string& key_base,
                                  std::uint64_t max_output_bytes, std::uint64_t first_number) {
-  std::sort(sources.begin(), sources.end(),
-            [](const Source& a, const Source& b) { return a.key < b.key; });
+  // Stable: the versions of one key stay in the order they were written.
+  std::stable_sort(sources.begin(), sources.end(),
+                   [](const Source& a, const Source& b) { return a.key < b.key; });
   std::vector<Output> outputs;
   Output current;
   std::uint64_t large_parts = 0;

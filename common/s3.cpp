@@ -80,6 +80,11 @@ S3Object parse_object(const pugi::xml_node& node, bool decode_keys) {
 
 }  // namespace
 
+std::string quoted_etag(std::string etag) {
+  if (etag.empty() || (etag.size() >= 2 && etag.front() == '"' && etag.back() == '"')) return etag;
+  return '"' + etag + '"';
+}
+
 std::string multipart_etag(const std::vector<CompletedPart>& parts) {
   std::string digests;
   for (const auto& part : parts) {

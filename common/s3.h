@@ -94,6 +94,10 @@ struct CompletedPart {
   std::string etag;
 };
 
+// An ETag as S3's HTTP headers and listings give it, quoted: event notifications carry it bare, and
+// an etag compared across the two must be written one way.
+std::string quoted_etag(std::string etag);
+
 // The ETag S3 gives an object completed from these parts: the MD5 of the parts' binary MD5s, then
 // "-" and the part count (quoted, as S3 sends it). Objects under SSE-KMS or SSE-C have others.
 std::string multipart_etag(const std::vector<CompletedPart>& parts);

@@ -74,7 +74,10 @@ class DeleteOriginalsTest : public ::testing::Test {
   std::string source_, work_, destination_;
 };
 
-TEST_F(DeleteOriginalsTest, CombinedVersionsAndTheirEldersGoANewerVersionSurvives) {
+// A key overwritten during the day: every version listed is an original of its own, combined in
+// the order it was written, and exactly the combined versions go; the version written after
+// listing survives.
+TEST_F(DeleteOriginalsTest, EveryVersionIsCombinedAndExactlyTheCombinedVersionsGo) {
   version_source();
   const std::string dir = "app/2026-03-05/";
   for (int v = 0; v < 3; ++v) {
@@ -86,21 +89,22 @@ TEST_F(DeleteOriginalsTest, CombinedVersionsAndTheirEldersGoANewerVersionSurvive
   const auto combined = combine_day([&] {
     newer = s3_.put_object(source_, dir + "b.log", "b written after listing\n").version_id;
   });
+  EXPECT_EQ(json::serialize(combined.at("files")), "6") << json::serialize(combined);
   const auto run = tests::invoke_function(moto_, "DeleteOriginals", combined, environment());
   ASSERT_EQ(run.exit_code, 0) << run.logs;
   EXPECT_EQ(run.response.at("failed").as_array().size(), 0u);
-  EXPECT_TRUE(versions(dir + "a.log").empty()) << "a's combined version and its elders are gone";
+  EXPECT_TRUE(versions(dir + "a.log").empty()) << "every version of a was combined, and is gone";
   const auto b = versions(dir + "b.log");
   ASSERT_EQ(b.size(), 1u) << "only the version written after listing is left";
   EXPECT_EQ(b[0].version_id, newer);
   EXPECT_EQ(tests::aws_cli(moto_, "s3 cp s3://" + source_ + "/" + dir + "b.log -").out,
             "b written after listing\n");
   EXPECT_EQ(versions("app/2026-03-04/other-day.log").size(), 1u) << "other days untouched";
-  // The combined output still holds what was deleted.
+  // The combined output holds every deleted version's content, exactly once, oldest first.
   const auto listed = s3_.list_all(destination_);
   ASSERT_EQ(listed.size(), 1u);
   EXPECT_EQ(tests::aws_cli(moto_, "s3 cp s3://" + destination_ + "/" + listed[0].key + " -").out,
-            "a version 2\nb version 2\n");
+            "a version 0\na version 1\na version 2\nb version 0\nb version 1\nb version 2\n");
 }
 
 TEST_F(DeleteOriginalsTest, UnversionedFileChangedAfterCombiningIsKept) {

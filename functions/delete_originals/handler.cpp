@@ -30,11 +30,6 @@ std::string text(const json::object& object, const char* name) {
   return value != nullptr && value->is_string() ? std::string(value->get_string()) : std::string();
 }
 
-std::string directory_of(const std::string& key) {
-  const auto slash = key.rfind('/');
-  return slash == std::string::npos ? std::string() : key.substr(0, slash + 1);
-}
-
 // Every output must be in S3 exactly as the receipt describes it before anything is deleted.
 void verify_outputs(common::S3Client& s3, const json::object& receipt) {
   const std::string bucket = text(receipt, "destination_bucket");
@@ -77,55 +72,20 @@ std::vector<Original> originals_of(const json::object& receipt) {
   return originals;
 }
 
-// Folder → key → its version ids, newest first: listed once per invocation, however many chunks
-// of originals share the folder. A version written after the listing is not in it, so it stays.
-using VersionsByFolder = std::map<std::string, std::map<std::string, std::vector<std::string>>>;
-
 // What to delete for these originals: see the header.
 std::vector<common::ObjectId> doomed_versions(const Config& config, common::S3Client& s3,
                                               const std::string& bucket,
                                               const std::vector<Original>& originals,
-                                              VersionsByFolder& listed_versions,
                                               std::int64_t& kept_changed) {
   std::vector<common::ObjectId> doomed;
-  std::vector<const Original*> versioned;
   std::vector<const Original*> unversioned;
-  for (const auto& original : originals)
-    (original.version_id.empty() ? unversioned : versioned).push_back(&original);
-
-  // Versioned: the combined version and every older one of the same key.
-  std::map<std::string, std::vector<const Original*>> by_directory;
-  for (const auto* original : versioned)
-    by_directory[directory_of(original->key)].push_back(original);
-  std::vector<std::string> directories;
-  for (const auto& [directory, unused] : by_directory) {
-    if (!listed_versions.contains(directory)) directories.push_back(directory);
-  }
-  std::vector<common::VersionListOptions> listings;
-  for (const auto& directory : directories) {
-    common::VersionListOptions options;
-    options.prefix = directory;
-    options.delimiter = "/";
-    listings.push_back(options);
-  }
-  const auto listed = s3.list_versions_many(bucket, listings, config.list_concurrency);
-  for (std::size_t d = 0; d < directories.size(); ++d) {
-    auto& versions_of = listed_versions[directories[d]];
-    // S3 lists each key's versions newest first.
-    for (const auto& version : listed[d].versions)
-      versions_of[version.key].push_back(version.version_id);
-  }
-  for (const auto& [directory, originals_there] : by_directory) {
-    auto& versions_of = listed_versions[directory];
-    for (const auto* original : originals_there) {
-      bool reached = false;
-      for (const auto& version_id : versions_of[original->key]) {
-        if (version_id == original->version_id) reached = true;
-        if (reached) doomed.push_back({original->key, version_id});
-      }
-      if (!reached)
-        doomed.push_back({original->key, original->version_id});  // already gone: harmless
-    }
+  for (const auto& original : originals) {
+    // Versioned: exactly the combined version. Any other version (older or newer) is an original
+    // of its own: combined in its own right, or left where it is.
+    if (!original.version_id.empty())
+      doomed.push_back({original.key, original.version_id});
+    else
+      unversioned.push_back(&original);
   }
 
   // Unversioned: only if the key still holds the bytes that were combined.
@@ -201,7 +161,6 @@ json::value handle(const Config& config, common::S3Client& s3, const json::value
   verify_outputs(s3, receipt);
   const std::vector<Original> originals = originals_of(receipt);
   std::int64_t kept_changed = 0;
-  VersionsByFolder listed_versions;
   std::vector<std::string> failed;
   // Chunks of originals between looks at the deadline; at least one per invocation.
   const std::size_t chunk = config.keys_per_request * config.delete_concurrency;
@@ -217,8 +176,7 @@ json::value handle(const Config& config, common::S3Client& s3, const json::value
     const std::vector<Original> slice(
         originals.begin() + static_cast<std::ptrdiff_t>(next),
         originals.begin() + static_cast<std::ptrdiff_t>(std::min(originals.size(), next + chunk)));
-    std::vector<common::ObjectId> doomed =
-        doomed_versions(config, s3, bucket, slice, listed_versions, kept_changed);
+    std::vector<common::ObjectId> doomed = doomed_versions(config, s3, bucket, slice, kept_changed);
     for (int round = 1; round <= kDeleteRounds && !doomed.empty(); ++round) {
       const auto result =
           s3.delete_objects(bucket, doomed, config.delete_concurrency, config.keys_per_request);

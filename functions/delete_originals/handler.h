@@ -7,8 +7,9 @@
 //
 // First every output in the receipt must exist with the receipt's size and etag
 // (VerificationFailed otherwise, and nothing is deleted). Then, per source:
-// - versioned bucket (the receipt names a version): that version and the versions older than it
-//   go (as the original aggregator does); a version written after listing survives;
+// - versioned bucket (the receipt names a version): exactly that version goes. Every other version
+//   is an original of its own (GetFiles lists them all), combined and deleted in its own right or
+//   left in place; a version written after listing survives;
 // - unversioned bucket: the key is deleted only if its etag is still the combined one.
 // DeleteObjects takes 1,000 keys a request with several requests in flight; keys S3 refuses are
 // retried twice more, then reported (they stay in place: nothing is lost by leaving them).

@@ -195,7 +195,9 @@ std::vector<Unit> other_bucket_units(common::S3Client& s3, const std::string& bu
   return units;
 }
 
-// Lists every prefix of every unit: current versions only, with their version ids.
+// Lists every prefix of every unit: every version but delete markers, with its version id. A
+// version superseded during the day is an original of its own: it is combined (pinned to its
+// version) like the current one, never deleted unseen.
 std::vector<std::vector<common::S3Object>> list_units(const Config& config, common::S3Client& s3,
                                                       const std::vector<Unit>& units) {
   std::vector<std::size_t> unit_of;
@@ -217,10 +219,9 @@ std::vector<std::vector<common::S3Object>> list_units(const Config& config, comm
   for (const auto& [bucket, indexes] : by_bucket) {
     std::vector<common::VersionListOptions> bucket_listings;
     for (auto i : indexes) bucket_listings.push_back(listings[i]);
-    auto pages = s3.list_versions_many(bucket, bucket_listings, config.list_concurrency,
-                                       [](const common::S3Object& version) {
-                                         return version.is_latest && !version.delete_marker;
-                                       });
+    auto pages = s3.list_versions_many(
+        bucket, bucket_listings, config.list_concurrency,
+        [](const common::S3Object& version) { return !version.delete_marker; });
     for (std::size_t j = 0; j < indexes.size(); ++j) {
       auto& into = objects[unit_of[indexes[j]]];
       for (auto& version : pages[j].versions) into.push_back(std::move(version));
@@ -244,9 +245,15 @@ std::vector<json::object> write_groups(const Config& config, common::S3Client& s
                                        const std::string& run_id, Totals& totals) {
   std::map<std::string, std::vector<json::object>> files_by_group;
   std::map<std::string, std::int64_t> bytes_by_group;
-  std::set<std::string> seen;
+  // S3 lists each key's versions newest first: each key's versions go oldest first, so a key's
+  // contents follow one another in the output as they were written.
+  std::reverse(objects.begin(), objects.end());
+  std::stable_sort(
+      objects.begin(), objects.end(),
+      [](const common::S3Object& a, const common::S3Object& b) { return a.key < b.key; });
+  std::set<std::pair<std::string, std::string>> seen;
   for (const auto& object : objects) {
-    if (object.key.ends_with('/') || !seen.insert(object.key).second) continue;
+    if (object.key.ends_with('/') || !seen.insert({object.key, object.version_id}).second) continue;
     if (unit.bucket == config.destination_bucket && !config.destination_prefix.empty() &&
         object.key.starts_with(config.destination_prefix)) {
       continue;  // our own outputs

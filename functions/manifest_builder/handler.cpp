@@ -115,7 +115,7 @@ std::vector<CreatedObject> objects_of_s3_notification(const json::object& docume
     created.bucket = member_string(*bucket, "name");
     created.key = common::url_decode(member_string(*object, "key"), /*plus_is_space=*/true);
     created.size = size_of(object->if_contains("size"));
-    created.etag = member_string(*object, "eTag");
+    created.etag = common::quoted_etag(member_string(*object, "eTag"));
     created.version_id = member_string(*object, "versionId");
     objects.push_back(checked(std::move(created), member_string(*record, "eventTime")));
   }
@@ -134,7 +134,7 @@ std::vector<CreatedObject> objects_of_eventbridge(const json::object& event) {
   created.bucket = member_string(*bucket, "name");
   created.key = member_string(*object, "key");
   created.size = size_of(object->if_contains("size"));
-  created.etag = member_string(*object, "etag");
+  created.etag = common::quoted_etag(member_string(*object, "etag"));
   created.version_id = member_string(*object, "version-id");
   return {checked(std::move(created), member_string(event, "time"))};
 }
