@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "common/json_services.h"
+#include "common/sigv4.h"
 
 namespace tests {
 
@@ -180,6 +181,18 @@ boost::json::object LocalStack::wait_for(const std::string& execution_arn) const
     std::this_thread::sleep_for(std::chrono::milliseconds(250));
   }
   return description;
+}
+
+std::string output_name(const std::string& directory) {
+  std::string slug;
+  for (char c : directory) {
+    const bool keep =
+        std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '.' || c == '=';
+    slug.push_back(keep ? c : '_');
+  }
+  while (!slug.empty() && slug.back() == '_') slug.pop_back();
+  while (!slug.empty() && slug.front() == '_') slug.erase(slug.begin());
+  return (slug.empty() ? "root" : slug) + "-" + common::sha256_hex(directory).substr(0, 8);
 }
 
 }  // namespace tests

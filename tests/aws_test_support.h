@@ -47,6 +47,10 @@ Invocation invoke_function(const MotoFixture& moto, const std::string& executabl
                            const boost::json::value& event,
                            const std::map<std::string, std::string>& environment);
 
+// The name DetermineOperationType gives the outputs of another bucket's folder: a readable slug and
+// the hash of the exact folder, so no two folders share it.
+std::string output_name(const std::string& directory);
+
 // ManifestBuilder's ledger, from a DynamoDB scan's Items: each file item's object key → its state.
 std::map<std::string, std::string> ledger_file_states(const boost::json::array& items);
 

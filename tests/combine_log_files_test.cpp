@@ -225,7 +225,8 @@ TEST_F(CombineTest, AStaleUploadFromACrashedAttemptIsAbortedAndTheOutputIsWhole)
   const std::string dir = "svc/2026-03-05/";
   put(dir + "one.log", "one\n", "one\n");
   put(dir + "two.log", "two", "two");
-  const std::string key = "agg/" + source_ + "/date=2026-03-05/svc_2026-03-05-0001.log";
+  const std::string key =
+      "agg/" + source_ + "/date=2026-03-05/" + tests::output_name("svc/2026-03-05/") + "-0001.log";
   const std::string stale = s3_.create_multipart_upload(destination_, key);
   s3_.upload_part(destination_, key, stale, 1, "half-written garbage");
   const auto run = plan_and_combine(dir);
@@ -243,7 +244,8 @@ TEST_F(CombineTest, CopyAllCopiesEachFileAsItIs) {
   const auto receipt = receipt_of(run);
   ASSERT_EQ(receipt.at("outputs").as_array().size(), 1u);
   const std::string key(receipt.at("outputs").at(0).at("key").as_string());
-  EXPECT_EQ(key, "agg/" + source_ + "/date=2026-03-05/x.log");
+  EXPECT_EQ(key, "agg/" + source_ + "/date=2026-03-05/" + tests::output_name("big/2026-03-05/") +
+                     "_x.log");
   EXPECT_EQ(fetch_text(key), text);
 }
 

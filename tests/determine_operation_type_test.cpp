@@ -100,8 +100,9 @@ TEST_F(DetermineOperationTypeTest, LargeFilesAreCopiedAsTheyAreAndEmptyGroupsNee
   EXPECT_EQ(copy.response.at("operation").as_string(), "copy_all");
   const auto outputs = plan_of(copy).at("outputs").as_array();
   ASSERT_EQ(outputs.size(), 2u);
-  EXPECT_EQ(outputs[0].at("key_base").as_string(),
-            "aggregated/" + source_ + "/date=2026-03-05/big-1.log");
+  EXPECT_EQ(outputs[0].at("key_base").as_string(), "aggregated/" + source_ + "/date=2026-03-05/" +
+                                                       tests::output_name("logs/2026-03-05/") +
+                                                       "_big-1.log");
   EXPECT_TRUE(outputs[0].at("copy").as_bool());
 
   const auto none = tests::invoke_function(
@@ -125,7 +126,8 @@ TEST_F(DetermineOperationTypeTest, UnknownSizesAreAskedOfS3) {
   const auto outputs = plan_of(run).at("outputs").as_array();
   ASSERT_EQ(outputs.size(), 1u);
   EXPECT_EQ(std::string(outputs[0].at("key_base").as_string()),
-            "aggregated/" + source_ + "/date=2026-03-05/app_2026_03_05_07-0001");
+            "aggregated/" + source_ + "/date=2026-03-05/" +
+                tests::output_name("app/2026/03/05/07/") + "-0001");
   for (const auto& source : outputs[0].at("sources").as_array()) {
     EXPECT_FALSE(source.at("etag").as_string().empty());
     EXPECT_GT(source.at("size").as_int64(), 0);
@@ -136,8 +138,10 @@ TEST_F(DetermineOperationTypeTest, UnknownSizesAreAskedOfS3) {
 // originals are already deleted.
 TEST_F(DetermineOperationTypeTest, ADayAggregatedAgainGetsNewOutputsBesideTheEarlierOnes) {
   const std::string directory = "aggregated/" + source_ + "/date=2026-03-05/";
-  for (const char* name : {"app_2026_03_05_07-0001.gz", "app_2026_03_05_07-0002.log",
-                           "app_2026_03_05_07-0009-not-ours.log", "big-1.log"}) {
+  const std::string app = tests::output_name("app/2026/03/05/07/");
+  const std::string logs = tests::output_name("logs/2026-03-05/");
+  for (const std::string& name :
+       {app + "-0001.gz", app + "-0002.log", app + "-0009-not-ours.log", logs + "_big-1.log"}) {
     s3_.put_object(destination_, directory + name, "earlier run\n");
   }
   const auto run = tests::invoke_function(
@@ -147,7 +151,7 @@ TEST_F(DetermineOperationTypeTest, ADayAggregatedAgainGetsNewOutputsBesideTheEar
       environment());
   ASSERT_EQ(run.exit_code, 0) << run.logs;
   EXPECT_EQ(std::string(plan_of(run).at("outputs").at(0).at("key_base").as_string()),
-            directory + "app_2026_03_05_07-0003");
+            directory + app + "-0003");
 
   auto env = environment();
   env["GLACIER_MIN_SIZE"] = "100";
@@ -158,7 +162,37 @@ TEST_F(DetermineOperationTypeTest, ADayAggregatedAgainGetsNewOutputsBesideTheEar
       env);
   ASSERT_EQ(copy.exit_code, 0) << copy.logs;
   EXPECT_EQ(std::string(plan_of(copy).at("outputs").at(0).at("key_base").as_string()),
-            directory + "big-1-0002.log");
+            directory + logs + "_big-1-0002.log");
+}
+
+// Groups of one day planned at once never share an output key: folders whose slugs collide, the
+// bucket's root beside a folder named root, and files of one name copied from two folders.
+TEST_F(DetermineOperationTypeTest, DistinctGroupsNeverShareAnOutputKey) {
+  std::set<std::string> keys;
+  std::size_t outputs = 0;
+  auto plan = [&](const std::string& directory, std::uint64_t size, const std::string& file,
+                  const std::map<std::string, std::string>& env) {
+    const auto run = tests::invoke_function(
+        moto_, "DetermineOperationType",
+        group(
+            {{{"key", directory + file}, {"size", size}, {"etag", "\"e\""}},
+             {{"key", directory + file}, {"size", size}, {"etag", "\"f\""}, {"version_id", "v2"}}},
+            {{"group_id", "g-" + directory}, {"kind", "other"}, {"directory", directory}}),
+        env);
+    ASSERT_EQ(run.exit_code, 0) << run.logs;
+    const json::object planned = plan_of(run);
+    for (const auto& output : planned.at("outputs").as_array()) {
+      keys.insert(std::string(output.at("key_base").as_string()));
+      ++outputs;
+    }
+  };
+  for (const std::string directory : {"a/b/", "a_b/", "", "root/"})
+    plan(directory, 10, "x-2026-03-05.log", environment());
+  auto copy = environment();
+  copy["GLACIER_MIN_SIZE"] = "100";
+  for (const std::string directory : {"h1/", "h2/"}) plan(directory, 150, "big.gz", copy);
+  EXPECT_EQ(outputs, 4u + 4u) << "one output per folder, one per copied version";
+  EXPECT_EQ(keys.size(), outputs) << "every key its own";
 }
 
 TEST_F(DetermineOperationTypeTest, MissingSourceFailsThePlan) {

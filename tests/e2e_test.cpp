@@ -436,7 +436,8 @@ TEST_F(DailyAggregation, ADayRunAgainAddsOutputsAndOverwritesNone) {
   ASSERT_EQ(again.at("status").as_string(), "SUCCEEDED") << json::serialize(again);
 
   const auto outputs = fetch_all(destination_);
-  const std::string base = "aggregated/e2e-other/date=2026-03-05/alb_2026-03-05";
+  const std::string base =
+      "aggregated/e2e-other/date=2026-03-05/" + tests::output_name("alb/2026-03-05/");
   EXPECT_EQ(outputs, (std::map<std::string, std::string>{{base + "-0001.log", "first\n"},
                                                          {base + "-0002.log", "late\n"}}));
   EXPECT_TRUE(s3_->list_all("e2e-other").empty());

@@ -9,6 +9,7 @@
 
 #include "common/dates.h"
 #include "common/settings.h"
+#include "common/sigv4.h"
 #include "common/work_files.h"
 #include "runtime/errors.h"
 #include "runtime/logging.h"
@@ -40,7 +41,9 @@ std::string slug(std::string_view text) {
 
 std::string string_field(const json::object& object, const char* name, bool required = true) {
   const auto* value = object.if_contains(name);
-  if (value == nullptr && !required) return {};
+  // An optional field may be empty: the directory of a bucket's root is "".
+  if (!required && (value == nullptr || (value->is_string() && value->get_string().empty())))
+    return {};
   if (value == nullptr || !value->is_string() || value->get_string().empty()) {
     throw runtime::InvalidInput(std::string("the group needs a non-empty string \"") + name + "\"");
   }
@@ -65,7 +68,10 @@ std::string output_name(const json::object& group, const std::string& date) {
     return string_field(group, "log_type") + "_" + string_field(group, "account") + "_" +
            string_field(group, "region") + "_" + date;
   }
-  return slug(string_field(group, "directory", false));
+  // A slug alone collides ("a/b/" and "a_b/", "" and "root/"), and two groups of one day must
+  // never share an output key: the exact folder's hash makes the name the group's own.
+  const std::string directory = string_field(group, "directory", false);
+  return slug(directory) + "-" + common::sha256_hex(directory).substr(0, 8);
 }
 
 std::vector<Source> read_sources(common::S3Client& s3, const common::FileRef& file) {
@@ -180,12 +186,15 @@ json::value handle(const Config& config, common::S3Client& s3, const json::value
     existing.push_back(std::move(object.key));
   std::vector<Output> outputs;
   if (operation == "copy_all") {
+    // Named by the group as well as the file: h1/big.gz and h2/big.gz are two groups' files, and
+    // two versions of one key get two numbers.
     std::set<std::string> taken(existing.begin(), existing.end());
+    const std::string name = output_name(group, date_text);
     for (auto& source : sources) {
       Output output;
       const auto slash = source.key.rfind('/');
       output.key_base = common::unused_key(
-          taken, directory + "/" +
+          taken, directory + "/" + name + "_" +
                      (slash == std::string::npos ? source.key : source.key.substr(slash + 1)));
       taken.insert(output.key_base);
       output.copy = true;
