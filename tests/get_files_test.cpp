@@ -77,12 +77,16 @@ class GetFilesTest : public ::testing::Test {
   }
 
   // Invokes GetFiles and feeds each continuation back in, as the state machine does, until it
-  // hands back none (50 at most); returns the last invocation and how many there were.
+  // hands back none (50 at most); returns the last invocation and how many there were. With
+  // `repeat`, every invocation is made twice, as if its first answer were lost and Step Functions
+  // retried it.
   std::pair<tests::Invocation, int> list_to_the_end(json::value event,
-                                                    const std::map<std::string, std::string>& env) {
+                                                    const std::map<std::string, std::string>& env,
+                                                    bool repeat = false) {
     tests::Invocation run;
     int invocations = 0;
     do {
+      if (repeat) tests::invoke_function(moto_, "GetFiles", event, env);
       run = tests::invoke_function(moto_, "GetFiles", event, env);
       ++invocations;
       if (run.exit_code != 0) {
@@ -205,6 +209,15 @@ TEST_F(GetFilesTest, ContinuationAcrossInvocationsGivesTheSameResult) {
   EXPECT_GE(invocations, 3);
   EXPECT_EQ(groups_of(run.response), groups_of(once.response));
   EXPECT_EQ(run.response.at("file_count"), once.response.at("file_count"));
+
+  // Every invocation made twice: no group is listed twice.
+  const auto [repeated, repeated_invocations] = list_to_the_end(
+      json::object{{"date", "2026-03-05"}, {"run_id", "twice"}}, env, /*repeat=*/true);
+  EXPECT_EQ(repeated_invocations, invocations);
+  EXPECT_EQ(json::serialize(repeated.response.at("group_count")),
+            json::serialize(once.response.at("group_count")));
+  EXPECT_EQ(groups_of(repeated.response), groups_of(once.response));
+  EXPECT_EQ(repeated.response.at("file_count"), once.response.at("file_count"));
 }
 
 TEST_F(GetFilesTest, BadInputIsAClearErrorAndWritesNothing) {

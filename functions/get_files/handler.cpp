@@ -481,8 +481,12 @@ json::value handle(const Config& config, common::S3Client& s3, const json::value
     // At least one round per invocation, or a late start would hand back the same continuation
     // for ever.
     if (progressed && deadline.reached()) {
+      // Named by the point it stands for, so a continuation always names the file it was given
+      // with: a repeated call reads what the first read, never what that call wrote after it.
       const FileRef partial = common::write_jsonl(
-          s3, config.work_bucket, "work/" + run_id + "/groups-partial.jsonl", groups, totals.bytes);
+          s3, config.work_bucket,
+          "work/" + run_id + "/groups-partial-" + std::to_string(next) + ".jsonl", groups,
+          totals.bytes);
       runtime::log::info("continuing in the next invocation", "units_done", next, "units",
                          units.size());
       return json::object{
