@@ -4,6 +4,8 @@
 
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
+#include <set>
+#include <sstream>
 
 #include "common/s3.h"
 #include "common/work_files.h"
@@ -36,24 +38,25 @@ class DeleteOriginalsTest : public ::testing::Test {
   }
   // GetFiles -> DetermineOperationType -> CombineLogFiles for the single group of the day; returns
   // Combine's result with run_id, ready for DeleteOriginals.
-  json::object combine_day(const std::function<void()>& after_listing = [] {}) {
+  json::object combine_day(
+      const std::function<void()>& after_listing = [] {}, const std::string& run_id = "run") {
     const auto found = tests::invoke_function(
-        moto_, "GetFiles", {{"date", "2026-03-05"}, {"run_id", "run"}}, environment());
+        moto_, "GetFiles", {{"date", "2026-03-05"}, {"run_id", run_id}}, environment());
     EXPECT_EQ(found.exit_code, 0) << found.logs;
     const auto groups =
         common::read_json_array(s3_, common::FileRef::from_json(found.response.at("groups"), "g"));
     EXPECT_EQ(groups.size(), 1u);
     json::object group = groups.at(0).as_object();
-    group["run_id"] = "run";
+    group["run_id"] = run_id;
     after_listing();
     auto planned = tests::invoke_function(moto_, "DetermineOperationType", group, environment());
     EXPECT_EQ(planned.exit_code, 0) << planned.logs;
     json::object plan = planned.response.as_object();
-    plan["run_id"] = "run";
+    plan["run_id"] = run_id;
     auto combined = tests::invoke_function(moto_, "CombineLogFiles", plan, environment());
     EXPECT_EQ(combined.exit_code, 0) << combined.logs;
     json::object result = combined.response.as_object();
-    result["run_id"] = "run";
+    result["run_id"] = run_id;
     return result;
   }
   std::vector<common::S3Object> versions(const std::string& key) {
@@ -105,6 +108,35 @@ TEST_F(DeleteOriginalsTest, EveryVersionIsCombinedAndExactlyTheCombinedVersionsG
   ASSERT_EQ(listed.size(), 1u);
   EXPECT_EQ(tests::aws_cli(moto_, "s3 cp s3://" + destination_ + "/" + listed[0].key + " -").out,
             "a version 0\na version 1\na version 2\nb version 0\nb version 1\nb version 2\n");
+}
+
+// A day whose outputs were verified but whose deletions never ran (DeleteOriginals failed, the
+// Map run was aborted), run again: what is already in a standing output goes straight to
+// deletion, and every line is in the destination exactly once.
+TEST_F(DeleteOriginalsTest, ADayRunAgainAfterItsDeletionsFailedCombinesNothingTwice) {
+  version_source();
+  const std::string dir = "app/2026-03-05/";
+  s3_.put_object(source_, dir + "a.log", "a\n");
+  s3_.put_object(source_, dir + "b.log", "b\n");
+  const auto first = combine_day([] {}, "first");
+  ASSERT_EQ(first.at("outputs").as_int64(), 1) << json::serialize(first);
+  // DeleteOriginals never ran for the first run. A file arrives late, and the day runs again.
+  s3_.put_object(source_, dir + "c.log", "c\n");
+  const auto again = combine_day([] {}, "again");
+  EXPECT_EQ(again.at("already_combined").as_int64(), 2) << json::serialize(again);
+  EXPECT_EQ(again.at("files").as_int64(), 1) << "only the late file is combined";
+  const auto run = tests::invoke_function(moto_, "DeleteOriginals", again, environment());
+  ASSERT_EQ(run.exit_code, 0) << run.logs;
+  EXPECT_EQ(run.response.at("deleted").as_int64(), 3);
+  for (const char* name : {"a.log", "b.log", "c.log"})
+    EXPECT_TRUE(versions(dir + name).empty()) << name;
+  std::string all;
+  for (const auto& object : s3_.list_all(destination_))
+    all += tests::aws_cli(moto_, "s3 cp s3://" + destination_ + "/" + object.key + " -").out;
+  std::multiset<std::string> lines;
+  std::istringstream stream(all);
+  for (std::string line; std::getline(stream, line);) lines.insert(line);
+  EXPECT_EQ(lines, (std::multiset<std::string>{"a", "b", "c"})) << all;
 }
 
 TEST_F(DeleteOriginalsTest, UnversionedFileChangedAfterCombiningIsKept) {

@@ -14,6 +14,7 @@
 #include "common/dates.h"
 #include "common/deadline.h"
 #include "common/gzip.h"
+#include "common/ledger.h"
 #include "common/plan.h"
 #include "common/settings.h"
 #include "common/work_files.h"
@@ -767,6 +768,30 @@ json::object with_manifest_plan(const Config& config, common::S3Client& s3, json
   return input;
 }
 
+// The receipt DeleteOriginals works from: what went into which output, what stays and why, and
+// the originals an earlier run already combined (from the plan). Kept in the ledger too.
+std::string write_receipt(const Config& config, common::S3Client& s3, const json::object& plan,
+                          const std::string& run_id, const std::string& group_id,
+                          const Progress& progress) {
+  json::object receipt = progress_json(progress);
+  receipt["group_id"] = group_id;
+  receipt["source_bucket"] = plan.at("source_bucket");
+  receipt["destination_bucket"] = config.destination_bucket;
+  if (const auto* already = plan.if_contains("already_combined"); already && already->is_array())
+    receipt["already_combined"] = *already;
+  const std::string key =
+      "work/" + run_id + "/receipts/" + common::work_file_name(group_id) + ".json";
+  common::PutOptions put;
+  put.content_type = "application/json";
+  s3.put_object(config.work_bucket, key, json::serialize(receipt), put);
+  const auto* date = plan.if_contains("date");
+  if (!progress.outputs.empty() && date != nullptr && date->is_string()) {
+    common::record_combined(s3, config.work_bucket, std::string(date->get_string()), group_id,
+                            run_id, receipt);
+  }
+  return key;
+}
+
 }  // namespace
 
 Config Config::from_environment() {
@@ -867,15 +892,7 @@ json::value handle(const Config& config, common::S3Client& s3, const json::value
     progressed = true;
   }
 
-  json::object receipt = progress_json(progress);
-  receipt["group_id"] = group_id;
-  receipt["source_bucket"] = bucket;
-  receipt["destination_bucket"] = config.destination_bucket;
-  const std::string key =
-      "work/" + run_id + "/receipts/" + common::work_file_name(group_id) + ".json";
-  common::PutOptions put;
-  put.content_type = "application/json";
-  s3.put_object(config.work_bucket, key, json::serialize(receipt), put);
+  const std::string key = write_receipt(config, s3, plan.get_object(), run_id, group_id, progress);
   const Totals totals = totals_of(progress);
   runtime::metrics::add("FilesCombined", runtime::metrics::Unit::Count,
                         static_cast<double>(totals.files));
@@ -890,14 +907,17 @@ json::value handle(const Config& config, common::S3Client& s3, const json::value
   const common::FileRef receipt_ref{config.work_bucket, key,
                                     static_cast<std::int64_t>(progress.outputs.size()),
                                     static_cast<std::int64_t>(totals.bytes_out)};
-  return json::object{{"group_id", group_id},
-                      {"run_id", run_id},
-                      {"receipt", receipt_ref.to_json()},
-                      {"outputs", progress.outputs.size()},
-                      {"files", totals.files},
-                      {"skipped", progress.skipped.size()},
-                      {"bytes_in", totals.bytes_in},
-                      {"bytes_out", totals.bytes_out}};
+  const auto* already = plan.get_object().if_contains("already_combined");
+  return json::object{
+      {"group_id", group_id},
+      {"run_id", run_id},
+      {"receipt", receipt_ref.to_json()},
+      {"already_combined", already && already->is_array() ? already->get_array().size() : 0},
+      {"outputs", progress.outputs.size()},
+      {"files", totals.files},
+      {"skipped", progress.skipped.size()},
+      {"bytes_in", totals.bytes_in},
+      {"bytes_out", totals.bytes_out}};
 }
 
 runtime::Handler make_handler() {

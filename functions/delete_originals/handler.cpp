@@ -30,12 +30,29 @@ std::string text(const json::object& object, const char* name) {
   return value != nullptr && value->is_string() ? std::string(value->get_string()) : std::string();
 }
 
+// The outputs the receipt's originals are in: this run's, and those of earlier runs that hold
+// originals combined already (each once).
+std::vector<json::object> outputs_of(const json::object& receipt) {
+  std::vector<json::object> outputs;
+  std::set<std::string> seen;
+  for (const auto& output : receipt.at("outputs").as_array()) {
+    seen.insert(text(output.as_object(), "key"));
+    outputs.push_back(output.as_object());
+  }
+  if (const auto* already = receipt.if_contains("already_combined")) {
+    for (const auto& source : already->as_array()) {
+      const auto& output = source.at("output").as_object();
+      if (seen.insert(text(output, "key")).second) outputs.push_back(output);
+    }
+  }
+  return outputs;
+}
+
 // Every output must be in S3 exactly as the receipt describes it before anything is deleted.
 void verify_outputs(common::S3Client& s3, const json::object& receipt) {
   const std::string bucket = text(receipt, "destination_bucket");
   if (bucket.empty()) throw runtime::InvalidInput("the receipt names no destination_bucket");
-  for (const auto& value : receipt.at("outputs").as_array()) {
-    const auto& output = value.as_object();
+  for (const auto& output : outputs_of(receipt)) {
     const std::string key = text(output, "key");
     const auto size = output.at("size").to_number<std::uint64_t>();
     const std::string etag = text(output, "etag");
@@ -68,6 +85,9 @@ std::vector<Original> originals_of(const json::object& receipt) {
   }
   if (const auto* empty = receipt.if_contains("empty_sources")) {
     for (const auto& source : empty->as_array()) add(source);
+  }
+  if (const auto* already = receipt.if_contains("already_combined")) {
+    for (const auto& source : already->as_array()) add(source);
   }
   return originals;
 }

@@ -8,6 +8,7 @@
 #include <set>
 
 #include "common/dates.h"
+#include "common/ledger.h"
 #include "common/settings.h"
 #include "common/sigv4.h"
 #include "common/work_files.h"
@@ -126,6 +127,45 @@ void fill_unknown_sizes(const Config& config, common::S3Client& s3, const std::s
                         });
 }
 
+// Sources an earlier run of this day put into an output that still stands, as the ledger and the
+// destination's listing show it: they leave `sources` and go straight to deletion.
+json::array take_already_combined(const Config& config, common::S3Client& s3,
+                                  const std::string& group_id, const std::string& date,
+                                  const std::vector<common::S3Object>& existing,
+                                  std::vector<Source>& sources) {
+  json::array already;
+  if (sources.empty()) return already;
+  const auto combined = common::combined_sources(s3, config.work_bucket, date, group_id);
+  if (combined.empty()) return already;
+  std::map<std::string, const common::S3Object*> standing;
+  for (const auto& object : existing) standing[object.key] = &object;
+  std::vector<Source> rest;
+  for (auto& source : sources) {
+    const auto found = combined.find(common::combined_identity(source));
+    bool stands = false;
+    if (found != combined.end() &&
+        found->second.at("bucket").as_string() == config.destination_bucket) {
+      const auto output = standing.find(std::string(found->second.at("key").as_string()));
+      stands = output != standing.end() &&
+               output->second->size == found->second.at("size").to_number<std::uint64_t>() &&
+               output->second->etag == found->second.at("etag").as_string();
+    }
+    if (!stands) {
+      rest.push_back(std::move(source));
+      continue;
+    }
+    json::object entry = common::source_json(source);
+    entry["output"] = found->second;
+    already.push_back(std::move(entry));
+  }
+  sources = std::move(rest);
+  if (!already.empty()) {
+    runtime::log::warn("originals already in an earlier run's output go straight to deletion",
+                       "group", group_id, "files", already.size());
+  }
+  return already;
+}
+
 }  // namespace
 
 Config Config::from_environment() {
@@ -165,25 +205,35 @@ json::value handle(const Config& config, common::S3Client& s3, const json::value
 
   std::vector<Source> sources = read_sources(s3, files);
   fill_unknown_sizes(config, s3, bucket, sources);
+  const std::string directory = destination_directory(config, group, date_text);
+  const std::vector<common::S3Object> existing_outputs =
+      sources.empty() ? std::vector<common::S3Object>{}
+                      : s3.list_all(config.destination_bucket, directory + "/");
+  const json::array already =
+      take_already_combined(config, s3, group_id, date_text, existing_outputs, sources);
   std::uint64_t total = 0;
   for (const auto& source : sources) total += source.size;
 
   std::string operation = "aggregate";
-  if (sources.empty())
+  if (sources.empty() && already.empty())
     operation = "none";
-  else if (std::all_of(sources.begin(), sources.end(), [&](const Source& source) {
+  else if (!sources.empty() &&
+           std::all_of(sources.begin(), sources.end(), [&](const Source& source) {
              return source.size >= config.glacier_min_size;
            })) {
     operation = "copy_all";
   }
-  json::object result{{"group_id", group_id},    {"run_id", run_id}, {"operation", operation},
-                      {"files", sources.size()}, {"bytes", total},   {"outputs", 0}};
+  json::object result{{"group_id", group_id},
+                      {"run_id", run_id},
+                      {"operation", operation},
+                      {"files", sources.size()},
+                      {"bytes", total},
+                      {"outputs", 0},
+                      {"already_combined", already.size()}};
   if (operation == "none") return result;
 
-  const std::string directory = destination_directory(config, group, date_text);
   std::vector<std::string> existing;
-  for (auto& object : s3.list_all(config.destination_bucket, directory + "/"))
-    existing.push_back(std::move(object.key));
+  for (const auto& object : existing_outputs) existing.push_back(object.key);
   std::vector<Output> outputs;
   if (operation == "copy_all") {
     // Named by the group as well as the file: h1/big.gz and h2/big.gz are two groups' files, and
@@ -221,11 +271,9 @@ json::value handle(const Config& config, common::S3Client& s3, const json::value
                                         {"bytes", output.bytes},
                                         {"sources", std::move(listed)}});
   }
-  json::object plan{{"group_id", group_id},
-                    {"operation", operation},
-                    {"source_bucket", bucket},
-                    {"date", date_text},
-                    {"outputs", output_items}};
+  json::object plan{{"group_id", group_id},    {"operation", operation},
+                    {"source_bucket", bucket}, {"date", date_text},
+                    {"outputs", output_items}, {"already_combined", already}};
   const std::string key = "work/" + run_id + "/plans/" + common::work_file_name(group_id) + ".json";
   common::PutOptions put;
   put.content_type = "application/json";
