@@ -446,6 +446,44 @@ TEST_F(CombineTest, AnOutputKeyTakenByAnotherObjectIsNeverWrittenOver) {
   EXPECT_TRUE(s3_.list_multipart_uploads(destination_).empty());
 }
 
+// Archived originals (GLACIER, DEEP_ARCHIVE) cannot be read until restored: they stay, are
+// reported with a count, and the rest of the group is combined, copied or not.
+TEST_F(CombineTest, ArchivedSourcesStayAndAreCounted) {
+  tests::TempDir scratch;
+  const std::string text = random_lines(300 * 1024, 4);
+  std::ofstream(scratch.path() / "body") << text;
+  auto put_archived = [&](const std::string& key, const std::string& storage_class) {
+    ASSERT_EQ(tests::aws_cli(moto_, "s3api put-object --bucket " + source_ + " --key " + key +
+                                        " --storage-class " + storage_class + " --body " +
+                                        (scratch.path() / "body").string())
+                  .exit_code,
+              0);
+  };
+  const std::string dir = "cold/2026-03-05/";
+  put(dir + "warm.log", "warm\n", "warm\n");
+  put_archived(dir + "frozen.log", "GLACIER");
+  put_archived(dir + "deep.log", "DEEP_ARCHIVE");
+  const auto run = plan_and_combine(dir);
+  ASSERT_EQ(run.exit_code, 0) << run.logs;
+  const auto receipt = receipt_of(run);
+  ASSERT_EQ(receipt.at("skipped").as_array().size(), 2u) << json::serialize(receipt);
+  for (const auto& entry : receipt.at("skipped").as_array())
+    EXPECT_EQ(entry.at("reason").as_string(), "InvalidObjectState");
+  EXPECT_EQ(fetch_text(std::string(receipt.at("outputs").at(0).at("key").as_string())), "warm\n");
+  EXPECT_NE(run.logs.find("2 files are archived"), std::string::npos) << run.logs;
+
+  // Copied as they are (every file large enough): the archived one stays all the same.
+  const std::string big_dir = "cold-big/2026-03-05/";
+  put(big_dir + "thawed.log", text, text);
+  put_archived(big_dir + "archived.log", "GLACIER");
+  const auto copied = plan_and_combine(big_dir);
+  ASSERT_EQ(copied.exit_code, 0) << copied.logs;
+  const auto copy_receipt = receipt_of(copied);
+  ASSERT_EQ(copy_receipt.at("skipped").as_array().size(), 1u) << json::serialize(copy_receipt);
+  EXPECT_EQ(copy_receipt.at("skipped").at(0).at("reason").as_string(), "InvalidObjectState");
+  EXPECT_EQ(copy_receipt.at("outputs").as_array().size(), 1u);
+}
+
 TEST_F(CombineTest, BadInputIsAClearErrorAndWritesNothing) {
   const auto bad_plan = common::write_jsonl(s3_, work_, "bad-plan.json", {{{"no", "outputs"}}}, 0);
   for (const json::value& event :
