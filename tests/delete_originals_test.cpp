@@ -139,6 +139,55 @@ TEST_F(DeleteOriginalsTest, ADayRunAgainAfterItsDeletionsFailedCombinesNothingTw
   EXPECT_EQ(lines, (std::multiset<std::string>{"a", "b", "c"})) << all;
 }
 
+// Keys holding "./", "../" and "//" through the whole chain against an S3 that checks every
+// signature: listed, combined, and exactly those keys deleted (a client that normalised the path
+// would fail SignatureDoesNotMatch, or touch other keys).
+TEST(DeleteOriginalsSigned, KeysWithDotSegmentsGoThroughTheDayWithSignaturesChecked) {
+  const auto moto = tests::moto_fixture(true);
+  common::S3Client s3(tests::moto_options(moto));
+  const std::string source = tests::unique_name("dots-src");
+  const std::string work = tests::unique_name("dots-work");
+  const std::string destination = tests::unique_name("dots-dest");
+  ASSERT_TRUE(tests::create_buckets(moto, {source, work, destination}));
+  const std::vector<std::string> keys = {"logs/2026-03-05/./a.log", "logs/2026-03-05/x/../b.log",
+                                         "logs/2026-03-05//c.log"};
+  for (const auto& key : keys) s3.put_object(source, key, key + "\n");
+  s3.put_object(source, "logs/2026-03-05/a.log", "a plain neighbour\n");
+  const std::map<std::string, std::string> env = {{"WORK_BUCKET", work},
+                                                  {"DESTINATION_BUCKET", destination},
+                                                  {"DESTINATION_PREFIX", "agg"},
+                                                  {"OTHER_BUCKETS", source},
+                                                  {"DELAY_WINDOW_S", "0"}};
+  const auto found =
+      tests::invoke_function(moto, "GetFiles", {{"date", "2026-03-05"}, {"run_id", "run"}}, env);
+  ASSERT_EQ(found.exit_code, 0) << found.logs;
+  std::size_t combined = 0;
+  for (const auto& item :
+       common::read_json_array(s3, common::FileRef::from_json(found.response.at("groups"), "g"))) {
+    json::object group = item.as_object();
+    group["run_id"] = "run";
+    const auto planned = tests::invoke_function(moto, "DetermineOperationType", group, env);
+    ASSERT_EQ(planned.exit_code, 0) << planned.logs;
+    json::object plan = planned.response.as_object();
+    plan["run_id"] = "run";
+    const auto result = tests::invoke_function(moto, "CombineLogFiles", plan, env);
+    ASSERT_EQ(result.exit_code, 0) << result.logs;
+    combined += static_cast<std::size_t>(result.response.at("files").as_int64());
+    json::object done = result.response.as_object();
+    done["run_id"] = "run";
+    const auto deleted = tests::invoke_function(moto, "DeleteOriginals", done, env);
+    ASSERT_EQ(deleted.exit_code, 0) << deleted.logs;
+  }
+  EXPECT_EQ(combined, keys.size() + 1);
+  const auto left = tests::aws_cli(moto, "s3api list-objects-v2 --bucket " + source);
+  EXPECT_EQ(left.out.find("\"Key\""), std::string::npos) << "every original is gone: " << left.out;
+  std::string all;
+  for (const auto& object : s3.list_all(destination))
+    all += tests::aws_cli(moto, "s3 cp 's3://" + destination + "/" + object.key + "' -").out;
+  for (const auto& key : keys) EXPECT_NE(all.find(key + "\n"), std::string::npos) << key;
+  EXPECT_NE(all.find("a plain neighbour\n"), std::string::npos);
+}
+
 TEST_F(DeleteOriginalsTest, UnversionedFileChangedAfterCombiningIsKept) {
   const std::string dir = "app/2026-03-05/";
   s3_.put_object(source_, dir + "keep.log", "combined content\n");
