@@ -594,6 +594,7 @@ AwsRequest S3Client::delete_objects_request(const std::string& bucket,
     node.append_child("Key").text().set(object.key.c_str());
     if (!object.version_id.empty())
       node.append_child("VersionId").text().set(object.version_id.c_str());
+    if (!object.etag.empty()) node.append_child("ETag").text().set(object.etag.c_str());
   }
   AwsRequest request = object_request("DeleteObjects", "POST", bucket, "");
   request.query = {{"delete", ""}};
@@ -648,13 +649,17 @@ DeleteResult S3Client::delete_objects(const std::string& bucket,
     auto errors = parse_delete_errors(outcome.response.body);
     // Quiet mode reports only failures: everything else in the batch was deleted.
     for (const auto& object : batches[index]) {
-      const bool failed = std::any_of(errors.begin(), errors.end(), [&](const DeleteError& error) {
-        return error.object.key == object.key &&
-               (object.version_id.empty() || error.object.version_id == object.version_id);
+      const auto error = std::find_if(errors.begin(), errors.end(), [&](const DeleteError& e) {
+        return e.object.key == object.key &&
+               (object.version_id.empty() || e.object.version_id == object.version_id);
       });
-      if (!failed) result.deleted.push_back(object);
+      if (error == errors.end()) {
+        result.deleted.push_back(object);
+      } else {
+        // The object as asked for, condition and all: a retry must carry the same condition.
+        result.errors.push_back({object, error->code, error->message});
+      }
     }
-    for (auto& error : errors) result.errors.push_back(std::move(error));
   });
   return result;
 }

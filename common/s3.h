@@ -125,6 +125,10 @@ struct UploadInfo {
 struct ObjectId {
   std::string key;
   std::string version_id;  // empty: the current version
+  // DeleteObjects: delete the current version only if it still has this ETag (S3 answers
+  // PreconditionFailed for the key otherwise). For unversioned buckets, where nothing else tells
+  // an overwritten object from the one that was combined.
+  std::string etag = {};
 };
 
 struct DeleteError {

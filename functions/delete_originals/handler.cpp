@@ -92,49 +92,82 @@ std::vector<Original> originals_of(const json::object& receipt) {
   return originals;
 }
 
-// What to delete for these originals: see the header.
-std::vector<common::ObjectId> doomed_versions(const Config& config, common::S3Client& s3,
-                                              const std::string& bucket,
-                                              const std::vector<Original>& originals,
-                                              std::int64_t& kept_changed) {
+// What to delete for these originals: in a versioned bucket exactly the combined version (every
+// other version, older or newer, is an original of its own: combined in its own right, or left
+// where it is); in an unversioned one the key, on condition that it still holds the bytes that
+// were combined (a conditional delete with the combined ETag: an overwritten object survives).
+std::vector<common::ObjectId> doomed_of(const std::vector<Original>& originals) {
   std::vector<common::ObjectId> doomed;
-  std::vector<const Original*> unversioned;
   for (const auto& original : originals) {
-    // Versioned: exactly the combined version. Any other version (older or newer) is an original
-    // of its own: combined in its own right, or left where it is.
     if (!original.version_id.empty())
-      doomed.push_back({original.key, original.version_id});
+      doomed.push_back({original.key, original.version_id, ""});
     else
-      unversioned.push_back(&original);
+      doomed.push_back({original.key, "", common::quoted_etag(original.etag)});
+  }
+  return doomed;
+}
+
+// Carried across invocations: counts in the state, the keys that could not be deleted in a work
+// file (the state has a 256 KB limit) named by the point it stands for, so a repeated call reads
+// the file it was given, never one a later call wrote.
+struct Tally {
+  std::int64_t deleted = 0;
+  std::int64_t kept_changed = 0;
+  std::vector<json::object> failed;
+
+  static Tally from(common::S3Client& s3, const json::object& state) {
+    Tally tally;
+    if (const auto* done = state.if_contains("deleted"))
+      tally.deleted = done->to_number<std::int64_t>();
+    if (const auto* kept = state.if_contains("kept_changed"))
+      tally.kept_changed = kept->to_number<std::int64_t>();
+    if (const auto* failed = state.if_contains("failed_keys"))
+      tally.failed = common::read_jsonl(s3, common::FileRef::from_json(*failed, "failed_keys"));
+    return tally;
   }
 
-  // Unversioned: only if the key still holds the bytes that were combined.
-  std::vector<common::AwsRequest> heads;
-  for (const auto* original : unversioned) {
-    common::AwsRequest request = s3.get_object_request(bucket, original->key, {});
-    request.operation = "HeadObject";
-    request.method = "HEAD";
-    heads.push_back(std::move(request));
+  json::object to_json(common::S3Client& s3, const std::string& work_bucket,
+                       const std::string& run_id, const std::string& group_id,
+                       std::size_t next) const {
+    json::object state{{"deleted", deleted},
+                       {"kept_changed", kept_changed},
+                       {"failed", static_cast<std::int64_t>(failed.size())}};
+    if (!failed.empty()) {
+      const std::string key = "work/" + run_id + "/delete-failures/" +
+                              common::work_file_name(group_id) + "-" + std::to_string(next) +
+                              ".jsonl";
+      state["failed_keys"] = common::write_jsonl(s3, work_bucket, key, failed, 0).to_json();
+    }
+    return state;
   }
-  s3.client().send_each(std::move(heads), config.list_concurrency,
-                        [&](std::size_t index, common::AwsOutcome&& outcome) {
-                          const Original& original = *unversioned[index];
-                          if (!outcome.ok()) {
-                            try {
-                              std::rethrow_exception(outcome.error);
-                            } catch (const common::NoSuchKey&) {
-                              return;  // already deleted
-                            }
-                          }
-                          if (outcome.response.header("etag") == original.etag) {
-                            doomed.push_back({original.key, ""});
-                          } else {
-                            ++kept_changed;
-                            runtime::log::warn("original changed after it was combined; kept",
-                                               "key", original.key);
-                          }
-                        });
-  return doomed;
+};
+
+// One chunk: keys S3 refuses are retried; a key whose ETag no longer matches was overwritten
+// after it was combined and stays; one already gone is done.
+void delete_chunk(const Config& config, common::S3Client& s3, const std::string& bucket,
+                  std::vector<common::ObjectId> doomed, Tally& tally) {
+  for (int round = 1; round <= kDeleteRounds && !doomed.empty(); ++round) {
+    const auto result =
+        s3.delete_objects(bucket, doomed, config.delete_concurrency, config.keys_per_request);
+    tally.deleted += static_cast<std::int64_t>(result.deleted.size());
+    doomed.clear();
+    for (const auto& error : result.errors) {
+      if (error.code == "PreconditionFailed") {
+        ++tally.kept_changed;
+        runtime::log::warn("original changed after it was combined; kept", "key", error.object.key);
+      } else if (error.code != "NoSuchKey") {
+        doomed.push_back(error.object);
+      }
+    }
+    if (!doomed.empty() && round < kDeleteRounds) {
+      runtime::log::warn("S3 refused some deletions; retrying them", "keys", doomed.size(), "round",
+                         round);
+    }
+  }
+  for (const auto& object : doomed) {
+    runtime::log::warn("original could not be deleted; it stays", "key", object.key);
+    tally.failed.push_back({{"key", object.key}, {"version_id", object.version_id}});
+  }
 }
 
 }  // namespace
@@ -167,60 +200,52 @@ json::value handle(const Config& config, common::S3Client& s3, const json::value
   const auto& receipt = parsed.as_object();
   const std::string bucket = text(receipt, "source_bucket");
   if (bucket.empty()) throw runtime::InvalidInput("the receipt names no source_bucket");
+  const std::string group_id = text(input, "group_id");
+  const std::string run_id = common::run_id_of(input, "delete");
   std::size_t next = 0;
-  std::int64_t deleted = 0;
+  Tally tally;
   if (const auto* continuation = input.if_contains("continuation")) {
     const auto* state = continuation->if_object();
     if (state == nullptr || !state->contains("next") || !state->at("next").is_number()) {
       throw runtime::InvalidInput("\"continuation\" is not one DeleteOriginals returned");
     }
     next = state->at("next").to_number<std::size_t>();
-    if (const auto* done = state->if_contains("deleted")) deleted = done->to_number<std::int64_t>();
+    tally = Tally::from(s3, *state);
   }
 
   verify_outputs(s3, receipt);
   const std::vector<Original> originals = originals_of(receipt);
-  std::int64_t kept_changed = 0;
-  std::vector<std::string> failed;
   // Chunks of originals between looks at the deadline; at least one per invocation.
   const std::size_t chunk = config.keys_per_request * config.delete_concurrency;
   bool progressed = false;
   while (next < originals.size()) {
     if (progressed && deadline.reached()) {
-      runtime::log::info("continuing in the next invocation", "group", text(input, "group_id"),
-                         "done", next, "originals", originals.size());
+      runtime::log::info("continuing in the next invocation", "group", group_id, "done", next,
+                         "originals", originals.size());
       json::object result = input;
-      result["continuation"] = json::object{{"next", next}, {"deleted", deleted}};
+      json::object state = tally.to_json(s3, receipt_ref.bucket, run_id, group_id, next);
+      state["next"] = next;
+      result["continuation"] = std::move(state);
       return result;
     }
     const std::vector<Original> slice(
         originals.begin() + static_cast<std::ptrdiff_t>(next),
         originals.begin() + static_cast<std::ptrdiff_t>(std::min(originals.size(), next + chunk)));
-    std::vector<common::ObjectId> doomed = doomed_versions(config, s3, bucket, slice, kept_changed);
-    for (int round = 1; round <= kDeleteRounds && !doomed.empty(); ++round) {
-      const auto result =
-          s3.delete_objects(bucket, doomed, config.delete_concurrency, config.keys_per_request);
-      deleted += static_cast<std::int64_t>(result.deleted.size());
-      doomed.clear();
-      for (const auto& error : result.errors) doomed.push_back(error.object);
-      if (!doomed.empty() && round < kDeleteRounds) {
-        runtime::log::warn("S3 refused some deletions; retrying them", "keys", doomed.size(),
-                           "round", round);
-      }
-    }
-    for (const auto& object : doomed) failed.push_back(object.key);
+    delete_chunk(config, s3, bucket, doomed_of(slice), tally);
     next += slice.size();
     progressed = true;
   }
   runtime::metrics::add("ObjectsDeleted", runtime::metrics::Unit::Count,
-                        static_cast<double>(deleted));
-  runtime::log::info("originals deleted", "group", text(input, "group_id"), "deleted", deleted,
-                     "failed", failed.size(), "kept_changed", kept_changed);
-  json::array failed_keys(failed.begin(), failed.end());
-  return json::object{{"group_id", text(input, "group_id")},
-                      {"deleted", deleted},
-                      {"failed", failed_keys},
-                      {"kept_changed", kept_changed}};
+                        static_cast<double>(tally.deleted));
+  // A group whose originals could not all be deleted is not a silent success: the alarm on this
+  // metric tells the operators, and the result names the file listing them.
+  runtime::metrics::add("OriginalsNotDeleted", runtime::metrics::Unit::Count,
+                        static_cast<double>(tally.failed.size()));
+  runtime::log::info("originals deleted", "group", group_id, "deleted", tally.deleted, "failed",
+                     tally.failed.size(), "kept_changed", tally.kept_changed);
+  json::object result = tally.to_json(s3, receipt_ref.bucket, run_id, group_id, next);
+  result["group_id"] = group_id;
+  return result;
 }
 
 runtime::Handler make_handler() {
