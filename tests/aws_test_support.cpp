@@ -113,7 +113,7 @@ std::map<std::string, std::string> ledger_file_states(const boost::json::array& 
   std::map<std::string, std::string> state_of;
   for (const auto& item : items) {
     if (item.at("pk").at("S").as_string().starts_with("F#"))
-      state_of[std::string(item.at("sk").at("S").as_string())] =
+      state_of[std::string(item.at("key").at("S").as_string())] =
           std::string(item.at("state").at("S").as_string());
   }
   return state_of;

@@ -54,7 +54,8 @@ class ManifestBuilderTest : public ::testing::Test {
   }
 
   static std::string body(const std::string& bucket, const std::string& key, int size = 10,
-                          const std::string& time = "2026-03-05T10:00:00.000Z") {
+                          const std::string& time = "2026-03-05T10:00:00.000Z",
+                          const std::string& etag = "abc") {
     return json::serialize(json::object{
         {"Records", json::array{json::object{
                         {"eventTime", time},
@@ -62,7 +63,7 @@ class ManifestBuilderTest : public ::testing::Test {
                         {"s3", json::object{{"bucket", json::object{{"name", bucket}}},
                                             {"object", json::object{{"key", key},
                                                                     {"size", size},
-                                                                    {"eTag", "abc"}}}}}}}}});
+                                                                    {"eTag", etag}}}}}}}}});
   }
 
   static json::object batch(const std::vector<std::pair<std::string, std::string>>& messages) {
@@ -129,6 +130,23 @@ TEST_F(ManifestBuilderTest, OnlyTheRecordsItCouldNotTakeAreFailedAndNothingOfThe
       batch({{"redelivered", body("logs-bucket", "app/2026-03-05/a+b.log")}}), environment());
   EXPECT_EQ(json::serialize(again.response), R"({"batchItemFailures":[]})");
   EXPECT_EQ(ledger().size(), 3u) << "a redelivery changes nothing (two files, one partition)";
+
+  // The key written again the same day, with other content: an original of its own.
+  const auto rewritten =
+      tests::invoke_function(moto_, "ManifestBuilder",
+                             batch({{"rewritten", body("logs-bucket", "app/2026-03-05/a+b.log", 12,
+                                                       "2026-03-05T11:00:00.000Z", "def")}}),
+                             environment());
+  EXPECT_EQ(json::serialize(rewritten.response), R"({"batchItemFailures":[]})");
+  std::multiset<std::string> etags;
+  for (const auto& item : ledger()) {
+    if (item.at("pk").at("S").as_string().starts_with("F#") &&
+        item.at("key").at("S").as_string() == "app/2026-03-05/a b.log") {
+      etags.insert(std::string(item.at("etag").at("S").as_string()));
+    }
+  }
+  EXPECT_EQ(etags, (std::multiset<std::string>{"\"abc\"", "\"def\""}))
+      << "both writes recorded, each etag quoted as HEAD and listings give it";
 
   const auto bad = tests::invoke_function(moto_, "ManifestBuilder", json::object{{"action", "x"}},
                                           environment());

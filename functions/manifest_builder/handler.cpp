@@ -162,10 +162,14 @@ class Ledger {
   Ledger(const Config& config, Clients clients, Clock::time_point now)
       : config_(config), clients_(clients), now_(now) {}
 
-  // True when this is the first time the file is recorded.
+  // True when this is the first time the file is recorded. A file is one version of a key: a key
+  // written twice in a day is two originals (its version id, or else its etag, tells them apart),
+  // while the same notification delivered twice is one.
   bool record(const CreatedObject& object) {
+    const std::string identity = object.version_id.empty() ? object.etag : object.version_id;
     json::object item{{"pk", s("F#" + Partition{object.bucket, object.date}.id())},
-                      {"sk", s(object.key)},
+                      {"sk", s(object.key + '\n' + identity)},
+                      {"key", s(object.key)},
                       {"size", n(static_cast<std::int64_t>(object.size))},
                       {"etag", s(object.etag.empty() ? std::string("-") : object.etag)},
                       {"received_at", n(epoch_ms(now_))},
@@ -376,8 +380,10 @@ class Ledger {
                         {"ExpressionAttributeValues", json::object{{":claimed", s("CLAIMED")},
                                                                    {":pending", s("PENDING")},
                                                                    {":id", s(id)}}}}}});
-      json::object entry{
-          {"key", file.at("sk")}, {"size", file.at("size")}, {"etag", file.at("etag")}};
+      // Items recorded before files were keyed by version have the key as their sort key.
+      json::object entry{{"key", file.contains("key") ? file.at("key") : file.at("sk")},
+                         {"size", file.at("size")},
+                         {"etag", file.at("etag")}};
       if (file.contains("version_id")) entry["version_id"] = file.at("version_id");
       listed.push_back(json::object{{"M", std::move(entry)}});
       bytes += std::stoll(attribute(file, "size"));
@@ -467,7 +473,12 @@ json::value handle_records(const Config& config, Clients clients, const json::ar
         }
         // The partition is listed before its file, so flush and sweep always find it.
         const Partition partition{object.bucket, object.date};
-        if (object.size > 0 && touched.insert(partition).second) ledger.touch(partition);
+        // Taken as touched only once touch() succeeded: a failed touch fails this record, and the
+        // next file of the partition touches it again.
+        if (object.size > 0 && !touched.contains(partition)) {
+          ledger.touch(partition);
+          touched.insert(partition);
+        }
         if (ledger.record(object)) {
           ++recorded;
         } else {
