@@ -1,9 +1,11 @@
 #pragma once
-// The ledger of combined versions: every receipt is also kept under
-// ledger/<date>/<group>/<run>.json in the work bucket (expiring with the outputs, not with the
-// work files). A day run again (late files, a backfill, a run whose deletions failed) looks its
-// group up there: an original version already inside an output that still stands goes straight
-// to deletion, never into a second output.
+// The ledger of combined versions, in the work bucket under ledger/<date>/<group>/ (expiring with
+// the outputs, not with the work files): before an output is completed, the output it is about to
+// become (its key, size, multipart ETag, destination bucket and every source) is written there,
+// one file per output. A day run again (late files, a backfill, a run killed after an output
+// completed but before its originals were deleted) looks its group up there: an original version
+// inside an output that stands as its record says goes straight to deletion, never into a second
+// output. An attempt that finds its own key taken adopts the object only if it is that record.
 #include <boost/json/object.hpp>
 #include <map>
 #include <string>
@@ -16,13 +18,13 @@ namespace common {
 // What identifies one original's bytes: the version in a versioned bucket, else key and etag.
 std::string combined_identity(const Source& source);
 
-// Keeps a group's receipt in the ledger.
-void record_combined(S3Client& s3, const std::string& work_bucket, const std::string& date,
-                     const std::string& group_id, const std::string& run_id,
-                     const boost::json::object& receipt);
+// ledger/<date>/<group>/: where a group's outputs of that day are recorded.
+std::string ledger_prefix(const std::string& date, const std::string& group_id);
+// The record of one output under that prefix.
+std::string ledger_key(const std::string& prefix, const std::string& output_key);
 
-// Every source of the group and day that an earlier receipt put into an output, by
-// combined_identity, with that output ({"key", "size", "etag"}) and its destination bucket.
+// Every source of the group and day recorded in an output, by combined_identity, with that
+// output as recorded: {"bucket", "key", "size", "etag"}. Whether it stands is the caller's to see.
 std::map<std::string, boost::json::object> combined_sources(S3Client& s3,
                                                             const std::string& work_bucket,
                                                             const std::string& date,

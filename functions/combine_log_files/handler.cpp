@@ -101,6 +101,10 @@ class Stream {
         key_(std::move(key)),
         part_size_(std::max(part_size, kMinPart)),
         intent_key_(std::move(intent_key)) {}
+  // An upload neither completed nor handed to a continuation is abandoned: aborted.
+  ~Stream() { abort(); }
+  Stream(const Stream&) = delete;
+  Stream& operator=(const Stream&) = delete;
 
   bool started() const { return !upload_id_.empty() || adopted_.has_value(); }
   bool adopted() const { return adopted_.has_value(); }
@@ -181,7 +185,6 @@ class Stream {
     } catch (const common::NoSuchUpload&) {
       return adopt();  // completed by a request whose answer was lost, then retried
     } catch (const common::PreconditionFailed&) {
-      abort();
       return adopt();  // the key exists: this very output written before, or never ours
     }
     // A creation whose answer was lost and then retried left an upload nobody will complete.
@@ -253,7 +256,8 @@ class Stream {
   json::object record(const std::string& etag) const {
     json::array listed;
     for (const auto& source : sources_) listed.push_back(common::source_json(source));
-    return {{"key", key_},
+    return {{"bucket", config_.destination_bucket},
+            {"key", key_},
             {"size", bytes_},
             {"etag", etag},
             {"version_id", ""},
@@ -282,6 +286,9 @@ class Stream {
                                         " exists and is not this output; never written over");
     }
     runtime::log::warn("output completed by an earlier attempt; taken as it is", "key", key_);
+    // The key is complete: any upload still open for it (this attempt's, or one a retried
+    // CreateMultipartUpload left) can never complete, and would cost storage until the lifecycle.
+    abort_uploads_except("");
     upload_id_.clear();
     buffer_.clear();
     adopted_ = *output;
@@ -439,25 +446,18 @@ bool copy_ranges(Stream& stream, const std::string& bucket, const Source& source
 class OutputBuilder {
  public:
   OutputBuilder(common::S3Client& s3, const Config& config, const std::string& bucket,
-                const std::string& key_base, const std::string& run_id, std::uint64_t part_size,
-                std::vector<Source> sources)
+                const std::string& key_base, const std::string& ledger_prefix,
+                std::uint64_t part_size, std::vector<Source> sources)
       : s3_(s3),
         config_(config),
         bucket_(bucket),
-        gzip_(s3, config, key_base + ".gz", part_size, intent_key(run_id, key_base + ".gz")),
-        plain_(s3, config, key_base + ".log", part_size, intent_key(run_id, key_base + ".log")),
+        gzip_(s3, config, key_base + ".gz", part_size,
+              common::ledger_key(ledger_prefix, key_base + ".gz")),
+        plain_(s3, config, key_base + ".log", part_size,
+               common::ledger_key(ledger_prefix, key_base + ".log")),
         sources_(std::move(sources)) {
     std::stable_partition(sources_.begin(), sources_.end(),
                           [](const Source& source) { return source.size >= kServerCopyMin; });
-  }
-
-  ~OutputBuilder() {
-    gzip_.abort();  // no-ops once finished or checkpointed
-    plain_.abort();
-  }
-
-  static std::string intent_key(const std::string& run_id, const std::string& key) {
-    return "work/" + run_id + "/completing/" + common::work_file_name(key) + ".json";
   }
 
   void restore(const json::object& state) {
@@ -648,10 +648,10 @@ class OutputBuilder {
 // copy_all: each file as it is, pinned to the listed version and etag, by UploadPartCopy (in
 // ranges past 5 GiB, CopyObject's limit) and a conditional completion: never over an existing key.
 void copy_output(const Config& config, common::S3Client& s3, const std::string& bucket,
-                 const std::string& key, const std::string& run_id,
+                 const std::string& key, const std::string& ledger_prefix,
                  const std::vector<Source>& sources, Progress& progress) {
   for (const auto& source : sources) {
-    Stream stream(s3, config, key, kMinPart, OutputBuilder::intent_key(run_id, key));
+    Stream stream(s3, config, key, kMinPart, common::ledger_key(ledger_prefix, key));
     try {
       stream.boundary();
       copy_ranges(stream, bucket, source, source.size, [] { return false; });
@@ -769,7 +769,7 @@ json::object with_manifest_plan(const Config& config, common::S3Client& s3, json
 }
 
 // The receipt DeleteOriginals works from: what went into which output, what stays and why, and
-// the originals an earlier run already combined (from the plan). Kept in the ledger too.
+// the originals an earlier run already combined (from the plan).
 std::string write_receipt(const Config& config, common::S3Client& s3, const json::object& plan,
                           const std::string& run_id, const std::string& group_id,
                           const Progress& progress) {
@@ -784,11 +784,6 @@ std::string write_receipt(const Config& config, common::S3Client& s3, const json
   common::PutOptions put;
   put.content_type = "application/json";
   s3.put_object(config.work_bucket, key, json::serialize(receipt), put);
-  const auto* date = plan.if_contains("date");
-  if (!progress.outputs.empty() && date != nullptr && date->is_string()) {
-    common::record_combined(s3, config.work_bucket, std::string(date->get_string()), group_id,
-                            run_id, receipt);
-  }
   return key;
 }
 
@@ -824,6 +819,8 @@ json::value handle(const Config& config, common::S3Client& s3, const json::value
   if (parse_error || !plan.is_object())
     throw runtime::InvalidInput("the plan is not a JSON object");
   const std::string bucket = required_string(plan.get_object(), "source_bucket", "the plan");
+  const std::string ledger_prefix =
+      common::ledger_prefix(required_string(plan.get_object(), "date", "the plan"), group_id);
   const auto* outputs_value = plan.get_object().if_contains("outputs");
   if (outputs_value == nullptr || !outputs_value->is_array())
     throw runtime::InvalidInput("the plan needs \"outputs\"");
@@ -877,10 +874,10 @@ json::value handle(const Config& config, common::S3Client& s3, const json::value
       sources.push_back(common::source_from_json(value, "a plan source"));
     const auto* copy = planned->if_contains("copy");
     if (copy != nullptr && copy->is_bool() && copy->get_bool()) {
-      copy_output(config, s3, bucket, key_base, run_id, sources, progress);
+      copy_output(config, s3, bucket, key_base, ledger_prefix, sources, progress);
     } else {
       const auto* part_size = planned->if_contains("part_size");
-      OutputBuilder builder(s3, config, bucket, key_base, run_id,
+      OutputBuilder builder(s3, config, bucket, key_base, ledger_prefix,
                             part_size && part_size->is_number()
                                 ? part_size->to_number<std::uint64_t>()
                                 : (8ull << 20),

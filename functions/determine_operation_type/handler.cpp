@@ -127,6 +127,20 @@ void fill_unknown_sizes(const Config& config, common::S3Client& s3, const std::s
                         });
 }
 
+// Uploads an earlier attempt at this group's outputs left open (killed mid-output, its run failed):
+// this plan numbers its outputs after the ones that exist, so nothing will ever complete them.
+void abort_abandoned_uploads(const Config& config, common::S3Client& s3,
+                             const std::string& outputs_prefix) {
+  for (const auto& upload : s3.list_multipart_uploads(config.destination_bucket, outputs_prefix)) {
+    try {
+      s3.abort_multipart_upload(config.destination_bucket, upload.key, upload.upload_id);
+      runtime::log::warn("aborted an upload an earlier attempt left open", "key", upload.key);
+    } catch (const common::NoSuchUpload&) {
+      // Gone already.
+    }
+  }
+}
+
 // Sources an earlier run of this day put into an output that still stands, as the ledger and the
 // destination's listing show it: they leave `sources` and go straight to deletion.
 json::array take_already_combined(const Config& config, common::S3Client& s3,
@@ -211,6 +225,8 @@ json::value handle(const Config& config, common::S3Client& s3, const json::value
                       : s3.list_all(config.destination_bucket, directory + "/");
   const json::array already =
       take_already_combined(config, s3, group_id, date_text, existing_outputs, sources);
+  if (!sources.empty())
+    abort_abandoned_uploads(config, s3, directory + "/" + output_name(group, date_text));
   std::uint64_t total = 0;
   for (const auto& source : sources) total += source.size;
 
