@@ -11,22 +11,33 @@
 //
 // Each planned output becomes one multipart upload per kind of content: gzip members are
 // concatenated byte for byte into <key_base>.gz, plain text into <key_base>.log, never mixed.
+// Only what can be combined safely is combined (common/gzip.h): gzip whose every member inflates
+// to text, and text. A truncated or corrupt member, bzip2, zstd, zip, Parquet, anything with NUL
+// bytes stays where it is, reported in "skipped" with its reason, one WARN line per file and the
+// SkippedFiles metric; so does an original that vanished or changed since listing (404, 412, or
+// 403 without s3:ListBucket) or that is archived (InvalidObjectState, counted: restore them).
 // Every original starts on a new line of the decompressed output: plain text lacking a final
 // newline gets one; gzip content lacking one is followed by a tiny gzip member holding "\n".
 // Sources of 10 MiB or more are copied server-side (UploadPartCopy) but for their last 5 MiB,
-// which is downloaded so the newline can follow it and every part but the last is >= 5 MiB.
-// Smaller sources are downloaded in parallel (at most DOWNLOAD_CONCURRENCY requests and
-// MEMORY_BUDGET_BYTES in flight) and packed into parts of the plan's part size.
-// Every read names the listed version and etag: a source changed or deleted since listing is
-// left out of the output and reported as skipped (and so is never deleted). Each output is
-// verified (its size is what was written) before the receipt
+// which is downloaded so the newline can follow it and every part but the last is >= 5 MiB; a
+// large gzip source is inflated whole, in 8 MiB ranges, before any of it is copied, and a large
+// plain one is judged by its first 64 KiB and its tail. A source rejected half-way rolls the
+// output back to the last source boundary: none of its bytes stay. Smaller sources are
+// downloaded in parallel (at most DOWNLOAD_CONCURRENCY requests and MEMORY_BUDGET_BYTES in
+// flight) and packed into parts of the plan's part size. copy_all outputs are copied by
+// UploadPartCopy, in ranges past 5 GiB.
+// Before an output completes, its record (key, size, multipart ETag, sources) goes to the ledger
+// (common/ledger.h); CompleteMultipartUpload is conditional (If-None-Match: *), so an output key is
+// never written twice: a key that exists is adopted only when it is exactly that record (a retry
+// after the completion happened), and is someone else's otherwise (VerificationFailed). Each
+// output is verified (its size is what was written) before the receipt
 // {"group_id", "outputs": [{"key", "size", "etag", "sources": [...]}], "empty_sources": [...],
-//  "skipped": [...]} is written to the work bucket. A stale upload for an output key (from a
-// crashed attempt) is aborted first.
-// Near the deadline it stops at a commit point (a part just uploaded at a source boundary), saves
-// its progress to the work bucket and returns the event with "continuation": the next call
-// resumes the open uploads where they were committed, so a repeated or retried call never adds a
-// source twice.
+//  "skipped": [...], "already_combined": [...]} is written to the work bucket. A stale upload for
+// an output key (from a crashed attempt) is aborted first.
+// Near the deadline (looked at before every long call) it stops at a commit point (a part just
+// uploaded at a source boundary), saves its progress to the work bucket and returns the event
+// with "continuation": the next call resumes each open upload from its own commits, so a
+// repeated or retried call never adds a source twice nor leaves one out.
 //
 // Environment: WORK_BUCKET, DESTINATION_BUCKET (required), STORAGE_CLASS (STANDARD_IA),
 // DOWNLOAD_CONCURRENCY (32), MEMORY_BUDGET_BYTES (67108864), DESTINATION_PREFIX ("aggregated")

@@ -12,8 +12,12 @@
 // output, sources of at least 5 MiB (copied server-side) come first, then the small ones (packed
 // into parts), each in key order, so every part but the last is at least 5 MiB.
 //
-// Outputs are numbered after those a previous run left for the same group and day, so a day run
-// again adds outputs and never overwrites one (its originals are gone).
+// Output names are each group's own (another bucket's folder: its slug and the hash of the exact
+// folder; a copied file: the group's name and the file's), numbered after those a previous run
+// left for the same group and day, so a day run again adds outputs and never overwrites one.
+// Originals that the ledger (common/ledger.h) shows inside an output that still stands are not
+// planned again: they travel as "already_combined" to DeleteOriginals. Uploads of the group's
+// outputs that a killed attempt left open are aborted.
 //
 // Environment: WORK_BUCKET, DESTINATION_BUCKET, DESTINATION_PREFIX (default "aggregated"),
 // GLACIER_MIN_SIZE (204800:
