@@ -180,6 +180,56 @@ json::array take_already_combined(const Config& config, common::S3Client& s3,
   return already;
 }
 
+// The outputs of a group: each file as it is (copy_all), or packed into numbered outputs.
+std::vector<Output> plan_group(const Config& config, const json::object& group,
+                               const std::string& date, const std::string& directory,
+                               const std::string& operation,
+                               const std::vector<common::S3Object>& existing_outputs,
+                               std::vector<Source> sources) {
+  std::vector<std::string> existing;
+  for (const auto& object : existing_outputs) existing.push_back(object.key);
+  const std::string name = output_name(group, date);
+  if (operation != "copy_all") {
+    // Groups are already per account, type and region (Control Tower) or per folder (hour
+    // folders included), which is the original's per-account and per-hour aggregation.
+    const std::string key_base = directory + "/" + name;
+    return common::plan_outputs(std::move(sources), key_base, config.max_output_bytes,
+                                common::next_output_number(existing, key_base));
+  }
+  // Named by the group as well as the file: h1/big.gz and h2/big.gz are two groups' files, and
+  // two versions of one key get two numbers.
+  std::vector<Output> outputs;
+  std::set<std::string> taken(existing.begin(), existing.end());
+  for (auto& source : sources) {
+    Output output;
+    const auto slash = source.key.rfind('/');
+    output.key_base = common::unused_key(
+        taken, directory + "/" + name + "_" +
+                   (slash == std::string::npos ? source.key : source.key.substr(slash + 1)));
+    taken.insert(output.key_base);
+    output.copy = true;
+    output.bytes = source.size;
+    output.part_size = common::kMaxCopyPartSize;
+    output.sources.push_back(std::move(source));
+    outputs.push_back(std::move(output));
+  }
+  return outputs;
+}
+
+json::array outputs_json(const std::vector<Output>& outputs) {
+  json::array items;
+  for (const auto& output : outputs) {
+    json::array listed;
+    for (const auto& source : output.sources) listed.push_back(common::source_json(source));
+    items.push_back(json::object{{"key_base", output.key_base},
+                                 {"copy", output.copy},
+                                 {"part_size", output.part_size},
+                                 {"bytes", output.bytes},
+                                 {"sources", std::move(listed)}});
+  }
+  return items;
+}
+
 }  // namespace
 
 Config Config::from_environment() {
@@ -248,48 +298,11 @@ json::value handle(const Config& config, common::S3Client& s3, const json::value
                       {"already_combined", already.size()}};
   if (operation == "none") return result;
 
-  std::vector<std::string> existing;
-  for (const auto& object : existing_outputs) existing.push_back(object.key);
-  std::vector<Output> outputs;
-  if (operation == "copy_all") {
-    // Named by the group as well as the file: h1/big.gz and h2/big.gz are two groups' files, and
-    // two versions of one key get two numbers.
-    std::set<std::string> taken(existing.begin(), existing.end());
-    const std::string name = output_name(group, date_text);
-    for (auto& source : sources) {
-      Output output;
-      const auto slash = source.key.rfind('/');
-      output.key_base = common::unused_key(
-          taken, directory + "/" + name + "_" +
-                     (slash == std::string::npos ? source.key : source.key.substr(slash + 1)));
-      taken.insert(output.key_base);
-      output.copy = true;
-      output.bytes = source.size;
-      output.part_size = common::kMaxCopyPartSize;
-      output.sources.push_back(std::move(source));
-      outputs.push_back(std::move(output));
-    }
-  } else {
-    // Groups are already per account, type and region (Control Tower) or per folder (hour
-    // folders included), which is the original's per-account and per-hour aggregation.
-    const std::string key_base = directory + "/" + output_name(group, date_text);
-    outputs = common::plan_outputs(std::move(sources), key_base, config.max_output_bytes,
-                                   common::next_output_number(existing, key_base));
-  }
-
-  json::array output_items;
-  for (const auto& output : outputs) {
-    json::array listed;
-    for (const auto& source : output.sources) listed.push_back(common::source_json(source));
-    output_items.push_back(json::object{{"key_base", output.key_base},
-                                        {"copy", output.copy},
-                                        {"part_size", output.part_size},
-                                        {"bytes", output.bytes},
-                                        {"sources", std::move(listed)}});
-  }
-  json::object plan{{"group_id", group_id},    {"operation", operation},
-                    {"source_bucket", bucket}, {"date", date_text},
-                    {"outputs", output_items}, {"already_combined", already}};
+  const std::vector<Output> outputs = plan_group(config, group, date_text, directory, operation,
+                                                 existing_outputs, std::move(sources));
+  const json::object plan{
+      {"group_id", group_id}, {"operation", operation},           {"source_bucket", bucket},
+      {"date", date_text},    {"outputs", outputs_json(outputs)}, {"already_combined", already}};
   const std::string key = "work/" + run_id + "/plans/" + common::work_file_name(group_id) + ".json";
   common::PutOptions put;
   put.content_type = "application/json";
