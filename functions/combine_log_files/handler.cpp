@@ -819,8 +819,11 @@ json::value handle(const Config& config, common::S3Client& s3, const json::value
   if (parse_error || !plan.is_object())
     throw runtime::InvalidInput("the plan is not a JSON object");
   const std::string bucket = required_string(plan.get_object(), "source_bucket", "the plan");
+  // Each run records under its own folder: two runs of one day at once never replace each
+  // other's records, and an attempt adopts a key only as its own run's output.
   const std::string ledger_prefix =
-      common::ledger_prefix(required_string(plan.get_object(), "date", "the plan"), group_id);
+      common::ledger_prefix(required_string(plan.get_object(), "date", "the plan"), group_id) +
+      run_id + "/";
   const auto* outputs_value = plan.get_object().if_contains("outputs");
   if (outputs_value == nullptr || !outputs_value->is_array())
     throw runtime::InvalidInput("the plan needs \"outputs\"");
