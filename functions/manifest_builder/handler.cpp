@@ -382,6 +382,7 @@ class Ledger {
                                                                    {":id", s(id)}}}}}});
       // Items recorded before files were keyed by version have the key as their sort key.
       json::object entry{{"key", file.contains("key") ? file.at("key") : file.at("sk")},
+                         {"ledger_sk", file.at("sk")},
                          {"size", file.at("size")},
                          {"etag", file.at("etag")}};
       if (file.contains("version_id")) entry["version_id"] = file.at("version_id");
@@ -411,7 +412,10 @@ class Ledger {
     std::int64_t bytes = 0;
     for (const auto& value : item.at("files").at("L").as_array()) {
       const auto& entry = value.at("M").as_object();
+      // ledger_sk: the file's item in the ledger, which process_manifest marks COMPLETED.
       json::object source{{"key", attribute(entry, "key")},
+                          {"ledger_sk", entry.contains("ledger_sk") ? attribute(entry, "ledger_sk")
+                                                                    : attribute(entry, "key")},
                           {"size", std::stoll(attribute(entry, "size"))},
                           {"etag", attribute(entry, "etag")}};
       if (entry.contains("version_id")) source["version_id"] = attribute(entry, "version_id");
