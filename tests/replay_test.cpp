@@ -129,6 +129,22 @@ TEST_F(Replay, EverySampleEventIsTakenByItsFunctionOrStateMachine) {
   EXPECT_EQ(sample_keys, real_keys);
   replayed.insert(manifest_sample);
 
+  // The scheduled sample is what EventBridge Scheduler delivers: the Nightly schedule's Input in
+  // template.yaml with its context attribute substituted.
+  {
+    std::ifstream template_file(tests::source_path("template.yaml"));
+    const std::string text((std::istreambuf_iterator<char>(template_file)), {});
+    const auto nightly = text.find("Nightly:");
+    const auto input = text.find("Input: '", nightly);
+    ASSERT_NE(nightly, std::string::npos);
+    ASSERT_NE(input, std::string::npos) << "the Nightly schedule needs an Input";
+    std::string delivered = text.substr(input + 8, text.find('\'', input + 8) - input - 8);
+    const std::string attribute = "<aws.scheduler.scheduled-time>";
+    delivered.replace(delivered.find(attribute), attribute.size(), "2026-03-06T01:00:00Z");
+    EXPECT_EQ(json::serialize(json::parse(delivered)),
+              json::serialize(
+                  read_json(events / "state_machines/AggregateDailyStateMachine/schedule.json")));
+  }
   // The day again through the state machine, named and scheduled (what GetFiles left for later).
   for (const char* name : {"day", "schedule"}) {
     const fs::path input =
