@@ -46,69 +46,89 @@ std::optional<std::string> binary_reason(std::string_view bytes) {
   return std::nullopt;
 }
 
-struct GzipChecker::State {
-  z_stream stream{};
-  bool member_open = false;  // inside a member: more bytes are needed
-  bool members = false;      // at least one member ended
-  bool failed = false;
-  std::string reason;
-  std::optional<char> last_byte;
-  std::array<char, 64 * 1024> buffer{};
+namespace detail {
 
-  void fail(std::string why) {
-    failed = true;
-    reason = std::move(why);
+// Inflates concatenated gzip members as their bytes arrive, handing each decompressed chunk to
+// a sink: the one loop behind GzipChecker and gunzip. (Named, not anonymous: GzipChecker::State
+// holds one.)
+class MemberInflater {
+ public:
+  MemberInflater() {
+    // 15 + 16: gzip members only (a zlib stream is not a gzip file).
+    if (inflateInit2(&stream_, 15 + 16) != Z_OK) throw std::runtime_error("inflateInit2");
   }
+  ~MemberInflater() { inflateEnd(&stream_); }
+  MemberInflater(const MemberInflater&) = delete;
+  MemberInflater& operator=(const MemberInflater&) = delete;
+
+  // Why the bytes so far are not gzip, or nullopt; the sink may stop it by returning a reason.
+  template <typename Sink>
+  std::optional<std::string> feed(std::string_view compressed, Sink&& sink) {
+    stream_.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(compressed.data()));
+    stream_.avail_in = static_cast<uInt>(compressed.size());
+    while (stream_.avail_in > 0) {
+      if (!member_open_) {
+        inflateReset(&stream_);
+        member_open_ = true;
+      }
+      stream_.next_out = reinterpret_cast<Bytef*>(buffer_.data());
+      stream_.avail_out = static_cast<uInt>(buffer_.size());
+      const uInt available = stream_.avail_in;
+      const int result = inflate(&stream_, Z_NO_FLUSH);
+      const bool stuck = result == Z_BUF_ERROR && stream_.avail_in == available &&
+                         stream_.avail_out == buffer_.size();
+      if ((result != Z_OK && result != Z_STREAM_END && result != Z_BUF_ERROR) || stuck)
+        return members_ ? "bytes after the last gzip member are not gzip" : "corrupt gzip data";
+      if (auto stop = sink(std::string_view(buffer_.data(), buffer_.size() - stream_.avail_out)))
+        return stop;
+      if (result == Z_STREAM_END) {
+        member_open_ = false;
+        members_ = true;
+      }
+    }
+    return std::nullopt;
+  }
+
+  // Why the bytes, once all fed, are not complete gzip, or nullopt.
+  std::optional<std::string> finish() const {
+    if (member_open_ || !members_) return std::string("gzip data ends inside a member (truncated)");
+    return std::nullopt;
+  }
+
+ private:
+  z_stream stream_{};
+  bool member_open_ = false;  // inside a member: more bytes are needed
+  bool members_ = false;      // at least one member ended
+  std::array<char, 64 * 1024> buffer_{};
 };
 
-GzipChecker::GzipChecker() : state_(std::make_unique<State>()) {
-  // 15 + 16: gzip members only (a zlib stream is not a gzip file).
-  if (inflateInit2(&state_->stream, 15 + 16) != Z_OK) throw std::runtime_error("inflateInit2");
-}
+}  // namespace detail
 
-GzipChecker::~GzipChecker() {
-  inflateEnd(&state_->stream);
-}
+struct GzipChecker::State {
+  detail::MemberInflater inflater;
+  std::optional<std::string> failure;
+  std::optional<char> last_byte;
+};
+
+GzipChecker::GzipChecker() : state_(std::make_unique<State>()) {}
+
+GzipChecker::~GzipChecker() = default;
 
 bool GzipChecker::feed(std::string_view compressed) {
   State& s = *state_;
-  z_stream& stream = s.stream;
-  stream.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(compressed.data()));
-  stream.avail_in = static_cast<uInt>(compressed.size());
-  while (!s.failed && stream.avail_in > 0) {
-    if (!s.member_open) {
-      inflateReset(&stream);
-      s.member_open = true;
-    }
-    stream.next_out = reinterpret_cast<Bytef*>(s.buffer.data());
-    stream.avail_out = static_cast<uInt>(s.buffer.size());
-    const uInt available = stream.avail_in;
-    const int result = inflate(&stream, Z_NO_FLUSH);
-    const bool stuck = result == Z_BUF_ERROR && stream.avail_in == available &&
-                       stream.avail_out == s.buffer.size();
-    if ((result != Z_OK && result != Z_STREAM_END && result != Z_BUF_ERROR) || stuck) {
-      s.fail(s.members ? "bytes after the last gzip member are not gzip" : "corrupt gzip data");
-      break;
-    }
-    const std::string_view text(s.buffer.data(), s.buffer.size() - stream.avail_out);
-    if (text.find('\0') != std::string_view::npos) {
-      s.fail("gzip of binary content (NUL bytes)");
-      break;
-    }
+  if (s.failure) return false;
+  s.failure = s.inflater.feed(compressed, [&](std::string_view text) -> std::optional<std::string> {
+    if (text.find('\0') != std::string_view::npos) return "gzip of binary content (NUL bytes)";
     if (!text.empty()) s.last_byte = text.back();
-    if (result == Z_STREAM_END) {
-      s.member_open = false;
-      s.members = true;
-    }
-  }
-  return !s.failed;
+    return std::nullopt;
+  });
+  return !s.failure;
 }
 
 ContentCheck GzipChecker::finish() {
   const State& s = *state_;
-  if (s.failed) return {ContentKind::kUnsafe, std::nullopt, s.reason};
-  if (s.member_open || !s.members)
-    return {ContentKind::kUnsafe, std::nullopt, "gzip data ends inside a member (truncated)"};
+  if (auto failure = s.failure ? s.failure : s.inflater.finish())
+    return {ContentKind::kUnsafe, std::nullopt, *failure};
   return {ContentKind::kGzip, s.last_byte, ""};
 }
 
@@ -147,24 +167,14 @@ const std::string& newline_gzip_member() {
 }
 
 std::string gunzip(std::string_view compressed) {
-  z_stream stream{};
-  if (inflateInit2(&stream, 15 + 32) != Z_OK) throw std::runtime_error("inflateInit2 failed");
-  stream.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(compressed.data()));
-  stream.avail_in = static_cast<uInt>(compressed.size());
+  detail::MemberInflater inflater;
   std::string text;
-  char buffer[64 * 1024];
-  while (stream.avail_in > 0) {
-    stream.next_out = reinterpret_cast<Bytef*>(buffer);
-    stream.avail_out = sizeof buffer;
-    const int result = inflate(&stream, Z_NO_FLUSH);
-    if (result != Z_OK && result != Z_STREAM_END) {
-      inflateEnd(&stream);
-      throw std::runtime_error("not valid gzip");
-    }
-    text.append(buffer, sizeof buffer - stream.avail_out);
-    if (result == Z_STREAM_END && stream.avail_in > 0) inflateReset(&stream);
-  }
-  inflateEnd(&stream);
+  auto failure = inflater.feed(compressed, [&](std::string_view chunk) {
+    text.append(chunk);
+    return std::optional<std::string>();
+  });
+  if (!failure) failure = inflater.finish();
+  if (failure) throw std::runtime_error(*failure);
   return text;
 }
 

@@ -34,7 +34,8 @@ class GzipChecker {
   GzipChecker(const GzipChecker&) = delete;
   GzipChecker& operator=(const GzipChecker&) = delete;
 
-  // False once the bytes so far cannot be valid gzip text (see reason()); later calls do nothing.
+  // False once the bytes so far cannot be valid gzip text (finish() says why); later calls do
+  // nothing.
   bool feed(std::string_view compressed);
   // The verdict once every byte was fed: kGzip with the text's last byte, or kUnsafe.
   ContentCheck finish();

@@ -88,19 +88,20 @@ struct Progress {
 // source boundaries: whenever a part is uploaded, every source it has taken so far is in S3, and
 // that state (parts, bytes, sources and their indexes) is what a continuation keeps.
 //
-// Before completing, the output it is about to become is written to the work bucket (its
-// "intent"). An attempt that finds its upload gone (a retry of a call whose completion happened)
-// or its key taken (CompleteMultipartUpload is conditional) adopts the object only when it is
-// exactly that intent: same size, same multipart ETag. An output is never written over.
+// Before completing, the output it is about to become is recorded in the ledger
+// (common/ledger.h). An attempt that finds its upload gone (a retry of a call whose completion
+// happened) or its key taken (CompleteMultipartUpload is conditional) adopts the object only when
+// it is exactly its own run's record: same size, same multipart ETag. An output is never written
+// over.
 class Stream {
  public:
   Stream(common::S3Client& s3, const Config& config, std::string key, std::uint64_t part_size,
-         std::string intent_key)
+         std::string ledger_key)
       : s3_(s3),
         config_(config),
         key_(std::move(key)),
         part_size_(std::max(part_size, kMinPart)),
-        intent_key_(std::move(intent_key)) {}
+        ledger_key_(std::move(ledger_key)) {}
   // An upload neither completed nor handed to a continuation is abandoned: aborted.
   ~Stream() { abort(); }
   Stream(const Stream&) = delete;
@@ -179,7 +180,7 @@ class Stream {
     json::object output = record(common::multipart_etag(parts_));
     common::PutOptions put;
     put.content_type = "application/json";
-    s3_.put_object(config_.work_bucket, intent_key_, json::serialize(output), put);
+    s3_.put_object(config_.work_bucket, ledger_key_, json::serialize(output), put);
     try {
       s3_.complete_multipart_upload(config_.destination_bucket, key_, upload_id_, parts_, true);
     } catch (const common::NoSuchUpload&) {
@@ -267,19 +268,19 @@ class Stream {
   }
 
   // The upload is gone or the key taken: the object there is this output only if it is exactly
-  // the intent an attempt wrote before completing.
+  // the ledger record its run wrote before completing.
   json::object adopt() {
     const std::string where = "s3://" + config_.destination_bucket + "/" + key_;
-    json::value intent;
+    json::value recorded;
     common::HeadResult head;
     try {
-      intent = json::parse(s3_.get_object(config_.work_bucket, intent_key_));
+      recorded = json::parse(s3_.get_object(config_.work_bucket, ledger_key_));
       head = s3_.head_object(config_.destination_bucket, key_);
     } catch (const common::NoSuchKey&) {
       throw runtime::VerificationFailed("the upload of " + where +
                                         " is gone and no attempt completed it");
     }
-    const auto* output = intent.if_object();
+    const auto* output = recorded.if_object();
     if (output == nullptr || head.size != output->at("size").to_number<std::uint64_t>() ||
         head.etag != output->at("etag").as_string()) {
       throw runtime::VerificationFailed(where +
@@ -352,7 +353,7 @@ class Stream {
   const Config& config_;
   std::string key_;
   std::uint64_t part_size_;
-  std::string intent_key_;
+  std::string ledger_key_;
   std::string upload_id_;
   std::vector<common::CompletedPart> parts_;
   std::string buffer_;
@@ -367,6 +368,7 @@ class Stream {
   int commits_ = 0;  // in this call
   std::optional<json::object> adopted_;
 };
+
 // Downloads sources in order with several requests ahead, within a memory budget.
 class Prefetcher {
  public:

@@ -176,7 +176,6 @@ Config Config::from_environment() {
   Config config;
   config.delete_concurrency =
       common::number_setting("DELETE_CONCURRENCY", config.delete_concurrency);
-  config.list_concurrency = common::number_setting("LIST_CONCURRENCY", config.list_concurrency);
   config.keys_per_request = common::number_setting("DELETE_BATCH_KEYS", config.keys_per_request);
   if (config.keys_per_request > common::kMaxDeleteKeys) {
     throw runtime::ConfigurationError(

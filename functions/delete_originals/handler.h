@@ -2,21 +2,22 @@
 // DeleteOriginals: deletes the originals a receipt says were combined, and nothing else.
 //
 // Event: CombineLogFiles' result ({"group_id", "receipt": {bucket, key, ...}}) plus "run_id", and
-// "continuation" when resuming. Result: {"group_id", "deleted", "failed", "kept_changed"} or
-// {"group_id", "receipt", "run_id", "continuation": {...}} near the deadline.
+// "continuation" when resuming. Result: {"group_id", "deleted", "failed", "kept_changed",
+// "failed_keys"?: {bucket, key, ...}} (counts; the keys that could not be deleted in a work file)
+// or {"group_id", "receipt", "run_id", "continuation": {...}} near the deadline.
 //
 // First every output in the receipt must exist with the receipt's size and etag
 // (VerificationFailed otherwise, and nothing is deleted). Then, per source:
 // - versioned bucket (the receipt names a version): exactly that version goes. Every other version
 //   is an original of its own (GetFiles lists them all), combined and deleted in its own right or
 //   left in place; a version written after listing survives;
-// - unversioned bucket: the key is deleted only if its etag is still the combined one.
+// - unversioned bucket: the key is deleted only if its etag is still the combined one (a
+//   conditional delete: DeleteObjects carries the etag, so an overwrite at any moment survives).
 // DeleteObjects takes 1,000 keys a request with several requests in flight; keys S3 refuses are
 // retried twice more, then reported (they stay in place: nothing is lost by leaving them).
 //
-// Environment: DELETE_CONCURRENCY (8), DELETE_BATCH_KEYS (1000: keys per DeleteObjects request),
-// LIST_CONCURRENCY (32); DEADLINE_MARGIN_MS and
-// MAX_INVOCATION_MS as for every function (common/deadline.h).
+// Environment: DELETE_CONCURRENCY (8), DELETE_BATCH_KEYS (1000: keys per DeleteObjects request);
+// DEADLINE_MARGIN_MS and MAX_INVOCATION_MS as for every function (common/deadline.h).
 #include "common/deadline.h"
 #include "common/s3.h"
 #include "runtime/runtime.h"
@@ -25,7 +26,6 @@ namespace functions::delete_originals {
 
 struct Config {
   std::size_t delete_concurrency = 8;
-  std::size_t list_concurrency = 32;
   std::size_t keys_per_request = common::kMaxDeleteKeys;
   static Config from_environment();
 };

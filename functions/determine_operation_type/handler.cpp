@@ -181,14 +181,12 @@ json::array take_already_combined(const Config& config, common::S3Client& s3,
 }
 
 // The outputs of a group: each file as it is (copy_all), or packed into numbered outputs.
-std::vector<Output> plan_group(const Config& config, const json::object& group,
-                               const std::string& date, const std::string& directory,
-                               const std::string& operation,
+std::vector<Output> plan_group(const Config& config, const std::string& directory,
+                               const std::string& name, const std::string& operation,
                                const std::vector<common::S3Object>& existing_outputs,
                                std::vector<Source> sources) {
   std::vector<std::string> existing;
   for (const auto& object : existing_outputs) existing.push_back(object.key);
-  const std::string name = output_name(group, date);
   if (operation != "copy_all") {
     // Groups are already per account, type and region (Control Tower) or per folder (hour
     // folders included), which is the original's per-account and per-hour aggregation.
@@ -270,13 +268,13 @@ json::value handle(const Config& config, common::S3Client& s3, const json::value
   std::vector<Source> sources = read_sources(s3, files);
   fill_unknown_sizes(config, s3, bucket, sources);
   const std::string directory = destination_directory(config, group, date_text);
+  const std::string name = output_name(group, date_text);
   const std::vector<common::S3Object> existing_outputs =
       sources.empty() ? std::vector<common::S3Object>{}
                       : s3.list_all(config.destination_bucket, directory + "/");
   const json::array already =
       take_already_combined(config, s3, group_id, date_text, existing_outputs, sources);
-  if (!sources.empty())
-    abort_abandoned_uploads(config, s3, directory + "/" + output_name(group, date_text));
+  if (!sources.empty()) abort_abandoned_uploads(config, s3, directory + "/" + name);
   std::uint64_t total = 0;
   for (const auto& source : sources) total += source.size;
 
@@ -298,8 +296,8 @@ json::value handle(const Config& config, common::S3Client& s3, const json::value
                       {"already_combined", already.size()}};
   if (operation == "none") return result;
 
-  const std::vector<Output> outputs = plan_group(config, group, date_text, directory, operation,
-                                                 existing_outputs, std::move(sources));
+  const std::vector<Output> outputs =
+      plan_group(config, directory, name, operation, existing_outputs, std::move(sources));
   const json::object plan{
       {"group_id", group_id}, {"operation", operation},           {"source_bucket", bucket},
       {"date", date_text},    {"outputs", outputs_json(outputs)}, {"already_combined", already}};
