@@ -59,7 +59,8 @@ class Stack:
 
     def client(self, service):
         return boto3.client(service, endpoint_url=self.info["endpoint"], region_name="us-east-1",
-                            aws_access_key_id="testing", aws_secret_access_key="testing")
+                            aws_access_key_id=self.info["credentials"]["access_key_id"],
+                            aws_secret_access_key=self.info["credentials"]["secret_access_key"])
 
     def invoke(self, function, event):
         return post_json(f"{self.info['lambda_endpoint']}/2015-03-31/functions/{function}/invocations", event)

@@ -60,13 +60,15 @@ std::string unique_name(const std::string& prefix) {
          std::to_string(salt);
 }
 
+std::string credentials_env(const MotoFixture& moto) {
+  return "AWS_ACCESS_KEY_ID='" + moto.credentials.access_key_id + "' AWS_SECRET_ACCESS_KEY='" +
+         moto.credentials.secret_access_key + "' AWS_DEFAULT_REGION=us-east-1 ";
+}
+
 CommandResult aws_cli(const MotoFixture& moto, const std::string& arguments,
                       const std::string& endpoint) {
-  const std::string command = "AWS_ACCESS_KEY_ID='" + moto.credentials.access_key_id +
-                              "' AWS_SECRET_ACCESS_KEY='" + moto.credentials.secret_access_key +
-                              "' AWS_DEFAULT_REGION=us-east-1 aws --endpoint-url " +
-                              (endpoint.empty() ? moto.endpoint : endpoint) + " " + arguments;
-  return run_command(command);
+  return run_command(credentials_env(moto) + "aws --endpoint-url " +
+                     (endpoint.empty() ? moto.endpoint : endpoint) + " " + arguments);
 }
 
 bool create_buckets(const MotoFixture& moto, const std::vector<std::string>& buckets) {
@@ -127,7 +129,9 @@ LocalStack::LocalStack(const std::string& extra_arguments) {
   const std::string& line = process_->ready_line();
   info_ = boost::json::parse(line.substr(line.find('{'))).as_object();
   moto_.endpoint = std::string(info_.at("endpoint").as_string());
-  moto_.credentials = {"testing", "testing", ""};
+  const auto& credentials = info_.at("credentials").as_object();
+  moto_.credentials = {std::string(credentials.at("access_key_id").as_string()),
+                       std::string(credentials.at("secret_access_key").as_string()), ""};
 }
 
 std::string LocalStack::resource(const std::string& logical_id) const {

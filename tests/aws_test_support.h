@@ -31,6 +31,10 @@ std::string unique_name(const std::string& prefix);
 // Creates the buckets with the aws CLI; false (and a message on stderr) if one fails.
 bool create_buckets(const MotoFixture& moto, const std::vector<std::string>& buckets);
 
+// `AWS_ACCESS_KEY_ID=... AWS_SECRET_ACCESS_KEY=... AWS_DEFAULT_REGION=us-east-1 `: a command
+// line's prefix that signs as the fixture's administrator (tools/seed-logs, boto3 scripts).
+std::string credentials_env(const MotoFixture& moto);
+
 // Runs the aws CLI against `endpoint` with the fixture's credentials.
 CommandResult aws_cli(const MotoFixture& moto, const std::string& arguments,
                       const std::string& endpoint = "");

@@ -125,7 +125,7 @@ class DailyAggregation : public ::testing::Test {
       const std::string& execution_name, const std::function<void()>& while_running = {}) {
     std::map<std::string, std::string> outputs;
     const auto seeded =
-        tests::run_command(tests::source_path("tools/seed-logs").string() + " --endpoint " +
+        tests::run_command(tests::credentials_env(moto_) + tests::source_path("tools/seed-logs").string() + " --endpoint " +
                            moto_.endpoint + " --bucket e2e-ct --organization o-e2etest001 --date " +
                            kDay + " --files 6 --versioned --large " + std::to_string(kLargeFiles));
     EXPECT_EQ(seeded.exit_code, 0) << seeded.err;

@@ -35,7 +35,8 @@ class Replay : public ::testing::Test {
     const auto& moto = stack_->moto();
     ASSERT_TRUE(tests::create_buckets(moto, {"replay-control-tower-logs", "replay-app-logs"}));
     const auto seeded = tests::run_command(
-        tests::source_path("tools/seed-logs").string() + " --endpoint " + moto.endpoint +
+        tests::credentials_env(moto) + tests::source_path("tools/seed-logs").string() +
+        " --endpoint " + moto.endpoint +
         " --bucket replay-control-tower-logs --organization o-replay0001 --date 2026-03-05"
         " --accounts 1 --regions eu-west-1 --files 3 --versioned");
     ASSERT_EQ(seeded.exit_code, 0) << seeded.err;
