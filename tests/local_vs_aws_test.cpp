@@ -1,0 +1,288 @@
+// What the local stack emulates where moto alone is more lenient than AWS, each shown by the run
+// it changes: IAM enforced per function (a role missing one action fails the run), Distributed Map
+// failure tolerance, backfills through startExecution.sync:2, EventBridge Scheduler's input, and
+// SSE-KMS log buckets. Results are read with the aws CLI, not with our client.
+#include <gtest/gtest.h>
+
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <set>
+#include <sstream>
+#include <string>
+
+#include "tests/aws_test_support.h"
+
+namespace {
+
+namespace json = boost::json;
+
+constexpr const char* kDay = "2026-03-05";
+
+class OnTheLocalStack : public ::testing::Test {
+ protected:
+  // Starts the stack from template.yaml, or from a copy of it with `replace` replaced by `with`.
+  void start(const std::string& arguments, const std::string& replace = "",
+             const std::string& with = "") {
+    std::string template_argument;
+    if (!replace.empty()) {
+      std::ifstream in(tests::source_path("template.yaml"));
+      std::string text{std::istreambuf_iterator<char>(in), {}};
+      const auto at = text.find(replace);
+      ASSERT_NE(at, std::string::npos) << "template.yaml no longer holds: " << replace;
+      ASSERT_EQ(text.find(replace, at + 1), std::string::npos) << "not unique: " << replace;
+      text.replace(at, replace.size(), with);
+      const auto path = templates_.path() / "template.yaml";
+      std::ofstream(path) << text;
+      template_argument = " --template " + path.string();
+    }
+    stack_ = std::make_unique<tests::LocalStack>(arguments + template_argument);
+    destination_ = stack_->resource("DestinationBucket");
+  }
+
+  const tests::MotoFixture& moto() const { return stack_->moto(); }
+
+  json::value aws(const std::string& arguments) {
+    const auto result = tests::aws_cli(moto(), arguments + " --output json");
+    EXPECT_EQ(result.exit_code, 0) << arguments << ": " << result.err;
+    return result.out.empty() ? json::value() : json::parse(result.out);
+  }
+
+  void create_bucket(const std::string& bucket) { aws("s3api create-bucket --bucket " + bucket); }
+
+  void put(const std::string& bucket, const std::string& key, const std::string& body) {
+    tests::TempDir dir;
+    std::ofstream(dir.path() / "body") << body;
+    aws("s3api put-object --bucket " + bucket + " --key '" + key + "' --body " +
+        (dir.path() / "body").string());
+  }
+
+  // The bucket's keys as the aws CLI lists them.
+  std::set<std::string> keys(const std::string& bucket) {
+    std::set<std::string> found;
+    const auto listed = aws("s3api list-objects-v2 --bucket " + bucket);
+    if (const auto* contents = listed.is_object() ? listed.as_object().if_contains("Contents") : nullptr)
+      for (const auto& object : contents->as_array())
+        found.insert(std::string(object.at("Key").as_string()));
+    return found;
+  }
+
+  std::string start_execution(const std::string& machine, const std::string& input) {
+    const auto started = aws("stepfunctions start-execution --state-machine-arn " +
+                             stack_->state_machine(machine) + " --input '" + input + "'");
+    return std::string(started.at("executionArn").as_string());
+  }
+
+  json::object run(const std::string& machine, const std::string& input) {
+    return stack_->wait_for(start_execution(machine, input));
+  }
+
+  // The names of the states the execution left, in order, from its history.
+  std::vector<std::string> states_exited(const std::string& execution_arn) {
+    std::vector<std::string> names;
+    const auto history = aws("stepfunctions get-execution-history --execution-arn " + execution_arn);
+    for (const auto& event : history.at("events").as_array())
+      if (const auto* exited = event.as_object().if_contains("stateExitedEventDetails"))
+        names.emplace_back(exited->at("name").as_string());
+    return names;
+  }
+
+  // Four folders of the day in one bucket: four groups, each with one output.
+  std::map<std::string, std::string> seed_four_groups(const std::string& bucket) {
+    create_bucket(bucket);
+    std::map<std::string, std::string> files;
+    for (const char* folder : {"alb", "app", "vpc", "waf"})
+      files[std::string(folder) + "/" + kDay + "/a.log"] = std::string(folder) + " line\n";
+    for (const auto& [key, body] : files) put(bucket, key, body);
+    return files;
+  }
+
+  std::string output_prefix(const std::string& bucket, const std::string& folder) {
+    return "aggregated/" + bucket + "/date=" + kDay + "/" + tests::output_name(folder);
+  }
+
+  // A statement refusing CombineLogFiles the writes of one group's outputs, added to its role.
+  static std::string deny_outputs_of(const std::string& prefix) {
+    return "        - S3CrudPolicy:\n            BucketName: !Ref DestinationBucket\n"
+           "        - Statement:\n"
+           "            - Effect: Deny\n"
+           "              Action: s3:PutObject\n"
+           "              Resource: !Sub \"${DestinationBucket.Arn}/" +
+           prefix + "*\"\n";
+  }
+
+  static constexpr const char* kCombineDestinationPolicy =
+      "        - S3CrudPolicy:\n            BucketName: !Ref DestinationBucket\n"
+      "        - Statement:\n            # Every output starts";
+
+  tests::TempDir templates_;
+  std::unique_ptr<tests::LocalStack> stack_;
+  std::string destination_;
+};
+
+TEST_F(OnTheLocalStack, ARoleMissingOneActionItsCallsNeedFailsTheRunWithAccessDenied) {
+  // CombineLogFiles lists the destination's open uploads before every output.
+  start("--parameter OtherBuckets=iam-logs --parameter DelayWindowSeconds=0",
+        "              Action: s3:ListBucketMultipartUploads\n",
+        "              Action: s3:GetBucketLocation\n");
+  const auto files = seed_four_groups("iam-logs");
+
+  const auto execution = run("AggregateDailyStateMachine", R"({"date":"2026-03-05"})");
+
+  EXPECT_EQ(execution.at("status").as_string(), "FAILED") << json::serialize(execution);
+  EXPECT_EQ(execution.at("error").as_string(), "GroupsFailed");
+  const std::string log = stack_->function_log("CombineLogFilesFunction");
+  EXPECT_NE(log.find("AccessDenied"), std::string::npos) << log;
+  std::set<std::string> originals;
+  for (const auto& [key, body] : files) originals.insert(key);
+  EXPECT_EQ(keys("iam-logs"), originals) << "nothing is deleted";
+  EXPECT_TRUE(keys(destination_).empty());
+}
+
+TEST_F(OnTheLocalStack, AFailedGroupWithinToleranceIsReportedAndTheOthersComplete) {
+  const std::string failing = output_prefix("tolerant-logs", std::string("app/") + kDay + "/");
+  start("--parameter OtherBuckets=tolerant-logs --parameter DelayWindowSeconds=0"
+        " --parameter ToleratedFailedGroupsPercentage=50",
+        kCombineDestinationPolicy, deny_outputs_of(failing) + "        - Statement:\n            # Every output starts");
+  const auto files = seed_four_groups("tolerant-logs");
+
+  const std::string arn = start_execution("AggregateDailyStateMachine", R"({"date":"2026-03-05"})");
+  const auto execution = stack_->wait_for(arn);
+
+  EXPECT_EQ(execution.at("status").as_string(), "SUCCEEDED") << json::serialize(execution);
+  EXPECT_EQ(keys("tolerant-logs"), std::set<std::string>{std::string("app/") + kDay + "/a.log"})
+      << "the failed group's original is kept, the others' are deleted";
+  std::set<std::string> expected;
+  for (const char* folder : {"alb", "vpc", "waf"})
+    expected.insert(output_prefix("tolerant-logs", std::string(folder) + "/" + kDay + "/") +
+                    "-0001.log");
+  EXPECT_EQ(keys(destination_), expected);
+  const auto runs = aws("stepfunctions list-map-runs --execution-arn " + arn);
+  ASSERT_EQ(runs.at("mapRuns").as_array().size(), 1u);
+  const auto map_run = aws("stepfunctions describe-map-run --map-run-arn " +
+                           std::string(runs.at("mapRuns").at(0).at("mapRunArn").as_string()));
+  EXPECT_EQ(map_run.at("itemCounts").at("failed").to_number<int>(), 1) << json::serialize(map_run);
+  EXPECT_EQ(map_run.at("itemCounts").at("succeeded").to_number<int>(), 3);
+}
+
+TEST_F(OnTheLocalStack, FailedGroupsBeyondToleranceFailTheRunAfterRegisteringWhatCompleted) {
+  const std::string failing = output_prefix("strict-logs", std::string("app/") + kDay + "/");
+  // The default tolerance (10 %) is less than one group in four.
+  start("--parameter OtherBuckets=strict-logs --parameter DelayWindowSeconds=0",
+        kCombineDestinationPolicy, deny_outputs_of(failing) + "        - Statement:\n            # Every output starts");
+  seed_four_groups("strict-logs");
+
+  const std::string arn = start_execution("AggregateDailyStateMachine", R"({"date":"2026-03-05"})");
+  const auto execution = stack_->wait_for(arn);
+
+  EXPECT_EQ(execution.at("status").as_string(), "FAILED") << json::serialize(execution);
+  EXPECT_EQ(execution.at("error").as_string(), "GroupsFailed");
+  EXPECT_TRUE(keys("strict-logs").count(std::string("app/") + kDay + "/a.log"))
+      << "the failed group's original is kept";
+  const auto exited = states_exited(arn);
+  EXPECT_NE(std::find(exited.begin(), exited.end(), "Register what completed"), exited.end())
+      << "the groups that completed are registered before the run fails";
+}
+
+TEST_F(OnTheLocalStack, ABackfillRunsEveryDayAndReportsTheOneThatFailed) {
+  const std::string bucket = "backfill-logs";
+  start("--parameter OtherBuckets=" + bucket + " --parameter DelayWindowSeconds=0",
+        kCombineDestinationPolicy,
+        deny_outputs_of("aggregated/" + bucket + "/date=2026-03-05/") +
+            "        - Statement:\n            # Every output starts");
+  create_bucket(bucket);
+  for (const char* day : {"2026-03-04", "2026-03-05", "2026-03-06"})
+    put(bucket, std::string("alb/") + day + "/a.log", std::string(day) + "\n");
+
+  const std::string arn = start_execution(
+      "AggregateHistoryStateMachine", R"({"start_date":"2026-03-04","end_date":"2026-03-06"})");
+  const auto execution = stack_->wait_for(arn);
+
+  EXPECT_EQ(execution.at("status").as_string(), "FAILED") << json::serialize(execution);
+  EXPECT_EQ(execution.at("error").as_string(), "DaysFailed");
+  EXPECT_EQ(keys(bucket), std::set<std::string>{"alb/2026-03-05/a.log"});
+  EXPECT_EQ(keys(destination_),
+            (std::set<std::string>{
+                "aggregated/" + bucket + "/date=2026-03-04/" + tests::output_name("alb/2026-03-04/") +
+                    "-0001.log",
+                "aggregated/" + bucket + "/date=2026-03-06/" + tests::output_name("alb/2026-03-06/") +
+                    "-0001.log"}));
+
+  const auto progress = tests::run_command(
+      tests::credentials_env(moto()) + tests::source_path("tools/backfill-progress").string() +
+      " --endpoint " + moto().endpoint + " --json " + arn);
+  EXPECT_EQ(progress.exit_code, 1) << "a failed day is a failure: " << progress.err;
+  const auto report = json::parse(progress.out);
+  EXPECT_EQ(json::serialize(report.at("counts")),
+            R"({"done":2,"failed":1,"running":0,"not started":0})");
+  const auto& failed_day = report.at("days").at("2026-03-05");
+  EXPECT_EQ(failed_day.at("state").as_string(), "failed");
+  EXPECT_EQ(failed_day.at("error").as_string(), "GroupsFailed");
+  EXPECT_NE(std::string(failed_day.at("rerun").as_string())
+                .find(R"('{"date": "2026-03-05", "buckets": ["backfill-logs"]}')"),
+            std::string::npos)
+      << failed_day.at("rerun");
+  const auto text = tests::run_command(tests::credentials_env(moto()) +
+                                       tests::source_path("tools/backfill-progress").string() +
+                                       " --endpoint " + moto().endpoint + " " + arn);
+  EXPECT_NE(text.out.find("3 days: 2 done, 1 failed, 0 running, 0 not started"), std::string::npos)
+      << text.out;
+}
+
+TEST_F(OnTheLocalStack, TheNightlyScheduleFiredAsSchedulerFiresItAggregatesTheDayBefore) {
+  start("--parameter OtherBuckets=nightly-logs --parameter DelayWindowSeconds=0");
+  create_bucket("nightly-logs");
+  put("nightly-logs", "alb/2026-03-05/a.log", "the day before\n");
+  put("nightly-logs", "alb/2026-03-06/a.log", "the day itself\n");
+
+  const auto fired = tests::run_command(tests::source_path("tools/local-stack").string() +
+                                        " --state-dir " + stack_->state_directory().string() +
+                                        " --fire Nightly@2026-03-06T01:00:00Z");
+  ASSERT_EQ(fired.exit_code, 0) << fired.err;
+  const std::string arn = fired.out.substr(0, fired.out.find('\n'));
+  const auto execution = stack_->wait_for(arn);
+
+  EXPECT_EQ(execution.at("status").as_string(), "SUCCEEDED") << json::serialize(execution);
+  EXPECT_EQ(json::parse(std::string(execution.at("input").as_string())),
+            json::parse(R"({"time":"2026-03-06T01:00:00Z"})"))
+      << "Scheduler's input, its context attribute replaced";
+  EXPECT_EQ(keys(destination_),
+            std::set<std::string>{"aggregated/nightly-logs/date=2026-03-05/" +
+                                  tests::output_name("alb/2026-03-05/") + "-0001.log"});
+  EXPECT_EQ(keys("nightly-logs"), std::set<std::string>{"alb/2026-03-06/a.log"});
+}
+
+TEST_F(OnTheLocalStack, LogBucketsUnderSseKmsAreReadWithTheKeyTheStackIsGiven) {
+  const std::string granted = "arn:aws:kms:us-east-1:123456789012:key/1b2e5f7a-granted-key";
+  const std::string other = "arn:aws:kms:us-east-1:123456789012:key/9c8d7e6f-other-key";
+  start("--parameter OtherBuckets=kms-logs,other-kms-logs --parameter DelayWindowSeconds=0"
+        " --parameter LogsKmsKeyArn=" + granted);
+  for (const auto& [bucket, key] : std::map<std::string, std::string>{
+           {"kms-logs", granted}, {"other-kms-logs", other}}) {
+    create_bucket(bucket);
+    aws("s3api put-bucket-encryption --bucket " + bucket +
+        " --server-side-encryption-configuration "
+        "'{\"Rules\":[{\"ApplyServerSideEncryptionByDefault\":"
+        "{\"SSEAlgorithm\":\"aws:kms\",\"KMSMasterKeyID\":\"" + key + "\"}}]}'");
+    put(bucket, "alb/2026-03-05/a.log", bucket + " line\n");
+  }
+
+  run("AggregateDailyStateMachine", R"({"date":"2026-03-05"})");
+
+  EXPECT_TRUE(keys("kms-logs").empty()) << "combined with the stack's key, then deleted";
+  EXPECT_EQ(keys("other-kms-logs"), std::set<std::string>{"alb/2026-03-05/a.log"})
+      << "a key the stack was not given: the original stays";
+  EXPECT_EQ(keys(destination_),
+            std::set<std::string>{"aggregated/kms-logs/date=2026-03-05/" +
+                                  tests::output_name("alb/2026-03-05/") + "-0001.log"});
+  const std::string log = stack_->function_log("CombineLogFilesFunction");
+  EXPECT_NE(log.find(R"("reason":"AccessDenied")"), std::string::npos)
+      << "refused for want of the key, and reported:\n" << log;
+  EXPECT_NE(log.find(R"("group":"other-kms-logs/alb/2026-03-05/","outputs":0,"files":0,"skipped":1)"),
+            std::string::npos)
+      << log;
+}
+
+}  // namespace
