@@ -729,3 +729,78 @@ TEST(Faults, OnlyRewindableBodiesAreRetried) {
 }
 
 }  // namespace
+
+// An IAM user on the signature-checking moto whose only policy is `statements`; its credentials.
+tests::MotoFixture user_with_policy(const tests::MotoFixture& moto, const std::string& statements) {
+  const std::string user = tests::unique_name("user");
+  EXPECT_EQ(tests::aws_cli(moto, "iam create-user --user-name " + user).exit_code, 0);
+  EXPECT_EQ(tests::aws_cli(moto, "iam put-user-policy --user-name " + user +
+                                     " --policy-name only --policy-document "
+                                     "'{\"Version\":\"2012-10-17\",\"Statement\":" +
+                                     statements + "}'")
+                .exit_code,
+            0);
+  const auto key = tests::aws_cli(moto, "iam create-access-key --user-name " + user);
+  const auto access_key = json::parse(key.out).at("AccessKey");
+  tests::MotoFixture limited = moto;
+  limited.credentials = {std::string(access_key.at("AccessKeyId").as_string()),
+                         std::string(access_key.at("SecretAccessKey").as_string()), ""};
+  return limited;
+}
+
+std::string error_code_of(const std::function<void()>& call) {
+  try {
+    call();
+  } catch (const common::AwsError& error) {
+    return error.code();
+  }
+  return "no error";
+}
+
+// moto-local authorises S3 requests as S3 does (tools/moto-local, iam_as_aws_evaluates_it), where
+// moto 5.2.1 checks one action against the bucket.
+TEST(Authorisation, S3ChecksEachKeyOfADeleteTheSourceOfACopyAndHidesMissingKeysWithoutListBucket) {
+  const auto admin = tests::moto_fixture(true);
+  const std::string bucket = tests::unique_name("authorised");
+  ASSERT_EQ(tests::aws_cli(admin, "s3api create-bucket --bucket " + bucket).exit_code, 0);
+  S3Client as_admin(tests::moto_options(admin));
+  for (const char* key : {"mine/a.log", "theirs/b.log", "secret/c.log"}) as_admin.put_object(bucket, key, key);
+  const std::string arn = "arn:aws:s3:::" + bucket;
+  const auto user = user_with_policy(
+      admin, R"([{"Effect":"Allow","Action":["s3:GetObject","s3:PutObject","s3:DeleteObject","s3:AbortMultipartUpload"],)"
+             R"("Resource":")" + arn + R"(/mine/*"},)"
+             R"({"Effect":"Allow","Action":"s3:GetObject","Resource":")" + arn + R"(/theirs/*"}])");
+  S3Client s3(tests::moto_options(user));
+  const auto source = [&](const std::string& key) {
+    common::CopySource copied;
+    copied.bucket = bucket;
+    copied.key = key;
+    return copied;
+  };
+
+  // DeleteObjects: each key on its own; the refused one comes back as an AccessDenied error.
+  const auto deleted = s3.delete_objects(bucket, {{"mine/a.log", ""}, {"theirs/b.log", ""}});
+  ASSERT_EQ(deleted.errors.size(), 1u) << deleted.errors[0].object.key << " " << deleted.errors[0].code
+                                       << " " << deleted.errors[0].message;
+  EXPECT_EQ(deleted.errors[0].object.key, "theirs/b.log");
+  EXPECT_EQ(deleted.errors[0].code, "AccessDenied");
+  const auto listed = tests::aws_cli(admin, "s3api list-objects-v2 --bucket " + bucket +
+                                                " --query 'Contents[].Key' --output text");
+  EXPECT_EQ(listed.out, "secret/c.log\ttheirs/b.log\n") << "checked with the aws CLI";
+
+  // A copy needs s3:GetObject on its source as well as s3:PutObject on its destination.
+  EXPECT_EQ(error_code_of([&] { s3.copy_object(source("theirs/b.log"), bucket, "mine/copy.log"); }),
+            "no error");
+  EXPECT_EQ(error_code_of([&] { s3.copy_object(source("secret/c.log"), bucket, "mine/stolen.log"); }),
+            "AccessDenied");
+  const auto upload = s3.create_multipart_upload(bucket, "mine/parts.log");
+  EXPECT_EQ(error_code_of([&] {
+              s3.upload_part_copy(bucket, "mine/parts.log", upload, 1, source("secret/c.log"));
+            }),
+            "AccessDenied");
+  s3.abort_multipart_upload(bucket, "mine/parts.log", upload);
+
+  // Without s3:ListBucket a missing key is 403, so nothing learns what is not there.
+  EXPECT_EQ(error_code_of([&] { s3.get_object(bucket, "mine/missing.log"); }), "AccessDenied");
+  EXPECT_EQ(error_code_of([&] { as_admin.get_object(bucket, "mine/missing.log"); }), "NoSuchKey");
+}
