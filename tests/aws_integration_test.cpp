@@ -764,12 +764,17 @@ TEST(Authorisation, S3ChecksEachKeyOfADeleteTheSourceOfACopyAndHidesMissingKeysW
   const std::string bucket = tests::unique_name("authorised");
   ASSERT_EQ(tests::aws_cli(admin, "s3api create-bucket --bucket " + bucket).exit_code, 0);
   S3Client as_admin(tests::moto_options(admin));
-  for (const char* key : {"mine/a.log", "theirs/b.log", "secret/c.log"}) as_admin.put_object(bucket, key, key);
+  for (const char* key : {"mine/a.log", "theirs/b.log", "secret/c.log"})
+    as_admin.put_object(bucket, key, key);
   const std::string arn = "arn:aws:s3:::" + bucket;
   const auto user = user_with_policy(
-      admin, R"([{"Effect":"Allow","Action":["s3:GetObject","s3:PutObject","s3:DeleteObject","s3:AbortMultipartUpload"],)"
-             R"("Resource":")" + arn + R"(/mine/*"},)"
-             R"({"Effect":"Allow","Action":"s3:GetObject","Resource":")" + arn + R"(/theirs/*"}])");
+      admin,
+      R"([{"Effect":"Allow","Action":["s3:GetObject","s3:PutObject","s3:DeleteObject","s3:AbortMultipartUpload"],)"
+      R"("Resource":")" +
+          arn +
+          R"(/mine/*"},)"
+          R"({"Effect":"Allow","Action":"s3:GetObject","Resource":")" +
+          arn + R"(/theirs/*"}])");
   S3Client s3(tests::moto_options(user));
   const auto source = [&](const std::string& key) {
     common::CopySource copied;
@@ -780,8 +785,9 @@ TEST(Authorisation, S3ChecksEachKeyOfADeleteTheSourceOfACopyAndHidesMissingKeysW
 
   // DeleteObjects: each key on its own; the refused one comes back as an AccessDenied error.
   const auto deleted = s3.delete_objects(bucket, {{"mine/a.log", ""}, {"theirs/b.log", ""}});
-  ASSERT_EQ(deleted.errors.size(), 1u) << deleted.errors[0].object.key << " " << deleted.errors[0].code
-                                       << " " << deleted.errors[0].message;
+  ASSERT_EQ(deleted.errors.size(), 1u)
+      << deleted.errors[0].object.key << " " << deleted.errors[0].code << " "
+      << deleted.errors[0].message;
   EXPECT_EQ(deleted.errors[0].object.key, "theirs/b.log");
   EXPECT_EQ(deleted.errors[0].code, "AccessDenied");
   const auto listed = tests::aws_cli(admin, "s3api list-objects-v2 --bucket " + bucket +
@@ -791,8 +797,9 @@ TEST(Authorisation, S3ChecksEachKeyOfADeleteTheSourceOfACopyAndHidesMissingKeysW
   // A copy needs s3:GetObject on its source as well as s3:PutObject on its destination.
   EXPECT_EQ(error_code_of([&] { s3.copy_object(source("theirs/b.log"), bucket, "mine/copy.log"); }),
             "no error");
-  EXPECT_EQ(error_code_of([&] { s3.copy_object(source("secret/c.log"), bucket, "mine/stolen.log"); }),
-            "AccessDenied");
+  EXPECT_EQ(
+      error_code_of([&] { s3.copy_object(source("secret/c.log"), bucket, "mine/stolen.log"); }),
+      "AccessDenied");
   const auto upload = s3.create_multipart_upload(bucket, "mine/parts.log");
   EXPECT_EQ(error_code_of([&] {
               s3.upload_part_copy(bucket, "mine/parts.log", upload, 1, source("secret/c.log"));

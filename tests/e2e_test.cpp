@@ -124,10 +124,10 @@ class DailyAggregation : public ::testing::Test {
   std::map<std::string, std::string> run_day_and_check(
       const std::string& execution_name, const std::function<void()>& while_running = {}) {
     std::map<std::string, std::string> outputs;
-    const auto seeded =
-        tests::run_command(tests::credentials_env(moto_) + tests::source_path("tools/seed-logs").string() + " --endpoint " +
-                           moto_.endpoint + " --bucket e2e-ct --organization o-e2etest001 --date " +
-                           kDay + " --files 6 --versioned --large " + std::to_string(kLargeFiles));
+    const auto seeded = tests::run_command(
+        tests::credentials_env(moto_) + tests::source_path("tools/seed-logs").string() +
+        " --endpoint " + moto_.endpoint + " --bucket e2e-ct --organization o-e2etest001 --date " +
+        kDay + " --files 6 --versioned --large " + std::to_string(kLargeFiles));
     EXPECT_EQ(seeded.exit_code, 0) << seeded.err;
     EXPECT_EQ(tests::aws_cli(moto_, "s3api create-bucket --bucket e2e-other").exit_code, 0);
     std::map<std::string, std::string> other = {

@@ -63,7 +63,8 @@ class OnTheLocalStack : public ::testing::Test {
   std::set<std::string> keys(const std::string& bucket) {
     std::set<std::string> found;
     const auto listed = aws("s3api list-objects-v2 --bucket " + bucket);
-    if (const auto* contents = listed.is_object() ? listed.as_object().if_contains("Contents") : nullptr)
+    if (const auto* contents =
+            listed.is_object() ? listed.as_object().if_contains("Contents") : nullptr)
       for (const auto& object : contents->as_array())
         found.insert(std::string(object.at("Key").as_string()));
     return found;
@@ -82,7 +83,8 @@ class OnTheLocalStack : public ::testing::Test {
   // The names of the states the execution left, in order, from its history.
   std::vector<std::string> states_exited(const std::string& execution_arn) {
     std::vector<std::string> names;
-    const auto history = aws("stepfunctions get-execution-history --execution-arn " + execution_arn);
+    const auto history =
+        aws("stepfunctions get-execution-history --execution-arn " + execution_arn);
     for (const auto& event : history.at("events").as_array())
       if (const auto* exited = event.as_object().if_contains("stateExitedEventDetails"))
         names.emplace_back(exited->at("name").as_string());
@@ -143,9 +145,11 @@ TEST_F(OnTheLocalStack, ARoleMissingOneActionItsCallsNeedFailsTheRunWithAccessDe
 
 TEST_F(OnTheLocalStack, AFailedGroupWithinToleranceIsReportedAndTheOthersComplete) {
   const std::string failing = output_prefix("tolerant-logs", std::string("app/") + kDay + "/");
-  start("--parameter OtherBuckets=tolerant-logs --parameter DelayWindowSeconds=0"
-        " --parameter ToleratedFailedGroupsPercentage=50",
-        kCombineDestinationPolicy, deny_outputs_of(failing) + "        - Statement:\n            # Every output starts");
+  start(
+      "--parameter OtherBuckets=tolerant-logs --parameter DelayWindowSeconds=0"
+      " --parameter ToleratedFailedGroupsPercentage=50",
+      kCombineDestinationPolicy,
+      deny_outputs_of(failing) + "        - Statement:\n            # Every output starts");
   const auto files = seed_four_groups("tolerant-logs");
 
   const std::string arn = start_execution("AggregateDailyStateMachine", R"({"date":"2026-03-05"})");
@@ -171,7 +175,8 @@ TEST_F(OnTheLocalStack, FailedGroupsBeyondToleranceFailTheRunAfterRegisteringWha
   const std::string failing = output_prefix("strict-logs", std::string("app/") + kDay + "/");
   // The default tolerance (10 %) is less than one group in four.
   start("--parameter OtherBuckets=strict-logs --parameter DelayWindowSeconds=0",
-        kCombineDestinationPolicy, deny_outputs_of(failing) + "        - Statement:\n            # Every output starts");
+        kCombineDestinationPolicy,
+        deny_outputs_of(failing) + "        - Statement:\n            # Every output starts");
   seed_four_groups("strict-logs");
 
   const std::string arn = start_execution("AggregateDailyStateMachine", R"({"date":"2026-03-05"})");
@@ -196,23 +201,22 @@ TEST_F(OnTheLocalStack, ABackfillRunsEveryDayAndReportsTheOneThatFailed) {
   for (const char* day : {"2026-03-04", "2026-03-05", "2026-03-06"})
     put(bucket, std::string("alb/") + day + "/a.log", std::string(day) + "\n");
 
-  const std::string arn = start_execution(
-      "AggregateHistoryStateMachine", R"({"start_date":"2026-03-04","end_date":"2026-03-06"})");
+  const std::string arn = start_execution("AggregateHistoryStateMachine",
+                                          R"({"start_date":"2026-03-04","end_date":"2026-03-06"})");
   const auto execution = stack_->wait_for(arn);
 
   EXPECT_EQ(execution.at("status").as_string(), "FAILED") << json::serialize(execution);
   EXPECT_EQ(execution.at("error").as_string(), "DaysFailed");
   EXPECT_EQ(keys(bucket), std::set<std::string>{"alb/2026-03-05/a.log"});
   EXPECT_EQ(keys(destination_),
-            (std::set<std::string>{
-                "aggregated/" + bucket + "/date=2026-03-04/" + tests::output_name("alb/2026-03-04/") +
-                    "-0001.log",
-                "aggregated/" + bucket + "/date=2026-03-06/" + tests::output_name("alb/2026-03-06/") +
-                    "-0001.log"}));
+            (std::set<std::string>{"aggregated/" + bucket + "/date=2026-03-04/" +
+                                       tests::output_name("alb/2026-03-04/") + "-0001.log",
+                                   "aggregated/" + bucket + "/date=2026-03-06/" +
+                                       tests::output_name("alb/2026-03-06/") + "-0001.log"}));
 
-  const auto progress = tests::run_command(
-      tests::credentials_env(moto()) + tests::source_path("tools/backfill-progress").string() +
-      " --endpoint " + moto().endpoint + " --json " + arn);
+  const auto progress = tests::run_command(tests::credentials_env(moto()) +
+                                           tests::source_path("tools/backfill-progress").string() +
+                                           " --endpoint " + moto().endpoint + " --json " + arn);
   EXPECT_EQ(progress.exit_code, 1) << "a failed day is a failure: " << progress.err;
   const auto report = json::parse(progress.out);
   EXPECT_EQ(json::serialize(report.at("counts")),
@@ -257,15 +261,18 @@ TEST_F(OnTheLocalStack, TheNightlyScheduleFiredAsSchedulerFiresItAggregatesTheDa
 TEST_F(OnTheLocalStack, LogBucketsUnderSseKmsAreReadWithTheKeyTheStackIsGiven) {
   const std::string granted = "arn:aws:kms:us-east-1:123456789012:key/1b2e5f7a-granted-key";
   const std::string other = "arn:aws:kms:us-east-1:123456789012:key/9c8d7e6f-other-key";
-  start("--parameter OtherBuckets=kms-logs,other-kms-logs --parameter DelayWindowSeconds=0"
-        " --parameter LogsKmsKeyArn=" + granted);
-  for (const auto& [bucket, key] : std::map<std::string, std::string>{
-           {"kms-logs", granted}, {"other-kms-logs", other}}) {
+  start(
+      "--parameter OtherBuckets=kms-logs,other-kms-logs --parameter DelayWindowSeconds=0"
+      " --parameter LogsKmsKeyArn=" +
+      granted);
+  for (const auto& [bucket, key] :
+       std::map<std::string, std::string>{{"kms-logs", granted}, {"other-kms-logs", other}}) {
     create_bucket(bucket);
     aws("s3api put-bucket-encryption --bucket " + bucket +
         " --server-side-encryption-configuration "
         "'{\"Rules\":[{\"ApplyServerSideEncryptionByDefault\":"
-        "{\"SSEAlgorithm\":\"aws:kms\",\"KMSMasterKeyID\":\"" + key + "\"}}]}'");
+        "{\"SSEAlgorithm\":\"aws:kms\",\"KMSMasterKeyID\":\"" +
+        key + "\"}}]}'");
     put(bucket, "alb/2026-03-05/a.log", bucket + " line\n");
   }
 
@@ -279,9 +286,11 @@ TEST_F(OnTheLocalStack, LogBucketsUnderSseKmsAreReadWithTheKeyTheStackIsGiven) {
                                   tests::output_name("alb/2026-03-05/") + "-0001.log"});
   const std::string log = stack_->function_log("CombineLogFilesFunction");
   EXPECT_NE(log.find(R"("reason":"AccessDenied")"), std::string::npos)
-      << "refused for want of the key, and reported:\n" << log;
-  EXPECT_NE(log.find(R"("group":"other-kms-logs/alb/2026-03-05/","outputs":0,"files":0,"skipped":1)"),
-            std::string::npos)
+      << "refused for want of the key, and reported:\n"
+      << log;
+  EXPECT_NE(
+      log.find(R"("group":"other-kms-logs/alb/2026-03-05/","outputs":0,"files":0,"skipped":1)"),
+      std::string::npos)
       << log;
 }
 
