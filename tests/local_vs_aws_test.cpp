@@ -105,19 +105,19 @@ class OnTheLocalStack : public ::testing::Test {
     return "aggregated/" + bucket + "/date=" + kDay + "/" + tests::output_name(folder);
   }
 
-  // A statement refusing CombineLogFiles the writes of one group's outputs, added to its role.
+  // CombineLogFiles' policies, to which a test adds a statement.
+  static constexpr const char* kCombinePolicies =
+      "        - Statement:\n"
+      "            # Plans, progress and receipts; the ledger's records of its outputs.\n";
+
+  // A statement refusing CombineLogFiles the writes of one group's outputs, and its policies.
   static std::string deny_outputs_of(const std::string& prefix) {
-    return "        - S3CrudPolicy:\n            BucketName: !Ref DestinationBucket\n"
-           "        - Statement:\n"
+    return "        - Statement:\n"
            "            - Effect: Deny\n"
            "              Action: s3:PutObject\n"
            "              Resource: !Sub \"${DestinationBucket.Arn}/" +
-           prefix + "*\"\n";
+           prefix + "*\"\n" + kCombinePolicies;
   }
-
-  static constexpr const char* kCombineDestinationPolicy =
-      "        - S3CrudPolicy:\n            BucketName: !Ref DestinationBucket\n"
-      "        - Statement:\n            # Every output starts";
 
   tests::TempDir templates_;
   std::unique_ptr<tests::LocalStack> stack_;
@@ -143,13 +143,41 @@ TEST_F(OnTheLocalStack, ARoleMissingOneActionItsCallsNeedFailsTheRunWithAccessDe
   EXPECT_TRUE(keys(destination_).empty());
 }
 
+TEST_F(OnTheLocalStack, OriginalsItMayNotDeleteAreReportedAndTheRestDeleted) {
+  // A bucket policy or an object lock refuses some deletes in an organisation's log archive.
+  start("--parameter OtherBuckets=kept-logs --parameter DelayWindowSeconds=0",
+        "      Description: Deletes the originals a verified receipt names, exactly the combined "
+        "versions.\n      Policies:\n",
+        "      Description: Deletes the originals a verified receipt names, exactly the combined "
+        "versions.\n      Policies:\n"
+        "        - Statement:\n"
+        "            - Effect: Deny\n"
+        "              Action: [s3:DeleteObject, s3:DeleteObjectVersion]\n"
+        "              Resource: arn:aws:s3:::kept-logs/app/*\n");
+  seed_four_groups("kept-logs");
+
+  const auto execution = run("AggregateDailyStateMachine", R"({"date":"2026-03-05"})");
+
+  EXPECT_EQ(execution.at("status").as_string(), "SUCCEEDED") << json::serialize(execution);
+  EXPECT_EQ(keys("kept-logs"), std::set<std::string>{std::string("app/") + kDay + "/a.log"});
+  EXPECT_EQ(keys(destination_).size(), 4u) << "every group was combined";
+  const std::string log = stack_->function_log("DeleteOriginalsFunction");
+  EXPECT_NE(log.find(R"("OriginalsNotDeleted":1)"), std::string::npos) << log;
+  const auto failures =
+      aws("s3api list-objects-v2 --bucket " + stack_->resource("WorkBucket") + " --prefix work/");
+  std::size_t failure_files = 0;
+  for (const auto& object : failures.at("Contents").as_array())
+    if (object.at("Key").as_string().find("/delete-failures/") != json::string::npos)
+      ++failure_files;
+  EXPECT_EQ(failure_files, 1u) << "the keys it could not delete are written down";
+}
+
 TEST_F(OnTheLocalStack, AFailedGroupWithinToleranceIsReportedAndTheOthersComplete) {
   const std::string failing = output_prefix("tolerant-logs", std::string("app/") + kDay + "/");
   start(
       "--parameter OtherBuckets=tolerant-logs --parameter DelayWindowSeconds=0"
       " --parameter ToleratedFailedGroupsPercentage=50",
-      kCombineDestinationPolicy,
-      deny_outputs_of(failing) + "        - Statement:\n            # Every output starts");
+      kCombinePolicies, deny_outputs_of(failing));
   const auto files = seed_four_groups("tolerant-logs");
 
   const std::string arn = start_execution("AggregateDailyStateMachine", R"({"date":"2026-03-05"})");
@@ -174,9 +202,8 @@ TEST_F(OnTheLocalStack, AFailedGroupWithinToleranceIsReportedAndTheOthersComplet
 TEST_F(OnTheLocalStack, FailedGroupsBeyondToleranceFailTheRunAfterRegisteringWhatCompleted) {
   const std::string failing = output_prefix("strict-logs", std::string("app/") + kDay + "/");
   // The default tolerance (10 %) is less than one group in four.
-  start("--parameter OtherBuckets=strict-logs --parameter DelayWindowSeconds=0",
-        kCombineDestinationPolicy,
-        deny_outputs_of(failing) + "        - Statement:\n            # Every output starts");
+  start("--parameter OtherBuckets=strict-logs --parameter DelayWindowSeconds=0", kCombinePolicies,
+        deny_outputs_of(failing));
   seed_four_groups("strict-logs");
 
   const std::string arn = start_execution("AggregateDailyStateMachine", R"({"date":"2026-03-05"})");
@@ -194,9 +221,7 @@ TEST_F(OnTheLocalStack, FailedGroupsBeyondToleranceFailTheRunAfterRegisteringWha
 TEST_F(OnTheLocalStack, ABackfillRunsEveryDayAndReportsTheOneThatFailed) {
   const std::string bucket = "backfill-logs";
   start("--parameter OtherBuckets=" + bucket + " --parameter DelayWindowSeconds=0",
-        kCombineDestinationPolicy,
-        deny_outputs_of("aggregated/" + bucket + "/date=2026-03-05/") +
-            "        - Statement:\n            # Every output starts");
+        kCombinePolicies, deny_outputs_of("aggregated/" + bucket + "/date=2026-03-05/"));
   create_bucket(bucket);
   for (const char* day : {"2026-03-04", "2026-03-05", "2026-03-06"})
     put(bucket, std::string("alb/") + day + "/a.log", std::string(day) + "\n");
