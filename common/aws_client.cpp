@@ -86,6 +86,9 @@ ErrorDetails parse_error(Protocol protocol, long status, const HeaderList& heade
       const pugi::xml_node error = document.child("Error");
       details.code = error.child_value("Code");
       details.message = error.child_value("Message");
+      // NoSuchBucket names the bucket only here: without it "does not exist" says not which.
+      if (const char* bucket = error.child_value("BucketName"); *bucket != '\0')
+        details.message += std::string(": ") + bucket;
       if (const char* id = error.child_value("RequestId"); *id != '\0') details.request_id = id;
     }
   } else {

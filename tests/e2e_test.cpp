@@ -455,16 +455,35 @@ TEST_F(DailyAggregation, ADayWithNoFilesSucceedsAndChangesNothing) {
 }
 
 TEST_F(DailyAggregation, AConfiguredBucketThatDoesNotExistFailsTheRun) {
+  // e2e-ct exists, e2e-other (configured) does not.
+  ASSERT_EQ(tests::aws_cli(moto_, "s3api create-bucket --bucket e2e-ct").exit_code, 0);
   const auto execution = run("e2e-missing", R"({"date":"2026-03-05"})");
   EXPECT_EQ(std::string(execution.at("status").as_string()), "FAILED");
+  EXPECT_NE(std::string(execution.at("cause").as_string())
+                .find("NoSuchBucket: The specified bucket does not exist: e2e-other"),
+            std::string::npos)
+      << "the cause names the error and the bucket: " << json::serialize(execution);
 }
 
 TEST_F(DailyAggregation, BadInputFailsWithANamedError) {
+  // The buckets exist and hold a file of the day: only the input can fail these runs.
+  for (const char* bucket : {"e2e-ct", "e2e-other"})
+    ASSERT_EQ(
+        tests::aws_cli(moto_, std::string("s3api create-bucket --bucket ") + bucket).exit_code, 0);
+  s3_->put_object("e2e-other", "alb/2026-03-05/a.log", "a line\n");
+  create_crawler();
   const auto no_day = run("e2e-no-day", R"({"day":"tomorrow"})");
   EXPECT_EQ(no_day.at("status").as_string(), "FAILED");
+  EXPECT_EQ(no_day.at("error").as_string(), "InvalidInput") << json::serialize(no_day);
   const auto bad_day = run("e2e-bad-day", R"({"date":"2026-02-30"})");
   EXPECT_EQ(bad_day.at("status").as_string(), "FAILED");
-  EXPECT_TRUE(s3_->list_all(destination_).empty());
+  EXPECT_EQ(bad_day.at("error").as_string(), "InvalidInput") << json::serialize(bad_day);
+  EXPECT_NE(std::string(bad_day.at("cause").as_string()).find("2026-02-30"), std::string::npos)
+      << json::serialize(bad_day);
+  const auto good_day = run("e2e-good-day", R"({"date":"2026-03-05"})");
+  EXPECT_EQ(good_day.at("status").as_string(), "SUCCEEDED")
+      << "the same stack runs a good day: " << json::serialize(good_day);
+  EXPECT_EQ(fetch_all(destination_).size(), 1u);
 }
 
 }  // namespace
