@@ -71,6 +71,51 @@ CommandResult aws_cli(const MotoFixture& moto, const std::string& arguments,
                      (endpoint.empty() ? moto.endpoint : endpoint) + " " + arguments);
 }
 
+namespace {
+
+boost::json::value cli_json(const MotoFixture& moto, const std::string& arguments) {
+  const auto result = aws_cli(moto, arguments + " --output json");
+  if (result.exit_code != 0) throw std::runtime_error("aws " + arguments + ": " + result.err);
+  return result.out.empty() ? boost::json::value() : boost::json::parse(result.out);
+}
+
+const boost::json::array* field_array(const boost::json::value& value, const char* name) {
+  const auto* field = value.is_object() ? value.as_object().if_contains(name) : nullptr;
+  return field && field->is_array() ? &field->as_array() : nullptr;
+}
+
+}  // namespace
+
+std::set<std::string> cli_keys(const MotoFixture& moto, const std::string& bucket,
+                               const std::string& prefix) {
+  std::set<std::string> keys;
+  const auto listed =
+      cli_json(moto, "s3api list-objects-v2 --bucket " + bucket + " --prefix '" + prefix + "'");
+  if (const auto* contents = field_array(listed, "Contents"))
+    for (const auto& object : *contents) keys.emplace(object.at("Key").as_string());
+  return keys;
+}
+
+std::vector<std::pair<std::string, std::string>> cli_versions(const MotoFixture& moto,
+                                                              const std::string& bucket,
+                                                              const std::string& key) {
+  std::vector<std::pair<std::string, std::string>> versions;
+  const auto listed =
+      cli_json(moto, "s3api list-object-versions --bucket " + bucket + " --prefix '" + key + "'");
+  if (const auto* found = field_array(listed, "Versions"))
+    for (const auto& version : *found)
+      if (version.at("Key").as_string() == key)
+        versions.emplace_back(std::string(version.at("VersionId").as_string()),
+                              std::string(version.at("ETag").as_string()));
+  return versions;
+}
+
+std::size_t cli_open_uploads(const MotoFixture& moto, const std::string& bucket) {
+  const auto listed = cli_json(moto, "s3api list-multipart-uploads --bucket " + bucket);
+  const auto* uploads = field_array(listed, "Uploads");
+  return uploads ? uploads->size() : 0;
+}
+
 bool create_buckets(const MotoFixture& moto, const std::vector<std::string>& buckets) {
   for (const auto& bucket : buckets) {
     const auto created = aws_cli(moto, "s3api create-bucket --bucket " + bucket);

@@ -6,7 +6,9 @@
 #include <boost/json/value.hpp>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "common/aws_client.h"
@@ -38,6 +40,17 @@ std::string credentials_env(const MotoFixture& moto);
 // Runs the aws CLI against `endpoint` with the fixture's credentials.
 CommandResult aws_cli(const MotoFixture& moto, const std::string& arguments,
                       const std::string& endpoint = "");
+
+// The bucket's state as the aws CLI (an independent client) reads it, for assertions about S3.
+// Keys under `prefix`, every page:
+std::set<std::string> cli_keys(const MotoFixture& moto, const std::string& bucket,
+                               const std::string& prefix = "");
+// Each version of `key` (delete markers aside) as {version id, ETag}, newest first:
+std::vector<std::pair<std::string, std::string>> cli_versions(const MotoFixture& moto,
+                                                              const std::string& bucket,
+                                                              const std::string& key);
+// Multipart uploads still open in the bucket:
+std::size_t cli_open_uploads(const MotoFixture& moto, const std::string& bucket);
 
 struct Invocation {
   int exit_code = -1;

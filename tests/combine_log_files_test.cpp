@@ -205,7 +205,7 @@ TEST_F(CombineTest, EveryOriginalInOrderOnItsOwnLinesGzipAndPlainApart) {
       << "every non-empty file is in exactly one output";
   EXPECT_EQ(receipt.at("empty_sources").as_array().size(), 1u);
   EXPECT_TRUE(receipt.at("skipped").as_array().empty());
-  EXPECT_TRUE(s3_.list_multipart_uploads(destination_).empty()) << "no upload left open";
+  EXPECT_EQ(tests::cli_open_uploads(moto_, destination_), 0u) << "no upload left open";
 }
 
 TEST_F(CombineTest, ASourceChangedAfterPlanningIsLeftOutAndReported) {
@@ -232,7 +232,7 @@ TEST_F(CombineTest, AStaleUploadFromACrashedAttemptIsAbortedAndTheOutputIsWhole)
   const auto run = plan_and_combine(dir);
   ASSERT_EQ(run.exit_code, 0) << run.logs;
   EXPECT_EQ(fetch_text(key), "one\ntwo\n");
-  EXPECT_TRUE(s3_.list_multipart_uploads(destination_).empty());
+  EXPECT_EQ(tests::cli_open_uploads(moto_, destination_), 0u);
 }
 
 TEST_F(CombineTest, CopyAllCopiesEachFileAsItIs) {
@@ -308,7 +308,7 @@ TEST_F(CombineTest, ContinuationAcrossInvocationsGivesTheSameOutputEvenWhenRetri
   EXPECT_EQ(json::serialize(receipt.at("outputs").at(0).at("sources")),
             json::serialize(once_receipt.at("outputs").at(0).at("sources")));
   EXPECT_GE(receipt.at("outputs").at(0).at("parts").as_int64(), 4);
-  EXPECT_TRUE(s3_.list_multipart_uploads(destination_).empty()) << "no upload left open";
+  EXPECT_EQ(tests::cli_open_uploads(moto_, destination_), 0u) << "no upload left open";
 }
 
 // Only valid gzip (every member inflated) and text are combined: a truncated member, bzip2,
@@ -366,7 +366,7 @@ TEST_F(CombineTest, BrokenAndBinarySourcesAreLeftInPlaceAndReported) {
   for (const auto& key : bad) EXPECT_TRUE(source_exists(key)) << key << " must stay";
   EXPECT_FALSE(source_exists(dir + "good-1.json.gz"));
   EXPECT_FALSE(source_exists(dir + "good-2.log"));
-  EXPECT_TRUE(s3_.list_multipart_uploads(destination_).empty());
+  EXPECT_EQ(tests::cli_open_uploads(moto_, destination_), 0u);
 }
 
 // A plain file before the gzip stream's commits and one after, across forced continuations:
@@ -399,7 +399,7 @@ TEST_F(CombineTest, PlainFilesAroundGzipOnesSurviveContinuations) {
   }
   EXPECT_EQ(combined, keys.size());
   EXPECT_EQ(fetch_text("agg/around.log"), "first plain line\nlast plain line\n");
-  EXPECT_TRUE(s3_.list_multipart_uploads(destination_).empty());
+  EXPECT_EQ(tests::cli_open_uploads(moto_, destination_), 0u);
 }
 
 // A crash or timeout after the last output completed: the same input again (a resumed call and
@@ -430,7 +430,7 @@ TEST_F(CombineTest, AnInvocationRepeatedAfterItsOutputCompletedGivesTheSameResul
     EXPECT_EQ(receipt_of(repeated).at("skipped").as_array().size(), 0u);
   }
   EXPECT_TRUE(fetch_text("agg/again.gz") == text);
-  EXPECT_TRUE(s3_.list_multipart_uploads(destination_).empty()) << "no upload left open";
+  EXPECT_EQ(tests::cli_open_uploads(moto_, destination_), 0u) << "no upload left open";
 }
 
 // An output key that holds someone else's object is never written over: the group fails.
@@ -443,7 +443,7 @@ TEST_F(CombineTest, AnOutputKeyTakenByAnotherObjectIsNeverWrittenOver) {
   EXPECT_EQ(run.exit_code, 1) << run.logs;
   EXPECT_EQ(run.response.at("errorType").as_string(), "VerificationFailed") << run.logs;
   EXPECT_EQ(fetch_text("agg/taken.log"), "somebody else's object\n");
-  EXPECT_TRUE(s3_.list_multipart_uploads(destination_).empty());
+  EXPECT_EQ(tests::cli_open_uploads(moto_, destination_), 0u);
 }
 
 // Archived originals (GLACIER, DEEP_ARCHIVE) cannot be read until restored: they stay, are

@@ -59,17 +59,10 @@ class DeleteOriginalsTest : public ::testing::Test {
     result["run_id"] = run_id;
     return result;
   }
-  std::vector<common::S3Object> versions(const std::string& key) {
-    std::vector<common::S3Object> found;
-    common::VersionListOptions options;
-    options.prefix = key;
-    s3_.for_each_version_page(source_, options, [&](common::VersionPage& page) {
-      for (auto& version : page.versions) {
-        if (version.key == key) found.push_back(version);
-      }
-      return true;
-    });
-    return found;
+  // The key's versions ({version id, ETag}) as the aws CLI lists them: the claims about what
+  // was deleted are checked with an independent client.
+  std::vector<std::pair<std::string, std::string>> versions(const std::string& key) {
+    return tests::cli_versions(moto_, source_, key);
   }
 
   tests::MotoFixture moto_ = tests::moto_fixture();
@@ -99,7 +92,7 @@ TEST_F(DeleteOriginalsTest, EveryVersionIsCombinedAndExactlyTheCombinedVersionsG
   EXPECT_TRUE(versions(dir + "a.log").empty()) << "every version of a was combined, and is gone";
   const auto b = versions(dir + "b.log");
   ASSERT_EQ(b.size(), 1u) << "only the version written after listing is left";
-  EXPECT_EQ(b[0].version_id, newer);
+  EXPECT_EQ(b[0].first, newer);
   EXPECT_EQ(tests::aws_cli(moto_, "s3 cp s3://" + source_ + "/" + dir + "b.log -").out,
             "b written after listing\n");
   EXPECT_EQ(versions("app/2026-03-04/other-day.log").size(), 1u) << "other days untouched";
@@ -250,3 +243,55 @@ TEST_F(DeleteOriginalsTest, BadInputIsAClearErrorAndDeletesNothing) {
 }
 
 }  // namespace
+
+namespace {
+
+// fault-proxy in front of the fixture's moto, answering every DeleteObjects with one of its keys
+// refused (InternalError) though moto deleted it: S3's answer for that key was lost.
+class KeyRefusingProxy {
+ public:
+  explicit KeyRefusingProxy(const tests::MotoFixture& moto)
+      : process_("exec " + tests::bin_path("fault-proxy").string() + " --upstream " +
+                     moto.endpoint + " --faults key_refused --rate 1",
+                 "fault-proxy listening") {}
+  std::string url() const {
+    return process_.ready_line().substr(process_.ready_line().find("http://"));
+  }
+  long refused() const {
+    const auto stats =
+        json::parse(tests::run_command("curl -s " + url() + "/fault-proxy/stats").out);
+    return static_cast<long>(stats.at("faults").at("key_refused").as_int64());
+  }
+
+ private:
+  tests::BackgroundProcess process_;
+};
+
+}  // namespace
+
+// S3 answers DeleteObjects key by key: a key it refuses is tried again in the next round, and one
+// refused in every round is reported (`failed`, the delete-failures work file) and kept in mind.
+TEST_F(DeleteOriginalsTest, KeysRefusedInsideADeleteAreRetriedThenReported) {
+  const std::string dir = "app/2026-03-05/";
+  for (const char* name : {"a.log", "b.log", "c.log", "d.log"})
+    s3_.put_object(source_, dir + name, std::string(name) + "\n");
+  const auto combined = combine_day();
+  ASSERT_EQ(combined.at("files").as_int64(), 4) << json::serialize(combined);
+  KeyRefusingProxy proxy(moto_);
+  auto environment = this->environment();
+  environment["AWS_ENDPOINT_URL"] = proxy.url();
+
+  const auto run = tests::invoke_function(moto_, "DeleteOriginals", combined, environment);
+
+  ASSERT_EQ(run.exit_code, 0) << run.logs;
+  // Every round refuses one key: the first of four, then that one alone, until the rounds end.
+  EXPECT_EQ(run.response.at("deleted").as_int64(), 3) << json::serialize(run.response);
+  EXPECT_EQ(run.response.at("failed").as_int64(), 1) << json::serialize(run.response);
+  EXPECT_NE(run.logs.find("S3 refused some deletions; retrying them"), std::string::npos);
+  EXPECT_NE(run.logs.find("original could not be deleted; it stays"), std::string::npos);
+  EXPECT_GE(proxy.refused(), 2) << "the refused key was tried again";
+  EXPECT_EQ(tests::cli_keys(moto_, work_, "work/run/delete-failures/").size(), 1u)
+      << "the key is written down for the operator";
+  EXPECT_TRUE(tests::cli_keys(moto_, source_, dir).empty())
+      << "moto deleted all four: only the answers were lost";
+}

@@ -219,7 +219,7 @@ class DailyAggregation : public ::testing::Test {
     }
     EXPECT_EQ(s3_->get_object("e2e-other", "alb/2026-03-04/yesterday.log"), "not today\n");
     EXPECT_EQ(s3_->list_all("e2e-ct").size(), kFilesADay + 1) << "the day before, and late_key";
-    EXPECT_TRUE(s3_->list_multipart_uploads(destination_).empty()) << "no upload left open";
+    EXPECT_EQ(tests::cli_open_uploads(moto_, destination_), 0u) << "no upload left open";
     EXPECT_EQ(
         tests::aws_cli(moto_, "glue get-crawler --name e2e-crawler --query Crawler.State").out,
         "\"RUNNING\"\n");

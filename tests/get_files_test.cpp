@@ -2,6 +2,7 @@
 // Control Tower bucket and in other buckets, what it leaves alone, continuation, and bad input.
 #include <gtest/gtest.h>
 
+#include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <chrono>
 #include <map>
@@ -140,18 +141,34 @@ TEST_F(GetFilesTest, FileListsCarrySizeEtagAndTheListedVersion) {
   const auto run = tests::invoke_function(
       moto_, "GetFiles", {{"date", "2026-03-05"}, {"run_id", "t2"}}, environment());
   ASSERT_EQ(run.exit_code, 0) << run.logs;
+  std::size_t groups = 0, files = 0;
   for (const auto& group :
        common::read_json_array(s3_, common::FileRef::from_json(run.response.at("groups"), "g"))) {
+    ++groups;
     EXPECT_EQ(group.at("date").as_string(), "2026-03-05");
+    const std::string bucket(group.at("source_bucket").as_string());
     for (const auto& line :
          common::read_jsonl(s3_, common::FileRef::from_json(group.at("files"), "f"))) {
-      EXPECT_GT(line.at("size").as_int64(), 0);
-      EXPECT_FALSE(line.at("etag").as_string().empty());
+      ++files;
       // The Control Tower bucket is versioned: each file names the version that was listed.
-      EXPECT_EQ(line.contains("version_id"), group.at("kind") == "control_tower")
+      ASSERT_EQ(line.contains("version_id"), group.at("kind") == "control_tower")
           << json::serialize(line);
+      // Size and ETag as S3 has them, read with the aws CLI.
+      const std::string version =
+          line.contains("version_id")
+              ? " --version-id " + std::string(line.at("version_id").as_string())
+              : "";
+      const auto head =
+          tests::aws_cli(moto_, "s3api head-object --bucket " + bucket + " --key '" +
+                                    std::string(line.at("key").as_string()) + "'" + version);
+      ASSERT_EQ(head.exit_code, 0) << head.err;
+      const auto object = json::parse(head.out);
+      EXPECT_EQ(line.at("size").as_int64(), object.at("ContentLength").to_number<std::int64_t>());
+      EXPECT_EQ(line.at("etag").as_string(), object.at("ETag").as_string());
     }
   }
+  EXPECT_EQ(groups, 10u);
+  EXPECT_EQ(files, 11u);
 }
 
 TEST_F(GetFilesTest, ScheduledTimeMeansTheDayBefore) {

@@ -1,9 +1,12 @@
 // fault-proxy: sits between a client and moto and, for a fraction of requests, misbehaves the
 // way AWS does on a bad day: 503 SlowDown / ThrottlingException, 500 InternalError, a reset
-// connection (before the request reaches moto, or after moto acted on it), a delay, or — for
-// CompleteMultipartUpload, UploadPartCopy and CopyObject — 200 OK with an <Error> body.
+// connection (before the request reaches moto, or after moto acted on it), a delay, — for
+// CompleteMultipartUpload, UploadPartCopy and CopyObject, as S3 documents — 200 OK with an <Error>
+// body, or — for DeleteObjects — one key of the batch answered as an InternalError entry of the
+// result (key_refused; moto has deleted it all the same: the answer was lost, not the work).
 //   fault-proxy --upstream http://127.0.0.1:PORT [--port 0] [--rate 0.2] [--seed 1]
-//               [--faults throttle,internal,reset_before,reset_after,delay,error_in_200]
+//               [--faults throttle,internal,reset_before,reset_after,delay,error_in_200,
+//                         key_refused]
 //               [--delay-ms 250] [--hold 'REGEX[@N]']...
 // (--faults delay --rate 1 --delay-ms 20 gives every request S3-like latency, for benchmarks.)
 // Prints "fault-proxy listening http://127.0.0.1:PORT"; GET /fault-proxy/stats returns counts:
@@ -22,8 +25,10 @@
 #include <iostream>
 #include <map>
 #include <mutex>
+#include <pugixml.hpp>
 #include <random>
 #include <regex>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -43,10 +48,11 @@ enum Fault {
   kResetAfter,
   kDelay,
   kErrorIn200,
+  kKeyRefused,
   kFaultCount
 };
-constexpr const char* kFaultNames[] = {"none",        "throttle", "internal",    "reset_before",
-                                       "reset_after", "delay",    "error_in_200"};
+constexpr const char* kFaultNames[] = {"none",        "throttle", "internal",     "reset_before",
+                                       "reset_after", "delay",    "error_in_200", "key_refused"};
 
 // One --hold: fires once, on the Nth matching request.
 class Hold {
@@ -168,12 +174,47 @@ std::string operation_of(const Request& request) {
   }
 }
 
+bool is_delete_objects(const Request& request) {
+  const std::string_view target(request.target().data(), request.target().size());
+  return request.method() == http::verb::post && has_query(target, "delete");
+}
+
 // The operations AWS may answer with 200 and an error document.
 bool can_fail_with_200(const Request& request) {
   const std::string_view target(request.target().data(), request.target().size());
   const bool complete =
       request.method() == http::verb::post && target.find("uploadId=") != std::string_view::npos;
   return complete || !request["x-amz-copy-source"].empty();
+}
+
+// The DeleteObjects result with one requested object (the `pick`th, modulo their number) answered
+// as an InternalError, as S3 answers a key it failed to delete, in place of moto's answer for it.
+std::string with_key_refused(const std::string& request_body, const std::string& result,
+                             std::size_t pick) {
+  pugi::xml_document request, response;
+  if (!request.load_buffer(request_body.data(), request_body.size()) ||
+      !response.load_buffer(result.data(), result.size()))
+    return result;
+  std::vector<pugi::xml_node> objects;
+  for (auto object : request.child("Delete").children("Object")) objects.push_back(object);
+  pugi::xml_node root = response.child("DeleteResult");
+  if (objects.empty() || !root) return result;
+  const pugi::xml_node refused = objects[pick % objects.size()];
+  const std::string key = refused.child_value("Key"), version = refused.child_value("VersionId");
+  for (auto entry = root.first_child(); entry;) {  // its Deleted, or an Error moto gave it
+    auto next = entry.next_sibling();
+    if (key == entry.child_value("Key") && version == entry.child_value("VersionId"))
+      root.remove_child(entry);
+    entry = next;
+  }
+  pugi::xml_node error = root.append_child("Error");
+  error.append_child("Key").text().set(key.c_str());
+  if (!version.empty()) error.append_child("VersionId").text().set(version.c_str());
+  error.append_child("Code").text().set("InternalError");
+  error.append_child("Message").text().set("We encountered an internal error. Please try again.");
+  std::ostringstream out;
+  response.save(out, "", pugi::format_raw);
+  return out.str();
 }
 
 class FaultPolicy {
@@ -184,7 +225,9 @@ class FaultPolicy {
     std::lock_guard lock(mutex_);
     std::vector<Fault> possible;
     for (Fault kind : kinds_) {
-      if (kind != kErrorIn200 || can_fail_with_200(request)) possible.push_back(kind);
+      if (kind == kErrorIn200 && !can_fail_with_200(request)) continue;
+      if (kind == kKeyRefused && !is_delete_objects(request)) continue;
+      possible.push_back(kind);
     }
     if (possible.empty() || std::uniform_real_distribution<double>(0, 1)(generator_) >= rate_) {
       return kNone;
@@ -257,6 +300,7 @@ int main(int argc, char** argv) {
   double rate = 0.2;
   unsigned seed = 1;
   int delay_ms = 250;
+  // key_refused only when asked for: the suites that predate it keep their seeded sequences.
   std::string kinds = "throttle,internal,reset_before,reset_after,delay,error_in_200";
   std::deque<Hold> holds;  // a deque: Hold is neither movable nor copyable
   constexpr const char* kUsage =
@@ -356,6 +400,10 @@ int main(int argc, char** argv) {
                               ? error_response(*request, fault)
                               : forwarder.forward(*request);
       if (fault == kResetAfter) return reset(socket);
+      if (fault == kKeyRefused && response.result() == http::status::ok) {
+        response.body() = with_key_refused(request->body(), response.body(), stats.requests);
+        response.prepare_payload();
+      }
       stats.record(operation_of(*request), request->body().size(), response.body().size());
       boost::beast::error_code error;
       write_response(socket, *request, response, error);
