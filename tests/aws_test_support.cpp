@@ -29,17 +29,13 @@ std::string read_first_line(const std::string& path) {
 
 }  // namespace
 
-MotoFixture moto_fixture(bool signatures) {
-  const std::string dir = signatures ? MOTO_AUTH_DIR : MOTO_DIR;
+MotoFixture moto_fixture(bool second) {
+  const std::string dir = second ? MOTO_AUTH_DIR : MOTO_DIR;
   MotoFixture moto;
   moto.endpoint = read_first_line(dir + "/endpoint");
-  if (signatures) {
-    const std::string line = read_first_line(dir + "/endpoint.credentials");
-    const auto space = line.find(' ');
-    moto.credentials = {line.substr(0, space), line.substr(space + 1), ""};
-  } else {
-    moto.credentials = {"testing", "testing", ""};
-  }
+  const std::string line = read_first_line(dir + "/endpoint.credentials");
+  const auto space = line.find(' ');
+  moto.credentials = {line.substr(0, space), line.substr(space + 1), ""};
   return moto;
 }
 

@@ -21,8 +21,10 @@ struct MotoFixture {
   common::Credentials credentials;
 };
 
-// The moto started by the `moto` CTest fixture (or, with signatures=true, by `moto_auth`).
-MotoFixture moto_fixture(bool signatures = false);
+// The moto started by the `moto` CTest fixture (with second=true, the fixture's other server: the
+// two share the suite's load). Both check every signature; the credentials are their
+// administrator's.
+MotoFixture moto_fixture(bool second = false);
 
 common::ClientOptions moto_options(const MotoFixture& moto,
                                    const std::string& endpoint_override = "");

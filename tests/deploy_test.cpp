@@ -40,10 +40,12 @@ class DeployTest : public ::testing::Test {
   }
 
   tests::MotoServer server_;
-  tests::MotoFixture moto_{server_.endpoint(), {"testing", "testing", ""}};
+  tests::MotoFixture moto_{server_.endpoint(),
+                           {server_.access_key_id(), server_.secret_access_key(), ""}};
   tests::TempDir home_;
   const std::string bucket_ = tests::unique_name("artifacts");
-  const std::string credentials_ = "AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing";
+  const std::string credentials_ = "AWS_ACCESS_KEY_ID=" + server_.access_key_id() +
+                                   " AWS_SECRET_ACCESS_KEY=" + server_.secret_access_key();
 };
 
 TEST_F(DeployTest, ADryRunShowsTheChangeSetAndChangesNothing) {

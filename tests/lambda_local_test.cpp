@@ -92,14 +92,14 @@ TEST(LambdaLocalConfig, FunctionNamesFromArnsAndQualifiers) {
 class LambdaLocalServe : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    setenv("AWS_ACCESS_KEY_ID", "testing", 1);
-    setenv("AWS_SECRET_ACCESS_KEY", "testing", 1);
+    moto_ = new tests::MotoServer();
+    setenv("AWS_ACCESS_KEY_ID", moto_->access_key_id().c_str(), 1);
+    setenv("AWS_SECRET_ACCESS_KEY", moto_->secret_access_key().c_str(), 1);
     setenv("AWS_DEFAULT_REGION", "us-east-1", 1);
     config_dir_ = new tests::TempDir();
     std::ofstream(config_dir_->path() / "functions.json")
         << R"({"functions":{"echo":{"bootstrap":")" << tests::bin_path("echo").string()
         << R"(","timeout":2,"max_concurrency":3}}})";
-    moto_ = new tests::MotoServer();
     serve_ = new tests::BackgroundProcess("exec " + lambda_local() + " serve --port 0 --config " +
                                               (config_dir_->path() / "functions.json").string() +
                                               " --upstream " + moto_->endpoint(),

@@ -101,7 +101,8 @@ class ManifestBuilderTest : public ::testing::Test {
   // Step Functions cannot always start one while others run (the builder only needs
   // StartExecution to be recorded, which plain moto does).
   tests::MotoServer server_;
-  tests::MotoFixture moto_{server_.endpoint(), {"testing", "testing", ""}};
+  tests::MotoFixture moto_{server_.endpoint(),
+                           {server_.access_key_id(), server_.secret_access_key(), ""}};
   std::string table_, work_, machine_;
 };
 

@@ -93,19 +93,6 @@ CommandResult run_command(const std::string& command) {
   return result;
 }
 
-std::uint16_t free_port() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  address.sin_port = 0;
-  ::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address);
-  socklen_t length = sizeof address;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
-  ::close(fd);
-  return ntohs(address.sin_port);
-}
-
 BackgroundProcess::BackgroundProcess(const std::string& command, const std::string& ready_marker) {
   int out[2];
   if (pipe2(out, O_CLOEXEC) != 0) throw std::runtime_error("pipe failed");
@@ -163,9 +150,13 @@ BackgroundProcess::~BackgroundProcess() {
 }
 
 MotoServer::MotoServer()
-    : port_(free_port()),
-      endpoint_("http://127.0.0.1:" + std::to_string(port_)),
-      process_("exec moto_server -H 127.0.0.1 -p " + std::to_string(port_) + " 2>&1",
-               "Running on") {}
+    : process_("exec " + source_path("tools/moto-local").string() +
+                   " --check-signatures --endpoint-file " + (dir_.path() / "endpoint").string() +
+                   " 2>/dev/null",
+               "moto ready") {
+  endpoint_ = process_.ready_line().substr(process_.ready_line().find("http://"));
+  std::ifstream credentials(dir_.path() / "endpoint.credentials");
+  credentials >> access_key_id_ >> secret_access_key_;
+}
 
 }  // namespace tests

@@ -52,8 +52,6 @@ struct CommandResult {
 // Runs a shell command, capturing stdout and stderr.
 CommandResult run_command(const std::string& command);
 
-std::uint16_t free_port();
-
 // A child process that runs until destroyed (SIGTERM, then SIGKILL).
 class BackgroundProcess {
  public:
@@ -69,16 +67,19 @@ class BackgroundProcess {
   std::string ready_line_;
 };
 
-// moto_server on a free port, waited for until it answers.
+// A moto of the test's own (tools/moto-local, checking every signature), on a port it binds
+// itself; the key and secret of its administrator sign the test's requests.
 class MotoServer {
  public:
   MotoServer();
   const std::string& endpoint() const { return endpoint_; }
+  const std::string& access_key_id() const { return access_key_id_; }
+  const std::string& secret_access_key() const { return secret_access_key_; }
 
  private:
-  std::uint16_t port_;
-  std::string endpoint_;
+  TempDir dir_;
   BackgroundProcess process_;
+  std::string endpoint_, access_key_id_, secret_access_key_;
 };
 
 }  // namespace tests

@@ -28,6 +28,7 @@ import gzip
 import json
 import os
 import random
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -41,8 +42,8 @@ from botocore.config import Config
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BIN = os.path.join(ROOT, "build", "bin")
 DAY = "2026-03-05"
-CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-               "AWS_DEFAULT_REGION": "us-east-1", "AWS_REGION": "us-east-1"}
+# The moto administrator's key and secret are added once moto has made them.
+CREDENTIALS = {"AWS_DEFAULT_REGION": "us-east-1", "AWS_REGION": "us-east-1"}
 
 
 def started(command, marker):
@@ -268,8 +269,13 @@ def main():
     parser.add_argument("--logs", help="a folder for each invocation's logs")
     args = parser.parse_args()
 
+    scratch = tempfile.mkdtemp(prefix="chaos-")
+    moto, endpoint = started([os.path.join(ROOT, "tools", "moto-local"), "--check-signatures",
+                              "--endpoint-file", os.path.join(scratch, "endpoint")], "moto ready")
+    with open(os.path.join(scratch, "endpoint.credentials")) as source:
+        key, secret = source.read().split()
+    CREDENTIALS.update(AWS_ACCESS_KEY_ID=key, AWS_SECRET_ACCESS_KEY=secret)
     os.environ.update(CREDENTIALS)
-    moto, endpoint = started([os.path.join(ROOT, "tools", "moto-local")], "moto ready")
     proxy, proxied = started([os.path.join(BIN, "fault-proxy"), "--upstream", endpoint,
                               "--rate", str(args.fault_rate), "--seed", str(args.seed), "--faults",
                               "throttle,internal,reset_before,reset_after,error_in_200"],
@@ -318,6 +324,7 @@ def main():
     finally:
         proxy.terminate()
         moto.terminate()
+        shutil.rmtree(scratch, ignore_errors=True)
     if failures:
         print(f"chaos: {len(failures)} violations")
         return 1
