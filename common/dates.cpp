@@ -124,6 +124,9 @@ std::optional<std::chrono::system_clock::time_point> parse_s3_time(std::string_v
       hour > 23 || minute > 59 || second > 60) {
     return std::nullopt;
   }
+  // system_clock counts nanoseconds in 64 bits: 1678 to 2261 only. A log written outside
+  // 1970-2199 is no time S3 or a scheduler gives, and would overflow (found by fuzzing).
+  if (date.year < 1970 || date.year > 2199) return std::nullopt;
   int millis = 0;
   if (text.size() >= 23 && text[19] == '.') read_number(text, 20, 3, millis);
   return std::chrono::system_clock::time_point(to_days(date)) + std::chrono::hours(hour) +

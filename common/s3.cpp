@@ -143,8 +143,6 @@ AwsRequest S3Client::list_request(const std::string& bucket, const ListOptions& 
   return request;
 }
 
-namespace {
-
 ListPage parse_list_page(const std::string& body) {
   const auto document = parse_xml(body, "ListObjectsV2");
   const auto root = document.document_element();
@@ -163,9 +161,13 @@ ListPage parse_list_page(const std::string& body) {
   return page;
 }
 
+namespace {
+
 bool has_next(const ListPage& page) {
   return page.next_continuation_token && !page.next_continuation_token->empty();
 }
+
+}  // namespace
 
 VersionPage parse_version_page(const std::string& body) {
   const auto document = parse_xml(body, "ListObjectVersions");
@@ -190,6 +192,36 @@ VersionPage parse_version_page(const std::string& body) {
   }
   return page;
 }
+
+PartsPage parse_parts_page(const std::string& body) {
+  const auto document = parse_xml(body, "ListParts");
+  const auto root = document.document_element();
+  PartsPage page;
+  for (const auto& node : root.children("Part")) {
+    page.parts.push_back(PartInfo{std::atoi(node.child_value("PartNumber")),
+                                  node.child_value("ETag"), to_u64(node.child_value("Size"))});
+  }
+  if (std::string_view(root.child_value("IsTruncated")) == "true")
+    page.next_part_number_marker = root.child_value("NextPartNumberMarker");
+  return page;
+}
+
+UploadsPage parse_uploads_page(const std::string& body) {
+  const auto document = parse_xml(body, "ListMultipartUploads");
+  const auto root = document.document_element();
+  UploadsPage page;
+  for (const auto& node : root.children("Upload")) {
+    page.uploads.push_back(UploadInfo{node.child_value("Key"), node.child_value("UploadId"),
+                                      node.child_value("Initiated")});
+  }
+  if (std::string_view(root.child_value("IsTruncated")) == "true") {
+    page.next_key_marker = root.child_value("NextKeyMarker");
+    page.next_upload_id_marker = root.child_value("NextUploadIdMarker");
+  }
+  return page;
+}
+
+namespace {
 
 // Pagination, the one place: a request for a page given the previous page's marker, a parser,
 // and the marker of the next page (none at the end). paginate() calls on_page on the caller's
@@ -538,19 +570,11 @@ std::vector<PartInfo> S3Client::list_parts(const std::string& bucket, const std:
     AwsRequest request = object_request("ListParts", "GET", bucket, key);
     request.query = {{"uploadId", upload_id}};
     if (!marker.empty()) request.query.emplace_back("part-number-marker", marker);
-    const AwsResponse response = client_.send(std::move(request));
-    const auto document = parse_xml(response.body, "ListParts");
-    const auto root = document.document_element();
-    for (const auto& node : root.children("Part")) {
-      parts.push_back(PartInfo{std::atoi(node.child_value("PartNumber")), node.child_value("ETag"),
-                               to_u64(node.child_value("Size"))});
-    }
-    const std::string next = root.child_value("NextPartNumberMarker");
-    if (std::string_view(root.child_value("IsTruncated")) != "true" || next.empty() ||
-        next == marker) {
+    auto page = parse_parts_page(client_.send(std::move(request)).body);
+    parts.insert(parts.end(), page.parts.begin(), page.parts.end());
+    if (page.next_part_number_marker.empty() || page.next_part_number_marker == marker)
       return parts;
-    }
-    marker = next;
+    marker = page.next_part_number_marker;
   }
 }
 
@@ -565,17 +589,11 @@ std::vector<UploadInfo> S3Client::list_multipart_uploads(const std::string& buck
     if (!prefix.empty()) request.query.emplace_back("prefix", prefix);
     if (!key_marker.empty()) request.query.emplace_back("key-marker", key_marker);
     if (!upload_id_marker.empty()) request.query.emplace_back("upload-id-marker", upload_id_marker);
-    const AwsResponse response = client_.send(std::move(request));
-    const auto document = parse_xml(response.body, "ListMultipartUploads");
-    const auto root = document.document_element();
-    for (const auto& node : root.children("Upload")) {
-      uploads.push_back(UploadInfo{node.child_value("Key"), node.child_value("UploadId"),
-                                   node.child_value("Initiated")});
-    }
-    if (std::string_view(root.child_value("IsTruncated")) != "true") return uploads;
-    key_marker = root.child_value("NextKeyMarker");
-    upload_id_marker = root.child_value("NextUploadIdMarker");
-    if (key_marker.empty()) return uploads;
+    auto page = parse_uploads_page(client_.send(std::move(request)).body);
+    uploads.insert(uploads.end(), page.uploads.begin(), page.uploads.end());
+    if (page.next_key_marker.empty()) return uploads;
+    key_marker = page.next_key_marker;
+    upload_id_marker = page.next_upload_id_marker;
   }
 }
 

@@ -122,6 +122,23 @@ struct UploadInfo {
   std::string initiated;
 };
 
+struct PartsPage {
+  std::vector<PartInfo> parts;
+  std::string next_part_number_marker;  // empty: the last page
+};
+
+struct UploadsPage {
+  std::vector<UploadInfo> uploads;
+  std::string next_key_marker;  // empty: the last page
+  std::string next_upload_id_marker;
+};
+
+// S3's XML answers to the listings, parsed; MalformedResponse for a body that is not XML.
+ListPage parse_list_page(const std::string& body);
+VersionPage parse_version_page(const std::string& body);
+PartsPage parse_parts_page(const std::string& body);
+UploadsPage parse_uploads_page(const std::string& body);
+
 struct ObjectId {
   std::string key;
   std::string version_id;  // empty: the current version

@@ -4,6 +4,7 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <cctype>
+#include <cstdint>
 
 #include "common/sigv4.h"
 #include "runtime/errors.h"
@@ -50,12 +51,17 @@ FileRef FileRef::from_json(const json::value& value, const std::string& what) {
     throw runtime::InvalidInput(what + " must be {\"bucket\", \"key\", ...} naming a work file");
   }
   FileRef file{std::string(bucket->get_string()), std::string(key->get_string()), 0, 0};
-  if (const auto* count = object->if_contains("count"); count && count->is_number()) {
-    file.count = count->to_number<std::int64_t>();
-  }
-  if (const auto* bytes = object->if_contains("bytes"); bytes && bytes->is_number()) {
-    file.bytes = bytes->to_number<std::int64_t>();
-  }
+  // Counts are whole and not negative; anything else is not a reference this project wrote.
+  const auto count_of = [&](const char* field) -> std::int64_t {
+    const json::value* number = object->if_contains(field);
+    if (number == nullptr) return 0;
+    if (number->is_int64() && number->get_int64() >= 0) return number->get_int64();
+    if (number->is_uint64() && number->get_uint64() <= INT64_MAX)
+      return static_cast<std::int64_t>(number->get_uint64());
+    throw runtime::InvalidInput(what + "'s \"" + field + "\" must be a whole number of at least 0");
+  };
+  file.count = count_of("count");
+  file.bytes = count_of("bytes");
   return file;
 }
 

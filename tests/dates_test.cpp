@@ -17,6 +17,16 @@ TEST(Dates, ParseIsStrictAboutRealDays) {
   EXPECT_FALSE(Date::parse(""));
 }
 
+// Found by fuzzing: a year past 2261 overflowed system_clock's nanoseconds (undefined behaviour,
+// and a wrong day where it did not trap).
+TEST(Dates, TimesOutsideWhatS3AndSchedulersGiveAreRefused) {
+  EXPECT_FALSE(Date::from_time("7026-03-05T01:00:00Z"));
+  EXPECT_FALSE(common::parse_s3_time("9999-12-31T23:59:59.000Z"));
+  EXPECT_FALSE(common::parse_s3_time("1969-12-31T23:59:59Z"));
+  EXPECT_EQ(Date::from_time("2199-12-31T23:59:59Z"), (Date{2199, 12, 31}));
+  EXPECT_EQ(Date::from_time("1970-01-01T00:00:00Z"), (Date{1970, 1, 1}));
+}
+
 TEST(Dates, PreviousAndNextCrossMonthsAndYears) {
   EXPECT_EQ(Date::parse("2026-01-01")->previous(), (Date{2025, 12, 31}));
   EXPECT_EQ(Date::parse("2024-03-01")->previous(), (Date{2024, 2, 29}));

@@ -86,6 +86,9 @@ TEST(LambdaLocalConfig, FunctionNamesFromArnsAndQualifiers) {
           "/2015-03-31/functions/arn%3Aaws%3Alambda%3Aus-east-1%3A1%3Afunction%3Aecho/invocations"),
       "arn:aws:lambda:us-east-1:1:function:echo");
   EXPECT_FALSE(runtime::emulator::invocation_target("/2015-03-31/functions/echo").has_value());
+  // Prefix and suffix overlap: no name, and no read before the path (found by fuzzing).
+  EXPECT_FALSE(
+      runtime::emulator::invocation_target("/2015-03-31/functions/invocations").has_value());
 }
 
 // One moto and one `lambda-local serve` in front of it for the whole suite.

@@ -91,9 +91,11 @@ CreatedObject checked(CreatedObject object, const std::string& time) {
 }
 
 std::uint64_t size_of(const json::value* value) {
-  if (value == nullptr || !value->is_number())
-    throw runtime::InvalidInput("the notification gives no object size");
-  return value->to_number<std::uint64_t>();
+  // A negative or fractional size escaped as boost's system_error (found by fuzzing).
+  if (value != nullptr && value->is_uint64()) return value->get_uint64();
+  if (value != nullptr && value->is_int64() && value->get_int64() >= 0)
+    return static_cast<std::uint64_t>(value->get_int64());
+  throw runtime::InvalidInput("the notification gives no object size (a whole number of bytes)");
 }
 
 // S3's own notification document ({"Records": [{"eventName": "ObjectCreated:Put", "s3": ...}]}).

@@ -65,7 +65,9 @@ InvokeResult FunctionPool::invoke(const std::string& payload,
 std::optional<std::string> invocation_target(std::string_view path) {
   if (const auto query = path.find('?'); query != std::string_view::npos)
     path = path.substr(0, query);
-  if (!path.starts_with(kFunctionsPrefix) || !path.ends_with(kInvocationsSuffix))
+  // Longer than both, or "/2015-03-31/functions/invocations" would take its overlap as a name.
+  if (path.size() <= kFunctionsPrefix.size() + kInvocationsSuffix.size() ||
+      !path.starts_with(kFunctionsPrefix) || !path.ends_with(kInvocationsSuffix))
     return std::nullopt;
   path.remove_prefix(kFunctionsPrefix.size());
   path.remove_suffix(kInvocationsSuffix.size());

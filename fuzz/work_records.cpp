@@ -1,0 +1,53 @@
+// Hand-off records come back from the work bucket and the state machine's input: whatever JSON
+// they hold, a reference to a work file and a run's id are read or refused with InvalidInput,
+// never half-read:
+// - a FileRef read back from its own JSON is the same reference;
+// - an accepted run id is 1-80 of A-Z a-z 0-9 - _ (it names a folder);
+// - a work file name never holds '/' and differs for different ids.
+#include <boost/json/parse.hpp>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+#include "common/work_files.h"
+#include "runtime/errors.h"
+
+namespace {
+
+bool is_folder_name(const std::string& id) {
+  if (id.empty() || id.size() > 80) return false;
+  for (char c : id) {
+    const bool allowed = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+                         (c >= '0' && c <= '9') || c == '-' || c == '_';
+    if (!allowed) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  const std::string text(reinterpret_cast<const char*>(data), size);
+  boost::system::error_code error;
+  const boost::json::value value = boost::json::parse(text, error);
+  if (!error) {
+    try {
+      const auto ref = common::FileRef::from_json(value, "file");
+      const auto again = common::FileRef::from_json(ref.to_json(), "file");
+      if (again.bucket != ref.bucket || again.key != ref.key || again.count != ref.count ||
+          again.bytes != ref.bytes)
+        __builtin_trap();
+    } catch (const runtime::InvalidInput&) {
+    }
+    if (value.is_object()) {
+      try {
+        if (!is_folder_name(common::run_id_of(value.as_object()))) __builtin_trap();
+      } catch (const runtime::InvalidInput&) {
+      }
+    }
+  }
+  const std::string name = common::work_file_name(text);
+  if (name.find('/') != std::string::npos) __builtin_trap();
+  if (size > 0 && common::work_file_name(text + "x") == name) __builtin_trap();
+  return 0;
+}
