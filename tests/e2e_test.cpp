@@ -138,7 +138,7 @@ class DailyAggregation : public ::testing::Test {
         {"app/2026-3-5/real.json.gz", common::gzip("{\"Records\":[]}")},
         {"flow/20260305/x.log", "flow\n"},
         // Keys that must be encoded, or kept as they are, to be signed and found again.
-        {"app/2026-03-05/with space+plus%25 and \xc3\xbcn\xc3\xafcode.log", "encoded\n"},
+        {"app/2026-03-05/with space+plus%25 and ünïcode.log", "encoded\n"},
         {"app/2026-03-05//double slash.log", "double slash\n"},
         {"app/2026-03-05/./dot.log", "dot\n"},
         {"app/2026-03-05/../up-2026-03-05.log", "dot dot\n"},

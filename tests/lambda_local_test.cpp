@@ -2,9 +2,12 @@
 // API in front of moto (checked with curl and the aws CLI, not with our own client).
 #include <gtest/gtest.h>
 #include <boost/json/parse.hpp>
+#include <chrono>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <set>
+#include <thread>
 
 #include "runtime/emulator/function_config.h"
 #include "runtime/emulator/invoke_api.h"
@@ -155,20 +158,38 @@ TEST_F(LambdaLocalServe, UnknownFunctionIsResourceNotFound) {
 }
 
 TEST_F(LambdaLocalServe, ConcurrentInvocationsScaleOutToWarmSandboxes) {
-  // A sandbox serves one invocation at a time, so three overlapping ones need three processes.
+  // A sandbox serves one invocation at a time: three invocations that all wait until all three
+  // have arrived can only finish if three processes serve them.
   tests::TempDir dir;
+  const auto gate = dir.path() / "all-arrived";
   std::string command;
   for (int i = 0; i < 3; ++i) {
-    command += "curl -s -X POST -d '{\"sleep_ms\":800}' " + endpoint_ +
-               "/2015-03-31/functions/echo/invocations > " +
+    const auto arrived = dir.path() / ("arrived-" + std::to_string(i));
+    command += "curl -s -X POST -d '{\"arrive\":\"" + arrived.string() + "\",\"wait_for\":\"" +
+               gate.string() + "\"}' " + endpoint_ + "/2015-03-31/functions/echo/invocations > " +
                (dir.path() / std::to_string(i)).string() + " & ";
   }
-  command += "wait";
-  ASSERT_EQ(tests::run_command(command).exit_code, 0);
+  tests::BackgroundProcess invocations(command + "wait", "");
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  auto arrived = [&] {
+    int count = 0;
+    for (int i = 0; i < 3; ++i)
+      count += std::filesystem::exists(dir.path() / ("arrived-" + std::to_string(i)));
+    return count;
+  };
+  while (arrived() < 3 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  EXPECT_EQ(arrived(), 3) << "the three invocations were served at the same time";
+  std::ofstream(gate) << "go";
   std::set<std::int64_t> pids;
   for (int i = 0; i < 3; ++i) {
-    std::ifstream in(dir.path() / std::to_string(i));
+    const auto response = dir.path() / std::to_string(i);
+    while (std::filesystem::file_size(response) == 0 &&
+           std::chrono::steady_clock::now() < deadline + std::chrono::seconds(5))
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    std::ifstream in(response);
     const std::string body((std::istreambuf_iterator<char>(in)), {});
+    ASSERT_FALSE(body.empty()) << "invocation " << i << " never answered";
     pids.insert(json::parse(body).at("pid").as_int64());
   }
   EXPECT_EQ(pids.size(), 3u);

@@ -8,7 +8,6 @@
 #include <chrono>
 #include <map>
 #include <set>
-#include <thread>
 
 #include "common/s3.h"
 #include "runtime/clock.h"
@@ -81,9 +80,11 @@ class ManifestBuilderTest : public ::testing::Test {
 
   std::map<std::string, std::string> file_states() { return tests::ledger_file_states(ledger()); }
 
-  std::int64_t flush(const std::map<std::string, std::string>& env) {
-    const auto run =
-        tests::invoke_function(moto_, "ManifestBuilder", json::object{{"action", "flush"}}, env);
+  // A flush scheduled at `time` (Scheduler gives it), by default now.
+  std::int64_t flush(const std::map<std::string, std::string>& env, const std::string& time = "") {
+    json::object event{{"action", "flush"}};
+    if (!time.empty()) event["time"] = time;
+    const auto run = tests::invoke_function(moto_, "ManifestBuilder", event, env);
     EXPECT_EQ(run.exit_code, 0) << run.logs;
     return run.exit_code == 0 ? run.response.at("manifests_started").as_int64() : -1;
   }
@@ -184,10 +185,15 @@ TEST_F(ManifestBuilderTest, AManifestClaimedButNeverStartedIsStartedOnceByTheSwe
 }
 
 // Fewer files than MANIFEST_SIZE: a day that is over is cut by the next flush; today's files are
-// cut once the oldest has waited MAX_AGE_S, and not before.
+// cut once the oldest has waited MAX_AGE_S, and not before. Each flush is given its scheduled
+// time, as Scheduler gives it: nothing depends on the clock or on the day turning mid-test.
 TEST_F(ManifestBuilderTest, FlushCutsADayThatIsOverAndPendingFilesOlderThanMaxAge) {
-  const std::string now = runtime::format_rfc3339_ms(std::chrono::system_clock::now());
+  const auto received = std::chrono::system_clock::now();
+  const std::string now = runtime::format_rfc3339_ms(received);
   const std::string today = now.substr(0, 10);
+  // Before the records were received (they cannot be old yet), and well after.
+  const std::string before = runtime::format_rfc3339_ms(received - std::chrono::seconds(1));
+  const std::string two_hours_on = runtime::format_rfc3339_ms(received + std::chrono::hours(2));
   const auto run =
       tests::invoke_function(moto_, "ManifestBuilder",
                              batch({{"1", body("logs-bucket", "d/2026-03-05/1.log")},
@@ -200,8 +206,8 @@ TEST_F(ManifestBuilderTest, FlushCutsADayThatIsOverAndPendingFilesOlderThanMaxAg
 
   auto env = environment();
   env["MAX_AGE_S"] = "3600";
-  EXPECT_EQ(flush(env), 1) << "the day that is over";
-  EXPECT_EQ(flush(env), 0) << "nothing left that is over or old";
+  EXPECT_EQ(flush(env, before), 1) << "the day that is over";
+  EXPECT_EQ(flush(env, before), 0) << "nothing left that is over or old";
   const std::string old_one = "d/2026-03-05/1.log", old_two = "d/2026-03-05/2.log";
   const std::string new_one = "d/" + today + "/1.log", new_two = "d/" + today + "/2.log";
   EXPECT_EQ(
@@ -209,9 +215,7 @@ TEST_F(ManifestBuilderTest, FlushCutsADayThatIsOverAndPendingFilesOlderThanMaxAg
       (std::map<std::string, std::string>{
           {old_one, "CLAIMED"}, {old_two, "CLAIMED"}, {new_one, "PENDING"}, {new_two, "PENDING"}}));
 
-  env["MAX_AGE_S"] = "1";
-  std::this_thread::sleep_for(std::chrono::milliseconds(1100));
-  EXPECT_EQ(flush(env), 1) << "today's files, once old enough";
+  EXPECT_EQ(flush(env, two_hours_on), 1) << "today's files, once older than MAX_AGE_S";
   EXPECT_EQ(
       file_states(),
       (std::map<std::string, std::string>{

@@ -35,7 +35,7 @@ TEST(ManifestMessages, EachShapeOfTheSamplesIsRead) {
 // Found by fuzzing: a negative size escaped as boost's system_error.
 TEST(ManifestMessages, ASizeThatIsNotAWholeNumberOfBytesIsInvalidInput) {
   auto event = boost::json::parse(first_body("sqs_eventbridge.json"));
-  for (const boost::json::value size :
+  for (const auto& size :
        {boost::json::value(-16), boost::json::value(1.5), boost::json::value("12")}) {
     event.at("detail").at("object").as_object()["size"] = size;
     EXPECT_THROW(objects_of_message(boost::json::serialize(event)), runtime::InvalidInput) << size;

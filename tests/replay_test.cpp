@@ -154,14 +154,15 @@ TEST_F(Replay, EverySampleEventIsTakenByItsFunctionOrStateMachine) {
     EXPECT_EQ(execution.at("status").as_string(), "SUCCEEDED") << json::serialize(execution);
     replayed.insert(input);
   }
-  // moto cannot run a child execution (.sync), so the backfill is followed as far as its first
-  // task: GetFiles lists the range's days.
+  // The backfill runs each day of the range as an aggregate_daily execution (.sync:2).
   const fs::path range = events / "state_machines/AggregateHistoryStateMachine/range.json";
   const auto backfill = run("AggregateHistoryStateMachine", "replay-backfill", range);
-  const auto history =
-      tests::aws_cli(stack_->moto(), "stepfunctions get-execution-history --execution-arn " +
-                                         std::string(backfill.at("executionArn").as_string()));
-  EXPECT_NE(history.out.find("LambdaFunctionSucceeded"), std::string::npos) << history.out;
+  EXPECT_EQ(backfill.at("status").as_string(), "SUCCEEDED") << json::serialize(backfill);
+  const auto days = json::parse(
+      tests::aws_cli(stack_->moto(), "stepfunctions list-executions --state-machine-arn " +
+                                         stack_->state_machine("AggregateDailyStateMachine"))
+          .out);
+  EXPECT_EQ(days.at("executions").as_array().size(), 2u + 5u) << "the two runs above, five days";
   replayed.insert(range);
 
   for (const auto& sample : samples) {

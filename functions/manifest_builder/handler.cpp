@@ -580,7 +580,19 @@ json::value handle(const Config& config, Clients clients, const json::value& eve
   if (const auto* records = input->if_contains("Records"); records && records->is_array())
     return handle_records(config, clients, records->get_array(), now);
   const std::string action = member_string(*input, "action");
-  if (action == "flush" || action == "sweep") return handle_schedule(config, clients, action, now);
+  if (action == "flush" || action == "sweep") {
+    // The schedule's time (Scheduler's <aws.scheduler.scheduled-time>): a retried or replayed
+    // flush decides what is over and what is old as the scheduled one would.
+    if (const auto* time = input->if_contains("time")) {
+      const auto scheduled =
+          time->is_string() ? common::parse_s3_time(time->get_string()) : std::nullopt;
+      if (!scheduled)
+        throw runtime::InvalidInput(
+            "\"time\" must be an RFC 3339 time such as 2026-11-23T01:05:00Z");
+      now = *scheduled;
+    }
+    return handle_schedule(config, clients, action, now);
+  }
   throw runtime::InvalidInput(
       "expected an SQS batch (\"Records\") or {\"action\": \"flush\" | \"sweep\"}");
 }

@@ -3,6 +3,8 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <filesystem>
+#include <fstream>
 #include <thread>
 
 #include "runtime/errors.h"
@@ -37,6 +39,14 @@ boost::json::value handle(const boost::json::value& event,
                             parse_unit(metric.at("unit").as_string()),
                             metric.at("value").to_number<double>());
     }
+  }
+  // {"arrive": FILE, "wait_for": FILE}: creates the first, then waits (up to the invocation's
+  // deadline) until the second exists: a barrier the test opens once every invocation arrived.
+  if (const auto* arrive = request.if_contains("arrive")) {
+    std::ofstream(std::string(arrive->as_string())) << getpid();
+    const std::string gate(request.at("wait_for").as_string());
+    while (!std::filesystem::exists(gate) && context.remaining_time().count() > 100)
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   if (const auto* sleep_ms = request.if_contains("sleep_ms")) {
     std::this_thread::sleep_for(std::chrono::milliseconds(sleep_ms->to_number<long long>()));
