@@ -4,6 +4,7 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
+#include "common/dates.h"
 #include "common/s3.h"
 #include "tests/aws_test_support.h"
 
@@ -104,6 +105,51 @@ TEST_F(CrawlerTriggerTest, PartitionsModeRegistersEachNewHiveFolderOnce) {
     EXPECT_EQ(rejected.response.at("errorType").as_string(), "InvalidInput")
         << json::serialize(bad);
   }
+}
+
+// BatchCreatePartition takes at most 100 partitions: 250 new day folders take three calls, and a
+// table folder with '-' is the table with '_'.
+TEST_F(CrawlerTriggerTest, ManyPartitionsAreRegisteredAHundredAtATime) {
+  const std::string work = tests::unique_name("work");
+  ASSERT_EQ(tests::aws_cli(moto_, "s3api create-bucket --bucket " + work).exit_code, 0);
+  ASSERT_EQ(tests::aws_cli(moto_,
+                           "glue create-table --database-name " + database_ +
+                               " --table-input '{\"Name\":\"ct_vpc_flow\",\"PartitionKeys\":["
+                               "{\"Name\":\"date\",\"Type\":\"string\"}],"
+                               "\"StorageDescriptor\":{\"Location\":\"s3://dest/agg/vpc-flow/\"}}'")
+                .exit_code,
+            0);
+  json::array outputs;
+  common::Date day{2025, 1, 1};
+  for (int i = 0; i < 250; ++i, day = day.next())
+    outputs.push_back(json::object{{"key", "agg/vpc-flow/date=" + day.iso() + "/f-0001.log"}});
+  s3_.put_object(
+      work, "work/run-250/receipts/g.json",
+      json::serialize(json::object{{"destination_bucket", "dest"}, {"outputs", outputs}}));
+  const auto run =
+      tests::invoke_function(moto_, "CrawlerTrigger", json::object{{"run_id", "run-250"}},
+                             {{"CRAWLER_MODE", "partitions"},
+                              {"WORK_BUCKET", work},
+                              {"DESTINATION_PREFIX", "agg"},
+                              {"GLUE_DATABASE", database_},
+                              {"GLUE_TABLE_PREFIX", "ct_"}});
+  ASSERT_EQ(run.exit_code, 0) << run.logs;
+  EXPECT_EQ(run.response.at("created").as_int64(), 250) << json::serialize(run.response);
+  EXPECT_TRUE(run.response.at("missing_tables").as_array().empty());
+  const auto listed = tests::aws_cli(moto_, "glue get-partitions --database-name " + database_ +
+                                                " --table-name ct_vpc_flow --query "
+                                                "'length(Partitions)' --output json");
+  EXPECT_EQ(listed.out, "250\n") << listed.err;
+}
+
+TEST_F(CrawlerTriggerTest, ACrawlerThatDoesNotExistFailsNamingIt) {
+  const std::string missing = tests::unique_name("no-such-crawler");
+  const auto run = tests::invoke_function(moto_, "CrawlerTrigger", json::object{{"run_id", "r"}},
+                                          {{"CRAWLER_NAMES", missing}});
+  EXPECT_EQ(run.exit_code, 1);
+  const std::string message(run.response.at("errorMessage").as_string());
+  EXPECT_NE(message.find("EntityNotFoundException"), std::string::npos) << message;
+  EXPECT_NE(message.find(missing), std::string::npos) << message;
 }
 
 TEST_F(CrawlerTriggerTest, BadConfigurationFailsInitialisation) {

@@ -42,4 +42,27 @@ TEST(ManifestMessages, ASizeThatIsNotAWholeNumberOfBytesIsInvalidInput) {
   }
 }
 
+// Only "object created" notifications are files to batch: a delete, a restore, S3's test event
+// announce nothing. A file's day is the UTC day of its event, whatever date its key carries.
+TEST(ManifestMessages, OnlyCreatedObjectsAreAnnouncedOnTheDayOfTheirEvent) {
+  auto notification = boost::json::parse(first_body("sqs_s3_notifications.json"));
+  auto& record = notification.at("Records").at(0).as_object();
+  record["eventTime"] = "2026-03-06T00:00:01.000Z";
+  record["s3"].as_object()["object"].as_object()["key"] = "web/2026-03-05/late.log";
+  const auto created = objects_of_message(boost::json::serialize(notification));
+  ASSERT_EQ(created.size(), 1u);
+  EXPECT_EQ(created[0].date.iso(), "2026-03-06") << "the event's day, not the key's";
+  EXPECT_EQ(created[0].key, "web/2026-03-05/late.log");
+
+  for (const char* other :
+       {"ObjectRemoved:Delete", "ObjectRestore:Completed", "LifecycleExpiration:Delete"}) {
+    record["eventName"] = other;
+    EXPECT_TRUE(objects_of_message(boost::json::serialize(notification)).empty()) << other;
+  }
+  EXPECT_TRUE(objects_of_message(
+                  R"({"Service":"Amazon S3","Event":"s3:TestEvent","Time":"2026-03-05T10:00:00Z",)"
+                  R"("Bucket":"replay-app-logs","RequestId":"r","HostId":"h"})")
+                  .empty());
+}
+
 }  // namespace
