@@ -171,6 +171,27 @@ TEST_F(GetFilesTest, FileListsCarrySizeEtagAndTheListedVersion) {
   EXPECT_EQ(files, 11u);
 }
 
+// ORGANIZATION_ID names the one organization whose logs are listed; without it, every o-* folder.
+TEST_F(GetFilesTest, OrganizationIdListsThatOrganizationOnly) {
+  s3_.put_object(ct_bucket_,
+                 "o-zzz999/AWSLogs/333333333333/CloudTrail/eu-west-1/2026/03/05/other-org.json.gz",
+                 "{\"Records\":[]}");
+  const std::string other_org_group = ct_bucket_ + "/333333333333/CloudTrail/eu-west-1";
+  auto env = environment();
+  env["ORGANIZATION_ID"] = "o-abc123";
+  const auto one = tests::invoke_function(moto_, "GetFiles",
+                                          {{"date", "2026-03-05"}, {"run_id", "org-one"}}, env);
+  ASSERT_EQ(one.exit_code, 0) << one.logs;
+  const auto listed = groups_of(one.response);
+  EXPECT_FALSE(listed.contains(other_org_group));
+  EXPECT_TRUE(listed.contains(ct_bucket_ + "/111111111111/CloudTrail/eu-west-1"));
+  const auto every = tests::invoke_function(
+      moto_, "GetFiles", {{"date", "2026-03-05"}, {"run_id", "org-all"}}, environment());
+  ASSERT_EQ(every.exit_code, 0) << every.logs;
+  EXPECT_TRUE(groups_of(every.response).contains(other_org_group))
+      << "without ORGANIZATION_ID the other organization is listed too";
+}
+
 TEST_F(GetFilesTest, ScheduledTimeMeansTheDayBefore) {
   const auto run = tests::invoke_function(
       moto_, "GetFiles", {{"time", "2026-03-06T01:00:00Z"}, {"run_id", "t3"}}, environment());

@@ -155,6 +155,31 @@ TEST_F(ManifestBuilderTest, OnlyTheRecordsItCouldNotTakeAreFailedAndNothingOfThe
   EXPECT_EQ(bad.response.at("errorType").as_string(), "InvalidInput");
 }
 
+// INCLUDE_/EXCLUDE_PREFIXES and _SUFFIXES choose the objects worth batching: an object must match
+// an include of each kind given and no exclude; the rest are taken from the queue, not recorded.
+TEST_F(ManifestBuilderTest, FiltersRecordOnlyTheObjectsTheyLetThrough) {
+  auto env = environment();
+  env["INCLUDE_PREFIXES"] = "app/,web/";
+  env["EXCLUDE_PREFIXES"] = "app/private/";
+  env["INCLUDE_SUFFIXES"] = ".log,.gz";
+  env["EXCLUDE_SUFFIXES"] = ".tmp.gz";
+  const auto run = tests::invoke_function(
+      moto_, "ManifestBuilder",
+      batch({{"1", body("logs-bucket", "app/2026-03-05/kept.log")},
+             {"2", body("logs-bucket", "web/2026-03-05/kept.gz")},
+             {"3", body("logs-bucket", "other/2026-03-05/not-included.log")},
+             {"4", body("logs-bucket", "app/private/2026-03-05/excluded.log")},
+             {"5", body("logs-bucket", "app/2026-03-05/wrong-suffix.json")},
+             {"6", body("logs-bucket", "web/2026-03-05/excluded.tmp.gz")}}),
+      env);
+  ASSERT_EQ(run.exit_code, 0) << run.logs;
+  EXPECT_EQ(json::serialize(run.response), R"({"batchItemFailures":[]})")
+      << "filtered records are done with, not failed";
+  EXPECT_EQ(file_states(),
+            (std::map<std::string, std::string>{{"app/2026-03-05/kept.log", "PENDING"},
+                                                {"web/2026-03-05/kept.gz", "PENDING"}}));
+}
+
 // The builder claims the files, then cannot start the execution (here: the state machine it
 // names does not exist, as if it had crashed between the two). The sweep starts it, once.
 TEST_F(ManifestBuilderTest, AManifestClaimedButNeverStartedIsStartedOnceByTheSweep) {
