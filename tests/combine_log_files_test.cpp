@@ -5,6 +5,7 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <fstream>
+#include <functional>
 #include <random>
 
 #include "common/gzip.h"
@@ -49,8 +50,9 @@ class CombineTest : public ::testing::Test {
     text_of_[key] = text;
   }
   // GetFiles-like file list -> DetermineOperationType -> CombineLogFiles.
+  // `after_planning` runs between the two, as another writer would.
   tests::Invocation plan_and_combine(const std::string& directory,
-                                     bool change_after_planning = false) {
+                                     const std::function<void()>& after_planning = {}) {
     std::vector<json::object> lines;
     for (const auto& object : s3_.list_all(source_, directory)) {
       lines.push_back({{"key", object.key}, {"size", object.size}, {"etag", object.etag}});
@@ -63,8 +65,7 @@ class CombineTest : public ::testing::Test {
                        {"files", files.to_json()}};
     auto planned = tests::invoke_function(moto_, "DetermineOperationType", group, environment());
     EXPECT_EQ(planned.exit_code, 0) << planned.logs;
-    if (change_after_planning)
-      s3_.put_object(source_, directory + "changed.log", "rewritten after planning\n");
+    if (after_planning) after_planning();
     json::object event = planned.response.as_object();
     event["run_id"] = "run";
     return tests::invoke_function(moto_, "CombineLogFiles", event, environment());
@@ -212,11 +213,31 @@ TEST_F(CombineTest, ASourceChangedAfterPlanningIsLeftOutAndReported) {
   const std::string dir = "svc/2026-03-05/";
   put(dir + "changed.log", "original\n", "original\n");
   put(dir + "stable.log", "stable\n", "stable\n");
-  const auto run = plan_and_combine(dir, true);
+  const auto run = plan_and_combine(
+      dir, [&] { s3_.put_object(source_, dir + "changed.log", "rewritten after planning\n"); });
   ASSERT_EQ(run.exit_code, 0) << run.logs;
   const auto receipt = receipt_of(run);
   ASSERT_EQ(receipt.at("skipped").as_array().size(), 1u);
   EXPECT_EQ(receipt.at("skipped").at(0).at("key").as_string(), dir + "changed.log");
+  ASSERT_EQ(receipt.at("outputs").as_array().size(), 1u);
+  EXPECT_EQ(fetch_text(std::string(receipt.at("outputs").at(0).at("key").as_string())), "stable\n");
+}
+
+TEST_F(CombineTest, ASourceDeletedAfterPlanningIsLeftOutAndReported) {
+  const std::string dir = "svc/2026-03-05/";
+  put(dir + "gone.log", "gone\n", "gone\n");
+  put(dir + "stable.log", "stable\n", "stable\n");
+  const auto run = plan_and_combine(dir, [&] {
+    ASSERT_EQ(tests::aws_cli(
+                  moto_, "s3api delete-object --bucket " + source_ + " --key " + dir + "gone.log")
+                  .exit_code,
+              0);
+  });
+  ASSERT_EQ(run.exit_code, 0) << run.logs;
+  const auto receipt = receipt_of(run);
+  ASSERT_EQ(receipt.at("skipped").as_array().size(), 1u) << json::serialize(receipt);
+  EXPECT_EQ(receipt.at("skipped").at(0).at("key").as_string(), dir + "gone.log");
+  EXPECT_EQ(receipt.at("skipped").at(0).at("reason").as_string(), "NoSuchKey");
   ASSERT_EQ(receipt.at("outputs").as_array().size(), 1u);
   EXPECT_EQ(fetch_text(std::string(receipt.at("outputs").at(0).at("key").as_string())), "stable\n");
 }
