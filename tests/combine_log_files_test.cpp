@@ -48,6 +48,7 @@ class CombineTest : public ::testing::Test {
   void put(const std::string& key, const std::string& bytes, const std::string& text) {
     s3_.put_object(source_, key, bytes);
     text_of_[key] = text;
+    sizes_[key] = static_cast<std::int64_t>(bytes.size());
   }
   // GetFiles-like file list -> DetermineOperationType -> CombineLogFiles.
   // `after_planning` runs between the two, as another writer would.
@@ -68,7 +69,9 @@ class CombineTest : public ::testing::Test {
     if (after_planning) after_planning();
     json::object event = planned.response.as_object();
     event["run_id"] = "run";
-    return tests::invoke_function(moto_, "CombineLogFiles", event, environment());
+    auto combine_environment = environment();
+    if (!combine_endpoint_.empty()) combine_environment["AWS_ENDPOINT_URL"] = combine_endpoint_;
+    return tests::invoke_function(moto_, "CombineLogFiles", event, combine_environment);
   }
   json::object receipt_of(const tests::Invocation& run) {
     const auto ref = common::FileRef::from_json(run.response.at("receipt"), "receipt");
@@ -154,9 +157,11 @@ class CombineTest : public ::testing::Test {
   }
 
   tests::MotoFixture moto_ = tests::moto_fixture();
+  std::string combine_endpoint_;  // CombineLogFiles' AWS, when not moto itself
   common::S3Client s3_{tests::moto_options(moto_)};
   std::string source_, work_, destination_;
   std::map<std::string, std::string> text_of_;
+  std::map<std::string, std::int64_t> sizes_;  // of each source put, in bytes
 };
 
 TEST_F(CombineTest, EveryOriginalInOrderOnItsOwnLinesGzipAndPlainApart) {
@@ -180,11 +185,31 @@ TEST_F(CombineTest, EveryOriginalInOrderOnItsOwnLinesGzipAndPlainApart) {
     put(dir + "many-" + std::to_string(100 + i) + ".json.gz", common::gzip(text), text);
   }
 
+  // CombineLogFiles reaches moto through the fault proxy (no faults), which counts its traffic.
+  tests::BackgroundProcess proxy("exec " + tests::bin_path("fault-proxy").string() +
+                                     " --upstream " + moto_.endpoint + " --rate 0",
+                                 "fault-proxy listening");
+  combine_endpoint_ = proxy.ready_line().substr(proxy.ready_line().find("http://"));
   const auto run = plan_and_combine(dir);
   ASSERT_EQ(run.exit_code, 0) << run.logs;
   const auto receipt = receipt_of(run);
   const auto& outputs = receipt.at("outputs").as_array();
   ASSERT_EQ(outputs.size(), 2u) << json::serialize(receipt);
+  // The large sources went server-side, as the proxy saw it: S3 copied their bytes, and what
+  // went up from the function is everything else (the small files, the 5 MiB tails, a few
+  // separating newlines). Downloads are no measure: a gzip source is read whole, every member
+  // checked, before any of it is combined.
+  const auto traffic =
+      json::parse(tests::run_command("curl -s " + combine_endpoint_ + "/fault-proxy/stats").out)
+          .at("operations");
+  std::int64_t all_sources = 0;
+  for (const auto& [key, bytes] : sizes_) all_sources += bytes;
+  const std::int64_t copied_by_s3 =
+      static_cast<std::int64_t>(big_gzip.size() + big_plain.size()) - 2 * (5 << 20);
+  EXPECT_EQ(traffic.at("UploadPartCopy").at("count").as_int64(), 2) << traffic;
+  const std::int64_t uploaded = traffic.at("UploadPart").at("bytes_sent").as_int64();
+  EXPECT_GE(uploaded, all_sources - copied_by_s3) << traffic;
+  EXPECT_LE(uploaded, all_sources - copied_by_s3 + 1024) << traffic;
   std::set<std::string> combined;
   for (const auto& output : outputs) {
     const std::string key(output.at("key").as_string());
