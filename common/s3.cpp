@@ -224,7 +224,8 @@ UploadsPage parse_uploads_page(const std::string& body) {
 namespace {
 
 // Pagination, the one place: a request for a page given the previous page's marker, a parser,
-// and the marker of the next page (none at the end). paginate() calls on_page on the caller's
+// and the marker of the next page (none at the end; a page naming the marker it was asked with
+// ends it too, or it would be asked for forever). paginate() calls on_page on the caller's
 // thread; paginate_async() on the engine's, chaining each request to the previous answer.
 template <typename Page, typename Marker>
 struct Pager {
@@ -239,7 +240,7 @@ void paginate(AwsClient& client, const Pager<Page, Marker>& pager, Marker marker
   while (true) {
     Page page = pager.parse(client.send(pager.request(marker)).body);
     const std::optional<Marker> next = pager.next(page);
-    if (!on_page(page) || !next) return;
+    if (!on_page(page) || !next || *next == marker) return;
     marker = *next;
   }
 }
@@ -248,21 +249,23 @@ template <typename Page, typename Marker>
 void paginate_async(AwsClient& client, std::shared_ptr<const Pager<Page, Marker>> pager,
                     const Marker& marker, std::shared_ptr<std::function<bool(Page&)>> on_page,
                     std::shared_ptr<std::function<void(std::exception_ptr)>> done) {
-  client.send_async(pager->request(marker), [&client, pager, on_page, done](AwsOutcome&& outcome) {
-    if (!outcome.ok()) return (*done)(outcome.error);
-    Page page;
-    try {
-      page = pager->parse(outcome.response.body);
-    } catch (...) {
-      return (*done)(std::current_exception());
-    }
-    const std::optional<Marker> next = pager->next(page);
-    if (!(*on_page)(page) || !next) return (*done)(nullptr);
-    paginate_async(client, pager, *next, on_page, done);
-  });
+  client.send_async(pager->request(marker),
+                    [&client, pager, marker, on_page, done](AwsOutcome&& outcome) {
+                      if (!outcome.ok()) return (*done)(outcome.error);
+                      Page page;
+                      try {
+                        page = pager->parse(outcome.response.body);
+                      } catch (...) {
+                        return (*done)(std::current_exception());
+                      }
+                      const std::optional<Marker> next = pager->next(page);
+                      if (!(*on_page)(page) || !next || *next == marker) return (*done)(nullptr);
+                      paginate_async(client, pager, *next, on_page, done);
+                    });
 }
 
 using VersionMarker = std::pair<std::string, std::string>;  // key marker, version id marker
+using UploadMarker = std::pair<std::string, std::string>;   // key marker, upload id marker
 
 Pager<ListPage, std::string> list_pager(const S3Client& s3, std::string bucket,
                                         ListOptions options) {
@@ -289,6 +292,38 @@ Pager<VersionPage, VersionMarker> version_pager(const S3Client& s3, std::string 
       [](const VersionPage& page) -> std::optional<VersionMarker> {
         if (!page.next_key_marker) return std::nullopt;
         return VersionMarker{*page.next_key_marker, page.next_version_id_marker.value_or("")};
+      }};
+}
+
+Pager<PartsPage, std::string> parts_pager(std::function<AwsRequest()> request) {
+  return Pager<PartsPage, std::string>{[request](const std::string& marker) {
+                                         AwsRequest page_request = request();
+                                         if (!marker.empty())
+                                           page_request.query.emplace_back("part-number-marker",
+                                                                           marker);
+                                         return page_request;
+                                       },
+                                       parse_parts_page,
+                                       [](const PartsPage& page) -> std::optional<std::string> {
+                                         if (page.next_part_number_marker.empty())
+                                           return std::nullopt;
+                                         return page.next_part_number_marker;
+                                       }};
+}
+
+Pager<UploadsPage, UploadMarker> uploads_pager(std::function<AwsRequest()> request) {
+  return Pager<UploadsPage, UploadMarker>{
+      [request](const UploadMarker& marker) {
+        AwsRequest page_request = request();
+        if (!marker.first.empty()) page_request.query.emplace_back("key-marker", marker.first);
+        if (!marker.second.empty())
+          page_request.query.emplace_back("upload-id-marker", marker.second);
+        return page_request;
+      },
+      parse_uploads_page,
+      [](const UploadsPage& page) -> std::optional<UploadMarker> {
+        if (page.next_key_marker.empty()) return std::nullopt;
+        return UploadMarker{page.next_key_marker, page.next_upload_id_marker};
       }};
 }
 
@@ -565,36 +600,32 @@ void S3Client::abort_multipart_upload(const std::string& bucket, const std::stri
 std::vector<PartInfo> S3Client::list_parts(const std::string& bucket, const std::string& key,
                                            const std::string& upload_id) {
   std::vector<PartInfo> parts;
-  std::string marker;
-  while (true) {
+  const auto pager = parts_pager([&] {
     AwsRequest request = object_request("ListParts", "GET", bucket, key);
     request.query = {{"uploadId", upload_id}};
-    if (!marker.empty()) request.query.emplace_back("part-number-marker", marker);
-    auto page = parse_parts_page(client_.send(std::move(request)).body);
+    return request;
+  });
+  paginate<PartsPage, std::string>(client_, pager, "", [&](PartsPage& page) {
     parts.insert(parts.end(), page.parts.begin(), page.parts.end());
-    if (page.next_part_number_marker.empty() || page.next_part_number_marker == marker)
-      return parts;
-    marker = page.next_part_number_marker;
-  }
+    return true;
+  });
+  return parts;
 }
 
 std::vector<UploadInfo> S3Client::list_multipart_uploads(const std::string& bucket,
                                                          const std::string& prefix) {
   std::vector<UploadInfo> uploads;
-  std::string key_marker;
-  std::string upload_id_marker;
-  while (true) {
+  const auto pager = uploads_pager([&] {
     AwsRequest request = object_request("ListMultipartUploads", "GET", bucket, "");
     request.query = {{"uploads", ""}};
     if (!prefix.empty()) request.query.emplace_back("prefix", prefix);
-    if (!key_marker.empty()) request.query.emplace_back("key-marker", key_marker);
-    if (!upload_id_marker.empty()) request.query.emplace_back("upload-id-marker", upload_id_marker);
-    auto page = parse_uploads_page(client_.send(std::move(request)).body);
+    return request;
+  });
+  paginate<UploadsPage, UploadMarker>(client_, pager, {}, [&](UploadsPage& page) {
     uploads.insert(uploads.end(), page.uploads.begin(), page.uploads.end());
-    if (page.next_key_marker.empty()) return uploads;
-    key_marker = page.next_key_marker;
-    upload_id_marker = page.next_upload_id_marker;
-  }
+    return true;
+  });
+  return uploads;
 }
 
 AwsRequest S3Client::delete_objects_request(const std::string& bucket,
