@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdio>
 
+#include "common/work_files.h"
 #include "runtime/errors.h"
 
 namespace common {
@@ -50,9 +51,9 @@ Source source_from_json(const boost::json::value& value, const std::string& what
   source.key = text("key");
   source.etag = text("etag");
   const auto* size = object->if_contains("size");
-  if (size == nullptr || !size->is_number())
-    throw runtime::InvalidInput(what + " needs a \"size\"");
-  source.size = size->to_number<std::uint64_t>();
+  const auto bytes = size ? whole_number(*size) : std::nullopt;
+  if (!bytes) throw runtime::InvalidInput(what + " needs a \"size\" (a whole number of bytes)");
+  source.size = *bytes;
   if (const auto* version = object->if_contains("version_id"); version && version->is_string())
     source.version_id = version->get_string();
   return source;

@@ -42,6 +42,13 @@ json::object FileRef::to_json() const {
   return {{"bucket", bucket}, {"key", key}, {"count", count}, {"bytes", bytes}};
 }
 
+std::optional<std::uint64_t> whole_number(const json::value& value) {
+  if (value.is_uint64()) return value.get_uint64();
+  if (value.is_int64() && value.get_int64() >= 0)
+    return static_cast<std::uint64_t>(value.get_int64());
+  return std::nullopt;
+}
+
 FileRef FileRef::from_json(const json::value& value, const std::string& what) {
   const auto* object = value.if_object();
   const json::value* bucket = object ? object->if_contains("bucket") : nullptr;
@@ -55,10 +62,11 @@ FileRef FileRef::from_json(const json::value& value, const std::string& what) {
   const auto count_of = [&](const char* field) -> std::int64_t {
     const json::value* number = object->if_contains(field);
     if (number == nullptr) return 0;
-    if (number->is_int64() && number->get_int64() >= 0) return number->get_int64();
-    if (number->is_uint64() && number->get_uint64() <= INT64_MAX)
-      return static_cast<std::int64_t>(number->get_uint64());
-    throw runtime::InvalidInput(what + "'s \"" + field + "\" must be a whole number of at least 0");
+    const auto count = whole_number(*number);
+    if (!count || *count > INT64_MAX)
+      throw runtime::InvalidInput(what + "'s \"" + field +
+                                  "\" must be a whole number of at least 0");
+    return static_cast<std::int64_t>(*count);
   };
   file.count = count_of("count");
   file.bytes = count_of("bytes");

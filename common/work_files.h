@@ -5,12 +5,18 @@
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "common/s3.h"
 
 namespace common {
+
+// A JSON value that counts something (items, bytes): whole and at least 0. nullopt for a
+// negative, fractional or non-numeric value, which boost's to_number would throw as system_error
+// rather than as the input's fault.
+std::optional<std::uint64_t> whole_number(const boost::json::value& value);
 
 struct FileRef {
   std::string bucket;

@@ -4,6 +4,7 @@
 
 #include <boost/json/parse.hpp>
 
+#include "common/plan.h"
 #include "common/work_files.h"
 #include "runtime/errors.h"
 
@@ -31,6 +32,24 @@ TEST(FileRefs, CountsThatAreNotWholeNumbersAreInvalidInput) {
         R"({"bucket":"w","key":"k","count":-1})", R"({"bucket":"w","key":"k","count":1.5})",
         R"({"bucket":"w","key":"k","count":"3"})", R"({"bucket":"w","key":7})", R"([1,2])"}) {
     EXPECT_THROW(read(json), runtime::InvalidInput) << json;
+  }
+}
+
+}  // namespace
+
+namespace {
+
+// The same rule for a source in a file list or plan: its size is a whole number of bytes.
+TEST(FileRefs, ASourceSizeThatIsNotAWholeNumberOfBytesIsInvalidInput) {
+  const auto source = common::source_from_json(
+      boost::json::parse(R"({"key":"a.log","etag":"\"e\"","size":12})"), "a source");
+  EXPECT_EQ(source.size, 12u);
+  for (const char* json :
+       {R"({"key":"a.log","etag":"e","size":-1})", R"({"key":"a.log","etag":"e","size":1.5})",
+        R"({"key":"a.log","etag":"e","size":1e300})", R"({"key":"a.log","etag":"e"})"}) {
+    EXPECT_THROW(common::source_from_json(boost::json::parse(json), "a source"),
+                 runtime::InvalidInput)
+        << json;
   }
 }
 

@@ -91,10 +91,7 @@ CreatedObject checked(CreatedObject object, const std::string& time) {
 }
 
 std::uint64_t size_of(const json::value* value) {
-  // A negative or fractional size escaped as boost's system_error (found by fuzzing).
-  if (value != nullptr && value->is_uint64()) return value->get_uint64();
-  if (value != nullptr && value->is_int64() && value->get_int64() >= 0)
-    return static_cast<std::uint64_t>(value->get_int64());
+  if (const auto size = value ? common::whole_number(*value) : std::nullopt) return *size;
   throw runtime::InvalidInput("the notification gives no object size (a whole number of bytes)");
 }
 
