@@ -561,10 +561,8 @@ TEST(Signatures, OursAreAcceptedAndAWrongSecretIsRejected) {
 // engine does with a server that, like S3, keeps them open.
 TEST(Connections, SequentialRequestsReuseOneConnectionAndParallelOnesAreBounded) {
   const auto moto = tests::moto_fixture();
-  tests::BackgroundProcess proxy("exec " + tests::bin_path("fault-proxy").string() +
-                                     " --upstream " + moto.endpoint + " --rate 0",
-                                 "fault-proxy listening");
-  const std::string proxy_url = proxy.ready_line().substr(proxy.ready_line().find("http://"));
+  const tests::FaultProxy proxy(moto.endpoint, "--rate 0");
+  const std::string proxy_url = proxy.url();
   const std::string bucket = tests::unique_name("conns");
   ASSERT_EQ(tests::aws_cli(moto, "s3api create-bucket --bucket " + bucket).exit_code, 0);
 
@@ -587,10 +585,8 @@ TEST(Connections, SequentialRequestsReuseOneConnectionAndParallelOnesAreBounded)
 
 TEST(Faults, ThousandObjectsRoundTripThroughTwentyPercentFaults) {
   const auto moto = tests::moto_fixture();
-  tests::BackgroundProcess proxy("exec " + tests::bin_path("fault-proxy").string() +
-                                     " --upstream " + moto.endpoint + " --rate 0.2 --seed 7",
-                                 "fault-proxy listening");
-  const std::string proxy_url = proxy.ready_line().substr(proxy.ready_line().find("http://"));
+  const tests::FaultProxy proxy(moto.endpoint, "--rate 0.2 --seed 7");
+  const std::string proxy_url = proxy.url();
   const std::string bucket = tests::unique_name("faults");
   ASSERT_EQ(tests::aws_cli(moto, "s3api create-bucket --bucket " + bucket).exit_code, 0);
   runtime::metrics::take_lines();  // start counting from zero
@@ -630,8 +626,7 @@ TEST(Faults, ThousandObjectsRoundTripThroughTwentyPercentFaults) {
   EXPECT_TRUE(tests::cli_keys(moto, bucket, "round/").empty());
 
   // The proxy really misbehaved, and the client really retried.
-  const auto stats =
-      json::parse(tests::run_command("curl -s " + proxy_url + "/fault-proxy/stats").out);
+  const auto stats = proxy.stats();
   const auto& faults = stats.at("faults").as_object();
   long injected = 0;
   for (const auto& [name, count] : faults) {
@@ -649,11 +644,8 @@ TEST(Faults, ThousandObjectsRoundTripThroughTwentyPercentFaults) {
 // answer: detected and retried until the operation really succeeds.
 TEST(Faults, ErrorsInsideSuccessfulAnswersAreRetried) {
   const auto moto = tests::moto_fixture();
-  tests::BackgroundProcess proxy("exec " + tests::bin_path("fault-proxy").string() +
-                                     " --upstream " + moto.endpoint +
-                                     " --rate 0.5 --faults error_in_200 --seed 3",
-                                 "fault-proxy listening");
-  const std::string proxy_url = proxy.ready_line().substr(proxy.ready_line().find("http://"));
+  const tests::FaultProxy proxy(moto.endpoint, "--rate 0.5 --faults error_in_200 --seed 3");
+  const std::string proxy_url = proxy.url();
   const std::string bucket = tests::unique_name("error200");
   ASSERT_EQ(tests::aws_cli(moto, "s3api create-bucket --bucket " + bucket).exit_code, 0);
   S3Client s3(tests::moto_options(moto, proxy_url));
@@ -680,8 +672,7 @@ TEST(Faults, ErrorsInsideSuccessfulAnswersAreRetried) {
     ++outputs;
   }
   EXPECT_EQ(outputs, 1 + 2 * kRounds);
-  const auto stats =
-      json::parse(tests::run_command("curl -s " + proxy_url + "/fault-proxy/stats").out);
+  const auto stats = proxy.stats();
   EXPECT_GT(stats.at("faults").at("error_in_200").as_int64(), 5) << json::serialize(stats);
   EXPECT_EQ(tests::cli_open_uploads(moto, bucket), 0u);
 }
@@ -689,21 +680,15 @@ TEST(Faults, ErrorsInsideSuccessfulAnswersAreRetried) {
 // A body that cannot be produced again is never resent; one held in memory is, up to the limit.
 TEST(Faults, OnlyRewindableBodiesAreRetried) {
   const auto moto = tests::moto_fixture();
-  tests::BackgroundProcess proxy("exec " + tests::bin_path("fault-proxy").string() +
-                                     " --upstream " + moto.endpoint + " --rate 1 --faults internal",
-                                 "fault-proxy listening");
-  const std::string proxy_url = proxy.ready_line().substr(proxy.ready_line().find("http://"));
+  const tests::FaultProxy proxy(moto.endpoint, "--rate 1 --faults internal");
+  const std::string proxy_url = proxy.url();
   const std::string bucket = tests::unique_name("rewind");
   ASSERT_EQ(tests::aws_cli(moto, "s3api create-bucket --bucket " + bucket).exit_code, 0);
   auto options = tests::moto_options(moto, proxy_url);
   options.retry.max_attempts = 3;
   options.retry.base_delay = std::chrono::milliseconds(1);
   S3Client s3(options);
-  auto requests_seen = [&] {
-    return json::parse(tests::run_command("curl -s " + proxy_url + "/fault-proxy/stats").out)
-        .at("requests")
-        .as_int64();
-  };
+  auto requests_seen = [&] { return proxy.stats().at("requests").as_int64(); };
 
   class OneShot : public common::BodySource {
    public:

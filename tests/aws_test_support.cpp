@@ -112,6 +112,16 @@ std::size_t cli_open_uploads(const MotoFixture& moto, const std::string& bucket)
   return uploads ? uploads->size() : 0;
 }
 
+FaultProxy::FaultProxy(const std::string& upstream, const std::string& arguments)
+    : process_(
+          "exec " + bin_path("fault-proxy").string() + " --upstream " + upstream + " " + arguments,
+          "fault-proxy listening"),
+      url_(process_.ready_line().substr(process_.ready_line().find("http://"))) {}
+
+boost::json::value FaultProxy::stats() const {
+  return boost::json::parse(run_command("curl -s " + url_ + "/fault-proxy/stats").out);
+}
+
 bool create_buckets(const MotoFixture& moto, const std::vector<std::string>& buckets) {
   for (const auto& bucket : buckets) {
     const auto created = aws_cli(moto, "s3api create-bucket --bucket " + bucket);

@@ -54,6 +54,19 @@ std::vector<std::pair<std::string, std::string>> cli_versions(const MotoFixture&
 // Multipart uploads still open in the bucket:
 std::size_t cli_open_uploads(const MotoFixture& moto, const std::string& bucket);
 
+// build/bin/fault-proxy in front of `upstream` with `arguments` (--rate, --faults, --seed, ...).
+class FaultProxy {
+ public:
+  FaultProxy(const std::string& upstream, const std::string& arguments);
+  const std::string& url() const { return url_; }
+  // GET /fault-proxy/stats: faults injected, traffic by operation.
+  boost::json::value stats() const;
+
+ private:
+  BackgroundProcess process_;
+  std::string url_;
+};
+
 struct Invocation {
   int exit_code = -1;
   boost::json::value response;  // null when the output was not JSON

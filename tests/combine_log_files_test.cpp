@@ -186,10 +186,8 @@ TEST_F(CombineTest, EveryOriginalInOrderOnItsOwnLinesGzipAndPlainApart) {
   }
 
   // CombineLogFiles reaches moto through the fault proxy (no faults), which counts its traffic.
-  tests::BackgroundProcess proxy("exec " + tests::bin_path("fault-proxy").string() +
-                                     " --upstream " + moto_.endpoint + " --rate 0",
-                                 "fault-proxy listening");
-  combine_endpoint_ = proxy.ready_line().substr(proxy.ready_line().find("http://"));
+  const tests::FaultProxy proxy(moto_.endpoint, "--rate 0");
+  combine_endpoint_ = proxy.url();
   const auto run = plan_and_combine(dir);
   ASSERT_EQ(run.exit_code, 0) << run.logs;
   const auto receipt = receipt_of(run);
@@ -199,9 +197,7 @@ TEST_F(CombineTest, EveryOriginalInOrderOnItsOwnLinesGzipAndPlainApart) {
   // went up from the function is everything else (the small files, the 5 MiB tails, a few
   // separating newlines). Downloads are no measure: a gzip source is read whole, every member
   // checked, before any of it is combined.
-  const auto traffic =
-      json::parse(tests::run_command("curl -s " + combine_endpoint_ + "/fault-proxy/stats").out)
-          .at("operations");
+  const auto traffic = proxy.stats().at("operations");
   std::int64_t all_sources = 0;
   for (const auto& [key, bytes] : sizes_) all_sources += bytes;
   const std::int64_t copied_by_s3 =

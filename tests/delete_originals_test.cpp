@@ -250,31 +250,6 @@ TEST_F(DeleteOriginalsTest, BadInputIsAClearErrorAndDeletesNothing) {
 
 }  // namespace
 
-namespace {
-
-// fault-proxy in front of the fixture's moto, answering every DeleteObjects with one of its keys
-// refused (InternalError) though moto deleted it: S3's answer for that key was lost.
-class KeyRefusingProxy {
- public:
-  explicit KeyRefusingProxy(const tests::MotoFixture& moto)
-      : process_("exec " + tests::bin_path("fault-proxy").string() + " --upstream " +
-                     moto.endpoint + " --faults key_refused --rate 1",
-                 "fault-proxy listening") {}
-  std::string url() const {
-    return process_.ready_line().substr(process_.ready_line().find("http://"));
-  }
-  long refused() const {
-    const auto stats =
-        json::parse(tests::run_command("curl -s " + url() + "/fault-proxy/stats").out);
-    return static_cast<long>(stats.at("faults").at("key_refused").as_int64());
-  }
-
- private:
-  tests::BackgroundProcess process_;
-};
-
-}  // namespace
-
 // S3 answers DeleteObjects key by key: a key it refuses is tried again in the next round, and one
 // refused in every round is reported (`failed`, the delete-failures work file) and kept in mind.
 TEST_F(DeleteOriginalsTest, KeysRefusedInsideADeleteAreRetriedThenReported) {
@@ -283,7 +258,9 @@ TEST_F(DeleteOriginalsTest, KeysRefusedInsideADeleteAreRetriedThenReported) {
     s3_.put_object(source_, dir + name, std::string(name) + "\n");
   const auto combined = combine_day();
   ASSERT_EQ(combined.at("files").as_int64(), 4) << json::serialize(combined);
-  KeyRefusingProxy proxy(moto_);
+  // Every DeleteObjects has one of its keys refused (InternalError) though moto deleted it: S3's
+  // answer for that key was lost.
+  const tests::FaultProxy proxy(moto_.endpoint, "--faults key_refused --rate 1");
   auto environment = this->environment();
   environment["AWS_ENDPOINT_URL"] = proxy.url();
 
@@ -295,7 +272,8 @@ TEST_F(DeleteOriginalsTest, KeysRefusedInsideADeleteAreRetriedThenReported) {
   EXPECT_EQ(run.response.at("failed").as_int64(), 1) << json::serialize(run.response);
   EXPECT_NE(run.logs.find("S3 refused some deletions; retrying them"), std::string::npos);
   EXPECT_NE(run.logs.find("original could not be deleted; it stays"), std::string::npos);
-  EXPECT_GE(proxy.refused(), 2) << "the refused key was tried again";
+  EXPECT_GE(proxy.stats().at("faults").at("key_refused").as_int64(), 2)
+      << "the refused key was tried again";
   EXPECT_EQ(tests::cli_keys(moto_, work_, "work/run/delete-failures/").size(), 1u)
       << "the key is written down for the operator";
   EXPECT_TRUE(tests::cli_keys(moto_, source_, dir).empty())

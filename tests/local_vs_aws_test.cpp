@@ -60,15 +60,7 @@ class OnTheLocalStack : public ::testing::Test {
   }
 
   // The bucket's keys as the aws CLI lists them.
-  std::set<std::string> keys(const std::string& bucket) {
-    std::set<std::string> found;
-    const auto listed = aws("s3api list-objects-v2 --bucket " + bucket);
-    if (const auto* contents =
-            listed.is_object() ? listed.as_object().if_contains("Contents") : nullptr)
-      for (const auto& object : contents->as_array())
-        found.insert(std::string(object.at("Key").as_string()));
-    return found;
-  }
+  std::set<std::string> keys(const std::string& bucket) { return tests::cli_keys(moto(), bucket); }
 
   std::string start_execution(const std::string& machine, const std::string& input) {
     const auto started = aws("stepfunctions start-execution --state-machine-arn " +
@@ -163,12 +155,9 @@ TEST_F(OnTheLocalStack, OriginalsItMayNotDeleteAreReportedAndTheRestDeleted) {
   EXPECT_EQ(keys(destination_).size(), 4u) << "every group was combined";
   const std::string log = stack_->function_log("DeleteOriginalsFunction");
   EXPECT_NE(log.find(R"("OriginalsNotDeleted":1)"), std::string::npos) << log;
-  const auto failures =
-      aws("s3api list-objects-v2 --bucket " + stack_->resource("WorkBucket") + " --prefix work/");
   std::size_t failure_files = 0;
-  for (const auto& object : failures.at("Contents").as_array())
-    if (object.at("Key").as_string().find("/delete-failures/") != json::string::npos)
-      ++failure_files;
+  for (const auto& key : tests::cli_keys(moto(), stack_->resource("WorkBucket"), "work/"))
+    failure_files += key.find("/delete-failures/") != std::string::npos;
   EXPECT_EQ(failure_files, 1u) << "the keys it could not delete are written down";
 }
 
