@@ -12,6 +12,7 @@
 #include <sstream>
 #include <thread>
 
+#include "common/dates.h"
 #include "common/gzip.h"
 #include "common/json_services.h"
 #include "common/s3.h"
@@ -162,17 +163,18 @@ class DailyAggregation : public ::testing::Test {
     // Past the delay window for all of the above; this one is inside it and must stay.
     const std::string recent_key = "app/2026-03-05/arrived-just-now.log";
     if (delay_window_seconds() > 0) {
-      std::this_thread::sleep_for(std::chrono::seconds(delay_window_seconds() + 1));
+      wait_until_listed_objects_are_older_than(std::chrono::seconds(delay_window_seconds()));
+      if (HasFatalFailure()) return outputs;
       s3_->put_object("e2e-other", recent_key, "too recent\n");
     }
 
     const std::string arn = start(execution_name, std::string(R"({"date":")") + kDay + "\"}");
     std::thread beside;
     if (while_running) beside = std::thread(while_running);
-    for (int i = 0;
-         i < 600 && s3_->list_all(work_, "work/" + execution_name + "/groups.json").empty(); ++i) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
+    EXPECT_TRUE(tests::wait_until(
+        [&] { return !s3_->list_all(work_, "work/" + execution_name + "/groups.json").empty(); },
+        std::chrono::seconds(60)))
+        << "no groups file: the late write below would not come after listing";
     s3_->put_object("e2e-ct", late_key, "written after listing\n");
     const auto execution = wait_for(arn);
     if (beside.joinable()) beside.join();
@@ -234,6 +236,26 @@ class DailyAggregation : public ::testing::Test {
     return outputs;
   }
 
+  // Waits for the condition the window tests, on S3's own LastModified, not for a fixed time: moto
+  // and this test share the machine's clock, as the run's start and LastModified do on AWS.
+  void wait_until_listed_objects_are_older_than(std::chrono::seconds window) {
+    std::chrono::system_clock::time_point newest{};
+    for (const std::string bucket : {"e2e-ct", "e2e-other"}) {
+      for (const auto& object : s3_->list_all(bucket)) {
+        const auto modified = common::parse_s3_time(object.last_modified);
+        ASSERT_TRUE(modified.has_value()) << object.last_modified;
+        newest = std::max(newest, *modified);
+      }
+    }
+    // LastModified is whole seconds, floored: one more second covers what was cut.
+    const auto old_enough = newest + window + std::chrono::seconds(1);
+    const auto deadline = std::chrono::system_clock::now() + window + std::chrono::seconds(30);
+    while (std::chrono::system_clock::now() < old_enough) {
+      ASSERT_LT(std::chrono::system_clock::now(), deadline) << "the clock stood still";
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+  }
+
   std::unique_ptr<tests::LocalStack> stack_;
   json::object info_;
   tests::MotoFixture moto_;
@@ -244,7 +266,7 @@ class DailyAggregation : public ::testing::Test {
 // The window is measured back from the execution's start, however late GetFiles runs.
 class DailyAggregationWithDelayWindow : public DailyAggregation {
  protected:
-  int delay_window_seconds() const override { return 12; }
+  int delay_window_seconds() const override { return 5; }
 };
 
 TEST_F(DailyAggregationWithDelayWindow,
@@ -403,10 +425,20 @@ class DailyAggregationWithCrashes : public DailyAggregation {
           json::parse(tests::run_command("curl -s " + proxy + "/fault-proxy/stats").out);
       for (std::size_t hold = 0; hold < 2; ++hold) {
         if (handled[hold] || stats.at("holds").at(hold).at("state") != "waiting") continue;
-        const auto killed =
-            tests::run_command("pkill -KILL -P " + server + " -f 'bin/" + functions[hold] + "$'");
+        std::string pids =
+            tests::run_command("pgrep -d ' ' -P " + server + " -f 'bin/" + functions[hold] + "$'")
+                .out;
+        if (!pids.empty() && pids.back() == '\n') pids.pop_back();
+        const auto killed = tests::run_command("kill -KILL " + pids);
         EXPECT_EQ(killed.exit_code, 0) << "no " << functions[hold] << " process to kill";
-        std::this_thread::sleep_for(std::chrono::milliseconds(200));
+        // Released only once the killed processes are dead (gone or zombies), so S3's answer
+        // reaches no one; lambda-local may already be running the retry in a new one.
+        const std::string dead = "for p in " + pids +
+                                 "; do s=$(cut -d' ' -f3 /proc/$p/stat 2>/dev/null);"
+                                 " [ -z \"$s\" ] || [ \"$s\" = Z ] || exit 1; done";
+        EXPECT_TRUE(tests::wait_until([&] { return tests::run_command(dead).exit_code == 0; },
+                                      std::chrono::seconds(10)))
+            << functions[hold] << " outlived SIGKILL";
         tests::run_command("curl -s -X POST '" + proxy +
                            "/fault-proxy/release?hold=" + std::to_string(hold) + "'");
         handled[hold] = true;

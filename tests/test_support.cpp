@@ -138,6 +138,16 @@ BackgroundProcess::BackgroundProcess(const std::string& command, const std::stri
   throw std::runtime_error("background process never became ready: " + command + "\n" + pending);
 }
 
+bool wait_until(const std::function<bool()>& condition, std::chrono::milliseconds timeout,
+                std::chrono::milliseconds poll) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (!condition()) {
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(poll);
+  }
+  return true;
+}
+
 BackgroundProcess::~BackgroundProcess() {
   if (pid_ <= 0) return;
   kill(-pid_, SIGTERM);

@@ -4,8 +4,10 @@
 #include <sys/types.h>
 
 #include <boost/json/object.hpp>
+#include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -51,6 +53,11 @@ struct CommandResult {
 };
 // Runs a shell command, capturing stdout and stderr.
 CommandResult run_command(const std::string& command);
+
+// Polls `condition` until it holds (true) or `timeout` passes (false): a wait for a condition,
+// never for a fixed time.
+bool wait_until(const std::function<bool()>& condition, std::chrono::milliseconds timeout,
+                std::chrono::milliseconds poll = std::chrono::milliseconds(50));
 
 // A child process that runs until destroyed (SIGTERM, then SIGKILL).
 class BackgroundProcess {
