@@ -7,6 +7,8 @@
 #include <fstream>
 #include <functional>
 #include <random>
+#include <set>
+#include <thread>
 
 #include "common/gzip.h"
 #include "common/s3.h"
@@ -524,6 +526,111 @@ TEST_F(CombineTest, ArchivedSourcesStayAndAreCounted) {
   ASSERT_EQ(copy_receipt.at("skipped").as_array().size(), 1u) << json::serialize(copy_receipt);
   EXPECT_EQ(copy_receipt.at("skipped").at(0).at("reason").as_string(), "InvalidObjectState");
   EXPECT_EQ(copy_receipt.at("outputs").as_array().size(), 1u);
+}
+
+// Manifest mode (process_manifest): the manifest's files are planned here into
+// <DESTINATION_PREFIX>/<bucket>/date=<date>/batch-<manifest id>-NNNN, split at MAX_OUTPUT_BYTES,
+// gzip and plain apart, and the manifest id is the run and the group of the receipt.
+TEST_F(CombineTest, AManifestIsPlannedIntoBatchOutputsSplitAtMaxOutputBytes) {
+  json::array manifest;
+  for (int i = 0; i < 6; ++i) {
+    const std::string key = "app/2026-03-05/m" + std::to_string(i) + (i < 4 ? ".log" : ".log.gz");
+    const std::string text = std::string(900, 'a' + i) + "\n";
+    put(key, i < 4 ? text : common::gzip(text), text);
+    const auto head = s3_.head_object(source_, key);
+    manifest.push_back(json::object{{"key", key}, {"size", head.size}, {"etag", head.etag}});
+  }
+  s3_.put_object(work_, "work/m-1/manifest.json", json::serialize(manifest));
+  const json::object event{
+      {"manifest_id", "m-1"},
+      {"source_bucket", source_},
+      {"date", "2026-03-05"},
+      {"manifest", common::FileRef{work_, "work/m-1/manifest.json", 6, 0}.to_json()}};
+  auto env = environment();
+  env["MAX_OUTPUT_BYTES"] = "2000";
+  const auto run = run_to_end(event, env);
+  ASSERT_EQ(run.exit_code, 0) << run.logs;
+  EXPECT_EQ(run.response.at("group_id").as_string(), "m-1");
+  const auto receipt_ref = common::FileRef::from_json(run.response.at("receipt"), "receipt");
+  EXPECT_TRUE(receipt_ref.key.starts_with("work/m-1/receipts/m-1-")) << receipt_ref.key;
+  const auto receipt = receipt_of(run);
+  std::set<std::string> keys, combined;
+  for (const auto& output : receipt.at("outputs").as_array()) {
+    const std::string key(output.at("key").as_string());
+    keys.insert(key);
+    EXPECT_EQ(fetch_text(key), expected_text(output.as_object())) << key;
+    for (const auto& source : output.at("sources").as_array())
+      combined.insert(std::string(source.at("key").as_string()));
+  }
+  const std::string base = "agg/" + source_ + "/date=2026-03-05/batch-m-1-";
+  // 4 x 901 plain bytes and 2 small gzip files: (m0, m1), (m2, m3, m4, m5), the second one's
+  // gzip and plain content apart.
+  EXPECT_EQ(keys, (std::set<std::string>{base + "0001.log", base + "0002.log", base + "0002.gz"}))
+      << json::serialize(receipt);
+  EXPECT_EQ(tests::cli_keys(moto_, destination_), keys) << "the receipt names every output";
+  EXPECT_EQ(combined.size(), 6u);
+}
+
+// At most DOWNLOAD_CONCURRENCY small sources are fetched at once, and fewer when their bytes would
+// pass MEMORY_BUDGET_BYTES, as the fault proxy (every request held 100 ms) counts them.
+TEST_F(CombineTest, DownloadsInFlightStayWithinTheConcurrencyAndTheMemoryBudget) {
+  std::vector<std::string> keys;
+  for (int i = 0; i < 10; ++i) {
+    const std::string key = "app/2026-03-05/d" + std::to_string(10 + i) + ".log";
+    const std::string text = random_lines(100'000, 50 + i);
+    put(key, text, text);
+    keys.push_back(key);
+  }
+  struct Case {
+    const char* name;
+    const char* concurrency;
+    const char* budget;
+    std::int64_t expected_most;
+  };
+  for (const Case& limits :
+       {Case{"by-count", "3", "67108864", 3}, Case{"by-bytes", "8", "250000", 2}}) {
+    SCOPED_TRACE(limits.name);
+    const tests::FaultProxy proxy(moto_.endpoint, "--faults delay --rate 1 --delay-ms 100");
+    auto env = environment();
+    env["AWS_ENDPOINT_URL"] = proxy.url();
+    env["DOWNLOAD_CONCURRENCY"] = limits.concurrency;
+    env["MEMORY_BUDGET_BYTES"] = limits.budget;
+    const auto run = run_to_end(plan_event(limits.name, keys), env);
+    ASSERT_EQ(run.exit_code, 0) << run.logs;
+    const auto output = receipt_of(run).at("outputs").at(0).as_object();
+    EXPECT_EQ(fetch_text(std::string(output.at("key").as_string())), expected_text(output));
+    const auto gets = proxy.stats().at("operations").at("GetObject");
+    EXPECT_EQ(gets.at("most_in_flight").as_int64(), limits.expected_most) << gets;
+  }
+}
+
+// The size check before the receipt: an output overwritten between its completion and the check
+// (held by the fault proxy meanwhile) fails the call with VerificationFailed and no receipt, so
+// DeleteOriginals never sees its originals.
+TEST_F(CombineTest, AnOutputThatIsNotWhatWasWrittenFailsTheCallAndWritesNoReceipt) {
+  const std::string key = "app/2026-03-05/v.log";
+  put(key, "verified\n", "verified\n");
+  const tests::FaultProxy proxy(moto_.endpoint, "--rate 0 --hold '^HEAD /" + destination_ + "/'");
+  auto env = environment();
+  env["AWS_ENDPOINT_URL"] = proxy.url();
+  tests::Invocation run;
+  std::thread combine([&] { run = run_to_end(plan_event("verify", {key}), env); });
+  const bool held =
+      tests::wait_until([&] { return proxy.stats().at("holds").at(0).at("state") == "waiting"; },
+                        std::chrono::seconds(60));
+  EXPECT_TRUE(held) << "the output was never checked";
+  if (held) {
+    const auto outputs = tests::cli_keys(moto_, destination_);
+    ASSERT_EQ(outputs.size(), 1u);
+    s3_.put_object(destination_, *outputs.begin(), "someone else's, and longer\n");
+  }
+  tests::run_command("curl -s -X POST '" + proxy.url() + "/fault-proxy/release'");
+  combine.join();
+  EXPECT_EQ(run.exit_code, 1) << run.logs;
+  EXPECT_EQ(run.response.at("errorType").as_string(), "VerificationFailed") << run.logs;
+  for (const auto& work_key : tests::cli_keys(moto_, work_))
+    EXPECT_EQ(work_key.find("/receipts/"), std::string::npos) << "a receipt: " << work_key;
+  EXPECT_TRUE(source_exists(key));
 }
 
 TEST_F(CombineTest, BadInputIsAClearErrorAndWritesNothing) {

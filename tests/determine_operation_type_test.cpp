@@ -1,6 +1,7 @@
 // DetermineOperationType as Lambda runs it, against moto: plans from real file lists.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
@@ -193,6 +194,49 @@ TEST_F(DetermineOperationTypeTest, DistinctGroupsNeverShareAnOutputKey) {
   for (const std::string directory : {"h1/", "h2/"}) plan(directory, 150, "big.gz", copy);
   EXPECT_EQ(outputs, 4u + 4u) << "one output per folder, one per copied version";
   EXPECT_EQ(keys.size(), outputs) << "every key its own";
+}
+
+// MAX_OUTPUT_BYTES bounds each output; HEAD_CONCURRENCY bounds the HEADs for sizes the list did
+// not give, as the fault proxy (every request held 100 ms, so they overlap) counts them.
+TEST_F(DetermineOperationTypeTest, OutputsAreSplitAtMaxOutputBytesWithAtMostHeadConcurrencyHeads) {
+  const std::string directory = "app/2026/03/05/09/";
+  std::vector<json::object> lines;
+  std::vector<std::string> put_keys;
+  for (int i = 0; i < 8; ++i) {
+    const std::string key = directory + "f" + std::to_string(i) + ".log";
+    s3_.put_object(source_, key, std::string(999, 'a' + i) + "\n");
+    lines.push_back({{"key", key}});  // no size, no etag: asked of S3
+    put_keys.push_back(key);
+  }
+  const tests::FaultProxy proxy(moto_.endpoint, "--faults delay --rate 1 --delay-ms 100");
+  auto environment_through_proxy = environment();
+  environment_through_proxy["AWS_ENDPOINT_URL"] = proxy.url();
+  environment_through_proxy["MAX_OUTPUT_BYTES"] = "3000";
+  environment_through_proxy["HEAD_CONCURRENCY"] = "3";
+  const auto run = tests::invoke_function(
+      moto_, "DetermineOperationType",
+      group(lines, {{"group_id", "g-split"}, {"kind", "other"}, {"directory", directory}}),
+      environment_through_proxy);
+  ASSERT_EQ(run.exit_code, 0) << run.logs;
+
+  const auto outputs = plan_of(run).at("outputs").as_array();
+  EXPECT_EQ(outputs.size(), 3u) << "8 files of 1,000 bytes, at most 3,000 bytes an output";
+  std::vector<std::string> planned_keys;
+  for (const auto& output : outputs) {
+    std::int64_t bytes = 0;
+    for (const auto& source : output.at("sources").as_array()) {
+      bytes += source.at("size").as_int64();
+      planned_keys.emplace_back(source.at("key").as_string());
+    }
+    EXPECT_LE(bytes, 3000) << json::serialize(output);
+    EXPECT_EQ(output.at("bytes").as_int64(), bytes);
+  }
+  std::sort(planned_keys.begin(), planned_keys.end());
+  EXPECT_EQ(planned_keys, put_keys) << "every file in exactly one output";
+
+  const auto heads = proxy.stats().at("operations").at("HeadObject");
+  EXPECT_EQ(heads.at("count").as_int64(), 8);
+  EXPECT_EQ(heads.at("most_in_flight").as_int64(), 3) << "3 at once, never more";
 }
 
 TEST_F(DetermineOperationTypeTest, MissingSourceFailsThePlan) {

@@ -209,6 +209,69 @@ TEST_F(ManifestBuilderTest, AManifestClaimedButNeverStartedIsStartedOnceByTheSwe
   EXPECT_EQ(executions(), 1u) << "exactly once";
 }
 
+// A crash after StartExecution but before the manifest item recorded it: the sweep's start finds
+// ExecutionAlreadyExists, takes that execution as the manifest's, and starts no second one.
+TEST_F(ManifestBuilderTest, ASweepFindingTheExecutionAlreadyStartedTakesItAndStartsNoOther) {
+  const auto run = tests::invoke_function(moto_, "ManifestBuilder",
+                                          batch({{"1", body("logs-bucket", "d/2026-03-05/1.log")},
+                                                 {"2", body("logs-bucket", "d/2026-03-05/2.log")},
+                                                 {"3", body("logs-bucket", "d/2026-03-05/3.log")}}),
+                                          environment(machine_ + "-missing"));
+  ASSERT_EQ(run.exit_code, 0) << run.logs;
+  std::string manifest_id;
+  for (const auto& item : ledger()) {
+    if (item.at("pk").at("S").as_string().starts_with("M#"))
+      manifest_id = std::string(item.at("sk").at("S").as_string());
+  }
+  ASSERT_FALSE(manifest_id.empty()) << "a manifest was cut";
+  const auto started = tests::aws_cli(moto_, "stepfunctions start-execution --state-machine-arn " +
+                                                 machine_ + " --name " + manifest_id +
+                                                 " --input '{\"started\":\"before the crash\"}'");
+  ASSERT_EQ(started.exit_code, 0) << started.err;
+  const std::string execution_arn(json::parse(started.out).at("executionArn").as_string());
+
+  const auto swept = tests::invoke_function(moto_, "ManifestBuilder",
+                                            json::object{{"action", "sweep"}}, environment());
+  ASSERT_EQ(swept.exit_code, 0) << swept.logs;
+  EXPECT_EQ(swept.response.at("manifests_started").as_int64(), 1);
+  EXPECT_EQ(executions(), 1u) << "the one started before, no second";
+  for (const auto& item : ledger()) {
+    if (!item.at("pk").at("S").as_string().starts_with("M#")) continue;
+    EXPECT_EQ(item.at("execution_arn").at("S").as_string(), execution_arn) << item;
+    EXPECT_FALSE(item.as_object().contains("open_pk")) << "no longer the sweep's: " << item;
+  }
+}
+
+// Every ledger item (files, manifest, partition) expires TTL_DAYS after it is written.
+TEST_F(ManifestBuilderTest, EveryLedgerItemExpiresTtlDaysAfterItIsWritten) {
+  auto env = environment();
+  env["TTL_DAYS"] = "2";
+  const auto before = std::chrono::system_clock::now();
+  const auto run = tests::invoke_function(moto_, "ManifestBuilder",
+                                          batch({{"1", body("logs-bucket", "d/2026-03-05/1.log")},
+                                                 {"2", body("logs-bucket", "d/2026-03-05/2.log")},
+                                                 {"3", body("logs-bucket", "d/2026-03-05/3.log")},
+                                                 {"4", body("logs-bucket", "d/2026-03-05/4.log")}}),
+                                          env);
+  const auto after = std::chrono::system_clock::now();
+  ASSERT_EQ(run.exit_code, 0) << run.logs;
+  const auto seconds = [](std::chrono::system_clock::time_point time) {
+    return std::chrono::duration_cast<std::chrono::seconds>(time.time_since_epoch()).count();
+  };
+  const std::int64_t two_days = 2 * 24 * 3600;
+  std::set<std::string> kinds;
+  for (const auto& item : ledger()) {
+    const std::string pk(item.at("pk").at("S").as_string());
+    kinds.insert(pk.substr(0, pk.find('#')));
+    ASSERT_TRUE(item.as_object().contains("expires_at")) << item;
+    const std::int64_t expires_at =
+        std::stoll(std::string(item.at("expires_at").at("N").as_string()));
+    EXPECT_GE(expires_at, seconds(before) + two_days - 1) << item;
+    EXPECT_LE(expires_at, seconds(after) + two_days + 1) << item;
+  }
+  EXPECT_EQ(kinds, (std::set<std::string>{"F", "M", "PARTITIONS"})) << "files, manifest, partition";
+}
+
 // Fewer files than MANIFEST_SIZE: a day that is over is cut by the next flush; today's files are
 // cut once the oldest has waited MAX_AGE_S, and not before. Each flush is given its scheduled
 // time, as Scheduler gives it: nothing depends on the clock or on the day turning mid-test.

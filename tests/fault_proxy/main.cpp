@@ -10,7 +10,8 @@
 //               [--delay-ms 250] [--hold 'REGEX[@N]']...
 // (--faults delay --rate 1 --delay-ms 20 gives every request S3-like latency, for benchmarks.)
 // Prints "fault-proxy listening http://127.0.0.1:PORT"; GET /fault-proxy/stats returns counts:
-// faults injected, and requests and body bytes by API operation (benchmarks read those).
+// faults injected, and requests, body bytes and the most requests outstanding at once by API
+// operation (benchmarks and concurrency tests read those).
 // --hold keeps the Nth (default first) request whose "METHOD target" matches REGEX waiting until
 // POST /fault-proxy/release (all) or /fault-proxy/release?hold=I (the Ith --hold), then forwards
 // it: a test can kill the client while it is known to be in the middle of that request (stats
@@ -107,6 +108,8 @@ struct Traffic {
   long count = 0;
   long long bytes_sent = 0;      // request bodies, to AWS
   long long bytes_received = 0;  // response bodies, from AWS
+  long in_flight = 0;
+  long most_in_flight = 0;  // how many of these the client had outstanding at once, at most
 };
 
 struct Stats {
@@ -115,6 +118,15 @@ struct Stats {
   std::mutex mutex;
   std::map<std::string, Traffic> operations;  // by API operation, for benchmarks
 
+  void begin(const std::string& operation) {
+    std::lock_guard lock(mutex);
+    Traffic& traffic = operations[operation];
+    traffic.most_in_flight = std::max(traffic.most_in_flight, ++traffic.in_flight);
+  }
+  void end(const std::string& operation) {
+    std::lock_guard lock(mutex);
+    --operations[operation].in_flight;
+  }
   void record(const std::string& operation, std::size_t sent, std::size_t received) {
     std::lock_guard lock(mutex);
     Traffic& traffic = operations[operation];
@@ -377,7 +389,8 @@ int main(int argc, char** argv) {
           for (const auto& [name, traffic] : stats.operations) {
             operations[name] = {{"count", traffic.count},
                                 {"bytes_sent", traffic.bytes_sent},
-                                {"bytes_received", traffic.bytes_received}};
+                                {"bytes_received", traffic.bytes_received},
+                                {"most_in_flight", traffic.most_in_flight}};
           }
         }
         Response response = make_response(
@@ -395,16 +408,19 @@ int main(int argc, char** argv) {
       const Fault fault = policy.next(*request);
       ++stats.counts[fault];
       if (fault == kResetBefore) return reset(socket);
+      const std::string operation = operation_of(*request);
+      stats.begin(operation);
       if (fault == kDelay) std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms));
       Response response = (fault == kThrottle || fault == kInternal)
                               ? error_response(*request, fault)
                               : forwarder.forward(*request);
+      stats.end(operation);
       if (fault == kResetAfter) return reset(socket);
       if (fault == kKeyRefused && response.result() == http::status::ok) {
         response.body() = with_key_refused(request->body(), response.body(), stats.requests);
         response.prepare_payload();
       }
-      stats.record(operation_of(*request), request->body().size(), response.body().size());
+      stats.record(operation, request->body().size(), response.body().size());
       boost::beast::error_code error;
       write_response(socket, *request, response, error);
       if (error || !response.keep_alive()) return;
