@@ -2,6 +2,7 @@
 
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
+#include <charconv>
 #include <future>
 #include <thread>
 
@@ -17,7 +18,74 @@ JsonServiceClient::JsonServiceClient(ServiceInfo service, std::string target_pre
       target_prefix_(std::move(target_prefix)),
       content_type_(std::move(content_type)) {}
 
-json::object JsonServiceClient::call(const std::string& operation, const json::object& input) {
+Answer::Answer(std::string operation, json::object fields)
+    : operation_(std::move(operation)), fields_(std::move(fields)) {}
+
+Answer Answer::parse(const std::string& operation, std::string_view body, long status) {
+  Answer answer(operation, {});
+  answer.status_ = status;
+  if (body.empty()) return answer;
+  boost::system::error_code error;
+  json::value parsed = json::parse(body, error);
+  if (error || !parsed.is_object()) answer.malformed("unreadable JSON");
+  answer.fields_ = std::move(parsed.as_object());
+  return answer;
+}
+
+void Answer::malformed(std::string_view what) const {
+  throw AwsError("MalformedResponse", operation_ + " answered with " + std::string(what), "",
+                 static_cast<int>(status_), true);
+}
+
+const json::value* Answer::find(std::string_view name, bool required) const {
+  const json::value* value = fields_.if_contains(name);
+  if (value == nullptr && required) malformed("no \"" + std::string(name) + "\"");
+  return value;
+}
+
+std::string Answer::string(std::string_view name) const {
+  const json::value* value = find(name, true);
+  if (!value->is_string()) malformed("a \"" + std::string(name) + "\" that is not a string");
+  return std::string(value->get_string());
+}
+
+std::optional<std::string> Answer::optional_string(std::string_view name) const {
+  if (find(name, false) == nullptr) return std::nullopt;
+  return string(name);
+}
+
+std::optional<json::object> Answer::object(std::string_view name) const {
+  const json::value* value = find(name, false);
+  if (value == nullptr) return std::nullopt;
+  if (!value->is_object()) malformed("a \"" + std::string(name) + "\" that is not an object");
+  return value->get_object();
+}
+
+Answer Answer::member(std::string_view name) const {
+  find(name, true);
+  Answer inner(operation_, *object(name));
+  inner.status_ = status_;
+  return inner;
+}
+
+json::array Answer::array(std::string_view name) const {
+  const json::value* value = find(name, false);
+  if (value == nullptr) return {};
+  if (!value->is_array()) malformed("a \"" + std::string(name) + "\" that is not a list");
+  return value->get_array();
+}
+
+std::vector<Answer> Answer::objects(std::string_view name) const {
+  std::vector<Answer> entries;
+  for (auto& entry : array(name)) {
+    if (!entry.is_object()) malformed("an entry of \"" + std::string(name) + "\" not an object");
+    entries.emplace_back(operation_, std::move(entry.get_object()));
+    entries.back().status_ = status_;
+  }
+  return entries;
+}
+
+Answer JsonServiceClient::call(const std::string& operation, const json::object& input) {
   AwsRequest request;
   request.operation = operation;
   request.method = "POST";
@@ -25,14 +93,7 @@ json::object JsonServiceClient::call(const std::string& operation, const json::o
   request.headers = {{"content-type", content_type_}, {"x-amz-target", target_prefix_ + operation}};
   request.body = json::serialize(input);
   const AwsResponse response = client_.send(std::move(request));
-  if (response.body.empty()) return {};
-  boost::system::error_code error;
-  json::value parsed = json::parse(response.body, error);
-  if (error || !parsed.is_object()) {
-    throw AwsError("MalformedResponse", operation + " answered with unreadable JSON", "",
-                   static_cast<int>(response.status), true);
-  }
-  return std::move(parsed.as_object());
+  return Answer::parse(operation, response.body, response.status);
 }
 
 // ---- DynamoDB -------------------------------------------------------------------------------
@@ -75,20 +136,28 @@ json::object DynamoDbClient::update_item(const std::string& table, const json::o
                      {"UpdateExpression", update_expression},
                      {"ReturnValues", return_values}};
   add_condition(input, condition);
-  json::object output = json_.call("UpdateItem", input);
-  if (auto* attributes = output.if_contains("Attributes"); attributes && attributes->is_object()) {
-    return attributes->as_object();
-  }
-  return {};
+  return json_.call("UpdateItem", input).object("Attributes").value_or(json::object{});
 }
 
 std::optional<json::object> DynamoDbClient::get_item(const std::string& table,
                                                      const json::object& key,
                                                      bool consistent_read) {
-  json::object output = json_.call(
-      "GetItem", {{"TableName", table}, {"Key", key}, {"ConsistentRead", consistent_read}});
-  if (auto* item = output.if_contains("Item"); item && item->is_object()) return item->as_object();
-  return std::nullopt;
+  return json_
+      .call("GetItem", {{"TableName", table}, {"Key", key}, {"ConsistentRead", consistent_read}})
+      .object("Item");
+}
+
+QueryPage DynamoDbClient::query_page(const Answer& answer) {
+  QueryPage page;
+  for (const auto& item : answer.objects("Items")) page.items.push_back(item.fields());
+  page.last_evaluated_key = answer.object("LastEvaluatedKey");
+  if (page.last_evaluated_key && page.last_evaluated_key->empty()) page.last_evaluated_key.reset();
+  return page;
+}
+
+json::array DynamoDbClient::unprocessed_items(const Answer& answer, const std::string& table) {
+  if (!answer.object("UnprocessedItems")) return {};
+  return answer.member("UnprocessedItems").array(table);
 }
 
 void DynamoDbClient::query(const QueryInput& query_input,
@@ -104,15 +173,9 @@ void DynamoDbClient::query(const QueryInput& query_input,
   if (!query_input.projection.empty()) input["ProjectionExpression"] = query_input.projection;
   if (query_input.limit > 0) input["Limit"] = query_input.limit;
   while (true) {
-    json::object output = json_.call("Query", input);
-    std::vector<json::object> items;
-    if (auto* found = output.if_contains("Items")) {
-      for (auto& item : found->as_array()) items.push_back(std::move(item.as_object()));
-    }
-    if (!on_page(items)) return;
-    auto* last = output.if_contains("LastEvaluatedKey");
-    if (last == nullptr || !last->is_object() || last->as_object().empty()) return;
-    input["ExclusiveStartKey"] = *last;
+    QueryPage page = query_page(json_.call("Query", input));
+    if (!on_page(page.items) || !page.last_evaluated_key) return;
+    input["ExclusiveStartKey"] = std::move(*page.last_evaluated_key);
   }
 }
 
@@ -133,12 +196,8 @@ void DynamoDbClient::batch_write(const std::string& table,
     json::array pending(writes.begin() + static_cast<std::ptrdiff_t>(start),
                         writes.begin() + static_cast<std::ptrdiff_t>(end));
     for (int attempt = 1; !pending.empty(); ++attempt) {
-      json::object output =
-          json_.call("BatchWriteItem", {{"RequestItems", json::object{{table, pending}}}});
-      pending.clear();
-      if (auto* unprocessed = output.if_contains("UnprocessedItems")) {
-        if (auto* left = unprocessed->as_object().if_contains(table)) pending = left->as_array();
-      }
+      pending = unprocessed_items(
+          json_.call("BatchWriteItem", {{"RequestItems", json::object{{table, pending}}}}), table);
       if (pending.empty()) break;
       if (attempt >= retry.max_attempts) {
         throw AwsError("UnprocessedItems",
@@ -175,13 +234,19 @@ StepFunctionsClient::StepFunctionsClient()
 StartedExecution StepFunctionsClient::start_execution(const std::string& state_machine_arn,
                                                       const std::string& name,
                                                       const std::string& input) {
-  json::object output = json_.call(
-      "StartExecution", {{"stateMachineArn", state_machine_arn}, {"name", name}, {"input", input}});
-  return StartedExecution{std::string(output.at("executionArn").as_string()), false};
+  return started_execution(
+      json_.call("StartExecution",
+                 {{"stateMachineArn", state_machine_arn}, {"name", name}, {"input", input}}));
+}
+
+StartedExecution StepFunctionsClient::started_execution(const Answer& answer) {
+  return StartedExecution{answer.string("executionArn"), false};
 }
 
 json::object StepFunctionsClient::describe_execution(const std::string& execution_arn) {
-  return json_.call("DescribeExecution", {{"executionArn", execution_arn}});
+  const Answer answer = json_.call("DescribeExecution", {{"executionArn", execution_arn}});
+  answer.string("status");  // what every caller reads
+  return answer.fields();
 }
 
 // ---- Glue -----------------------------------------------------------------------------------
@@ -200,25 +265,31 @@ void GlueClient::start_crawler(const std::string& name) {
 }
 
 json::object GlueClient::get_crawler(const std::string& name) {
-  json::object output = json_.call("GetCrawler", {{"Name", name}});
-  return output.at("Crawler").as_object();
+  return json_.call("GetCrawler", {{"Name", name}}).member("Crawler").fields();
 }
 
-json::object GlueClient::get_table(const std::string& database, const std::string& table) {
-  json::object output = json_.call("GetTable", {{"DatabaseName", database}, {"Name", table}});
-  return output.at("Table").as_object();
+json::object GlueClient::storage_descriptor(const std::string& database, const std::string& table) {
+  return json_.call("GetTable", {{"DatabaseName", database}, {"Name", table}})
+      .member("Table")
+      .member("StorageDescriptor")
+      .fields();
 }
 
-json::array GlueClient::batch_create_partition(const std::string& database,
-                                               const std::string& table,
-                                               const json::array& partitions) {
-  json::object output = json_.call(
-      "BatchCreatePartition",
-      {{"DatabaseName", database}, {"TableName", table}, {"PartitionInputList", partitions}});
-  if (auto* errors = output.if_contains("Errors"); errors && errors->is_array()) {
-    return errors->as_array();
+std::vector<GlueClient::PartitionError> GlueClient::partition_errors(const Answer& answer) {
+  std::vector<PartitionError> errors;
+  for (const auto& entry : answer.objects("Errors")) {
+    const Answer detail = entry.member("ErrorDetail");
+    errors.push_back(
+        {detail.string("ErrorCode"), detail.optional_string("ErrorMessage").value_or("")});
   }
-  return {};
+  return errors;
+}
+
+std::vector<GlueClient::PartitionError> GlueClient::batch_create_partition(
+    const std::string& database, const std::string& table, const json::array& partitions) {
+  return partition_errors(json_.call(
+      "BatchCreatePartition",
+      {{"DatabaseName", database}, {"TableName", table}, {"PartitionInputList", partitions}}));
 }
 
 // ---- SQS ------------------------------------------------------------------------------------
@@ -233,7 +304,7 @@ SqsClient::SqsClient(ClientOptions options)
 SqsClient::SqsClient() : SqsClient(ClientOptions::from_environment(service_info())) {}
 
 std::string SqsClient::get_queue_url(const std::string& name) {
-  return std::string(json_.call("GetQueueUrl", {{"QueueName", name}}).at("QueueUrl").as_string());
+  return json_.call("GetQueueUrl", {{"QueueName", name}}).string("QueueUrl");
 }
 
 std::vector<std::string> SqsClient::send_message_batch(const std::string& queue_url,
@@ -245,13 +316,30 @@ std::vector<std::string> SqsClient::send_message_batch(const std::string& queue_
   for (std::size_t i = 0; i < bodies.size(); ++i) {
     entries.push_back({{"Id", std::to_string(i)}, {"MessageBody", bodies[i]}});
   }
-  json::object output =
-      json_.call("SendMessageBatch", {{"QueueUrl", queue_url}, {"Entries", entries}});
+  return failed_entry_ids(
+      json_.call("SendMessageBatch", {{"QueueUrl", queue_url}, {"Entries", entries}}));
+}
+
+std::vector<std::string> SqsClient::failed_entry_ids(const Answer& answer) {
   std::vector<std::string> failed;
-  if (auto* errors = output.if_contains("Failed"); errors && errors->is_array()) {
-    for (const auto& entry : errors->as_array()) failed.emplace_back(entry.at("Id").as_string());
-  }
+  for (const auto& entry : answer.objects("Failed")) failed.push_back(entry.string("Id"));
   return failed;
+}
+
+std::vector<SqsMessage> SqsClient::received_messages(const Answer& answer) {
+  std::vector<SqsMessage> messages;
+  for (const auto& message : answer.objects("Messages")) {
+    SqsMessage parsed{message.string("MessageId"), message.string("ReceiptHandle"),
+                      message.string("Body"), 0};
+    if (message.object("Attributes")) {
+      const auto count = message.member("Attributes").optional_string("ApproximateReceiveCount");
+      // A count that is not a number (or overflows) reads as 0, as unknown.
+      if (count)
+        std::from_chars(count->data(), count->data() + count->size(), parsed.receive_count);
+    }
+    messages.push_back(std::move(parsed));
+  }
+  return messages;
 }
 
 std::vector<SqsMessage> SqsClient::receive_messages(const std::string& queue_url, int max_messages,
@@ -261,23 +349,7 @@ std::vector<SqsMessage> SqsClient::receive_messages(const std::string& queue_url
                      {"WaitTimeSeconds", wait_seconds},
                      {"MessageSystemAttributeNames", json::array{"ApproximateReceiveCount"}}};
   if (visibility_timeout >= 0) input["VisibilityTimeout"] = visibility_timeout;
-  json::object output = json_.call("ReceiveMessage", input);
-  std::vector<SqsMessage> messages;
-  if (auto* found = output.if_contains("Messages"); found && found->is_array()) {
-    for (const auto& entry : found->as_array()) {
-      const auto& message = entry.as_object();
-      SqsMessage parsed{std::string(message.at("MessageId").as_string()),
-                        std::string(message.at("ReceiptHandle").as_string()),
-                        std::string(message.at("Body").as_string()), 0};
-      if (auto* attributes = message.if_contains("Attributes")) {
-        if (auto* count = attributes->as_object().if_contains("ApproximateReceiveCount")) {
-          parsed.receive_count = std::atoi(std::string(count->as_string()).c_str());
-        }
-      }
-      messages.push_back(std::move(parsed));
-    }
-  }
-  return messages;
+  return received_messages(json_.call("ReceiveMessage", input));
 }
 
 void SqsClient::delete_message_batch(const std::string& queue_url,

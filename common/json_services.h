@@ -7,17 +7,43 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/aws_client.h"
 
 namespace common {
 
+// A service's JSON answer, read one way: unreadable JSON, a required field missing or any field
+// of another type is AwsError "MalformedResponse" (retryable: a cut or garbled 200 is not the
+// call's fault), never boost's system_error half-way through reading it.
+class Answer {
+ public:
+  Answer(std::string operation, boost::json::object fields);
+  // A 2xx answer's body; an empty one is {}.
+  static Answer parse(const std::string& operation, std::string_view body, long status = 200);
+
+  std::string string(std::string_view name) const;                          // required
+  std::optional<std::string> optional_string(std::string_view name) const;  // absent: nullopt
+  std::optional<boost::json::object> object(std::string_view name) const;   // absent: nullopt
+  Answer member(std::string_view name) const;                               // required object
+  std::vector<Answer> objects(std::string_view name) const;                 // absent: none
+  boost::json::array array(std::string_view name) const;                    // absent: empty
+  const boost::json::object& fields() const { return fields_; }
+  [[noreturn]] void malformed(std::string_view what) const;
+
+ private:
+  const boost::json::value* find(std::string_view name, bool required) const;
+  std::string operation_;
+  boost::json::object fields_;
+  long status_ = 200;
+};
+
 class JsonServiceClient {
  public:
   JsonServiceClient(ServiceInfo service, std::string target_prefix, std::string content_type,
                     ClientOptions options);
-  boost::json::object call(const std::string& operation, const boost::json::object& input);
+  Answer call(const std::string& operation, const boost::json::object& input);
   AwsClient& client() { return client_; }
 
  private:
@@ -49,11 +75,19 @@ struct QueryInput {
   bool scan_forward = true;
 };
 
+struct QueryPage {
+  std::vector<boost::json::object> items;
+  std::optional<boost::json::object> last_evaluated_key;  // absent or empty: the last page
+};
+
 class DynamoDbClient {
  public:
   explicit DynamoDbClient(ClientOptions options);
   DynamoDbClient();
   static const ServiceInfo& service_info();
+  // What Query and BatchWriteItem answers are read into (MalformedResponse otherwise).
+  static QueryPage query_page(const Answer& answer);
+  static boost::json::array unprocessed_items(const Answer& answer, const std::string& table);
 
   // ConditionalCheckFailed when the condition does not hold.
   void put_item(const std::string& table, const boost::json::object& item,
@@ -92,6 +126,7 @@ class StepFunctionsClient {
   explicit StepFunctionsClient(ClientOptions options);
   StepFunctionsClient();
   static const ServiceInfo& service_info();
+  static StartedExecution started_execution(const Answer& answer);
 
   // ExecutionAlreadyExists when the name was used with a different input.
   StartedExecution start_execution(const std::string& state_machine_arn, const std::string& name,
@@ -110,11 +145,17 @@ class GlueClient {
 
   void start_crawler(const std::string& name);  // CrawlerRunning when it already runs
   boost::json::object get_crawler(const std::string& name);
-  // The table's definition (ResourceNotFound when it does not exist).
-  boost::json::object get_table(const std::string& database, const std::string& table);
-  // Returns the Errors entries (AlreadyExistsException per existing partition, for instance).
-  boost::json::array batch_create_partition(const std::string& database, const std::string& table,
-                                            const boost::json::array& partitions);
+  // The table's StorageDescriptor (ResourceNotFound when the table does not exist).
+  boost::json::object storage_descriptor(const std::string& database, const std::string& table);
+  struct PartitionError {
+    std::string code;  // AlreadyExistsException for a partition that exists, for instance
+    std::string message;
+  };
+  static std::vector<PartitionError> partition_errors(const Answer& answer);
+  // The partitions Glue refused, with why.
+  std::vector<PartitionError> batch_create_partition(const std::string& database,
+                                                     const std::string& table,
+                                                     const boost::json::array& partitions);
 
  private:
   JsonServiceClient json_;
@@ -137,6 +178,8 @@ class SqsClient {
   // Up to 10 bodies; returns the ids of entries SQS refused.
   std::vector<std::string> send_message_batch(const std::string& queue_url,
                                               const std::vector<std::string>& bodies);
+  static std::vector<SqsMessage> received_messages(const Answer& answer);
+  static std::vector<std::string> failed_entry_ids(const Answer& answer);
   std::vector<SqsMessage> receive_messages(const std::string& queue_url, int max_messages,
                                            int wait_seconds, int visibility_timeout = -1);
   void delete_message_batch(const std::string& queue_url,

@@ -481,7 +481,7 @@ TEST(Glue, CrawlerRunningIsTypedAndPartitionsAreCreatedOnce) {
   EXPECT_TRUE(glue.batch_create_partition(database, "logs", partitions).empty());
   const auto again = glue.batch_create_partition(database, "logs", partitions);
   ASSERT_EQ(again.size(), 1u);
-  EXPECT_EQ(again[0].at("ErrorDetail").at("ErrorCode").as_string(), "AlreadyExistsException");
+  EXPECT_EQ(again[0].code, "AlreadyExistsException");
 }
 
 TEST(Sqs, SendReceiveDelete) {

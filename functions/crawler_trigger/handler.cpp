@@ -91,7 +91,7 @@ json::value add_partitions(const Config& config, common::GlueClient& glue, commo
     const std::string table = table_name(config.table_prefix, table_folder);
     json::object descriptor;
     try {
-      descriptor = glue.get_table(config.database, table).at("StorageDescriptor").as_object();
+      descriptor = glue.storage_descriptor(config.database, table);
     } catch (const common::ResourceNotFound&) {
       runtime::log::warn("no Glue table for these outputs; create it or run a crawler", "table",
                          table);
@@ -112,12 +112,8 @@ json::value add_partitions(const Config& config, common::GlueClient& glue, commo
       const auto errors = glue.batch_create_partition(config.database, table, batch);
       std::int64_t already = 0;
       for (const auto& error : errors) {
-        const auto code = error.at("ErrorDetail").at("ErrorCode").as_string();
-        if (code != "AlreadyExistsException") {
-          throw common::AwsError(
-              std::string(code),
-              std::string(error.at("ErrorDetail").at("ErrorMessage").as_string()), "", 400, false);
-        }
+        if (error.code != "AlreadyExistsException")
+          throw common::AwsError(error.code, error.message, "", 400, false);
         ++already;
       }
       existing += already;
