@@ -9,7 +9,7 @@
 #include <cstdint>
 #include <string>
 
-#include "common/work_files.h"
+#include "pipeline/work_files.h"
 #include "runtime/errors.h"
 
 namespace {
@@ -32,8 +32,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const boost::json::value value = boost::json::parse(text, error);
   if (!error) {
     try {
-      const auto ref = common::FileRef::from_json(value, "file");
-      const auto again = common::FileRef::from_json(ref.to_json(), "file");
+      const auto ref = pipeline::FileRef::from_json(value, "file");
+      const auto again = pipeline::FileRef::from_json(ref.to_json(), "file");
       if (again.bucket != ref.bucket || again.key != ref.key || again.count != ref.count ||
           again.bytes != ref.bytes)
         __builtin_trap();
@@ -41,13 +41,13 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     }
     if (value.is_object()) {
       try {
-        if (!is_folder_name(common::run_id_of(value.as_object()))) __builtin_trap();
+        if (!is_folder_name(pipeline::run_id_of(value.as_object()))) __builtin_trap();
       } catch (const runtime::InvalidInput&) {
       }
     }
   }
-  const std::string name = common::work_file_name(text);
+  const std::string name = pipeline::work_file_name(text);
   if (name.find('/') != std::string::npos) __builtin_trap();
-  if (size > 0 && common::work_file_name(text + "x") == name) __builtin_trap();
+  if (size > 0 && pipeline::work_file_name(text + "x") == name) __builtin_trap();
   return 0;
 }

@@ -12,7 +12,7 @@
 
 #include "common/gzip.h"
 #include "common/s3.h"
-#include "common/work_files.h"
+#include "pipeline/work_files.h"
 #include "tests/aws_test_support.h"
 
 namespace {
@@ -61,7 +61,7 @@ class CombineTest : public ::testing::Test {
       lines.push_back({{"key", object.key}, {"size", object.size}, {"etag", object.etag}});
     }
     const auto files =
-        common::write_jsonl(s3_, work_, "lists/" + tests::unique_name("l") + ".jsonl", lines, 0);
+        pipeline::write_jsonl(s3_, work_, "lists/" + tests::unique_name("l") + ".jsonl", lines, 0);
     json::object group{{"group_id", "g-" + directory}, {"kind", "other"},
                        {"source_bucket", source_},     {"directory", directory},
                        {"date", "2026-03-05"},         {"run_id", "run"},
@@ -76,7 +76,7 @@ class CombineTest : public ::testing::Test {
     return tests::invoke_function(moto_, "CombineLogFiles", event, combine_environment);
   }
   json::object receipt_of(const tests::Invocation& run) {
-    const auto ref = common::FileRef::from_json(run.response.at("receipt"), "receipt");
+    const auto ref = pipeline::FileRef::from_json(run.response.at("receipt"), "receipt");
     return json::parse(s3_.get_object(ref.bucket, ref.key)).as_object();
   }
   // The output as the aws CLI downloads it, decompressed by the system's gzip when it is .gz.
@@ -155,7 +155,7 @@ class CombineTest : public ::testing::Test {
     s3_.put_object(work_, "plans/" + name + ".json", json::serialize(plan));
     return {{"run_id", "run"},
             {"group_id", "g-" + name},
-            {"plan", common::FileRef{work_, "plans/" + name + ".json", 1, 0}.to_json()}};
+            {"plan", pipeline::FileRef{work_, "plans/" + name + ".json", 1, 0}.to_json()}};
   }
 
   tests::MotoFixture moto_ = tests::moto_fixture();
@@ -318,7 +318,7 @@ TEST_F(CombineTest, ContinuationAcrossInvocationsGivesTheSameOutputEvenWhenRetri
   s3_.put_object(work_, "plans/bulk.json", json::serialize(plan));
   const json::object event{{"run_id", "run"},
                            {"group_id", "g-bulk"},
-                           {"plan", common::FileRef{work_, "plans/bulk.json", 1, 0}.to_json()}};
+                           {"plan", pipeline::FileRef{work_, "plans/bulk.json", 1, 0}.to_json()}};
 
   const auto once = tests::invoke_function(moto_, "CombineLogFiles", event, environment());
   ASSERT_EQ(once.exit_code, 0) << once.logs;
@@ -545,13 +545,13 @@ TEST_F(CombineTest, AManifestIsPlannedIntoBatchOutputsSplitAtMaxOutputBytes) {
       {"manifest_id", "m-1"},
       {"source_bucket", source_},
       {"date", "2026-03-05"},
-      {"manifest", common::FileRef{work_, "work/m-1/manifest.json", 6, 0}.to_json()}};
+      {"manifest", pipeline::FileRef{work_, "work/m-1/manifest.json", 6, 0}.to_json()}};
   auto env = environment();
   env["MAX_OUTPUT_BYTES"] = "2000";
   const auto run = run_to_end(event, env);
   ASSERT_EQ(run.exit_code, 0) << run.logs;
   EXPECT_EQ(run.response.at("group_id").as_string(), "m-1");
-  const auto receipt_ref = common::FileRef::from_json(run.response.at("receipt"), "receipt");
+  const auto receipt_ref = pipeline::FileRef::from_json(run.response.at("receipt"), "receipt");
   EXPECT_TRUE(receipt_ref.key.starts_with("work/m-1/receipts/m-1-")) << receipt_ref.key;
   const auto receipt = receipt_of(run);
   std::set<std::string> keys, combined;
@@ -634,7 +634,8 @@ TEST_F(CombineTest, AnOutputThatIsNotWhatWasWrittenFailsTheCallAndWritesNoReceip
 }
 
 TEST_F(CombineTest, BadInputIsAClearErrorAndWritesNothing) {
-  const auto bad_plan = common::write_jsonl(s3_, work_, "bad-plan.json", {{{"no", "outputs"}}}, 0);
+  const auto bad_plan =
+      pipeline::write_jsonl(s3_, work_, "bad-plan.json", {{{"no", "outputs"}}}, 0);
   for (const json::value& event :
        {json::value(json::object{{"run_id", "r"}, {"group_id", "g"}}),
         json::value(json::object{{"run_id", "r"}, {"group_id", "g"}, {"plan", "nope"}}),

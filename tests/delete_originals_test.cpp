@@ -8,7 +8,7 @@
 #include <sstream>
 
 #include "common/s3.h"
-#include "common/work_files.h"
+#include "pipeline/work_files.h"
 #include "tests/aws_test_support.h"
 
 namespace {
@@ -43,8 +43,8 @@ class DeleteOriginalsTest : public ::testing::Test {
     const auto found = tests::invoke_function(
         moto_, "GetFiles", {{"date", "2026-03-05"}, {"run_id", run_id}}, environment());
     EXPECT_EQ(found.exit_code, 0) << found.logs;
-    const auto groups =
-        common::read_json_array(s3_, common::FileRef::from_json(found.response.at("groups"), "g"));
+    const auto groups = pipeline::read_json_array(
+        s3_, pipeline::FileRef::from_json(found.response.at("groups"), "g"));
     EXPECT_EQ(groups.size(), 1u);
     json::object group = groups.at(0).as_object();
     group["run_id"] = run_id;
@@ -155,8 +155,8 @@ TEST(DeleteOriginalsSigned, KeysWithDotSegmentsGoThroughTheDayWithSignaturesChec
       tests::invoke_function(moto, "GetFiles", {{"date", "2026-03-05"}, {"run_id", "run"}}, env);
   ASSERT_EQ(found.exit_code, 0) << found.logs;
   std::size_t combined = 0;
-  for (const auto& item :
-       common::read_json_array(s3, common::FileRef::from_json(found.response.at("groups"), "g"))) {
+  for (const auto& item : pipeline::read_json_array(
+           s3, pipeline::FileRef::from_json(found.response.at("groups"), "g"))) {
     json::object group = item.as_object();
     group["run_id"] = "run";
     const auto planned = tests::invoke_function(moto, "DetermineOperationType", group, env);
@@ -237,7 +237,7 @@ TEST_F(DeleteOriginalsTest, AnOutputThatDoesNotMatchItsReceiptStopsEverything) {
 
 TEST_F(DeleteOriginalsTest, BadInputIsAClearErrorAndDeletesNothing) {
   s3_.put_object(source_, "app/2026-03-05/x.log", "x\n");
-  const auto not_a_receipt = common::write_jsonl(s3_, work_, "r.json", {{{"outputs", 3}}}, 0);
+  const auto not_a_receipt = pipeline::write_jsonl(s3_, work_, "r.json", {{{"outputs", 3}}}, 0);
   for (const json::value& event :
        {json::value(json::object{{"group_id", "g"}}), json::value(json::object{{"receipt", "r"}}),
         json::value(json::object{{"receipt", not_a_receipt.to_json()}}), json::value("x")}) {

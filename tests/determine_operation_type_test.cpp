@@ -6,7 +6,7 @@
 #include <boost/json/serialize.hpp>
 
 #include "common/s3.h"
-#include "common/work_files.h"
+#include "pipeline/work_files.h"
 #include "tests/aws_test_support.h"
 
 namespace {
@@ -28,8 +28,8 @@ class DetermineOperationTypeTest : public ::testing::Test {
   }
   // A group whose file list is written as given.
   json::object group(const std::vector<json::object>& lines, json::object fields) {
-    const auto files =
-        common::write_jsonl(s3_, work_, "lists/" + tests::unique_name("list") + ".jsonl", lines, 0);
+    const auto files = pipeline::write_jsonl(
+        s3_, work_, "lists/" + tests::unique_name("list") + ".jsonl", lines, 0);
     fields["files"] = files.to_json();
     fields["run_id"] = "run";
     fields["source_bucket"] = source_;
@@ -37,7 +37,7 @@ class DetermineOperationTypeTest : public ::testing::Test {
     return fields;
   }
   json::object plan_of(const tests::Invocation& run) {
-    const auto ref = common::FileRef::from_json(run.response.at("plan"), "plan");
+    const auto ref = pipeline::FileRef::from_json(run.response.at("plan"), "plan");
     return json::parse(s3_.get_object(ref.bucket, ref.key)).as_object();
   }
 
@@ -58,8 +58,8 @@ TEST_F(DetermineOperationTypeTest, ControlTowerGroupFromGetFilesIsAggregatedUnde
       moto_, "GetFiles", {{"date", "2026-03-05"}, {"run_id", "chain"}},
       {{"WORK_BUCKET", work_}, {"CONTROL_TOWER_BUCKET", source_}, {"DELAY_WINDOW_S", "0"}});
   ASSERT_EQ(found.exit_code, 0) << found.logs;
-  const auto groups =
-      common::read_json_array(s3_, common::FileRef::from_json(found.response.at("groups"), "g"));
+  const auto groups = pipeline::read_json_array(
+      s3_, pipeline::FileRef::from_json(found.response.at("groups"), "g"));
   ASSERT_EQ(groups.size(), 1u);
   json::object item = groups[0].as_object();
   item["run_id"] = "chain";  // what the Map's ItemSelector adds

@@ -9,7 +9,7 @@
 #include <set>
 
 #include "common/s3.h"
-#include "common/work_files.h"
+#include "pipeline/work_files.h"
 #include "runtime/clock.h"
 #include "tests/aws_test_support.h"
 
@@ -66,12 +66,12 @@ class GetFilesTest : public ::testing::Test {
 
   // group id -> the keys of its file list
   std::map<std::string, std::set<std::string>> groups_of(const json::value& response) {
-    const auto groups_ref = common::FileRef::from_json(response.at("groups"), "groups");
+    const auto groups_ref = pipeline::FileRef::from_json(response.at("groups"), "groups");
     std::map<std::string, std::set<std::string>> groups;
-    for (const auto& group : common::read_json_array(s3_, groups_ref)) {
-      const auto files = common::FileRef::from_json(group.at("files"), "files");
+    for (const auto& group : pipeline::read_json_array(s3_, groups_ref)) {
+      const auto files = pipeline::FileRef::from_json(group.at("files"), "files");
       auto& keys = groups[std::string(group.at("group_id").as_string())];
-      for (const auto& line : common::read_jsonl(s3_, files))
+      for (const auto& line : pipeline::read_jsonl(s3_, files))
         keys.insert(std::string(line.at("key").as_string()));
     }
     return groups;
@@ -142,13 +142,13 @@ TEST_F(GetFilesTest, FileListsCarrySizeEtagAndTheListedVersion) {
       moto_, "GetFiles", {{"date", "2026-03-05"}, {"run_id", "t2"}}, environment());
   ASSERT_EQ(run.exit_code, 0) << run.logs;
   std::size_t groups = 0, files = 0;
-  for (const auto& group :
-       common::read_json_array(s3_, common::FileRef::from_json(run.response.at("groups"), "g"))) {
+  for (const auto& group : pipeline::read_json_array(
+           s3_, pipeline::FileRef::from_json(run.response.at("groups"), "g"))) {
     ++groups;
     EXPECT_EQ(group.at("date").as_string(), "2026-03-05");
     const std::string bucket(group.at("source_bucket").as_string());
     for (const auto& line :
-         common::read_jsonl(s3_, common::FileRef::from_json(group.at("files"), "f"))) {
+         pipeline::read_jsonl(s3_, pipeline::FileRef::from_json(group.at("files"), "f"))) {
       ++files;
       // The Control Tower bucket is versioned: each file names the version that was listed.
       ASSERT_EQ(line.contains("version_id"), group.at("kind") == "control_tower")

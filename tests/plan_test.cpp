@@ -5,11 +5,12 @@
 #include <numeric>
 #include <set>
 
-#include "common/plan.h"
+#include "pipeline/plan.h"
 
 namespace {
 
 using namespace common;
+using namespace pipeline;
 constexpr std::uint64_t kMiB = 1ull << 20;
 constexpr std::uint64_t kGiB = 1ull << 30;
 

@@ -4,19 +4,19 @@
 
 #include <boost/json/parse.hpp>
 
-#include "common/plan.h"
-#include "common/work_files.h"
+#include "pipeline/plan.h"
+#include "pipeline/work_files.h"
 #include "runtime/errors.h"
 
 namespace {
 
-common::FileRef read(const char* json) {
-  return common::FileRef::from_json(boost::json::parse(json), "groups");
+pipeline::FileRef read(const char* json) {
+  return pipeline::FileRef::from_json(boost::json::parse(json), "groups");
 }
 
 TEST(FileRefs, AReferenceReadsBackAsItWasWritten) {
-  const common::FileRef ref{"work", "work/run/groups.json", 3, 120};
-  const auto again = common::FileRef::from_json(ref.to_json(), "groups");
+  const pipeline::FileRef ref{"work", "work/run/groups.json", 3, 120};
+  const auto again = pipeline::FileRef::from_json(ref.to_json(), "groups");
   EXPECT_EQ(again.bucket, "work");
   EXPECT_EQ(again.key, "work/run/groups.json");
   EXPECT_EQ(again.count, 3);
@@ -41,13 +41,13 @@ namespace {
 
 // The same rule for a source in a file list or plan: its size is a whole number of bytes.
 TEST(FileRefs, ASourceSizeThatIsNotAWholeNumberOfBytesIsInvalidInput) {
-  const auto source = common::source_from_json(
+  const auto source = pipeline::source_from_json(
       boost::json::parse(R"({"key":"a.log","etag":"\"e\"","size":12})"), "a source");
   EXPECT_EQ(source.size, 12u);
   for (const char* json :
        {R"({"key":"a.log","etag":"e","size":-1})", R"({"key":"a.log","etag":"e","size":1.5})",
         R"({"key":"a.log","etag":"e","size":1e300})", R"({"key":"a.log","etag":"e"})"}) {
-    EXPECT_THROW(common::source_from_json(boost::json::parse(json), "a source"),
+    EXPECT_THROW(pipeline::source_from_json(boost::json::parse(json), "a source"),
                  runtime::InvalidInput)
         << json;
   }

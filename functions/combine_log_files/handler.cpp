@@ -14,10 +14,10 @@
 #include "common/dates.h"
 #include "common/deadline.h"
 #include "common/gzip.h"
-#include "common/ledger.h"
-#include "common/plan.h"
 #include "common/settings.h"
-#include "common/work_files.h"
+#include "pipeline/ledger.h"
+#include "pipeline/plan.h"
+#include "pipeline/work_files.h"
 #include "runtime/errors.h"
 #include "runtime/logging.h"
 #include "runtime/metrics.h"
@@ -33,7 +33,7 @@ constexpr std::uint64_t kMaxCopyPart = 5ull << 30;
 constexpr std::uint64_t kSniffBytes = 64 << 10;         // read to tell gzip, text and binary apart
 constexpr std::uint64_t kCheckRangeBytes = 8ull << 20;  // a large gzip source is inflated in these
 
-using common::Source;
+using pipeline::Source;
 
 std::string required_string(const json::object& object, const char* name,
                             const std::string& where) {
@@ -89,7 +89,7 @@ struct Progress {
 // that state (parts, bytes, sources and their indexes) is what a continuation keeps.
 //
 // Before completing, the output it is about to become is recorded in the ledger
-// (common/ledger.h). An attempt that finds its upload gone (a retry of a call whose completion
+// (pipeline/ledger.h). An attempt that finds its upload gone (a retry of a call whose completion
 // happened) or its key taken (CompleteMultipartUpload is conditional) adopts the object only when
 // it is exactly its own run's record: same size, same multipart ETag. An output is never written
 // over.
@@ -222,7 +222,7 @@ class Stream {
     json::array sources;
     json::array indexes;
     for (std::size_t i = 0; i < committed_.sources; ++i) {
-      sources.push_back(common::source_json(sources_[i]));
+      sources.push_back(pipeline::source_json(sources_[i]));
       indexes.push_back(indexes_[i]);
     }
     json::object state{{"upload_id", upload_id_},       {"bytes", committed_.bytes},
@@ -243,7 +243,7 @@ class Stream {
                         std::string(part.at("etag").as_string())});
     }
     for (const auto& source : state.at("sources").as_array())
-      sources_.push_back(common::source_from_json(source, "a saved source"));
+      sources_.push_back(pipeline::source_from_json(source, "a saved source"));
     for (const auto& index : state.at("indexes").as_array()) {
       indexes_.push_back(index.to_number<std::int64_t>());
       committed_indexes_.insert(indexes_.back());
@@ -256,7 +256,7 @@ class Stream {
  private:
   json::object record(const std::string& etag) const {
     json::array listed;
-    for (const auto& source : sources_) listed.push_back(common::source_json(source));
+    for (const auto& source : sources_) listed.push_back(pipeline::source_json(source));
     return {{"bucket", config_.destination_bucket},
             {"key", key_},
             {"size", bytes_},
@@ -454,9 +454,9 @@ class OutputBuilder {
         config_(config),
         bucket_(bucket),
         gzip_(s3, config, key_base + ".gz", part_size,
-              common::ledger_key(ledger_prefix, key_base + ".gz")),
+              pipeline::ledger_key(ledger_prefix, key_base + ".gz")),
         plain_(s3, config, key_base + ".log", part_size,
-               common::ledger_key(ledger_prefix, key_base + ".log")),
+               pipeline::ledger_key(ledger_prefix, key_base + ".log")),
         sources_(std::move(sources)) {
     std::stable_partition(sources_.begin(), sources_.end(),
                           [](const Source& source) { return source.size >= kServerCopyMin; });
@@ -621,7 +621,7 @@ class OutputBuilder {
     const common::ContentCheck content = common::check_content(bytes);
     switch (content.kind) {
       case common::ContentKind::kEmpty:
-        progress.empty[source_id(source)] = common::source_json(source);
+        progress.empty[source_id(source)] = pipeline::source_json(source);
         return;
       case common::ContentKind::kUnsafe:
         progress.skip(source, content.reason);
@@ -653,7 +653,7 @@ void copy_output(const Config& config, common::S3Client& s3, const std::string& 
                  const std::string& key, const std::string& ledger_prefix,
                  const std::vector<Source>& sources, Progress& progress) {
   for (const auto& source : sources) {
-    Stream stream(s3, config, key, kMinPart, common::ledger_key(ledger_prefix, key));
+    Stream stream(s3, config, key, kMinPart, pipeline::ledger_key(ledger_prefix, key));
     try {
       stream.boundary();
       copy_ranges(stream, bucket, source, source.size, [] { return false; });
@@ -714,7 +714,7 @@ Progress progress_from(const json::object& state) {
   Progress progress;
   progress.outputs = state.at("outputs").as_array();
   for (const auto& source : state.at("empty_sources").as_array()) {
-    const Source empty = common::source_from_json(source, "a saved empty source");
+    const Source empty = pipeline::source_from_json(source, "a saved empty source");
     progress.empty[source_id(empty)] = source.as_object();
   }
   for (const auto& entry : state.at("skipped").as_array()) {
@@ -730,14 +730,14 @@ Progress progress_from(const json::object& state) {
 // MAX_OUTPUT_BYTES or 10,000 parts). Planning is deterministic, so a resumed or repeated call
 // plans the same outputs; the event comes back as an ordinary plan event.
 json::object with_manifest_plan(const Config& config, common::S3Client& s3, json::object input) {
-  const std::string manifest_id = common::id_field(input, "manifest_id");
+  const std::string manifest_id = pipeline::id_field(input, "manifest_id");
   const std::string bucket = required_string(input, "source_bucket", "a manifest event");
   const auto date = common::Date::parse(required_string(input, "date", "a manifest event"));
   if (!date) throw runtime::InvalidInput("\"date\" must be YYYY-MM-DD");
-  const auto manifest = common::FileRef::from_json(input.at("manifest"), "manifest");
-  std::vector<common::Source> sources;
-  for (const auto& item : common::read_json_array(s3, manifest)) {
-    sources.push_back(common::source_from_json(item, "a manifest file"));
+  const auto manifest = pipeline::FileRef::from_json(input.at("manifest"), "manifest");
+  std::vector<pipeline::Source> sources;
+  for (const auto& item : pipeline::read_json_array(s3, manifest)) {
+    sources.push_back(pipeline::source_from_json(item, "a manifest file"));
   }
   if (sources.empty()) throw runtime::InvalidInput("the manifest lists no file");
   std::string prefix = config.destination_prefix;
@@ -746,9 +746,9 @@ json::object with_manifest_plan(const Config& config, common::S3Client& s3, json
                                "/date=" + date->iso() + "/batch-" + manifest_id;
   json::array outputs;
   for (const auto& output :
-       common::plan_outputs(std::move(sources), key_base, config.max_output_bytes)) {
+       pipeline::plan_outputs(std::move(sources), key_base, config.max_output_bytes)) {
     json::array listed;
-    for (const auto& source : output.sources) listed.push_back(common::source_json(source));
+    for (const auto& source : output.sources) listed.push_back(pipeline::source_json(source));
     outputs.push_back(json::object{{"key_base", output.key_base},
                                    {"part_size", output.part_size},
                                    {"bytes", output.bytes},
@@ -764,7 +764,7 @@ json::object with_manifest_plan(const Config& config, common::S3Client& s3, json
                                              {"date", date->iso()},
                                              {"outputs", std::move(outputs)}}),
                 put);
-  input["plan"] = common::FileRef{config.work_bucket, key, 0, 0}.to_json();
+  input["plan"] = pipeline::FileRef{config.work_bucket, key, 0, 0}.to_json();
   input["run_id"] = manifest_id;
   input["group_id"] = manifest_id;
   return input;
@@ -782,7 +782,7 @@ std::string write_receipt(const Config& config, common::S3Client& s3, const json
   if (const auto* already = plan.if_contains("already_combined"); already && already->is_array())
     receipt["already_combined"] = *already;
   const std::string key =
-      "work/" + run_id + "/receipts/" + common::work_file_name(group_id) + ".json";
+      "work/" + run_id + "/receipts/" + pipeline::work_file_name(group_id) + ".json";
   common::PutOptions put;
   put.content_type = "application/json";
   s3.put_object(config.work_bucket, key, json::serialize(receipt), put);
@@ -812,10 +812,10 @@ json::value handle(const Config& config, common::S3Client& s3, const json::value
   const json::object input = event.get_object().contains("manifest")
                                  ? with_manifest_plan(config, s3, event.get_object())
                                  : event.get_object();
-  const std::string run_id = common::run_id_of(input);
+  const std::string run_id = pipeline::run_id_of(input);
   const std::string group_id = required_string(input, "group_id", "the event");
   if (!input.contains("plan")) throw runtime::InvalidInput("the event needs \"plan\"");
-  const auto plan_ref = common::FileRef::from_json(input.at("plan"), "plan");
+  const auto plan_ref = pipeline::FileRef::from_json(input.at("plan"), "plan");
   boost::system::error_code parse_error;
   const json::value plan = json::parse(s3.get_object(plan_ref.bucket, plan_ref.key), parse_error);
   if (parse_error || !plan.is_object())
@@ -824,7 +824,7 @@ json::value handle(const Config& config, common::S3Client& s3, const json::value
   // Each run records under its own folder: two runs of one day at once never replace each
   // other's records, and an attempt adopts a key only as its own run's output.
   const std::string ledger_prefix =
-      common::ledger_prefix(required_string(plan.get_object(), "date", "the plan"), group_id) +
+      pipeline::ledger_prefix(required_string(plan.get_object(), "date", "the plan"), group_id) +
       run_id + "/";
   const auto* outputs_value = plan.get_object().if_contains("outputs");
   if (outputs_value == nullptr || !outputs_value->is_array())
@@ -835,13 +835,13 @@ json::value handle(const Config& config, common::S3Client& s3, const json::value
   std::size_t output_index = 0;
   std::optional<json::object> output_state;
   const std::string progress_key =
-      "work/" + run_id + "/progress/" + common::work_file_name(group_id) + ".json";
+      "work/" + run_id + "/progress/" + pipeline::work_file_name(group_id) + ".json";
   if (const auto* continuation = input.if_contains("continuation")) {
     const auto* state = continuation->if_object();
     if (state == nullptr || !state->contains("progress")) {
       throw runtime::InvalidInput("\"continuation\" is not one CombineLogFiles returned");
     }
-    const auto ref = common::FileRef::from_json(state->at("progress"), "continuation.progress");
+    const auto ref = pipeline::FileRef::from_json(state->at("progress"), "continuation.progress");
     const json::value saved = json::parse(s3.get_object(ref.bucket, ref.key), parse_error);
     if (parse_error || !saved.is_object())
       throw runtime::InvalidInput("the saved progress is unreadable");
@@ -861,7 +861,7 @@ json::value handle(const Config& config, common::S3Client& s3, const json::value
                        "outputs_done", progress.outputs.size());
     json::object result = input;
     result["continuation"] = json::object{
-        {"progress", common::FileRef{config.work_bucket, progress_key, 0, 0}.to_json()}};
+        {"progress", pipeline::FileRef{config.work_bucket, progress_key, 0, 0}.to_json()}};
     return result;
   };
 
@@ -876,7 +876,7 @@ json::value handle(const Config& config, common::S3Client& s3, const json::value
       throw runtime::InvalidInput("a plan output needs \"sources\"");
     std::vector<Source> sources;
     for (const auto& value : sources_value->get_array())
-      sources.push_back(common::source_from_json(value, "a plan source"));
+      sources.push_back(pipeline::source_from_json(value, "a plan source"));
     const auto* copy = planned->if_contains("copy");
     if (copy != nullptr && copy->is_bool() && copy->get_bool()) {
       copy_output(config, s3, bucket, key_base, ledger_prefix, sources, progress);
@@ -906,9 +906,9 @@ json::value handle(const Config& config, common::S3Client& s3, const json::value
   runtime::log::info("combined", "group", group_id, "outputs", progress.outputs.size(), "files",
                      totals.files, "skipped", progress.skipped.size(), "bytes_in", totals.bytes_in,
                      "bytes_out", totals.bytes_out);
-  const common::FileRef receipt_ref{config.work_bucket, key,
-                                    static_cast<std::int64_t>(progress.outputs.size()),
-                                    static_cast<std::int64_t>(totals.bytes_out)};
+  const pipeline::FileRef receipt_ref{config.work_bucket, key,
+                                      static_cast<std::int64_t>(progress.outputs.size()),
+                                      static_cast<std::int64_t>(totals.bytes_out)};
   const auto* already = plan.get_object().if_contains("already_combined");
   return json::object{
       {"group_id", group_id},

@@ -4,7 +4,7 @@
 // Event: {"run_id", "group_id", "plan": {bucket, key, ...}} (DetermineOperationType's result),
 // or, in manifest mode (process_manifest), {"manifest_id", "source_bucket", "date", "manifest":
 // {bucket, key, ...}} naming a JSON array of {"key", "size", "etag", "version_id"?}: the manifest
-// is planned here (common/plan.h) into <DESTINATION_PREFIX>/<bucket>/date=<date>/
+// is planned here (pipeline/plan.h) into <DESTINATION_PREFIX>/<bucket>/date=<date>/
 // batch-<manifest id>-0001.gz (or .log), and the manifest id is the run and the group.
 // Result: {"group_id", "receipt": {bucket, key, count, bytes}, "outputs", "files", "skipped",
 // "bytes_in", "bytes_out"}.
@@ -27,8 +27,8 @@
 // flight) and packed into parts of the plan's part size. copy_all outputs are copied by
 // UploadPartCopy, in ranges past 5 GiB.
 // Before an output completes, its record (key, size, multipart ETag, sources) goes to the ledger
-// (common/ledger.h); CompleteMultipartUpload is conditional (If-None-Match: *), so an output key is
-// never written twice: a key that exists is adopted only when it is exactly that record (a retry
+// (pipeline/ledger.h); CompleteMultipartUpload is conditional (If-None-Match: *), so an output key
+// is never written twice: a key that exists is adopted only when it is exactly that record (a retry
 // after the completion happened), and is someone else's otherwise (VerificationFailed). Each
 // output is verified (its size is what was written) before the receipt
 // {"group_id", "outputs": [{"key", "size", "etag", "sources": [...]}], "empty_sources": [...],

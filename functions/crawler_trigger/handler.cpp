@@ -6,7 +6,7 @@
 #include <set>
 
 #include "common/settings.h"
-#include "common/work_files.h"
+#include "pipeline/work_files.h"
 #include "runtime/errors.h"
 #include "runtime/logging.h"
 
@@ -158,7 +158,7 @@ json::value handle(const Config& config, common::GlueClient& glue, common::S3Cli
   if (config.mode == "crawler") return start_crawlers(config, glue);
   const auto* input = event.if_object();
   if (input == nullptr) throw runtime::InvalidInput("partitions mode needs the run's \"run_id\"");
-  return add_partitions(config, glue, s3, common::run_id_of(*input));
+  return add_partitions(config, glue, s3, pipeline::run_id_of(*input));
 }
 
 runtime::Handler make_handler() {

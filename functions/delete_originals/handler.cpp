@@ -6,7 +6,7 @@
 #include <set>
 
 #include "common/settings.h"
-#include "common/work_files.h"
+#include "pipeline/work_files.h"
 #include "runtime/errors.h"
 #include "runtime/logging.h"
 #include "runtime/metrics.h"
@@ -122,7 +122,7 @@ struct Tally {
     if (const auto* kept = state.if_contains("kept_changed"))
       tally.kept_changed = kept->to_number<std::int64_t>();
     if (const auto* failed = state.if_contains("failed_keys"))
-      tally.failed = common::read_jsonl(s3, common::FileRef::from_json(*failed, "failed_keys"));
+      tally.failed = pipeline::read_jsonl(s3, pipeline::FileRef::from_json(*failed, "failed_keys"));
     return tally;
   }
 
@@ -134,9 +134,9 @@ struct Tally {
                        {"failed", static_cast<std::int64_t>(failed.size())}};
     if (!failed.empty()) {
       const std::string key = "work/" + run_id + "/delete-failures/" +
-                              common::work_file_name(group_id) + "-" + std::to_string(next) +
+                              pipeline::work_file_name(group_id) + "-" + std::to_string(next) +
                               ".jsonl";
-      state["failed_keys"] = common::write_jsonl(s3, work_bucket, key, failed, 0).to_json();
+      state["failed_keys"] = pipeline::write_jsonl(s3, work_bucket, key, failed, 0).to_json();
     }
     return state;
   }
@@ -189,7 +189,7 @@ json::value handle(const Config& config, common::S3Client& s3, const json::value
   if (!event.is_object()) throw runtime::InvalidInput("the event must be CombineLogFiles' result");
   const auto& input = event.get_object();
   if (!input.contains("receipt")) throw runtime::InvalidInput("the event needs \"receipt\"");
-  const auto receipt_ref = common::FileRef::from_json(input.at("receipt"), "receipt");
+  const auto receipt_ref = pipeline::FileRef::from_json(input.at("receipt"), "receipt");
   boost::system::error_code parse_error;
   json::value parsed = json::parse(s3.get_object(receipt_ref.bucket, receipt_ref.key), parse_error);
   if (parse_error || !parsed.is_object() || !parsed.as_object().contains("outputs") ||
@@ -200,7 +200,7 @@ json::value handle(const Config& config, common::S3Client& s3, const json::value
   const std::string bucket = text(receipt, "source_bucket");
   if (bucket.empty()) throw runtime::InvalidInput("the receipt names no source_bucket");
   const std::string group_id = text(input, "group_id");
-  const std::string run_id = common::run_id_of(input, "delete");
+  const std::string run_id = pipeline::run_id_of(input, "delete");
   std::size_t next = 0;
   Tally tally;
   if (const auto* continuation = input.if_contains("continuation")) {

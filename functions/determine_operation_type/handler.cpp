@@ -8,10 +8,10 @@
 #include <set>
 
 #include "common/dates.h"
-#include "common/ledger.h"
 #include "common/settings.h"
 #include "common/sigv4.h"
-#include "common/work_files.h"
+#include "pipeline/ledger.h"
+#include "pipeline/work_files.h"
 #include "runtime/errors.h"
 #include "runtime/logging.h"
 #include "runtime/metrics.h"
@@ -75,9 +75,9 @@ std::string output_name(const json::object& group, const std::string& date) {
   return slug(directory) + "-" + common::sha256_hex(directory).substr(0, 8);
 }
 
-std::vector<Source> read_sources(common::S3Client& s3, const common::FileRef& file) {
+std::vector<Source> read_sources(common::S3Client& s3, const pipeline::FileRef& file) {
   std::vector<Source> sources;
-  for (const auto& line : common::read_jsonl(s3, file)) {
+  for (const auto& line : pipeline::read_jsonl(s3, file)) {
     const auto* key = line.if_contains("key");
     if (key == nullptr || !key->is_string() || key->get_string().empty()) {
       throw runtime::InvalidInput("a line of the file list has no \"key\"");
@@ -149,13 +149,13 @@ json::array take_already_combined(const Config& config, common::S3Client& s3,
                                   std::vector<Source>& sources) {
   json::array already;
   if (sources.empty()) return already;
-  const auto combined = common::combined_sources(s3, config.work_bucket, date, group_id);
+  const auto combined = pipeline::combined_sources(s3, config.work_bucket, date, group_id);
   if (combined.empty()) return already;
   std::map<std::string, const common::S3Object*> standing;
   for (const auto& object : existing) standing[object.key] = &object;
   std::vector<Source> rest;
   for (auto& source : sources) {
-    const auto found = combined.find(common::combined_identity(source));
+    const auto found = combined.find(pipeline::combined_identity(source));
     bool stands = false;
     if (found != combined.end() &&
         found->second.at("bucket").as_string() == config.destination_bucket) {
@@ -168,7 +168,7 @@ json::array take_already_combined(const Config& config, common::S3Client& s3,
       rest.push_back(std::move(source));
       continue;
     }
-    json::object entry = common::source_json(source);
+    json::object entry = pipeline::source_json(source);
     entry["output"] = found->second;
     already.push_back(std::move(entry));
   }
@@ -191,8 +191,8 @@ std::vector<Output> plan_group(const Config& config, const std::string& director
     // Groups are already per account, type and region (Control Tower) or per folder (hour
     // folders included), which is the original's per-account and per-hour aggregation.
     const std::string key_base = directory + "/" + name;
-    return common::plan_outputs(std::move(sources), key_base, config.max_output_bytes,
-                                common::next_output_number(existing, key_base));
+    return pipeline::plan_outputs(std::move(sources), key_base, config.max_output_bytes,
+                                  pipeline::next_output_number(existing, key_base));
   }
   // Named by the group as well as the file: h1/big.gz and h2/big.gz are two groups' files, and
   // two versions of one key get two numbers.
@@ -201,13 +201,13 @@ std::vector<Output> plan_group(const Config& config, const std::string& director
   for (auto& source : sources) {
     Output output;
     const auto slash = source.key.rfind('/');
-    output.key_base = common::unused_key(
+    output.key_base = pipeline::unused_key(
         taken, directory + "/" + name + "_" +
                    (slash == std::string::npos ? source.key : source.key.substr(slash + 1)));
     taken.insert(output.key_base);
     output.copy = true;
     output.bytes = source.size;
-    output.part_size = common::kMaxCopyPartSize;
+    output.part_size = pipeline::kMaxCopyPartSize;
     output.sources.push_back(std::move(source));
     outputs.push_back(std::move(output));
   }
@@ -218,7 +218,7 @@ json::array outputs_json(const std::vector<Output>& outputs) {
   json::array items;
   for (const auto& output : outputs) {
     json::array listed;
-    for (const auto& source : output.sources) listed.push_back(common::source_json(source));
+    for (const auto& source : output.sources) listed.push_back(pipeline::source_json(source));
     items.push_back(json::object{{"key_base", output.key_base},
                                  {"copy", output.copy},
                                  {"part_size", output.part_size},
@@ -254,7 +254,7 @@ json::value handle(const Config& config, common::S3Client& s3, const json::value
   }
   const auto& group = merged;
   const std::string group_id = string_field(group, "group_id");
-  const std::string run_id = common::run_id_of(group);
+  const std::string run_id = pipeline::run_id_of(group);
   const std::string bucket = string_field(group, "source_bucket");
   const std::string date_text = string_field(group, "date");
   if (!common::Date::parse(date_text)) throw runtime::InvalidInput("\"date\" must be YYYY-MM-DD");
@@ -263,7 +263,7 @@ json::value handle(const Config& config, common::S3Client& s3, const json::value
     throw runtime::InvalidInput("\"kind\" must be control_tower or other, not '" + kind + "'");
   }
   if (!group.contains("files")) throw runtime::InvalidInput("the group needs \"files\"");
-  const auto files = common::FileRef::from_json(group.at("files"), "files");
+  const auto files = pipeline::FileRef::from_json(group.at("files"), "files");
 
   std::vector<Source> sources = read_sources(s3, files);
   fill_unknown_sizes(config, s3, bucket, sources);
@@ -301,13 +301,14 @@ json::value handle(const Config& config, common::S3Client& s3, const json::value
   const json::object plan{
       {"group_id", group_id}, {"operation", operation},           {"source_bucket", bucket},
       {"date", date_text},    {"outputs", outputs_json(outputs)}, {"already_combined", already}};
-  const std::string key = "work/" + run_id + "/plans/" + common::work_file_name(group_id) + ".json";
+  const std::string key =
+      "work/" + run_id + "/plans/" + pipeline::work_file_name(group_id) + ".json";
   common::PutOptions put;
   put.content_type = "application/json";
   s3.put_object(config.work_bucket, key, json::serialize(plan), put);
-  const common::FileRef plan_file{config.work_bucket, key,
-                                  static_cast<std::int64_t>(outputs.size()),
-                                  static_cast<std::int64_t>(total)};
+  const pipeline::FileRef plan_file{config.work_bucket, key,
+                                    static_cast<std::int64_t>(outputs.size()),
+                                    static_cast<std::int64_t>(total)};
   runtime::log::info("planned", "group", group_id, "operation", operation, "outputs",
                      outputs.size(), "bytes", total);
   result["plan"] = plan_file.to_json();

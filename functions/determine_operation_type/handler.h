@@ -15,7 +15,7 @@
 // Output names are each group's own (another bucket's folder: its slug and the hash of the exact
 // folder; a copied file: the group's name and the file's), numbered after those a previous run
 // left for the same group and day, so a day run again adds outputs and never overwrites one.
-// Originals that the ledger (common/ledger.h) shows inside an output that still stands are not
+// Originals that the ledger (pipeline/ledger.h) shows inside an output that still stands are not
 // planned again: they travel as "already_combined" to DeleteOriginals. Uploads of the group's
 // outputs that a killed attempt left open are aborted.
 //
@@ -28,14 +28,14 @@
 #include <string>
 #include <vector>
 
-#include "common/plan.h"
 #include "common/s3.h"
+#include "pipeline/plan.h"
 #include "runtime/runtime.h"
 
 namespace functions::determine_operation_type {
 
-using common::Output;
-using common::Source;
+using pipeline::Output;
+using pipeline::Source;
 
 struct Config {
   std::string work_bucket;

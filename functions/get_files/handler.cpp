@@ -9,7 +9,7 @@
 #include "common/dates.h"
 #include "common/settings.h"
 #include "common/sigv4.h"
-#include "common/work_files.h"
+#include "pipeline/work_files.h"
 #include "runtime/clock.h"
 #include "runtime/errors.h"
 #include "runtime/logging.h"
@@ -19,7 +19,7 @@ namespace functions::get_files {
 
 namespace json = boost::json;
 using common::Date;
-using common::FileRef;
+using pipeline::FileRef;
 
 namespace {
 
@@ -284,9 +284,9 @@ std::vector<json::object> write_groups(const Config& config, common::S3Client& s
   std::vector<json::object> groups;
   for (auto& [group_id, files] : files_by_group) {
     const std::string key =
-        "work/" + run_id + "/files/" + common::work_file_name(group_id) + ".jsonl";
+        "work/" + run_id + "/files/" + pipeline::work_file_name(group_id) + ".jsonl";
     const FileRef file =
-        common::write_jsonl(s3, config.work_bucket, key, files, bytes_by_group[group_id]);
+        pipeline::write_jsonl(s3, config.work_bucket, key, files, bytes_by_group[group_id]);
     json::object group = unit.group;
     group["group_id"] = group_id;
     group["date"] = date.iso();
@@ -424,7 +424,7 @@ json::value handle(const Config& config, common::S3Client& s3, const json::value
     return days_of_range(config, input);
   }
   const Date date = date_of(input);
-  const std::string run_id = common::run_id_of(input, "manual-" + date.iso());
+  const std::string run_id = pipeline::run_id_of(input, "manual-" + date.iso());
 
   std::vector<Unit> units;
   std::vector<json::object> groups;
@@ -443,10 +443,11 @@ json::value handle(const Config& config, common::S3Client& s3, const json::value
     }
     totals.newest_allowed = *newest_allowed_time;
     units_file = FileRef::from_json(state->at("units"), "continuation.units");
-    for (const auto& unit : common::read_json_array(s3, units_file))
+    for (const auto& unit : pipeline::read_json_array(s3, units_file))
       units.push_back(Unit::from_json(unit.as_object()));
     next = static_cast<std::size_t>(state->at("next").to_number<std::int64_t>());
-    groups = common::read_jsonl(s3, FileRef::from_json(state->at("groups"), "continuation.groups"));
+    groups =
+        pipeline::read_jsonl(s3, FileRef::from_json(state->at("groups"), "continuation.groups"));
     if (const auto* skipped = state->if_contains("skipped_recent"))
       totals.skipped_recent = skipped->to_number<std::int64_t>();
     for (const auto& group : groups) {
@@ -469,8 +470,8 @@ json::value handle(const Config& config, common::S3Client& s3, const json::value
     }
     json::array unit_items;
     for (const auto& unit : units) unit_items.push_back(unit.to_json());
-    units_file = common::write_json_array(s3, config.work_bucket, "work/" + run_id + "/units.json",
-                                          unit_items, 0);
+    units_file = pipeline::write_json_array(s3, config.work_bucket,
+                                            "work/" + run_id + "/units.json", unit_items, 0);
     runtime::log::info("discovered listing units", "date", date.iso(), "units", units.size());
   }
 
@@ -483,7 +484,7 @@ json::value handle(const Config& config, common::S3Client& s3, const json::value
     if (progressed && deadline.reached()) {
       // Named by the point it stands for, so a continuation always names the file it was given
       // with: a repeated call reads what the first read, never what that call wrote after it.
-      const FileRef partial = common::write_jsonl(
+      const FileRef partial = pipeline::write_jsonl(
           s3, config.work_bucket,
           "work/" + run_id + "/groups-partial-" + std::to_string(next) + ".jsonl", groups,
           totals.bytes);
@@ -513,7 +514,7 @@ json::value handle(const Config& config, common::S3Client& s3, const json::value
   }
 
   json::array items(groups.begin(), groups.end());
-  const FileRef groups_file = common::write_json_array(
+  const FileRef groups_file = pipeline::write_json_array(
       s3, config.work_bucket, "work/" + run_id + "/groups.json", items, totals.bytes);
   runtime::metrics::add("FilesFound", runtime::metrics::Unit::Count,
                         static_cast<double>(totals.files));

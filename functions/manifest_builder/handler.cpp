@@ -11,7 +11,7 @@
 #include "common/errors.h"
 #include "common/settings.h"
 #include "common/sigv4.h"
-#include "common/work_files.h"
+#include "pipeline/work_files.h"
 #include "runtime/errors.h"
 #include "runtime/logging.h"
 #include "runtime/metrics.h"
@@ -91,7 +91,7 @@ CreatedObject checked(CreatedObject object, const std::string& time) {
 }
 
 std::uint64_t size_of(const json::value* value) {
-  if (const auto size = value ? common::whole_number(*value) : std::nullopt) return *size;
+  if (const auto size = value ? pipeline::whole_number(*value) : std::nullopt) return *size;
   throw runtime::InvalidInput("the notification gives no object size (a whole number of bytes)");
 }
 
@@ -425,8 +425,8 @@ class Ledger {
       forget_empty(manifest_key(partition, id));
       return false;
     }
-    const auto manifest = common::write_json_array(clients_.s3, config_.work_bucket,
-                                                   "work/" + id + "/manifest.json", sources, bytes);
+    const auto manifest = pipeline::write_json_array(
+        clients_.s3, config_.work_bucket, "work/" + id + "/manifest.json", sources, bytes);
     const json::object input{{"manifest_id", id},
                              {"source_bucket", partition.bucket},
                              {"date", partition.date.iso()},

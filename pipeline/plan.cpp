@@ -1,12 +1,12 @@
-#include "common/plan.h"
+#include "pipeline/plan.h"
 
 #include <algorithm>
 #include <cstdio>
 
-#include "common/work_files.h"
+#include "pipeline/work_files.h"
 #include "runtime/errors.h"
 
-namespace common {
+namespace pipeline {
 
 namespace {
 
@@ -19,8 +19,8 @@ std::uint64_t ceil_div(std::uint64_t a, std::uint64_t b) {
 // The packed part size for this many small bytes next to `large_parts` copied parts: 8 MiB, or
 // bigger (in whole MiB) when 8 MiB parts would not fit in what is left of the 10,000.
 std::uint64_t part_size_for(std::uint64_t small_bytes, std::uint64_t large_parts) {
-  if (large_parts >= kMaxParts) return kMaxPartSize + 1;  // cannot fit
-  const std::uint64_t parts_left = kMaxParts - large_parts;
+  if (large_parts >= common::kMaxParts) return kMaxPartSize + 1;  // cannot fit
+  const std::uint64_t parts_left = common::kMaxParts - large_parts;
   const std::uint64_t needed = ceil_div(small_bytes, parts_left);
   return std::max(kMinPartSize, ceil_div(needed, kMiB) * kMiB);
 }
@@ -145,4 +145,4 @@ std::vector<Output> plan_outputs(std::vector<Source> sources, const std::string&
   return outputs;
 }
 
-}  // namespace common
+}  // namespace pipeline

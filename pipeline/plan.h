@@ -11,7 +11,7 @@
 
 #include "common/s3.h"
 
-namespace common {
+namespace pipeline {
 
 struct Source {
   std::string key;
@@ -57,4 +57,4 @@ std::uint64_t next_output_number(const std::vector<std::string>& existing,
 // (from 0002): a file copied as it is never replaces an earlier copy.
 std::string unused_key(const std::set<std::string>& existing, const std::string& key);
 
-}  // namespace common
+}  // namespace pipeline

@@ -1,10 +1,10 @@
-#include "common/ledger.h"
+#include "pipeline/ledger.h"
 
 #include <boost/json/parse.hpp>
 
-#include "common/work_files.h"
+#include "pipeline/work_files.h"
 
-namespace common {
+namespace pipeline {
 
 namespace json = boost::json;
 
@@ -21,7 +21,8 @@ std::string ledger_key(const std::string& prefix, const std::string& output_key)
   return prefix + work_file_name(output_key) + ".json";
 }
 
-std::map<std::string, json::object> combined_sources(S3Client& s3, const std::string& work_bucket,
+std::map<std::string, json::object> combined_sources(common::S3Client& s3,
+                                                     const std::string& work_bucket,
                                                      const std::string& date,
                                                      const std::string& group_id) {
   std::map<std::string, json::object> combined;
@@ -40,4 +41,4 @@ std::map<std::string, json::object> combined_sources(S3Client& s3, const std::st
   return combined;
 }
 
-}  // namespace common
+}  // namespace pipeline

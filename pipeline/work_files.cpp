@@ -1,4 +1,4 @@
-#include "common/work_files.h"
+#include "pipeline/work_files.h"
 
 #include <algorithm>
 #include <boost/json/parse.hpp>
@@ -9,7 +9,7 @@
 #include "common/sigv4.h"
 #include "runtime/errors.h"
 
-namespace common {
+namespace pipeline {
 
 namespace json = boost::json;
 
@@ -35,7 +35,7 @@ std::string work_file_name(const std::string& id) {
   for (char c : id.substr(0, 80)) {
     slug.push_back(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '.' ? c : '_');
   }
-  return slug + "-" + sha256_hex(id).substr(0, 12);
+  return slug + "-" + common::sha256_hex(id).substr(0, 12);
 }
 
 json::object FileRef::to_json() const {
@@ -73,15 +73,15 @@ FileRef FileRef::from_json(const json::value& value, const std::string& what) {
   return file;
 }
 
-FileRef write_json_array(S3Client& s3, const std::string& bucket, const std::string& key,
+FileRef write_json_array(common::S3Client& s3, const std::string& bucket, const std::string& key,
                          const json::array& items, std::int64_t bytes) {
-  PutOptions options;
+  common::PutOptions options;
   options.content_type = "application/json";
   s3.put_object(bucket, key, json::serialize(items), options);
   return FileRef{bucket, key, static_cast<std::int64_t>(items.size()), bytes};
 }
 
-json::array read_json_array(S3Client& s3, const FileRef& file) {
+json::array read_json_array(common::S3Client& s3, const FileRef& file) {
   boost::system::error_code error;
   json::value value = json::parse(s3.get_object(file.bucket, file.key), error);
   if (error || !value.is_array()) {
@@ -91,20 +91,20 @@ json::array read_json_array(S3Client& s3, const FileRef& file) {
   return std::move(value.as_array());
 }
 
-FileRef write_jsonl(S3Client& s3, const std::string& bucket, const std::string& key,
+FileRef write_jsonl(common::S3Client& s3, const std::string& bucket, const std::string& key,
                     const std::vector<json::object>& items, std::int64_t bytes) {
   std::string body;
   for (const auto& item : items) {
     body += json::serialize(item);
     body.push_back('\n');
   }
-  PutOptions options;
+  common::PutOptions options;
   options.content_type = "application/x-ndjson";
   s3.put_object(bucket, key, std::move(body), options);
   return FileRef{bucket, key, static_cast<std::int64_t>(items.size()), bytes};
 }
 
-std::vector<json::object> read_jsonl(S3Client& s3, const FileRef& file) {
+std::vector<json::object> read_jsonl(common::S3Client& s3, const FileRef& file) {
   const std::string body = s3.get_object(file.bucket, file.key);
   std::vector<json::object> items;
   std::size_t start = 0;
@@ -125,4 +125,4 @@ std::vector<json::object> read_jsonl(S3Client& s3, const FileRef& file) {
   return items;
 }
 
-}  // namespace common
+}  // namespace pipeline

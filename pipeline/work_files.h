@@ -11,7 +11,7 @@
 
 #include "common/s3.h"
 
-namespace common {
+namespace pipeline {
 
 // A JSON value that counts something (items, bytes): whole and at least 0. nullopt for a
 // negative, fractional or non-numeric value, which boost's to_number would throw as system_error
@@ -40,13 +40,13 @@ std::string id_field(const boost::json::object& event, const char* field);
 std::string work_file_name(const std::string& id);
 
 // A JSON array (what a Distributed Map's ItemReader reads).
-FileRef write_json_array(S3Client& s3, const std::string& bucket, const std::string& key,
+FileRef write_json_array(common::S3Client& s3, const std::string& bucket, const std::string& key,
                          const boost::json::array& items, std::int64_t bytes);
-boost::json::array read_json_array(S3Client& s3, const FileRef& file);
+boost::json::array read_json_array(common::S3Client& s3, const FileRef& file);
 
 // One JSON object per line.
-FileRef write_jsonl(S3Client& s3, const std::string& bucket, const std::string& key,
+FileRef write_jsonl(common::S3Client& s3, const std::string& bucket, const std::string& key,
                     const std::vector<boost::json::object>& items, std::int64_t bytes);
-std::vector<boost::json::object> read_jsonl(S3Client& s3, const FileRef& file);
+std::vector<boost::json::object> read_jsonl(common::S3Client& s3, const FileRef& file);
 
-}  // namespace common
+}  // namespace pipeline

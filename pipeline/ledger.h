@@ -10,10 +10,10 @@
 #include <map>
 #include <string>
 
-#include "common/plan.h"
 #include "common/s3.h"
+#include "pipeline/plan.h"
 
-namespace common {
+namespace pipeline {
 
 // What identifies one original's bytes: the version in a versioned bucket, else key and etag.
 std::string combined_identity(const Source& source);
@@ -26,9 +26,9 @@ std::string ledger_key(const std::string& prefix, const std::string& output_key)
 
 // Every source of the group and day recorded in an output, by combined_identity, with that
 // output as recorded: {"bucket", "key", "size", "etag"}. Whether it stands is the caller's to see.
-std::map<std::string, boost::json::object> combined_sources(S3Client& s3,
+std::map<std::string, boost::json::object> combined_sources(common::S3Client& s3,
                                                             const std::string& work_bucket,
                                                             const std::string& date,
                                                             const std::string& group_id);
 
-}  // namespace common
+}  // namespace pipeline
