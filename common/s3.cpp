@@ -457,9 +457,17 @@ std::vector<VersionPage> S3Client::list_versions_many(
 
 HeadResult S3Client::head_object(const std::string& bucket, const std::string& key,
                                  const std::string& version_id) {
+  return head_result(client_.send(head_object_request(bucket, key, version_id)));
+}
+
+AwsRequest S3Client::head_object_request(const std::string& bucket, const std::string& key,
+                                         const std::string& version_id) const {
   AwsRequest request = object_request("HeadObject", "HEAD", bucket, key);
   if (!version_id.empty()) request.query.emplace_back("versionId", version_id);
-  const AwsResponse response = client_.send(std::move(request));
+  return request;
+}
+
+HeadResult S3Client::head_result(const AwsResponse& response) {
   HeadResult result;
   result.size = to_u64(response.header("content-length").c_str());
   result.etag = response.header("etag");

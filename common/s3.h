@@ -256,6 +256,9 @@ class S3Client {
                                    const VersionListOptions& options) const;
   AwsRequest get_object_request(const std::string& bucket, const std::string& key,
                                 const GetOptions& options) const;
+  AwsRequest head_object_request(const std::string& bucket, const std::string& key,
+                                 const std::string& version_id = "") const;
+  static HeadResult head_result(const AwsResponse& response);
   AwsRequest delete_objects_request(const std::string& bucket,
                                     const std::vector<ObjectId>& objects) const;
   static std::vector<DeleteError> parse_delete_errors(const std::string& body);

@@ -11,7 +11,7 @@
 #include <string>
 
 #include "common/s3.h"
-#include "pipeline/plan.h"
+#include "pipeline/records.h"
 
 namespace pipeline {
 
@@ -25,10 +25,10 @@ std::string ledger_prefix(const std::string& date, const std::string& group_id);
 std::string ledger_key(const std::string& prefix, const std::string& output_key);
 
 // Every source of the group and day recorded in an output, by combined_identity, with that
-// output as recorded: {"bucket", "key", "size", "etag"}. Whether it stands is the caller's to see.
-std::map<std::string, boost::json::object> combined_sources(common::S3Client& s3,
-                                                            const std::string& work_bucket,
-                                                            const std::string& date,
-                                                            const std::string& group_id);
+// output as recorded. Whether it stands is the caller's to see.
+std::map<std::string, OutputRef> combined_sources(common::S3Client& s3,
+                                                  const std::string& work_bucket,
+                                                  const std::string& date,
+                                                  const std::string& group_id);
 
 }  // namespace pipeline

@@ -31,34 +31,6 @@ std::uint64_t large_parts_of(const Source& source) {
 
 }  // namespace
 
-boost::json::object source_json(const Source& source) {
-  boost::json::object object{{"key", source.key}, {"size", source.size}, {"etag", source.etag}};
-  if (!source.version_id.empty() && source.version_id != "null")
-    object["version_id"] = source.version_id;
-  return object;
-}
-
-Source source_from_json(const boost::json::value& value, const std::string& what) {
-  const auto* object = value.if_object();
-  if (object == nullptr) throw runtime::InvalidInput(what + " must be an object");
-  auto text = [&](const char* name) {
-    const auto* field = object->if_contains(name);
-    if (field == nullptr || !field->is_string() || field->get_string().empty())
-      throw runtime::InvalidInput(what + " needs a non-empty string \"" + name + "\"");
-    return std::string(field->get_string());
-  };
-  Source source;
-  source.key = text("key");
-  source.etag = text("etag");
-  const auto* size = object->if_contains("size");
-  const auto bytes = size ? whole_number(*size) : std::nullopt;
-  if (!bytes) throw runtime::InvalidInput(what + " needs a \"size\" (a whole number of bytes)");
-  source.size = *bytes;
-  if (const auto* version = object->if_contains("version_id"); version && version->is_string())
-    source.version_id = version->get_string();
-  return source;
-}
-
 std::uint64_t parts_needed(const std::vector<Source>& sources, std::uint64_t part_size) {
   std::uint64_t large = 0;
   std::uint64_t small_bytes = 0;
@@ -103,13 +75,14 @@ std::string unused_key(const std::set<std::string>& existing, const std::string&
   }
 }
 
-std::vector<Output> plan_outputs(std::vector<Source> sources, const std::string& key_base,
-                                 std::uint64_t max_output_bytes, std::uint64_t first_number) {
+std::vector<PlannedOutput> plan_outputs(std::vector<Source> sources, const std::string& key_base,
+                                        std::uint64_t max_output_bytes,
+                                        std::uint64_t first_number) {
   // Stable: the versions of one key stay in the order they were written.
   std::stable_sort(sources.begin(), sources.end(),
                    [](const Source& a, const Source& b) { return a.key < b.key; });
-  std::vector<Output> outputs;
-  Output current;
+  std::vector<PlannedOutput> outputs;
+  PlannedOutput current;
   std::uint64_t large_parts = 0;
   std::uint64_t small_bytes = 0;
   auto close = [&] {
@@ -119,7 +92,7 @@ std::vector<Output> plan_outputs(std::vector<Source> sources, const std::string&
     std::stable_partition(current.sources.begin(), current.sources.end(),
                           [](const Source& source) { return source.size >= kCopyThreshold; });
     outputs.push_back(std::move(current));
-    current = Output{};
+    current = PlannedOutput{};
     large_parts = 0;
     small_bytes = 0;
   };

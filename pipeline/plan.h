@@ -10,28 +10,9 @@
 #include <vector>
 
 #include "common/s3.h"
+#include "pipeline/records.h"
 
 namespace pipeline {
-
-struct Source {
-  std::string key;
-  std::uint64_t size = 0;
-  std::string etag;
-  std::string version_id;
-};
-
-// {"key", "size", "etag", "version_id"?} as plans, manifests and receipts write a source.
-boost::json::object source_json(const Source& source);
-// The same back; InvalidInput naming `what` unless key, etag and size are there.
-Source source_from_json(const boost::json::value& value, const std::string& what);
-
-struct Output {
-  std::string key_base;  // for a copy (copy_all), the whole destination key
-  bool copy = false;
-  std::uint64_t part_size = 0;
-  std::uint64_t bytes = 0;
-  std::vector<Source> sources;
-};
 
 inline constexpr std::uint64_t kMinPartSize = 8ull << 20;      // packed parts: 8 MiB at least
 inline constexpr std::uint64_t kMaxPartSize = 5ull << 30;      // S3's limit for one part
@@ -44,8 +25,9 @@ std::uint64_t parts_needed(const std::vector<Source>& sources, std::uint64_t par
 // Splits sources (any order) into outputs named key_base-NNNN from first_number on: each at most
 // max_output_bytes (a single larger source gets an output of its own) and at most 10,000 parts,
 // with the packed part size grown as s3tar does when 10,000 parts of 8 MiB would not hold it.
-std::vector<Output> plan_outputs(std::vector<Source> sources, const std::string& key_base,
-                                 std::uint64_t max_output_bytes, std::uint64_t first_number = 1);
+std::vector<PlannedOutput> plan_outputs(std::vector<Source> sources, const std::string& key_base,
+                                        std::uint64_t max_output_bytes,
+                                        std::uint64_t first_number = 1);
 
 // The number after the highest key_base-NNNN among `existing` keys, 1 when there is none: a day
 // aggregated again (late files, a backfill) gets new outputs beside the earlier ones, never over

@@ -81,10 +81,18 @@ FileRef write_json_array(common::S3Client& s3, const std::string& bucket, const 
   return FileRef{bucket, key, static_cast<std::int64_t>(items.size()), bytes};
 }
 
-json::array read_json_array(common::S3Client& s3, const FileRef& file) {
+json::value read_json(common::S3Client& s3, const FileRef& file) {
   boost::system::error_code error;
   json::value value = json::parse(s3.get_object(file.bucket, file.key), error);
-  if (error || !value.is_array()) {
+  if (error) {
+    throw runtime::InvalidInput("work file s3://" + file.bucket + "/" + file.key + " is not JSON");
+  }
+  return value;
+}
+
+json::array read_json_array(common::S3Client& s3, const FileRef& file) {
+  json::value value = read_json(s3, file);
+  if (!value.is_array()) {
     throw runtime::InvalidInput("work file s3://" + file.bucket + "/" + file.key +
                                 " is not a JSON array");
   }

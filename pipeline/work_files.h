@@ -24,6 +24,7 @@ struct FileRef {
   std::int64_t count = 0;  // items in the file
   std::int64_t bytes = 0;  // of the data the items describe (not of the file)
 
+  bool operator==(const FileRef&) const = default;
   boost::json::object to_json() const;
   // InvalidInput naming `what` when the value is not a reference.
   static FileRef from_json(const boost::json::value& value, const std::string& what);
@@ -38,6 +39,9 @@ std::string id_field(const boost::json::object& event, const char* field);
 
 // A key-safe, collision-free file name for any id: a readable slug and a short hash of the id.
 std::string work_file_name(const std::string& id);
+
+// Any JSON document; InvalidInput when the file holds none.
+boost::json::value read_json(common::S3Client& s3, const FileRef& file);
 
 // A JSON array (what a Distributed Map's ItemReader reads).
 FileRef write_json_array(common::S3Client& s3, const std::string& bucket, const std::string& key,

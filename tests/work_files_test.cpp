@@ -36,21 +36,3 @@ TEST(FileRefs, CountsThatAreNotWholeNumbersAreInvalidInput) {
 }
 
 }  // namespace
-
-namespace {
-
-// The same rule for a source in a file list or plan: its size is a whole number of bytes.
-TEST(FileRefs, ASourceSizeThatIsNotAWholeNumberOfBytesIsInvalidInput) {
-  const auto source = pipeline::source_from_json(
-      boost::json::parse(R"({"key":"a.log","etag":"\"e\"","size":12})"), "a source");
-  EXPECT_EQ(source.size, 12u);
-  for (const char* json :
-       {R"({"key":"a.log","etag":"e","size":-1})", R"({"key":"a.log","etag":"e","size":1.5})",
-        R"({"key":"a.log","etag":"e","size":1e300})", R"({"key":"a.log","etag":"e"})"}) {
-    EXPECT_THROW(pipeline::source_from_json(boost::json::parse(json), "a source"),
-                 runtime::InvalidInput)
-        << json;
-  }
-}
-
-}  // namespace

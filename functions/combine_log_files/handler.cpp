@@ -33,6 +33,11 @@ constexpr std::uint64_t kMaxCopyPart = 5ull << 30;
 constexpr std::uint64_t kSniffBytes = 64 << 10;         // read to tell gzip, text and binary apart
 constexpr std::uint64_t kCheckRangeBytes = 8ull << 20;  // a large gzip source is inflated in these
 
+using pipeline::Combined;
+using pipeline::OutputRecord;
+using pipeline::Plan;
+using pipeline::PlannedOutput;
+using pipeline::SkippedFile;
 using pipeline::Source;
 
 std::string required_string(const json::object& object, const char* name,
@@ -72,15 +77,29 @@ std::string source_id(const Source& source) {
 
 // Results gathered across invocations; receipts list each source version once.
 struct Progress {
-  json::array outputs;
-  std::map<std::string, json::object> empty;
-  std::map<std::string, json::object> skipped;
+  std::vector<OutputRecord> outputs;
+  std::map<std::string, Source> empty;
+  std::map<std::string, SkippedFile> skipped;
 
   void skip(const Source& source, const std::string& reason) {
     runtime::log::warn("source left out of the output and left in place", "key", source.key,
                        "version_id", source.version_id, "reason", reason);
-    skipped[source_id(source)] = {
-        {"key", source.key}, {"version_id", source.version_id}, {"reason", reason}};
+    skipped[source_id(source)] = {source.key, source.version_id, reason};
+  }
+
+  Combined combined() const {
+    Combined combined{outputs, {}, {}};
+    for (const auto& [id, source] : empty) combined.empty_sources.push_back(source);
+    for (const auto& [id, entry] : skipped) combined.skipped.push_back(entry);
+    return combined;
+  }
+  static Progress from(const Combined& combined) {
+    Progress progress;
+    progress.outputs = combined.outputs;
+    for (const auto& source : combined.empty_sources) progress.empty[source_id(source)] = source;
+    for (const auto& entry : combined.skipped)
+      progress.skipped[source_id(Source{entry.key, 0, "", entry.version_id})] = entry;
+    return progress;
   }
 };
 
@@ -169,7 +188,7 @@ class Stream {
 
   // The last part, the conditional completion and a check that S3 holds exactly what was
   // written; nullopt when every source of this stream was left out.
-  std::optional<json::object> finish() {
+  std::optional<OutputRecord> finish() {
     if (!started()) return std::nullopt;
     upload_buffer();
     if (adopted_) return adopted_;
@@ -177,10 +196,11 @@ class Stream {
       abort();
       return std::nullopt;
     }
-    json::object output = record(common::multipart_etag(parts_));
+    OutputRecord output = record(common::multipart_etag(parts_));
     common::PutOptions put;
     put.content_type = "application/json";
-    s3_.put_object(config_.work_bucket, ledger_key_, json::serialize(output), put);
+    s3_.put_object(config_.work_bucket, ledger_key_, json::serialize(json::value_from(output)),
+                   put);
     try {
       s3_.complete_multipart_upload(config_.destination_bucket, key_, upload_id_, parts_, true);
     } catch (const common::NoSuchUpload&) {
@@ -197,8 +217,8 @@ class Stream {
                                         " holds " + std::to_string(head.size) + " bytes, " +
                                         std::to_string(bytes_) + " were written");
     }
-    output["etag"] = head.etag;
-    output["version_id"] = head.version_id;
+    output.where.etag = head.etag;
+    output.version_id = head.version_id;
     return output;
   }
 
@@ -215,14 +235,14 @@ class Stream {
 
   // The committed state, for a continuation; the upload stays open for the next call.
   json::object checkpoint() {
-    if (adopted_) return {{"adopted", *adopted_}};
+    if (adopted_) return {{"adopted", json::value_from(*adopted_)}};
     json::array parts;
     for (std::size_t i = 0; i < committed_.parts; ++i)
       parts.push_back(json::object{{"n", parts_[i].number}, {"etag", parts_[i].etag}});
     json::array sources;
     json::array indexes;
     for (std::size_t i = 0; i < committed_.sources; ++i) {
-      sources.push_back(pipeline::source_json(sources_[i]));
+      sources.push_back(json::value_from(sources_[i]));
       indexes.push_back(indexes_[i]);
     }
     json::object state{{"upload_id", upload_id_},       {"bytes", committed_.bytes},
@@ -234,7 +254,7 @@ class Stream {
 
   void restore(const json::object& state) {
     if (const auto* adopted = state.if_contains("adopted")) {
-      adopted_ = adopted->as_object();
+      adopted_ = pipeline::read_record<OutputRecord>(*adopted);
       return;
     }
     upload_id_ = std::string(state.at("upload_id").as_string());
@@ -243,7 +263,7 @@ class Stream {
                         std::string(part.at("etag").as_string())});
     }
     for (const auto& source : state.at("sources").as_array())
-      sources_.push_back(pipeline::source_from_json(source, "a saved source"));
+      sources_.push_back(pipeline::read_record<Source>(source));
     for (const auto& index : state.at("indexes").as_array()) {
       indexes_.push_back(index.to_number<std::int64_t>());
       committed_indexes_.insert(indexes_.back());
@@ -254,35 +274,30 @@ class Stream {
   }
 
  private:
-  json::object record(const std::string& etag) const {
-    json::array listed;
-    for (const auto& source : sources_) listed.push_back(pipeline::source_json(source));
-    return {{"bucket", config_.destination_bucket},
-            {"key", key_},
-            {"size", bytes_},
-            {"etag", etag},
-            {"version_id", ""},
-            {"parts", parts_.size()},
-            {"copied_bytes", copied_},
-            {"sources", std::move(listed)}};
+  OutputRecord record(const std::string& etag) const {
+    return {{config_.destination_bucket, key_, bytes_, etag}, "", parts_.size(), copied_, sources_};
   }
 
   // The upload is gone or the key taken: the object there is this output only if it is exactly
   // the ledger record its run wrote before completing.
-  json::object adopt() {
+  OutputRecord adopt() {
     const std::string where = "s3://" + config_.destination_bucket + "/" + key_;
-    json::value recorded;
+    std::string recorded;
     common::HeadResult head;
     try {
-      recorded = json::parse(s3_.get_object(config_.work_bucket, ledger_key_));
+      recorded = s3_.get_object(config_.work_bucket, ledger_key_);
       head = s3_.head_object(config_.destination_bucket, key_);
     } catch (const common::NoSuchKey&) {
       throw runtime::VerificationFailed("the upload of " + where +
                                         " is gone and no attempt completed it");
     }
-    const auto* output = recorded.if_object();
-    if (output == nullptr || head.size != output->at("size").to_number<std::uint64_t>() ||
-        head.etag != output->at("etag").as_string()) {
+    std::optional<OutputRecord> output;
+    try {
+      output = pipeline::read_record<OutputRecord>(json::parse(recorded));
+    } catch (const std::exception&) {
+      // Not a record this function wrote: the object is not ours.
+    }
+    if (!output || head.size != output->where.size || head.etag != output->where.etag) {
       throw runtime::VerificationFailed(where +
                                         " exists and is not this output; never written over");
     }
@@ -292,9 +307,8 @@ class Stream {
     abort_uploads_except("");
     upload_id_.clear();
     buffer_.clear();
-    adopted_ = *output;
-    (*adopted_)["etag"] = head.etag;
-    (*adopted_)["version_id"] = head.version_id;
+    adopted_ = std::move(output);
+    adopted_->version_id = head.version_id;
     return *adopted_;
   }
 
@@ -366,7 +380,7 @@ class Stream {
   std::int64_t first_buffered_index_ = -1;
   Committed committed_;
   int commits_ = 0;  // in this call
-  std::optional<json::object> adopted_;
+  std::optional<OutputRecord> adopted_;
 };
 
 // Downloads sources in order with several requests ahead, within a memory budget.
@@ -621,7 +635,7 @@ class OutputBuilder {
     const common::ContentCheck content = common::check_content(bytes);
     switch (content.kind) {
       case common::ContentKind::kEmpty:
-        progress.empty[source_id(source)] = pipeline::source_json(source);
+        progress.empty[source_id(source)] = source;
         return;
       case common::ContentKind::kUnsafe:
         progress.skip(source, content.reason);
@@ -667,30 +681,11 @@ void copy_output(const Config& config, common::S3Client& s3, const std::string& 
     }
   }
 }
-struct Totals {
-  std::uint64_t files = 0;
-  std::uint64_t bytes_in = 0;
-  std::uint64_t bytes_out = 0;
-};
-
-// Counted from the outputs themselves, so a retried or resumed call cannot count a source twice.
-Totals totals_of(const Progress& progress) {
-  Totals totals;
-  for (const auto& output : progress.outputs) {
-    totals.bytes_out += output.at("size").to_number<std::uint64_t>();
-    for (const auto& source : output.at("sources").as_array()) {
-      ++totals.files;
-      totals.bytes_in += source.at("size").to_number<std::uint64_t>();
-    }
-  }
-  return totals;
-}
-
 // Archived sources are left out until someone restores them: say so once, with the count.
 void report_archived(const Progress& progress) {
   std::size_t archived = 0;
   for (const auto& [id, entry] : progress.skipped)
-    archived += entry.at("reason").as_string() == "InvalidObjectState" ? 1 : 0;
+    archived += entry.reason == "InvalidObjectState" ? 1 : 0;
   if (archived > 0) {
     runtime::log::warn(std::to_string(archived) +
                            " files are archived (GLACIER or DEEP_ARCHIVE); restore them to "
@@ -699,71 +694,30 @@ void report_archived(const Progress& progress) {
   }
 }
 
-json::object progress_json(const Progress& progress) {
-  json::array empty;
-  for (const auto& [id, source] : progress.empty) empty.push_back(source);
-  json::array skipped;
-  for (const auto& [id, entry] : progress.skipped) skipped.push_back(entry);
-  const Totals totals = totals_of(progress);
-  return {{"outputs", progress.outputs}, {"empty_sources", empty},
-          {"skipped", skipped},          {"files", totals.files},
-          {"bytes_in", totals.bytes_in}, {"bytes_out", totals.bytes_out}};
-}
-
-Progress progress_from(const json::object& state) {
-  Progress progress;
-  progress.outputs = state.at("outputs").as_array();
-  for (const auto& source : state.at("empty_sources").as_array()) {
-    const Source empty = pipeline::source_from_json(source, "a saved empty source");
-    progress.empty[source_id(empty)] = source.as_object();
-  }
-  for (const auto& entry : state.at("skipped").as_array()) {
-    const auto& skipped = entry.as_object();
-    const Source left{std::string(skipped.at("key").as_string()), 0, "",
-                      std::string(skipped.at("version_id").as_string())};
-    progress.skipped[source_id(left)] = skipped;
-  }
-  return progress;
-}
-
 // Manifest mode: the manifest's files planned as one batch (several outputs only past
 // MAX_OUTPUT_BYTES or 10,000 parts). Planning is deterministic, so a resumed or repeated call
 // plans the same outputs; the event comes back as an ordinary plan event.
 json::object with_manifest_plan(const Config& config, common::S3Client& s3, json::object input) {
   const std::string manifest_id = pipeline::id_field(input, "manifest_id");
-  const std::string bucket = required_string(input, "source_bucket", "a manifest event");
-  const auto date = common::Date::parse(required_string(input, "date", "a manifest event"));
-  if (!date) throw runtime::InvalidInput("\"date\" must be YYYY-MM-DD");
+  Plan plan;
+  plan.group_id = manifest_id;
+  plan.source_bucket = required_string(input, "source_bucket", "a manifest event");
+  plan.date = required_string(input, "date", "a manifest event");
+  if (!common::Date::parse(plan.date)) throw runtime::InvalidInput("\"date\" must be YYYY-MM-DD");
   const auto manifest = pipeline::FileRef::from_json(input.at("manifest"), "manifest");
-  std::vector<pipeline::Source> sources;
-  for (const auto& item : pipeline::read_json_array(s3, manifest)) {
-    sources.push_back(pipeline::source_from_json(item, "a manifest file"));
-  }
+  std::vector<Source> sources;
+  for (const auto& item : pipeline::read_json_array(s3, manifest))
+    sources.push_back(pipeline::read_record<Source>(item));
   if (sources.empty()) throw runtime::InvalidInput("the manifest lists no file");
   std::string prefix = config.destination_prefix;
   while (!prefix.empty() && prefix.back() == '/') prefix.pop_back();
-  const std::string key_base = (prefix.empty() ? "" : prefix + "/") + bucket +
-                               "/date=" + date->iso() + "/batch-" + manifest_id;
-  json::array outputs;
-  for (const auto& output :
-       pipeline::plan_outputs(std::move(sources), key_base, config.max_output_bytes)) {
-    json::array listed;
-    for (const auto& source : output.sources) listed.push_back(pipeline::source_json(source));
-    outputs.push_back(json::object{{"key_base", output.key_base},
-                                   {"part_size", output.part_size},
-                                   {"bytes", output.bytes},
-                                   {"sources", std::move(listed)}});
-  }
+  const std::string key_base = (prefix.empty() ? "" : prefix + "/") + plan.source_bucket +
+                               "/date=" + plan.date + "/batch-" + manifest_id;
+  plan.outputs = pipeline::plan_outputs(std::move(sources), key_base, config.max_output_bytes);
   const std::string key = "work/" + manifest_id + "/plan.json";
   common::PutOptions put;
   put.content_type = "application/json";
-  s3.put_object(config.work_bucket, key,
-                json::serialize(json::object{{"group_id", manifest_id},
-                                             {"operation", "aggregate"},
-                                             {"source_bucket", bucket},
-                                             {"date", date->iso()},
-                                             {"outputs", std::move(outputs)}}),
-                put);
+  s3.put_object(config.work_bucket, key, json::serialize(json::value_from(plan)), put);
   input["plan"] = pipeline::FileRef{config.work_bucket, key, 0, 0}.to_json();
   input["run_id"] = manifest_id;
   input["group_id"] = manifest_id;
@@ -772,21 +726,95 @@ json::object with_manifest_plan(const Config& config, common::S3Client& s3, json
 
 // The receipt DeleteOriginals works from: what went into which output, what stays and why, and
 // the originals an earlier run already combined (from the plan).
-std::string write_receipt(const Config& config, common::S3Client& s3, const json::object& plan,
+std::string write_receipt(const Config& config, common::S3Client& s3, const Plan& plan,
                           const std::string& run_id, const std::string& group_id,
                           const Progress& progress) {
-  json::object receipt = progress_json(progress);
-  receipt["group_id"] = group_id;
-  receipt["source_bucket"] = plan.at("source_bucket");
-  receipt["destination_bucket"] = config.destination_bucket;
-  if (const auto* already = plan.if_contains("already_combined"); already && already->is_array())
-    receipt["already_combined"] = *already;
+  const pipeline::Receipt receipt{group_id, plan.source_bucket, config.destination_bucket,
+                                  progress.combined(), plan.already_combined};
   const std::string key =
       "work/" + run_id + "/receipts/" + pipeline::work_file_name(group_id) + ".json";
   common::PutOptions put;
   put.content_type = "application/json";
-  s3.put_object(config.work_bucket, key, json::serialize(receipt), put);
+  s3.put_object(config.work_bucket, key, json::serialize(json::value_from(receipt)), put);
   return key;
+}
+
+// Where a continuation resumes: the planned output it stopped in, that output's open uploads,
+// and what was combined before it, kept in the work bucket (states are limited to 256 KB).
+struct Resume {
+  std::size_t output = 0;
+  std::optional<json::object> open_uploads;
+  Progress progress;
+};
+
+Resume resume_from(common::S3Client& s3, const json::object& input) {
+  Resume resume;
+  const auto* continuation = input.if_contains("continuation");
+  if (continuation == nullptr) return resume;
+  const auto* state = continuation->if_object();
+  if (state == nullptr || !state->contains("progress"))
+    throw runtime::InvalidInput("\"continuation\" is not one CombineLogFiles returned");
+  const json::value saved =
+      pipeline::read_json(s3, pipeline::read_record<pipeline::FileRef>(state->at("progress")));
+  const auto* object = saved.if_object();
+  const auto* output = object ? object->if_contains("output") : nullptr;
+  const auto index = output ? pipeline::whole_number(*output) : std::nullopt;
+  const auto* open = object ? object->if_contains("state") : nullptr;
+  if (!index || open == nullptr || !(open->is_null() || open->is_object()) ||
+      !object->contains("progress"))
+    throw runtime::InvalidInput("the saved progress is not one CombineLogFiles wrote");
+  resume.output = static_cast<std::size_t>(*index);
+  if (open->is_object()) resume.open_uploads = open->get_object();
+  resume.progress = Progress::from(pipeline::read_record<Combined>(object->at("progress")));
+  return resume;
+}
+
+// Saves where this call stopped and returns the event to call again with.
+json::object hand_over(const Config& config, common::S3Client& s3, json::object input,
+                       const std::string& progress_key, std::size_t output,
+                       const std::optional<json::object>& open_uploads, const Progress& progress) {
+  const json::object saved{
+      {"output", output},
+      {"state", open_uploads ? json::value(*open_uploads) : json::value(nullptr)},
+      {"progress", json::value_from(progress.combined())}};
+  common::PutOptions put;
+  put.content_type = "application/json";
+  s3.put_object(config.work_bucket, progress_key, json::serialize(saved), put);
+  runtime::log::info("continuing in the next invocation", "group", input.at("group_id").as_string(),
+                     "output", output, "outputs_done", progress.outputs.size());
+  input["continuation"] = json::object{
+      {"progress", pipeline::FileRef{config.work_bucket, progress_key, 0, 0}.to_json()}};
+  return input;
+}
+
+// The receipt, the metrics and the result of a group whose every output is written.
+json::object finish(const Config& config, common::S3Client& s3, const Plan& plan,
+                    const std::string& run_id, const std::string& group_id,
+                    const Progress& progress) {
+  const std::string key = write_receipt(config, s3, plan, run_id, group_id, progress);
+  const Combined combined = progress.combined();
+  runtime::metrics::add("FilesCombined", runtime::metrics::Unit::Count,
+                        static_cast<double>(combined.files()));
+  runtime::metrics::add("BytesCombined", runtime::metrics::Unit::Bytes,
+                        static_cast<double>(combined.bytes_in()));
+  runtime::metrics::add("SkippedFiles", runtime::metrics::Unit::Count,
+                        static_cast<double>(combined.skipped.size()));
+  report_archived(progress);
+  runtime::log::info("combined", "group", group_id, "outputs", combined.outputs.size(), "files",
+                     combined.files(), "skipped", combined.skipped.size(), "bytes_in",
+                     combined.bytes_in(), "bytes_out", combined.bytes_out());
+  const pipeline::FileRef receipt_ref{config.work_bucket, key,
+                                      static_cast<std::int64_t>(combined.outputs.size()),
+                                      static_cast<std::int64_t>(combined.bytes_out())};
+  return json::object{{"group_id", group_id},
+                      {"run_id", run_id},
+                      {"receipt", receipt_ref.to_json()},
+                      {"already_combined", plan.already_combined.size()},
+                      {"outputs", combined.outputs.size()},
+                      {"files", combined.files()},
+                      {"skipped", combined.skipped.size()},
+                      {"bytes_in", combined.bytes_in()},
+                      {"bytes_out", combined.bytes_out()}};
 }
 
 }  // namespace
@@ -815,111 +843,35 @@ json::value handle(const Config& config, common::S3Client& s3, const json::value
   const std::string run_id = pipeline::run_id_of(input);
   const std::string group_id = required_string(input, "group_id", "the event");
   if (!input.contains("plan")) throw runtime::InvalidInput("the event needs \"plan\"");
-  const auto plan_ref = pipeline::FileRef::from_json(input.at("plan"), "plan");
-  boost::system::error_code parse_error;
-  const json::value plan = json::parse(s3.get_object(plan_ref.bucket, plan_ref.key), parse_error);
-  if (parse_error || !plan.is_object())
-    throw runtime::InvalidInput("the plan is not a JSON object");
-  const std::string bucket = required_string(plan.get_object(), "source_bucket", "the plan");
+  const Plan plan = pipeline::read_record<Plan>(
+      pipeline::read_json(s3, pipeline::read_record<pipeline::FileRef>(input.at("plan"))));
   // Each run records under its own folder: two runs of one day at once never replace each
   // other's records, and an attempt adopts a key only as its own run's output.
-  const std::string ledger_prefix =
-      pipeline::ledger_prefix(required_string(plan.get_object(), "date", "the plan"), group_id) +
-      run_id + "/";
-  const auto* outputs_value = plan.get_object().if_contains("outputs");
-  if (outputs_value == nullptr || !outputs_value->is_array())
-    throw runtime::InvalidInput("the plan needs \"outputs\"");
-  const auto& planned_outputs = outputs_value->get_array();
-
-  Progress progress;
-  std::size_t output_index = 0;
-  std::optional<json::object> output_state;
+  const std::string ledger_prefix = pipeline::ledger_prefix(plan.date, group_id) + run_id + "/";
   const std::string progress_key =
       "work/" + run_id + "/progress/" + pipeline::work_file_name(group_id) + ".json";
-  if (const auto* continuation = input.if_contains("continuation")) {
-    const auto* state = continuation->if_object();
-    if (state == nullptr || !state->contains("progress")) {
-      throw runtime::InvalidInput("\"continuation\" is not one CombineLogFiles returned");
-    }
-    const auto ref = pipeline::FileRef::from_json(state->at("progress"), "continuation.progress");
-    const json::value saved = json::parse(s3.get_object(ref.bucket, ref.key), parse_error);
-    if (parse_error || !saved.is_object())
-      throw runtime::InvalidInput("the saved progress is unreadable");
-    output_index = saved.at("output").to_number<std::size_t>();
-    if (saved.at("state").is_object()) output_state = saved.at("state").as_object();
-    progress = progress_from(saved.at("progress").as_object());
-  }
-
-  auto hand_over = [&](std::size_t index, std::optional<json::object> state) {
-    json::object saved{{"output", index},
-                       {"state", state ? json::value(*state) : json::value(nullptr)},
-                       {"progress", progress_json(progress)}};
-    common::PutOptions put;
-    put.content_type = "application/json";
-    s3.put_object(config.work_bucket, progress_key, json::serialize(saved), put);
-    runtime::log::info("continuing in the next invocation", "group", group_id, "output", index,
-                       "outputs_done", progress.outputs.size());
-    json::object result = input;
-    result["continuation"] = json::object{
-        {"progress", pipeline::FileRef{config.work_bucket, progress_key, 0, 0}.to_json()}};
-    return result;
-  };
+  Resume resume = resume_from(s3, input);
+  Progress& progress = resume.progress;
 
   bool progressed = false;
-  for (; output_index < planned_outputs.size(); ++output_index) {
-    if (progressed && deadline.reached()) return hand_over(output_index, std::nullopt);
-    const auto* planned = planned_outputs[output_index].if_object();
-    if (planned == nullptr) throw runtime::InvalidInput("a plan output must be an object");
-    const std::string key_base = required_string(*planned, "key_base", "a plan output");
-    const auto* sources_value = planned->if_contains("sources");
-    if (sources_value == nullptr || !sources_value->is_array())
-      throw runtime::InvalidInput("a plan output needs \"sources\"");
-    std::vector<Source> sources;
-    for (const auto& value : sources_value->get_array())
-      sources.push_back(pipeline::source_from_json(value, "a plan source"));
-    const auto* copy = planned->if_contains("copy");
-    if (copy != nullptr && copy->is_bool() && copy->get_bool()) {
-      copy_output(config, s3, bucket, key_base, ledger_prefix, sources, progress);
+  for (std::size_t index = resume.output; index < plan.outputs.size(); ++index) {
+    if (progressed && deadline.reached())
+      return hand_over(config, s3, input, progress_key, index, std::nullopt, progress);
+    const PlannedOutput& planned = plan.outputs[index];
+    if (planned.copy) {
+      copy_output(config, s3, plan.source_bucket, planned.key_base, ledger_prefix, planned.sources,
+                  progress);
     } else {
-      const auto* part_size = planned->if_contains("part_size");
-      OutputBuilder builder(s3, config, bucket, key_base, ledger_prefix,
-                            part_size && part_size->is_number()
-                                ? part_size->to_number<std::uint64_t>()
-                                : (8ull << 20),
-                            std::move(sources));
-      if (output_state) builder.restore(*output_state);
-      output_state.reset();
-      if (!builder.run(progress, deadline)) return hand_over(output_index, builder.checkpoint());
+      OutputBuilder builder(s3, config, plan.source_bucket, planned.key_base, ledger_prefix,
+                            planned.part_size, planned.sources);
+      if (resume.open_uploads) builder.restore(*resume.open_uploads);
+      resume.open_uploads.reset();
+      if (!builder.run(progress, deadline))
+        return hand_over(config, s3, input, progress_key, index, builder.checkpoint(), progress);
     }
     progressed = true;
   }
-
-  const std::string key = write_receipt(config, s3, plan.get_object(), run_id, group_id, progress);
-  const Totals totals = totals_of(progress);
-  runtime::metrics::add("FilesCombined", runtime::metrics::Unit::Count,
-                        static_cast<double>(totals.files));
-  runtime::metrics::add("BytesCombined", runtime::metrics::Unit::Bytes,
-                        static_cast<double>(totals.bytes_in));
-  runtime::metrics::add("SkippedFiles", runtime::metrics::Unit::Count,
-                        static_cast<double>(progress.skipped.size()));
-  report_archived(progress);
-  runtime::log::info("combined", "group", group_id, "outputs", progress.outputs.size(), "files",
-                     totals.files, "skipped", progress.skipped.size(), "bytes_in", totals.bytes_in,
-                     "bytes_out", totals.bytes_out);
-  const pipeline::FileRef receipt_ref{config.work_bucket, key,
-                                      static_cast<std::int64_t>(progress.outputs.size()),
-                                      static_cast<std::int64_t>(totals.bytes_out)};
-  const auto* already = plan.get_object().if_contains("already_combined");
-  return json::object{
-      {"group_id", group_id},
-      {"run_id", run_id},
-      {"receipt", receipt_ref.to_json()},
-      {"already_combined", already && already->is_array() ? already->get_array().size() : 0},
-      {"outputs", progress.outputs.size()},
-      {"files", totals.files},
-      {"skipped", progress.skipped.size()},
-      {"bytes_in", totals.bytes_in},
-      {"bytes_out", totals.bytes_out}};
+  return finish(config, s3, plan, run_id, group_id, progress);
 }
 
 runtime::Handler make_handler() {

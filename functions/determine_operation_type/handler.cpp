@@ -40,91 +40,49 @@ std::string slug(std::string_view text) {
   return result.empty() ? "root" : result;
 }
 
-std::string string_field(const json::object& object, const char* name, bool required = true) {
-  const auto* value = object.if_contains(name);
-  // An optional field may be empty: the directory of a bucket's root is "".
-  if (!required && (value == nullptr || (value->is_string() && value->get_string().empty())))
-    return {};
-  if (value == nullptr || !value->is_string() || value->get_string().empty()) {
-    throw runtime::InvalidInput(std::string("the group needs a non-empty string \"") + name + "\"");
-  }
-  return std::string(value->get_string());
-}
-
 // Where a group's outputs go, Hive-style so Athena can partition on account, region and date.
-std::string destination_directory(const Config& config, const json::object& group,
-                                  const std::string& date) {
-  if (string_field(group, "kind") == "control_tower") {
-    const std::string type = string_field(group, "log_type");
-    return join_key(config.destination_prefix, type + "/account=" + string_field(group, "account") +
-                                                   "/region=" + string_field(group, "region") +
-                                                   "/date=" + date);
+std::string destination_directory(const Config& config, const Group& group) {
+  if (group.kind == GroupKind::kControlTower) {
+    return join_key(config.destination_prefix, group.log_type + "/account=" + group.account +
+                                                   "/region=" + group.region +
+                                                   "/date=" + group.date);
   }
-  return join_key(config.destination_prefix,
-                  string_field(group, "source_bucket") + "/date=" + date);
+  return join_key(config.destination_prefix, group.source_bucket + "/date=" + group.date);
 }
 
-std::string output_name(const json::object& group, const std::string& date) {
-  if (string_field(group, "kind") == "control_tower") {
-    return string_field(group, "log_type") + "_" + string_field(group, "account") + "_" +
-           string_field(group, "region") + "_" + date;
-  }
+std::string output_name(const Group& group) {
+  if (group.kind == GroupKind::kControlTower)
+    return group.log_type + "_" + group.account + "_" + group.region + "_" + group.date;
   // A slug alone collides ("a/b/" and "a_b/", "" and "root/"), and two groups of one day must
   // never share an output key: the exact folder's hash makes the name the group's own.
-  const std::string directory = string_field(group, "directory", false);
-  return slug(directory) + "-" + common::sha256_hex(directory).substr(0, 8);
+  return slug(group.directory) + "-" + common::sha256_hex(group.directory).substr(0, 8);
 }
 
-std::vector<Source> read_sources(common::S3Client& s3, const pipeline::FileRef& file) {
+// The group's file list as sources, HEADing in parallel the ones whose size or etag the list did
+// not give.
+std::vector<Source> read_sources(const Config& config, common::S3Client& s3, const Group& group) {
   std::vector<Source> sources;
-  for (const auto& line : pipeline::read_jsonl(s3, file)) {
-    const auto* key = line.if_contains("key");
-    if (key == nullptr || !key->is_string() || key->get_string().empty()) {
-      throw runtime::InvalidInput("a line of the file list has no \"key\"");
-    }
-    Source source;
-    source.key = std::string(key->get_string());
-    if (const auto* size = line.if_contains("size"); size && size->is_number()) {
-      source.size = size->to_number<std::uint64_t>();
-    } else {
-      source.size = UINT64_MAX;  // unknown: asked of S3 below
-    }
-    if (const auto* etag = line.if_contains("etag"); etag && etag->is_string())
-      source.etag = etag->get_string();
-    if (const auto* version = line.if_contains("version_id"); version && version->is_string()) {
-      source.version_id = version->get_string();
-    }
-    sources.push_back(std::move(source));
-  }
-  return sources;
-}
-
-// HEADs, in parallel, the sources whose size or etag the list did not give.
-void fill_unknown_sizes(const Config& config, common::S3Client& s3, const std::string& bucket,
-                        std::vector<Source>& sources) {
   std::vector<std::size_t> unknown;
   std::vector<common::AwsRequest> requests;
-  for (std::size_t i = 0; i < sources.size(); ++i) {
-    if (sources[i].size != UINT64_MAX && !sources[i].etag.empty()) continue;
-    unknown.push_back(i);
-    common::AwsRequest request =
-        s3.get_object_request(bucket, sources[i].key, {sources[i].version_id, {}, ""});
-    request.operation = "HeadObject";
-    request.method = "HEAD";
-    requests.push_back(std::move(request));
+  for (const auto& line : pipeline::read_jsonl(s3, group.files)) {
+    const auto entry = pipeline::read_record<FileEntry>(line);
+    sources.push_back(Source{entry.key, entry.size.value_or(0), entry.etag, entry.version_id});
+    if (entry.size && !entry.etag.empty()) continue;
+    unknown.push_back(sources.size() - 1);
+    requests.push_back(s3.head_object_request(group.source_bucket, entry.key, entry.version_id));
   }
-  if (requests.empty()) return;
+  if (requests.empty()) return sources;
   runtime::log::info("asking S3 for sizes the list did not give", "files", requests.size());
   s3.client().send_each(std::move(requests), config.head_concurrency,
                         [&](std::size_t index, common::AwsOutcome&& outcome) {
                           const auto& response = outcome.value();  // a missing file fails the plan
                           Source& source = sources[unknown[index]];
-                          source.size =
-                              std::strtoull(response.header("content-length").c_str(), nullptr, 10);
-                          source.etag = response.header("etag");
-                          if (source.version_id.empty())
-                            source.version_id = response.header("x-amz-version-id");
+                          const auto head = common::S3Client::head_result(response);
+                          source.size = head.size;
+                          source.etag = head.etag;
+                          if (source.version_id.empty()) source.version_id = head.version_id;
                         });
+  return sources;
 }
 
 // Uploads an earlier attempt at this group's outputs left open (killed mid-output, its run failed):
@@ -143,13 +101,14 @@ void abort_abandoned_uploads(const Config& config, common::S3Client& s3,
 
 // Sources an earlier run of this day put into an output that still stands, as the ledger and the
 // destination's listing show it: they leave `sources` and go straight to deletion.
-json::array take_already_combined(const Config& config, common::S3Client& s3,
-                                  const std::string& group_id, const std::string& date,
-                                  const std::vector<common::S3Object>& existing,
-                                  std::vector<Source>& sources) {
-  json::array already;
+std::vector<AlreadyCombined> take_already_combined(const Config& config, common::S3Client& s3,
+                                                   const Group& group,
+                                                   const std::vector<common::S3Object>& existing,
+                                                   std::vector<Source>& sources) {
+  std::vector<AlreadyCombined> already;
   if (sources.empty()) return already;
-  const auto combined = pipeline::combined_sources(s3, config.work_bucket, date, group_id);
+  const auto combined =
+      pipeline::combined_sources(s3, config.work_bucket, group.date, group.group_id);
   if (combined.empty()) return already;
   std::map<std::string, const common::S3Object*> standing;
   for (const auto& object : existing) standing[object.key] = &object;
@@ -157,37 +116,32 @@ json::array take_already_combined(const Config& config, common::S3Client& s3,
   for (auto& source : sources) {
     const auto found = combined.find(pipeline::combined_identity(source));
     bool stands = false;
-    if (found != combined.end() &&
-        found->second.at("bucket").as_string() == config.destination_bucket) {
-      const auto output = standing.find(std::string(found->second.at("key").as_string()));
-      stands = output != standing.end() &&
-               output->second->size == found->second.at("size").to_number<std::uint64_t>() &&
-               output->second->etag == found->second.at("etag").as_string();
+    if (found != combined.end() && found->second.bucket == config.destination_bucket) {
+      const auto output = standing.find(found->second.key);
+      stands = output != standing.end() && output->second->size == found->second.size &&
+               output->second->etag == found->second.etag;
     }
-    if (!stands) {
+    if (stands)
+      already.push_back({std::move(source), found->second});
+    else
       rest.push_back(std::move(source));
-      continue;
-    }
-    json::object entry = pipeline::source_json(source);
-    entry["output"] = found->second;
-    already.push_back(std::move(entry));
   }
   sources = std::move(rest);
   if (!already.empty()) {
     runtime::log::warn("originals already in an earlier run's output go straight to deletion",
-                       "group", group_id, "files", already.size());
+                       "group", group.group_id, "files", already.size());
   }
   return already;
 }
 
 // The outputs of a group: each file as it is (copy_all), or packed into numbered outputs.
-std::vector<Output> plan_group(const Config& config, const std::string& directory,
-                               const std::string& name, const std::string& operation,
-                               const std::vector<common::S3Object>& existing_outputs,
-                               std::vector<Source> sources) {
+std::vector<PlannedOutput> plan_group(const Config& config, const std::string& directory,
+                                      const std::string& name, Operation operation,
+                                      const std::vector<common::S3Object>& existing_outputs,
+                                      std::vector<Source> sources) {
   std::vector<std::string> existing;
   for (const auto& object : existing_outputs) existing.push_back(object.key);
-  if (operation != "copy_all") {
+  if (operation != Operation::kCopyAll) {
     // Groups are already per account, type and region (Control Tower) or per folder (hour
     // folders included), which is the original's per-account and per-hour aggregation.
     const std::string key_base = directory + "/" + name;
@@ -196,10 +150,10 @@ std::vector<Output> plan_group(const Config& config, const std::string& director
   }
   // Named by the group as well as the file: h1/big.gz and h2/big.gz are two groups' files, and
   // two versions of one key get two numbers.
-  std::vector<Output> outputs;
+  std::vector<PlannedOutput> outputs;
   std::set<std::string> taken(existing.begin(), existing.end());
   for (auto& source : sources) {
-    Output output;
+    PlannedOutput output;
     const auto slash = source.key.rfind('/');
     output.key_base = pipeline::unused_key(
         taken, directory + "/" + name + "_" +
@@ -214,18 +168,33 @@ std::vector<Output> plan_group(const Config& config, const std::string& director
   return outputs;
 }
 
-json::array outputs_json(const std::vector<Output>& outputs) {
-  json::array items;
-  for (const auto& output : outputs) {
-    json::array listed;
-    for (const auto& source : output.sources) listed.push_back(pipeline::source_json(source));
-    items.push_back(json::object{{"key_base", output.key_base},
-                                 {"copy", output.copy},
-                                 {"part_size", output.part_size},
-                                 {"bytes", output.bytes},
-                                 {"sources", std::move(listed)}});
+// {"group": {...}, "run_id"} from the Map's ItemSelector, or by hand the group itself with its
+// "run_id".
+Group group_of(const json::value& event) {
+  if (!event.is_object()) throw runtime::InvalidInput("the event must be a group object");
+  const json::object& input = event.get_object();
+  json::object merged;
+  if (const auto* item = input.if_contains("group")) {
+    if (!item->is_object()) throw runtime::InvalidInput("\"group\" must be an object");
+    merged = item->get_object();
+    if (const auto* run_id = input.if_contains("run_id")) merged["run_id"] = *run_id;
+  } else {
+    merged = input;
   }
-  return items;
+  Group group = pipeline::read_record<Group>(merged);
+  if (group.run_id.empty()) group.run_id = pipeline::run_id_of(merged);  // InvalidInput: absent
+  return group;
+}
+
+// Every file as it is when each is at least GLACIER_MIN_SIZE; else packed; nothing to do when
+// nothing is left to combine or delete.
+Operation operation_for(const Config& config, const std::vector<Source>& sources,
+                        std::size_t already_combined) {
+  if (sources.empty()) return already_combined == 0 ? Operation::kNone : Operation::kAggregate;
+  const bool all_large = std::all_of(sources.begin(), sources.end(), [&](const Source& source) {
+    return source.size >= config.glacier_min_size;
+  });
+  return all_large ? Operation::kCopyAll : Operation::kAggregate;
 }
 
 }  // namespace
@@ -242,77 +211,45 @@ Config Config::from_environment() {
 }
 
 json::value handle(const Config& config, common::S3Client& s3, const json::value& event) {
-  if (!event.is_object()) throw runtime::InvalidInput("the event must be a group object");
-  // From a Map: {"group": {...}, "run_id": "..."}; by hand: the group itself with "run_id".
-  json::object merged;
-  if (const auto* item = event.get_object().if_contains("group")) {
-    if (!item->is_object()) throw runtime::InvalidInput("\"group\" must be an object");
-    merged = item->get_object();
-    if (const auto* run_id = event.get_object().if_contains("run_id")) merged["run_id"] = *run_id;
-  } else {
-    merged = event.get_object();
-  }
-  const auto& group = merged;
-  const std::string group_id = string_field(group, "group_id");
-  const std::string run_id = pipeline::run_id_of(group);
-  const std::string bucket = string_field(group, "source_bucket");
-  const std::string date_text = string_field(group, "date");
-  if (!common::Date::parse(date_text)) throw runtime::InvalidInput("\"date\" must be YYYY-MM-DD");
-  const std::string kind = string_field(group, "kind");
-  if (kind != "control_tower" && kind != "other") {
-    throw runtime::InvalidInput("\"kind\" must be control_tower or other, not '" + kind + "'");
-  }
-  if (!group.contains("files")) throw runtime::InvalidInput("the group needs \"files\"");
-  const auto files = pipeline::FileRef::from_json(group.at("files"), "files");
-
-  std::vector<Source> sources = read_sources(s3, files);
-  fill_unknown_sizes(config, s3, bucket, sources);
-  const std::string directory = destination_directory(config, group, date_text);
-  const std::string name = output_name(group, date_text);
+  const Group group = group_of(event);
+  std::vector<Source> sources = read_sources(config, s3, group);
+  const std::string directory = destination_directory(config, group);
+  const std::string name = output_name(group);
   const std::vector<common::S3Object> existing_outputs =
       sources.empty() ? std::vector<common::S3Object>{}
                       : s3.list_all(config.destination_bucket, directory + "/");
-  const json::array already =
-      take_already_combined(config, s3, group_id, date_text, existing_outputs, sources);
+  Plan plan{group.group_id,
+            Operation::kAggregate,
+            group.source_bucket,
+            group.date,
+            {},
+            take_already_combined(config, s3, group, existing_outputs, sources)};
   if (!sources.empty()) abort_abandoned_uploads(config, s3, directory + "/" + name);
   std::uint64_t total = 0;
   for (const auto& source : sources) total += source.size;
-
-  std::string operation = "aggregate";
-  if (sources.empty() && already.empty())
-    operation = "none";
-  else if (!sources.empty() &&
-           std::all_of(sources.begin(), sources.end(), [&](const Source& source) {
-             return source.size >= config.glacier_min_size;
-           })) {
-    operation = "copy_all";
-  }
-  json::object result{{"group_id", group_id},
-                      {"run_id", run_id},
-                      {"operation", operation},
+  plan.operation = operation_for(config, sources, plan.already_combined.size());
+  json::object result{{"group_id", group.group_id},
+                      {"run_id", group.run_id},
+                      {"operation", to_string(plan.operation)},
                       {"files", sources.size()},
                       {"bytes", total},
                       {"outputs", 0},
-                      {"already_combined", already.size()}};
-  if (operation == "none") return result;
+                      {"already_combined", plan.already_combined.size()}};
+  if (plan.operation == Operation::kNone) return result;
 
-  const std::vector<Output> outputs =
-      plan_group(config, directory, name, operation, existing_outputs, std::move(sources));
-  const json::object plan{
-      {"group_id", group_id}, {"operation", operation},           {"source_bucket", bucket},
-      {"date", date_text},    {"outputs", outputs_json(outputs)}, {"already_combined", already}};
+  plan.outputs =
+      plan_group(config, directory, name, plan.operation, existing_outputs, std::move(sources));
   const std::string key =
-      "work/" + run_id + "/plans/" + pipeline::work_file_name(group_id) + ".json";
+      "work/" + group.run_id + "/plans/" + pipeline::work_file_name(group.group_id) + ".json";
   common::PutOptions put;
   put.content_type = "application/json";
-  s3.put_object(config.work_bucket, key, json::serialize(plan), put);
-  const pipeline::FileRef plan_file{config.work_bucket, key,
-                                    static_cast<std::int64_t>(outputs.size()),
-                                    static_cast<std::int64_t>(total)};
-  runtime::log::info("planned", "group", group_id, "operation", operation, "outputs",
-                     outputs.size(), "bytes", total);
-  result["plan"] = plan_file.to_json();
-  result["outputs"] = outputs.size();
+  s3.put_object(config.work_bucket, key, json::serialize(json::value_from(plan)), put);
+  runtime::log::info("planned", "group", group.group_id, "operation", to_string(plan.operation),
+                     "outputs", plan.outputs.size(), "bytes", total);
+  result["plan"] = json::value_from(
+      pipeline::FileRef{config.work_bucket, key, static_cast<std::int64_t>(plan.outputs.size()),
+                        static_cast<std::int64_t>(total)});
+  result["outputs"] = plan.outputs.size();
   return result;
 }
 

@@ -1,16 +1,14 @@
 #pragma once
 // DetermineOperationType: turns one group's file list into a plan for CombineLogFiles.
 //
-// Event: a group from GetFiles' groups file ({"group_id", "kind", "source_bucket", "date",
-// "files": {bucket, key, count, bytes}, ...}) plus "run_id".
-// Result: {"group_id", "operation": "none" | "copy_all" | "aggregate", "plan": {bucket, key, count,
-// bytes} (absent for none), "outputs", "files", "bytes"}.
+// Event: a pipeline::Group from GetFiles' groups file with "run_id" (or, from the Map,
+// {"group": Group, "run_id"}); its file list holds pipeline::FileEntry lines.
+// Result: {"group_id", "run_id", "operation", "plan": FileRef to a pipeline::Plan (absent for
+// none), "outputs", "files", "bytes", "already_combined"}.
 //
-// The plan file: {"group_id", "operation", "source_bucket", "date", "outputs": [{"key_base",
-// "part_size", "bytes", "sources": [{"key", "size", "etag", "version_id"?}]}]}. CombineLogFiles
-// adds the extension (.gz for gzip members, .log for plain text) from what it reads. Within an
-// output, sources of at least 5 MiB (copied server-side) come first, then the small ones (packed
-// into parts), each in key order, so every part but the last is at least 5 MiB.
+// CombineLogFiles adds each planned output's extension (.gz for gzip members, .log for plain
+// text) from what it reads. Within an output, sources copied server-side come first, then the
+// small ones (packed into parts), each in key order, so every part but the last is >= 5 MiB.
 //
 // Output names are each group's own (another bucket's folder: its slug and the hash of the exact
 // folder; a copied file: the group's name and the file's), numbered after those a previous run
@@ -34,7 +32,13 @@
 
 namespace functions::determine_operation_type {
 
-using pipeline::Output;
+using pipeline::AlreadyCombined;
+using pipeline::FileEntry;
+using pipeline::Group;
+using pipeline::GroupKind;
+using pipeline::Operation;
+using pipeline::Plan;
+using pipeline::PlannedOutput;
 using pipeline::Source;
 
 struct Config {

@@ -1,0 +1,315 @@
+#include "pipeline/records.h"
+
+#include "common/dates.h"
+#include "runtime/errors.h"
+
+namespace pipeline {
+
+namespace json = boost::json;
+
+namespace {
+
+// The fields of one record, each read as its type or refused as InvalidInput naming the record.
+class Fields {
+ public:
+  Fields(const json::value& json, std::string record) : record_(std::move(record)) {
+    object_ = json.if_object();
+    if (object_ == nullptr) refuse("must be a JSON object");
+  }
+
+  // A required string; empty only when `may_be_empty`.
+  std::string text(std::string_view name, bool may_be_empty = false) const {
+    const json::value* value = object_->if_contains(name);
+    if (value == nullptr || !value->is_string() || (!may_be_empty && value->get_string().empty()))
+      refuse("needs a " + std::string(may_be_empty ? "" : "non-empty ") + "string \"" +
+             std::string(name) + "\"");
+    return std::string(value->get_string());
+  }
+  std::string optional_text(std::string_view name) const {
+    return object_->contains(name) ? text(name, true) : std::string();
+  }
+  std::uint64_t count(std::string_view name) const {
+    const json::value* value = object_->if_contains(name);
+    const auto number = value != nullptr ? whole_number(*value) : std::nullopt;
+    if (!number) refuse("needs \"" + std::string(name) + "\" (a whole number, at least 0)");
+    return *number;
+  }
+  std::optional<std::uint64_t> optional_count(std::string_view name) const {
+    if (!object_->contains(name)) return std::nullopt;
+    return count(name);
+  }
+  bool flag(std::string_view name) const {
+    const json::value* value = object_->if_contains(name);
+    if (value == nullptr) return false;
+    if (!value->is_bool()) refuse("has a \"" + std::string(name) + "\" that is not true or false");
+    return value->get_bool();
+  }
+  std::string date(std::string_view name) const {
+    std::string day = text(name);
+    if (!common::Date::parse(day))
+      refuse("needs \"" + std::string(name) + "\" as a real day written YYYY-MM-DD");
+    return day;
+  }
+  template <typename T>
+  T record(std::string_view name) const {
+    const json::value* value = object_->if_contains(name);
+    if (value == nullptr) refuse("needs \"" + std::string(name) + "\"");
+    return json::value_to<T>(*value);
+  }
+  // A list of records; absent is empty only when `optional`.
+  template <typename T>
+  std::vector<T> list(std::string_view name, bool optional = false) const {
+    const json::value* value = object_->if_contains(name);
+    if (value == nullptr && optional) return {};
+    if (value == nullptr || !value->is_array())
+      refuse("needs \"" + std::string(name) + "\" as a list");
+    std::vector<T> items;
+    items.reserve(value->get_array().size());
+    for (const auto& item : value->get_array()) items.push_back(json::value_to<T>(item));
+    return items;
+  }
+  const json::object& object() const { return *object_; }
+
+  [[noreturn]] void refuse(const std::string& why) const {
+    throw runtime::InvalidInput(record_ + " " + why);
+  }
+
+ private:
+  const json::object* object_ = nullptr;
+  std::string record_;
+};
+
+template <typename T>
+json::array list_json(const std::vector<T>& items) {
+  json::array list;
+  list.reserve(items.size());
+  for (const auto& item : items) list.push_back(json::value_from(item));
+  return list;
+}
+
+void put_source_fields(json::object& object, const Source& source) {
+  object["key"] = source.key;
+  object["size"] = source.size;
+  object["etag"] = source.etag;
+  if (!source.version_id.empty() && source.version_id != "null")
+    object["version_id"] = source.version_id;
+}
+
+Source source_of(const Fields& fields) {
+  return Source{fields.text("key"), fields.count("size"), fields.text("etag"),
+                fields.optional_text("version_id")};
+}
+
+}  // namespace
+
+std::string to_string(Operation operation) {
+  switch (operation) {
+    case Operation::kNone:
+      return "none";
+    case Operation::kCopyAll:
+      return "copy_all";
+    case Operation::kAggregate:
+      return "aggregate";
+  }
+  return "aggregate";
+}
+
+std::uint64_t Combined::files() const {
+  std::uint64_t files = 0;
+  for (const auto& output : outputs) files += output.sources.size();
+  return files;
+}
+std::uint64_t Combined::bytes_in() const {
+  std::uint64_t bytes = 0;
+  for (const auto& output : outputs)
+    for (const auto& source : output.sources) bytes += source.size;
+  return bytes;
+}
+std::uint64_t Combined::bytes_out() const {
+  std::uint64_t bytes = 0;
+  for (const auto& output : outputs) bytes += output.where.size;
+  return bytes;
+}
+
+void tag_invoke(const json::value_from_tag&, json::value& json, const FileRef& file) {
+  json = file.to_json();
+}
+FileRef tag_invoke(const json::value_to_tag<FileRef>&, const json::value& json) {
+  return FileRef::from_json(json, "a work file reference");
+}
+
+void tag_invoke(const json::value_from_tag&, json::value& json, const Source& source) {
+  put_source_fields(json.emplace_object(), source);
+}
+Source tag_invoke(const json::value_to_tag<Source>&, const json::value& json) {
+  return source_of(Fields(json, "a source"));
+}
+
+void tag_invoke(const json::value_from_tag&, json::value& json, const FileEntry& entry) {
+  json::object& object = json.emplace_object();
+  object["key"] = entry.key;
+  if (entry.size) object["size"] = *entry.size;
+  if (!entry.etag.empty()) object["etag"] = entry.etag;
+  if (!entry.last_modified.empty()) object["last_modified"] = entry.last_modified;
+  if (!entry.version_id.empty() && entry.version_id != "null")
+    object["version_id"] = entry.version_id;
+}
+FileEntry tag_invoke(const json::value_to_tag<FileEntry>&, const json::value& json) {
+  const Fields fields(json, "a line of a file list");
+  return FileEntry{fields.text("key"), fields.optional_count("size"), fields.optional_text("etag"),
+                   fields.optional_text("last_modified"), fields.optional_text("version_id")};
+}
+
+void tag_invoke(const json::value_from_tag&, json::value& json, const Group& group) {
+  json::object& object = json.emplace_object();
+  object["group_id"] = group.group_id;
+  object["kind"] = group.kind == GroupKind::kControlTower ? "control_tower" : "other";
+  object["source_bucket"] = group.source_bucket;
+  object["date"] = group.date;
+  object["files"] = json::value_from(group.files);
+  if (group.kind == GroupKind::kControlTower) {
+    object["account"] = group.account;
+    object["log_type"] = group.log_type;
+    object["region"] = group.region;
+  } else {
+    object["directory"] = group.directory;
+  }
+  if (!group.run_id.empty()) object["run_id"] = group.run_id;
+}
+Group tag_invoke(const json::value_to_tag<Group>&, const json::value& json) {
+  const Fields fields(json, "the group");
+  Group group;
+  group.group_id = fields.text("group_id");
+  const std::string kind = fields.text("kind");
+  if (kind != "control_tower" && kind != "other")
+    fields.refuse("needs \"kind\" control_tower or other, not '" + kind + "'");
+  group.kind = kind == "control_tower" ? GroupKind::kControlTower : GroupKind::kOther;
+  group.source_bucket = fields.text("source_bucket");
+  group.date = fields.date("date");
+  group.files = fields.record<FileRef>("files");
+  if (group.kind == GroupKind::kControlTower) {
+    group.account = fields.text("account");
+    group.log_type = fields.text("log_type");
+    group.region = fields.text("region");
+  } else {
+    group.directory = fields.optional_text("directory");
+  }
+  if (fields.object().contains("run_id")) group.run_id = run_id_of(fields.object());
+  return group;
+}
+
+void tag_invoke(const json::value_from_tag&, json::value& json, const PlannedOutput& output) {
+  json = {{"key_base", output.key_base},
+          {"copy", output.copy},
+          {"part_size", output.part_size},
+          {"bytes", output.bytes},
+          {"sources", list_json(output.sources)}};
+}
+PlannedOutput tag_invoke(const json::value_to_tag<PlannedOutput>&, const json::value& json) {
+  const Fields fields(json, "a planned output");
+  return PlannedOutput{fields.text("key_base"), fields.flag("copy"), fields.count("part_size"),
+                       fields.count("bytes"), fields.list<Source>("sources")};
+}
+
+void tag_invoke(const json::value_from_tag&, json::value& json, const OutputRef& output) {
+  json = {
+      {"bucket", output.bucket}, {"key", output.key}, {"size", output.size}, {"etag", output.etag}};
+}
+OutputRef tag_invoke(const json::value_to_tag<OutputRef>&, const json::value& json) {
+  const Fields fields(json, "an output");
+  return OutputRef{fields.text("bucket"), fields.text("key"), fields.count("size"),
+                   fields.text("etag")};
+}
+
+void tag_invoke(const json::value_from_tag&, json::value& json, const AlreadyCombined& already) {
+  json::object& object = json.emplace_object();
+  put_source_fields(object, already.source);
+  object["output"] = json::value_from(already.output);
+}
+AlreadyCombined tag_invoke(const json::value_to_tag<AlreadyCombined>&, const json::value& json) {
+  const Fields fields(json, "an original already combined");
+  return AlreadyCombined{source_of(fields), fields.record<OutputRef>("output")};
+}
+
+void tag_invoke(const json::value_from_tag&, json::value& json, const Plan& plan) {
+  json::object& object = json.emplace_object();
+  object["group_id"] = plan.group_id;
+  object["operation"] = to_string(plan.operation);
+  object["source_bucket"] = plan.source_bucket;
+  object["date"] = plan.date;
+  object["outputs"] = list_json(plan.outputs);
+  if (!plan.already_combined.empty()) object["already_combined"] = list_json(plan.already_combined);
+}
+Plan tag_invoke(const json::value_to_tag<Plan>&, const json::value& json) {
+  const Fields fields(json, "the plan");
+  Plan plan;
+  plan.group_id = fields.text("group_id");
+  const std::string operation = fields.text("operation");
+  if (operation == "none")
+    plan.operation = Operation::kNone;
+  else if (operation == "copy_all")
+    plan.operation = Operation::kCopyAll;
+  else if (operation == "aggregate")
+    plan.operation = Operation::kAggregate;
+  else
+    fields.refuse("needs \"operation\" none, copy_all or aggregate, not '" + operation + "'");
+  plan.source_bucket = fields.text("source_bucket");
+  plan.date = fields.date("date");
+  plan.outputs = fields.list<PlannedOutput>("outputs");
+  plan.already_combined = fields.list<AlreadyCombined>("already_combined", true);
+  return plan;
+}
+
+void tag_invoke(const json::value_from_tag&, json::value& json, const OutputRecord& output) {
+  json = {{"bucket", output.where.bucket},       {"key", output.where.key},
+          {"size", output.where.size},           {"etag", output.where.etag},
+          {"version_id", output.version_id},     {"parts", output.parts},
+          {"copied_bytes", output.copied_bytes}, {"sources", list_json(output.sources)}};
+}
+OutputRecord tag_invoke(const json::value_to_tag<OutputRecord>&, const json::value& json) {
+  const Fields fields(json, "an output record");
+  return OutputRecord{OutputRef{fields.text("bucket"), fields.text("key"), fields.count("size"),
+                                fields.text("etag")},
+                      fields.optional_text("version_id"), fields.count("parts"),
+                      fields.count("copied_bytes"), fields.list<Source>("sources")};
+}
+
+void tag_invoke(const json::value_from_tag&, json::value& json, const SkippedFile& skipped) {
+  json = {{"key", skipped.key}, {"version_id", skipped.version_id}, {"reason", skipped.reason}};
+}
+SkippedFile tag_invoke(const json::value_to_tag<SkippedFile>&, const json::value& json) {
+  const Fields fields(json, "a skipped file");
+  return SkippedFile{fields.text("key"), fields.optional_text("version_id"), fields.text("reason")};
+}
+
+void tag_invoke(const json::value_from_tag&, json::value& json, const Combined& combined) {
+  json = {{"outputs", list_json(combined.outputs)},
+          {"empty_sources", list_json(combined.empty_sources)},
+          {"skipped", list_json(combined.skipped)},
+          {"files", combined.files()},
+          {"bytes_in", combined.bytes_in()},
+          {"bytes_out", combined.bytes_out()}};
+}
+Combined tag_invoke(const json::value_to_tag<Combined>&, const json::value& json) {
+  const Fields fields(json, "what was combined");
+  return Combined{fields.list<OutputRecord>("outputs"), fields.list<Source>("empty_sources"),
+                  fields.list<SkippedFile>("skipped")};
+}
+
+void tag_invoke(const json::value_from_tag&, json::value& json, const Receipt& receipt) {
+  json = json::value_from(receipt.combined);
+  json::object& object = json.as_object();
+  object["group_id"] = receipt.group_id;
+  object["source_bucket"] = receipt.source_bucket;
+  object["destination_bucket"] = receipt.destination_bucket;
+  if (!receipt.already_combined.empty())
+    object["already_combined"] = list_json(receipt.already_combined);
+}
+Receipt tag_invoke(const json::value_to_tag<Receipt>&, const json::value& json) {
+  const Fields fields(json, "the receipt");
+  return Receipt{fields.text("group_id"), fields.text("source_bucket"),
+                 fields.text("destination_bucket"), json::value_to<Combined>(json),
+                 fields.list<AlreadyCombined>("already_combined", true)};
+}
+
+}  // namespace pipeline

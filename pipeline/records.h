@@ -1,0 +1,175 @@
+#pragma once
+// The records the functions hand each other, through the work bucket and the state machines'
+// states: one C++ type each, converted to and from JSON by Boost.JSON (value_from / value_to).
+// Reading one that is malformed — a field missing, of another type, a negative or fractional
+// count, an unknown operation — is InvalidInput naming the record and the field, never a
+// half-read record. tests/fixtures/records/ holds one of each, round-trip tested.
+//
+// One original's way through them: GetFiles lists it into a FileEntry of a Group's file list;
+// DetermineOperationType plans it as a Source of a PlannedOutput in the group's Plan;
+// CombineLogFiles writes it into an output and lists it in that OutputRecord of the Receipt (or
+// as empty, skipped or already combined); DeleteOriginals deletes what the Receipt lists.
+#include <boost/json/value.hpp>
+#include <boost/json/value_from.hpp>
+#include <boost/json/value_to.hpp>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "pipeline/work_files.h"
+
+namespace pipeline {
+
+// One original: a version of a key, with the size and ETag it was listed with.
+// {"key", "size", "etag", "version_id"?} ("null", an unversioned bucket's, is not written).
+struct Source {
+  std::string key;
+  std::uint64_t size = 0;
+  std::string etag;  // with its quotes, as S3 sends it
+  std::string version_id;
+  bool operator==(const Source&) const = default;
+};
+
+// A line of a group's file list: a listed version. Written by hand (a replayed or edited list),
+// size and etag may be missing: DetermineOperationType asks S3 for them.
+// {"key", "size"?, "etag"?, "last_modified"?, "version_id"?}
+struct FileEntry {
+  std::string key;
+  std::optional<std::uint64_t> size;
+  std::string etag;
+  std::string last_modified;
+  std::string version_id;
+  bool operator==(const FileEntry&) const = default;
+};
+
+enum class GroupKind { kControlTower, kOther };
+
+// What one Map iteration combines: a Control Tower account's log type in a region, or one folder
+// of another bucket, for one day. {"group_id", "kind": "control_tower" | "other",
+// "source_bucket", "date", "files": FileRef, "account", "log_type", "region" (control_tower) or
+// "directory" (other; "" is the bucket's root), "run_id"? (added by the Map's ItemSelector)}
+struct Group {
+  std::string group_id;
+  GroupKind kind = GroupKind::kOther;
+  std::string source_bucket;
+  std::string date;  // YYYY-MM-DD
+  FileRef files;
+  std::string account, log_type, region;
+  std::string directory;
+  std::string run_id;
+  bool operator==(const Group&) const = default;
+};
+
+// One output as planned: key_base is completed by CombineLogFiles with .gz or .log (for a copied
+// file, it is the whole key). {"key_base", "copy", "part_size", "bytes", "sources": [Source]}
+struct PlannedOutput {
+  std::string key_base;
+  bool copy = false;
+  std::uint64_t part_size = 0;
+  std::uint64_t bytes = 0;
+  std::vector<Source> sources;
+  bool operator==(const PlannedOutput&) const = default;
+};
+
+// Where an output stands, as the ledger recorded it. {"bucket", "key", "size", "etag"}
+struct OutputRef {
+  std::string bucket;
+  std::string key;
+  std::uint64_t size = 0;
+  std::string etag;
+  bool operator==(const OutputRef&) const = default;
+};
+
+// An original an earlier run already put into an output that still stands: it goes straight to
+// deletion. The Source's fields and {"output": OutputRef}.
+struct AlreadyCombined {
+  Source source;
+  OutputRef output;
+  bool operator==(const AlreadyCombined&) const = default;
+};
+
+enum class Operation { kNone, kCopyAll, kAggregate };
+std::string to_string(Operation operation);
+
+// DetermineOperationType's plan for a group. {"group_id", "operation": "none" | "copy_all" |
+// "aggregate", "source_bucket", "date", "outputs": [PlannedOutput], "already_combined"?: [...]}
+struct Plan {
+  std::string group_id;
+  Operation operation = Operation::kAggregate;
+  std::string source_bucket;
+  std::string date;
+  std::vector<PlannedOutput> outputs;
+  std::vector<AlreadyCombined> already_combined;
+  bool operator==(const Plan&) const = default;
+};
+
+// An output as written: what the ledger keeps and receipts list. {"bucket", "key", "size",
+// "etag", "version_id", "parts", "copied_bytes", "sources": [Source]}
+struct OutputRecord {
+  OutputRef where;
+  std::string version_id;
+  std::uint64_t parts = 0;
+  std::uint64_t copied_bytes = 0;  // copied by S3 (UploadPartCopy), never downloaded
+  std::vector<Source> sources;
+  bool operator==(const OutputRecord&) const = default;
+};
+
+// An original left where it is, and why (PreconditionFailed, NoSuchKey, InvalidObjectState,
+// not gzip nor text, ...). {"key", "version_id", "reason"}
+struct SkippedFile {
+  std::string key;
+  std::string version_id;
+  std::string reason;
+  bool operator==(const SkippedFile&) const = default;
+};
+
+// What CombineLogFiles has written so far; totals are counted from the outputs, so a resumed or
+// repeated call never counts a source twice. {"outputs", "empty_sources", "skipped", "files",
+// "bytes_in", "bytes_out"}
+struct Combined {
+  std::vector<OutputRecord> outputs;
+  std::vector<Source> empty_sources;
+  std::vector<SkippedFile> skipped;
+  std::uint64_t files() const;
+  std::uint64_t bytes_in() const;
+  std::uint64_t bytes_out() const;
+  bool operator==(const Combined&) const = default;
+};
+
+// What DeleteOriginals deletes from, and nothing else: Combined's fields and {"group_id",
+// "source_bucket", "destination_bucket", "already_combined"?}.
+struct Receipt {
+  std::string group_id;
+  std::string source_bucket;
+  std::string destination_bucket;
+  Combined combined;
+  std::vector<AlreadyCombined> already_combined;
+  bool operator==(const Receipt&) const = default;
+};
+
+// Reads a record of type T from JSON, or InvalidInput.
+template <typename T>
+T read_record(const boost::json::value& json) {
+  return boost::json::value_to<T>(json);
+}
+
+#define PIPELINE_RECORD_CONVERSIONS(Type)                                       \
+  void tag_invoke(const boost::json::value_from_tag&, boost::json::value& json, \
+                  const Type& record);                                          \
+  Type tag_invoke(const boost::json::value_to_tag<Type>&, const boost::json::value& json);
+PIPELINE_RECORD_CONVERSIONS(FileRef)
+PIPELINE_RECORD_CONVERSIONS(Source)
+PIPELINE_RECORD_CONVERSIONS(FileEntry)
+PIPELINE_RECORD_CONVERSIONS(Group)
+PIPELINE_RECORD_CONVERSIONS(PlannedOutput)
+PIPELINE_RECORD_CONVERSIONS(OutputRef)
+PIPELINE_RECORD_CONVERSIONS(AlreadyCombined)
+PIPELINE_RECORD_CONVERSIONS(Plan)
+PIPELINE_RECORD_CONVERSIONS(OutputRecord)
+PIPELINE_RECORD_CONVERSIONS(SkippedFile)
+PIPELINE_RECORD_CONVERSIONS(Combined)
+PIPELINE_RECORD_CONVERSIONS(Receipt)
+#undef PIPELINE_RECORD_CONVERSIONS
+
+}  // namespace pipeline

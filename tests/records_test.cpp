@@ -1,0 +1,121 @@
+// Every record the functions hand each other reads back from its JSON fixture
+// (tests/fixtures/records/) as the same JSON, and a malformed one is InvalidInput, never a
+// half-read record or boost's system_error.
+#include <gtest/gtest.h>
+
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+#include <fstream>
+#include <sstream>
+
+#include "pipeline/records.h"
+#include "runtime/errors.h"
+#include "tests/test_support.h"
+
+namespace {
+
+namespace json = boost::json;
+using namespace pipeline;
+
+json::value fixture(const std::string& name) {
+  std::ifstream in(tests::source_path("tests/fixtures/records/" + name + ".json"));
+  std::stringstream text;
+  text << in.rdbuf();
+  return json::parse(text.str());
+}
+
+template <typename T>
+T round_trip(const std::string& name) {
+  const json::value written = fixture(name);
+  const T record = read_record<T>(written);
+  EXPECT_EQ(json::value_from(record), written) << name;
+  EXPECT_EQ(read_record<T>(json::value_from(record)), record) << name;
+  return record;
+}
+
+TEST(Records, EachFixtureReadsBackAsTheSameJson) {
+  const auto entry = round_trip<FileEntry>("file_entry");
+  EXPECT_EQ(entry.size, 1234u);
+  EXPECT_FALSE(round_trip<FileEntry>("file_entry_by_hand").size.has_value()) << "asked of S3";
+  const auto tower = round_trip<Group>("group_control_tower");
+  EXPECT_EQ(tower.kind, GroupKind::kControlTower);
+  EXPECT_EQ(tower.run_id, "day-2026-03-05");
+  EXPECT_EQ(tower.files.count, 3);
+  EXPECT_EQ(round_trip<Group>("group_other").directory, "app/2026-03-05/");
+  const auto plan = round_trip<Plan>("plan");
+  ASSERT_EQ(plan.outputs.size(), 1u);
+  EXPECT_EQ(plan.outputs[0].sources[1].version_id, "v2");
+  ASSERT_EQ(plan.already_combined.size(), 1u);
+  EXPECT_EQ(plan.already_combined[0].output.etag, "\"m-1\"");
+  EXPECT_TRUE(round_trip<Plan>("plan_copy_all").outputs[0].copy);
+  const auto receipt = round_trip<Receipt>("receipt");
+  EXPECT_EQ(receipt.combined.files(), 2u);
+  EXPECT_EQ(receipt.combined.skipped[0].reason, "zstd compressed: neither gzip nor text");
+  EXPECT_EQ(round_trip<OutputRecord>("output_record").parts, 1u);
+}
+
+// An unversioned bucket lists every object's version as "null": it is no version to pin.
+TEST(Records, TheNullVersionIsNotWritten) {
+  const json::value source = json::value_from(Source{"a.log", 3, "\"e\"", "null"});
+  EXPECT_FALSE(source.as_object().contains("version_id"));
+}
+
+void expect_invalid(const std::function<void()>& read, const std::string& what,
+                    const std::string& named) {
+  try {
+    read();
+    ADD_FAILURE() << what << " was read";
+  } catch (const runtime::InvalidInput& error) {
+    EXPECT_NE(std::string(error.what()).find(named), std::string::npos)
+        << what << ": " << error.what();
+  }
+}
+
+json::value with(json::value record, const std::string& field, json::value value) {
+  record.as_object()[field] = std::move(value);
+  return record;
+}
+json::value without(json::value record, const std::string& field) {
+  record.as_object().erase(field);
+  return record;
+}
+
+TEST(Records, AMalformedRecordIsInvalidInputNamingTheField) {
+  const json::value entry = fixture("file_entry");
+  expect_invalid([&] { read_record<FileEntry>(without(entry, "key")); }, "no key", "\"key\"");
+  expect_invalid([&] { read_record<FileEntry>(with(entry, "size", -1)); }, "size -1", "\"size\"");
+  expect_invalid([&] { read_record<FileEntry>(with(entry, "size", 1.5)); }, "size 1.5", "\"size\"");
+  expect_invalid([&] { read_record<FileEntry>(with(entry, "etag", 7)); }, "etag 7", "\"etag\"");
+  expect_invalid([&] { read_record<FileEntry>(json::value("a.log")); }, "a string", "object");
+
+  const json::value group = fixture("group_control_tower");
+  expect_invalid([&] { read_record<Group>(with(group, "kind", "mystery")); }, "kind", "mystery");
+  expect_invalid([&] { read_record<Group>(with(group, "date", "05/03/2026")); }, "date",
+                 "\"date\"");
+  expect_invalid([&] { read_record<Group>(without(group, "account")); }, "account", "\"account\"");
+  expect_invalid([&] { read_record<Group>(with(group, "run_id", "../up")); }, "run id", "run_id");
+  expect_invalid([&] { read_record<Group>(with(group, "files", "s3://x")); }, "files", "");
+
+  const json::value plan = fixture("plan");
+  expect_invalid([&] { read_record<Plan>(with(plan, "operation", "merge")); }, "operation",
+                 "merge");
+  expect_invalid([&] { read_record<Plan>(with(plan, "outputs", json::object{})); }, "outputs",
+                 "\"outputs\"");
+  json::value bad_output = plan;
+  bad_output.at("outputs").as_array()[0].as_object()["copy"] = "yes";
+  expect_invalid([&] { read_record<Plan>(bad_output); }, "copy", "\"copy\"");
+  json::value bad_source = plan;
+  bad_source.at("outputs").as_array()[0].at("sources").as_array()[0].as_object().erase("etag");
+  expect_invalid([&] { read_record<Plan>(bad_source); }, "a source's etag", "\"etag\"");
+
+  const json::value receipt = fixture("receipt");
+  expect_invalid([&] { read_record<Receipt>(without(receipt, "destination_bucket")); },
+                 "destination", "\"destination_bucket\"");
+  expect_invalid([&] { read_record<Receipt>(with(receipt, "skipped", json::array{1})); },
+                 "skipped 1", "object");
+  json::value bad_already = receipt;
+  bad_already.at("already_combined").as_array()[0].as_object().erase("output");
+  expect_invalid([&] { read_record<Receipt>(bad_already); }, "already combined", "\"output\"");
+}
+
+}  // namespace
