@@ -6,6 +6,7 @@
 
 #include "common/dates.h"
 #include "common/s3.h"
+#include "pipeline/records.h"
 #include "tests/aws_test_support.h"
 
 namespace {
@@ -20,6 +21,15 @@ class CrawlerTriggerTest : public ::testing::Test {
         tests::aws_cli(moto_, "glue create-database --database-input Name=" + database_).exit_code,
         0);
   }
+  // A receipt as CombineLogFiles writes it, of outputs at these keys of bucket "dest".
+  void put_receipt(const std::string& bucket, const std::string& key,
+                   const std::vector<std::string>& output_keys) {
+    pipeline::Receipt receipt{"g", "src", "dest", {}, {}};
+    for (const auto& output_key : output_keys)
+      receipt.combined.outputs.push_back({{"dest", output_key, 1, "\"e\""}, "", 1, 0, {}});
+    s3_.put_object(bucket, key, json::serialize(json::value_from(receipt)));
+  }
+
   tests::MotoFixture moto_ = tests::moto_fixture();
   common::S3Client s3_{tests::moto_options(moto_)};
   std::string database_;
@@ -65,13 +75,9 @@ TEST_F(CrawlerTriggerTest, PartitionsModeRegistersEachNewHiveFolderOnce) {
           .exit_code,
       0);
   const std::string dir = "agg/CloudTrail/account=111111111111/region=eu-west-1/date=2026-03-05/";
-  const json::object receipt{
-      {"destination_bucket", "dest"},
-      {"outputs",
-       json::array{json::object{{"key", dir + "CloudTrail_x-0001.gz"}},
-                   json::object{{"key", dir + "CloudTrail_x-0002.gz"}},
-                   json::object{{"key", "agg/Config/account=1/region=r/date=2026-03-05/c.gz"}}}}};
-  s3_.put_object(work, "work/run-7/receipts/g.json", json::serialize(receipt));
+  put_receipt(work, "work/run-7/receipts/g.json",
+              {dir + "CloudTrail_x-0001.gz", dir + "CloudTrail_x-0002.gz",
+               "agg/Config/account=1/region=r/date=2026-03-05/c.gz"});
   const std::map<std::string, std::string> env{{"CRAWLER_MODE", "partitions"},
                                                {"WORK_BUCKET", work},
                                                {"DESTINATION_PREFIX", "agg"},
@@ -119,13 +125,11 @@ TEST_F(CrawlerTriggerTest, ManyPartitionsAreRegisteredAHundredAtATime) {
                                "\"StorageDescriptor\":{\"Location\":\"s3://dest/agg/vpc-flow/\"}}'")
                 .exit_code,
             0);
-  json::array outputs;
+  std::vector<std::string> outputs;
   common::Date day{2025, 1, 1};
   for (int i = 0; i < 250; ++i, day = day.next())
-    outputs.push_back(json::object{{"key", "agg/vpc-flow/date=" + day.iso() + "/f-0001.log"}});
-  s3_.put_object(
-      work, "work/run-250/receipts/g.json",
-      json::serialize(json::object{{"destination_bucket", "dest"}, {"outputs", outputs}}));
+    outputs.push_back("agg/vpc-flow/date=" + day.iso() + "/f-0001.log");
+  put_receipt(work, "work/run-250/receipts/g.json", outputs);
   const auto run =
       tests::invoke_function(moto_, "CrawlerTrigger", json::object{{"run_id", "run-250"}},
                              {{"CRAWLER_MODE", "partitions"},

@@ -6,6 +6,7 @@
 #include <set>
 
 #include "common/settings.h"
+#include "pipeline/records.h"
 #include "pipeline/work_files.h"
 #include "runtime/errors.h"
 #include "runtime/logging.h"
@@ -55,12 +56,11 @@ json::value add_partitions(const Config& config, common::GlueClient& glue, commo
   while (!prefix.empty() && prefix.back() == '/') prefix.pop_back();
   if (!prefix.empty()) prefix += "/";
   for (const auto& object : s3.list_all(config.work_bucket, "work/" + run_id + "/receipts/")) {
-    boost::system::error_code error;
-    const json::value receipt = json::parse(s3.get_object(config.work_bucket, object.key), error);
-    if (error || !receipt.is_object()) continue;
-    const std::string bucket(receipt.at("destination_bucket").as_string());
-    for (const auto& output : receipt.at("outputs").as_array()) {
-      const std::string key(output.at("key").as_string());
+    const auto receipt = pipeline::read_record<pipeline::Receipt>(
+        pipeline::read_json(s3, pipeline::FileRef{config.work_bucket, object.key, 0, 0}));
+    const std::string& bucket = receipt.destination_bucket;
+    for (const auto& output : receipt.combined.outputs) {
+      const std::string& key = output.where.key;
       if (!key.starts_with(prefix)) continue;
       const std::string rest = key.substr(prefix.size());
       const auto table_end = rest.find('/');

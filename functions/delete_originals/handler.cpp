@@ -6,6 +6,7 @@
 #include <set>
 
 #include "common/settings.h"
+#include "pipeline/records.h"
 #include "pipeline/work_files.h"
 #include "runtime/errors.h"
 #include "runtime/logging.h"
@@ -19,76 +20,54 @@ namespace {
 
 constexpr int kDeleteRounds = 3;
 
-struct Original {
-  std::string key;
-  std::string version_id;  // empty: unversioned bucket
-  std::string etag;
-};
-
-std::string text(const json::object& object, const char* name) {
-  const auto* value = object.if_contains(name);
-  return value != nullptr && value->is_string() ? std::string(value->get_string()) : std::string();
-}
+using pipeline::OutputRef;
+using pipeline::Receipt;
+using pipeline::Source;
 
 // The outputs the receipt's originals are in: this run's, and those of earlier runs that hold
 // originals combined already (each once).
-std::vector<json::object> outputs_of(const json::object& receipt) {
-  std::vector<json::object> outputs;
+std::vector<OutputRef> outputs_of(const Receipt& receipt) {
+  std::vector<OutputRef> outputs;
   std::set<std::string> seen;
-  for (const auto& output : receipt.at("outputs").as_array()) {
-    seen.insert(text(output.as_object(), "key"));
-    outputs.push_back(output.as_object());
+  for (const auto& output : receipt.combined.outputs) {
+    seen.insert(output.where.key);
+    outputs.push_back(output.where);
   }
-  if (const auto* already = receipt.if_contains("already_combined")) {
-    for (const auto& source : already->as_array()) {
-      const auto& output = source.at("output").as_object();
-      if (seen.insert(text(output, "key")).second) outputs.push_back(output);
-    }
+  for (const auto& already : receipt.already_combined) {
+    if (seen.insert(already.output.key).second) outputs.push_back(already.output);
   }
   return outputs;
 }
 
 // Every output must be in S3 exactly as the receipt describes it before anything is deleted.
-void verify_outputs(common::S3Client& s3, const json::object& receipt) {
-  const std::string bucket = text(receipt, "destination_bucket");
-  if (bucket.empty()) throw runtime::InvalidInput("the receipt names no destination_bucket");
+void verify_outputs(common::S3Client& s3, const Receipt& receipt) {
+  const std::string& bucket = receipt.destination_bucket;
   for (const auto& output : outputs_of(receipt)) {
-    const std::string key = text(output, "key");
-    const auto size = output.at("size").to_number<std::uint64_t>();
-    const std::string etag = text(output, "etag");
     common::HeadResult head;
     try {
-      head = s3.head_object(bucket, key);
+      head = s3.head_object(bucket, output.key);
     } catch (const common::NoSuchKey&) {
-      throw runtime::VerificationFailed("output s3://" + bucket + "/" + key +
+      throw runtime::VerificationFailed("output s3://" + bucket + "/" + output.key +
                                         " is missing: nothing deleted");
     }
-    if (head.size != size || head.etag != etag) {
-      throw runtime::VerificationFailed("output s3://" + bucket + "/" + key + " is " +
-                                        std::to_string(head.size) + " bytes with etag " +
-                                        head.etag + ", the receipt says " + std::to_string(size) +
-                                        " and " + etag + ": nothing deleted");
+    if (head.size != output.size || head.etag != output.etag) {
+      throw runtime::VerificationFailed(
+          "output s3://" + bucket + "/" + output.key + " is " + std::to_string(head.size) +
+          " bytes with etag " + head.etag + ", the receipt says " + std::to_string(output.size) +
+          " and " + output.etag + ": nothing deleted");
     }
   }
 }
 
-std::vector<Original> originals_of(const json::object& receipt) {
-  std::vector<Original> originals;
-  auto add = [&](const json::value& source) {
-    const auto& object = source.as_object();
-    Original original{text(object, "key"), text(object, "version_id"), text(object, "etag")};
-    if (original.key.empty()) throw runtime::InvalidInput("a receipt source has no key");
-    originals.push_back(std::move(original));
-  };
-  for (const auto& output : receipt.at("outputs").as_array()) {
-    for (const auto& source : output.at("sources").as_array()) add(source);
-  }
-  if (const auto* empty = receipt.if_contains("empty_sources")) {
-    for (const auto& source : empty->as_array()) add(source);
-  }
-  if (const auto* already = receipt.if_contains("already_combined")) {
-    for (const auto& source : already->as_array()) add(source);
-  }
+// Every original the receipt accounts for as combined: in its outputs, empty, or combined by an
+// earlier run. Skipped ones are not among them: they stay.
+std::vector<Source> originals_of(const Receipt& receipt) {
+  std::vector<Source> originals;
+  for (const auto& output : receipt.combined.outputs)
+    originals.insert(originals.end(), output.sources.begin(), output.sources.end());
+  originals.insert(originals.end(), receipt.combined.empty_sources.begin(),
+                   receipt.combined.empty_sources.end());
+  for (const auto& already : receipt.already_combined) originals.push_back(already.source);
   return originals;
 }
 
@@ -96,10 +75,10 @@ std::vector<Original> originals_of(const json::object& receipt) {
 // other version, older or newer, is an original of its own: combined in its own right, or left
 // where it is); in an unversioned one the key, on condition that it still holds the bytes that
 // were combined (a conditional delete with the combined ETag: an overwritten object survives).
-std::vector<common::ObjectId> doomed_of(const std::vector<Original>& originals) {
+std::vector<common::ObjectId> doomed_of(const std::vector<Source>& originals) {
   std::vector<common::ObjectId> doomed;
   for (const auto& original : originals) {
-    if (!original.version_id.empty())
+    if (!original.version_id.empty() && original.version_id != "null")
       doomed.push_back({original.key, original.version_id, ""});
     else
       doomed.push_back({original.key, "", common::quoted_etag(original.etag)});
@@ -189,17 +168,10 @@ json::value handle(const Config& config, common::S3Client& s3, const json::value
   if (!event.is_object()) throw runtime::InvalidInput("the event must be CombineLogFiles' result");
   const auto& input = event.get_object();
   if (!input.contains("receipt")) throw runtime::InvalidInput("the event needs \"receipt\"");
-  const auto receipt_ref = pipeline::FileRef::from_json(input.at("receipt"), "receipt");
-  boost::system::error_code parse_error;
-  json::value parsed = json::parse(s3.get_object(receipt_ref.bucket, receipt_ref.key), parse_error);
-  if (parse_error || !parsed.is_object() || !parsed.as_object().contains("outputs") ||
-      !parsed.as_object().at("outputs").is_array()) {
-    throw runtime::InvalidInput("the receipt is not one CombineLogFiles wrote");
-  }
-  const auto& receipt = parsed.as_object();
-  const std::string bucket = text(receipt, "source_bucket");
-  if (bucket.empty()) throw runtime::InvalidInput("the receipt names no source_bucket");
-  const std::string group_id = text(input, "group_id");
+  const auto receipt_ref = pipeline::read_record<pipeline::FileRef>(input.at("receipt"));
+  const Receipt receipt = pipeline::read_record<Receipt>(pipeline::read_json(s3, receipt_ref));
+  const std::string& bucket = receipt.source_bucket;
+  const std::string& group_id = receipt.group_id;
   const std::string run_id = pipeline::run_id_of(input, "delete");
   std::size_t next = 0;
   Tally tally;
@@ -213,7 +185,7 @@ json::value handle(const Config& config, common::S3Client& s3, const json::value
   }
 
   verify_outputs(s3, receipt);
-  const std::vector<Original> originals = originals_of(receipt);
+  const std::vector<Source> originals = originals_of(receipt);
   // Chunks of originals between looks at the deadline; at least one per invocation.
   const std::size_t chunk = config.keys_per_request * config.delete_concurrency;
   bool progressed = false;
@@ -227,7 +199,7 @@ json::value handle(const Config& config, common::S3Client& s3, const json::value
       result["continuation"] = std::move(state);
       return result;
     }
-    const std::vector<Original> slice(
+    const std::vector<Source> slice(
         originals.begin() + static_cast<std::ptrdiff_t>(next),
         originals.begin() + static_cast<std::ptrdiff_t>(std::min(originals.size(), next + chunk)));
     delete_chunk(config, s3, bucket, doomed_of(slice), tally);
