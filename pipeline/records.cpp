@@ -1,83 +1,12 @@
 #include "pipeline/records.h"
 
-#include "common/dates.h"
-#include "runtime/errors.h"
+#include "pipeline/record_fields.h"
 
 namespace pipeline {
 
 namespace json = boost::json;
 
 namespace {
-
-// The fields of one record, each read as its type or refused as InvalidInput naming the record.
-class Fields {
- public:
-  Fields(const json::value& json, std::string record) : record_(std::move(record)) {
-    object_ = json.if_object();
-    if (object_ == nullptr) refuse("must be a JSON object");
-  }
-
-  // A required string; empty only when `may_be_empty`.
-  std::string text(std::string_view name, bool may_be_empty = false) const {
-    const json::value* value = object_->if_contains(name);
-    if (value == nullptr || !value->is_string() || (!may_be_empty && value->get_string().empty()))
-      refuse("needs a " + std::string(may_be_empty ? "" : "non-empty ") + "string \"" +
-             std::string(name) + "\"");
-    return std::string(value->get_string());
-  }
-  std::string optional_text(std::string_view name) const {
-    return object_->contains(name) ? text(name, true) : std::string();
-  }
-  std::uint64_t count(std::string_view name) const {
-    const json::value* value = object_->if_contains(name);
-    const auto number = value != nullptr ? whole_number(*value) : std::nullopt;
-    if (!number) refuse("needs \"" + std::string(name) + "\" (a whole number, at least 0)");
-    return *number;
-  }
-  std::optional<std::uint64_t> optional_count(std::string_view name) const {
-    if (!object_->contains(name)) return std::nullopt;
-    return count(name);
-  }
-  bool flag(std::string_view name) const {
-    const json::value* value = object_->if_contains(name);
-    if (value == nullptr) return false;
-    if (!value->is_bool()) refuse("has a \"" + std::string(name) + "\" that is not true or false");
-    return value->get_bool();
-  }
-  std::string date(std::string_view name) const {
-    std::string day = text(name);
-    if (!common::Date::parse(day))
-      refuse("needs \"" + std::string(name) + "\" as a real day written YYYY-MM-DD");
-    return day;
-  }
-  template <typename T>
-  T record(std::string_view name) const {
-    const json::value* value = object_->if_contains(name);
-    if (value == nullptr) refuse("needs \"" + std::string(name) + "\"");
-    return json::value_to<T>(*value);
-  }
-  // A list of records; absent is empty only when `optional`.
-  template <typename T>
-  std::vector<T> list(std::string_view name, bool optional = false) const {
-    const json::value* value = object_->if_contains(name);
-    if (value == nullptr && optional) return {};
-    if (value == nullptr || !value->is_array())
-      refuse("needs \"" + std::string(name) + "\" as a list");
-    std::vector<T> items;
-    items.reserve(value->get_array().size());
-    for (const auto& item : value->get_array()) items.push_back(json::value_to<T>(item));
-    return items;
-  }
-  const json::object& object() const { return *object_; }
-
-  [[noreturn]] void refuse(const std::string& why) const {
-    throw runtime::InvalidInput(record_ + " " + why);
-  }
-
- private:
-  const json::object* object_ = nullptr;
-  std::string record_;
-};
 
 template <typename T>
 json::array list_json(const std::vector<T>& items) {
@@ -95,7 +24,7 @@ void put_source_fields(json::object& object, const Source& source) {
     object["version_id"] = source.version_id;
 }
 
-Source source_of(const Fields& fields) {
+Source source_of(const RecordFields& fields) {
   return Source{fields.text("key"), fields.count("size"), fields.text("etag"),
                 fields.optional_text("version_id")};
 }
@@ -142,7 +71,7 @@ void tag_invoke(const json::value_from_tag&, json::value& json, const Source& so
   put_source_fields(json.emplace_object(), source);
 }
 Source tag_invoke(const json::value_to_tag<Source>&, const json::value& json) {
-  return source_of(Fields(json, "a source"));
+  return source_of(RecordFields(json, "a source"));
 }
 
 void tag_invoke(const json::value_from_tag&, json::value& json, const FileEntry& entry) {
@@ -155,7 +84,7 @@ void tag_invoke(const json::value_from_tag&, json::value& json, const FileEntry&
     object["version_id"] = entry.version_id;
 }
 FileEntry tag_invoke(const json::value_to_tag<FileEntry>&, const json::value& json) {
-  const Fields fields(json, "a line of a file list");
+  const RecordFields fields(json, "a line of a file list");
   return FileEntry{fields.text("key"), fields.optional_count("size"), fields.optional_text("etag"),
                    fields.optional_text("last_modified"), fields.optional_text("version_id")};
 }
@@ -177,7 +106,7 @@ void tag_invoke(const json::value_from_tag&, json::value& json, const Group& gro
   if (!group.run_id.empty()) object["run_id"] = group.run_id;
 }
 Group tag_invoke(const json::value_to_tag<Group>&, const json::value& json) {
-  const Fields fields(json, "the group");
+  const RecordFields fields(json, "the group");
   Group group;
   group.group_id = fields.text("group_id");
   const std::string kind = fields.text("kind");
@@ -206,7 +135,7 @@ void tag_invoke(const json::value_from_tag&, json::value& json, const PlannedOut
           {"sources", list_json(output.sources)}};
 }
 PlannedOutput tag_invoke(const json::value_to_tag<PlannedOutput>&, const json::value& json) {
-  const Fields fields(json, "a planned output");
+  const RecordFields fields(json, "a planned output");
   return PlannedOutput{fields.text("key_base"), fields.flag("copy"), fields.count("part_size"),
                        fields.count("bytes"), fields.list<Source>("sources")};
 }
@@ -216,7 +145,7 @@ void tag_invoke(const json::value_from_tag&, json::value& json, const OutputRef&
       {"bucket", output.bucket}, {"key", output.key}, {"size", output.size}, {"etag", output.etag}};
 }
 OutputRef tag_invoke(const json::value_to_tag<OutputRef>&, const json::value& json) {
-  const Fields fields(json, "an output");
+  const RecordFields fields(json, "an output");
   return OutputRef{fields.text("bucket"), fields.text("key"), fields.count("size"),
                    fields.text("etag")};
 }
@@ -227,7 +156,7 @@ void tag_invoke(const json::value_from_tag&, json::value& json, const AlreadyCom
   object["output"] = json::value_from(already.output);
 }
 AlreadyCombined tag_invoke(const json::value_to_tag<AlreadyCombined>&, const json::value& json) {
-  const Fields fields(json, "an original already combined");
+  const RecordFields fields(json, "an original already combined");
   return AlreadyCombined{source_of(fields), fields.record<OutputRef>("output")};
 }
 
@@ -241,7 +170,7 @@ void tag_invoke(const json::value_from_tag&, json::value& json, const Plan& plan
   if (!plan.already_combined.empty()) object["already_combined"] = list_json(plan.already_combined);
 }
 Plan tag_invoke(const json::value_to_tag<Plan>&, const json::value& json) {
-  const Fields fields(json, "the plan");
+  const RecordFields fields(json, "the plan");
   Plan plan;
   plan.group_id = fields.text("group_id");
   const std::string operation = fields.text("operation");
@@ -267,7 +196,7 @@ void tag_invoke(const json::value_from_tag&, json::value& json, const OutputReco
           {"copied_bytes", output.copied_bytes}, {"sources", list_json(output.sources)}};
 }
 OutputRecord tag_invoke(const json::value_to_tag<OutputRecord>&, const json::value& json) {
-  const Fields fields(json, "an output record");
+  const RecordFields fields(json, "an output record");
   return OutputRecord{OutputRef{fields.text("bucket"), fields.text("key"), fields.count("size"),
                                 fields.text("etag")},
                       fields.optional_text("version_id"), fields.count("parts"),
@@ -278,7 +207,7 @@ void tag_invoke(const json::value_from_tag&, json::value& json, const SkippedFil
   json = {{"key", skipped.key}, {"version_id", skipped.version_id}, {"reason", skipped.reason}};
 }
 SkippedFile tag_invoke(const json::value_to_tag<SkippedFile>&, const json::value& json) {
-  const Fields fields(json, "a skipped file");
+  const RecordFields fields(json, "a skipped file");
   return SkippedFile{fields.text("key"), fields.optional_text("version_id"), fields.text("reason")};
 }
 
@@ -291,7 +220,7 @@ void tag_invoke(const json::value_from_tag&, json::value& json, const Combined& 
           {"bytes_out", combined.bytes_out()}};
 }
 Combined tag_invoke(const json::value_to_tag<Combined>&, const json::value& json) {
-  const Fields fields(json, "what was combined");
+  const RecordFields fields(json, "what was combined");
   return Combined{fields.list<OutputRecord>("outputs"), fields.list<Source>("empty_sources"),
                   fields.list<SkippedFile>("skipped")};
 }
@@ -306,7 +235,7 @@ void tag_invoke(const json::value_from_tag&, json::value& json, const Receipt& r
     object["already_combined"] = list_json(receipt.already_combined);
 }
 Receipt tag_invoke(const json::value_to_tag<Receipt>&, const json::value& json) {
-  const Fields fields(json, "the receipt");
+  const RecordFields fields(json, "the receipt");
   return Receipt{fields.text("group_id"), fields.text("source_bucket"),
                  fields.text("destination_bucket"), json::value_to<Combined>(json),
                  fields.list<AlreadyCombined>("already_combined", true)};

@@ -15,6 +15,7 @@
 #include "common/deadline.h"
 #include "common/gzip.h"
 #include "common/settings.h"
+#include "pipeline/continuation.h"
 #include "pipeline/ledger.h"
 #include "pipeline/plan.h"
 #include "pipeline/work_files.h"
@@ -740,22 +741,21 @@ std::string write_receipt(const Config& config, common::S3Client& s3, const Plan
 }
 
 // Where a continuation resumes: the planned output it stopped in, that output's open uploads,
-// and what was combined before it, kept in the work bucket (states are limited to 256 KB).
+// and what was combined before it, kept in a checkpoint file (states are limited to 256 KB).
 struct Resume {
   std::size_t output = 0;
   std::optional<json::object> open_uploads;
   Progress progress;
+  std::uint64_t sequence = 0;  // of the checkpoint resumed from
 };
 
 Resume resume_from(common::S3Client& s3, const json::object& input) {
   Resume resume;
-  const auto* continuation = input.if_contains("continuation");
-  if (continuation == nullptr) return resume;
-  const auto* state = continuation->if_object();
-  if (state == nullptr || !state->contains("progress"))
-    throw runtime::InvalidInput("\"continuation\" is not one CombineLogFiles returned");
-  const json::value saved =
-      pipeline::read_json(s3, pipeline::read_record<pipeline::FileRef>(state->at("progress")));
+  const auto continuation =
+      pipeline::continuation_of<pipeline::CombineContinuation>(input, "CombineLogFiles");
+  if (!continuation) return resume;
+  resume.sequence = continuation->sequence;
+  const json::value saved = pipeline::read_json(s3, continuation->progress);
   const auto* object = saved.if_object();
   const auto* output = object ? object->if_contains("output") : nullptr;
   const auto index = output ? pipeline::whole_number(*output) : std::nullopt;
@@ -769,22 +769,26 @@ Resume resume_from(common::S3Client& s3, const json::object& input) {
   return resume;
 }
 
-// Saves where this call stopped and returns the event to call again with.
-json::object hand_over(const Config& config, common::S3Client& s3, json::object input,
-                       const std::string& progress_key, std::size_t output,
+// Saves where this call stopped, in a checkpoint of its own, and returns the event to call again
+// with.
+json::object hand_over(const Config& config, common::S3Client& s3, const json::object& input,
+                       const Resume& resumed, std::size_t output,
                        const std::optional<json::object>& open_uploads, const Progress& progress) {
+  const std::string run_id = pipeline::run_id_of(input);
+  const std::string group_id(input.at("group_id").as_string());
+  const std::uint64_t sequence = resumed.sequence + 1;
   const json::object saved{
       {"output", output},
       {"state", open_uploads ? json::value(*open_uploads) : json::value(nullptr)},
       {"progress", json::value_from(progress.combined())}};
+  const std::string key = pipeline::checkpoint_key(run_id, "progress", group_id, sequence, "json");
   common::PutOptions put;
   put.content_type = "application/json";
-  s3.put_object(config.work_bucket, progress_key, json::serialize(saved), put);
-  runtime::log::info("continuing in the next invocation", "group", input.at("group_id").as_string(),
-                     "output", output, "outputs_done", progress.outputs.size());
-  input["continuation"] = json::object{
-      {"progress", pipeline::FileRef{config.work_bucket, progress_key, 0, 0}.to_json()}};
-  return input;
+  s3.put_object(config.work_bucket, key, json::serialize(saved), put);
+  runtime::log::info("continuing in the next invocation", "group", group_id, "output", output,
+                     "outputs_done", progress.outputs.size());
+  return pipeline::continue_with(
+      input, pipeline::CombineContinuation{{config.work_bucket, key, 0, 0}, sequence});
 }
 
 // The receipt, the metrics and the result of a group whose every output is written.
@@ -848,15 +852,13 @@ json::value handle(const Config& config, common::S3Client& s3, const json::value
   // Each run records under its own folder: two runs of one day at once never replace each
   // other's records, and an attempt adopts a key only as its own run's output.
   const std::string ledger_prefix = pipeline::ledger_prefix(plan.date, group_id) + run_id + "/";
-  const std::string progress_key =
-      "work/" + run_id + "/progress/" + pipeline::work_file_name(group_id) + ".json";
   Resume resume = resume_from(s3, input);
   Progress& progress = resume.progress;
 
   bool progressed = false;
   for (std::size_t index = resume.output; index < plan.outputs.size(); ++index) {
     if (progressed && deadline.reached())
-      return hand_over(config, s3, input, progress_key, index, std::nullopt, progress);
+      return hand_over(config, s3, input, resume, index, std::nullopt, progress);
     const PlannedOutput& planned = plan.outputs[index];
     if (planned.copy) {
       copy_output(config, s3, plan.source_bucket, planned.key_base, ledger_prefix, planned.sources,
@@ -867,7 +869,7 @@ json::value handle(const Config& config, common::S3Client& s3, const json::value
       if (resume.open_uploads) builder.restore(*resume.open_uploads);
       resume.open_uploads.reset();
       if (!builder.run(progress, deadline))
-        return hand_over(config, s3, input, progress_key, index, builder.checkpoint(), progress);
+        return hand_over(config, s3, input, resume, index, builder.checkpoint(), progress);
     }
     progressed = true;
   }

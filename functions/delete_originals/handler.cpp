@@ -6,6 +6,7 @@
 #include <set>
 
 #include "common/settings.h"
+#include "pipeline/continuation.h"
 #include "pipeline/records.h"
 #include "pipeline/work_files.h"
 #include "runtime/errors.h"
@@ -86,36 +87,27 @@ std::vector<common::ObjectId> doomed_of(const std::vector<Source>& originals) {
   return doomed;
 }
 
-// Carried across invocations: counts in the state, the keys that could not be deleted in a work
-// file (the state has a 256 KB limit) named by the point it stands for, so a repeated call reads
-// the file it was given, never one a later call wrote.
+// Carried across invocations (pipeline/continuation.h): counts in the state, the keys that could
+// not be deleted in a checkpoint file.
 struct Tally {
-  std::int64_t deleted = 0;
-  std::int64_t kept_changed = 0;
+  std::uint64_t deleted = 0;
+  std::uint64_t kept_changed = 0;
   std::vector<json::object> failed;
 
-  static Tally from(common::S3Client& s3, const json::object& state) {
-    Tally tally;
-    if (const auto* done = state.if_contains("deleted"))
-      tally.deleted = done->to_number<std::int64_t>();
-    if (const auto* kept = state.if_contains("kept_changed"))
-      tally.kept_changed = kept->to_number<std::int64_t>();
-    if (const auto* failed = state.if_contains("failed_keys"))
-      tally.failed = pipeline::read_jsonl(s3, pipeline::FileRef::from_json(*failed, "failed_keys"));
+  static Tally from(common::S3Client& s3, const pipeline::DeleteContinuation& state) {
+    Tally tally{state.deleted, state.kept_changed, {}};
+    if (state.failed_keys) tally.failed = pipeline::read_jsonl(s3, *state.failed_keys);
     return tally;
   }
 
-  json::object to_json(common::S3Client& s3, const std::string& work_bucket,
-                       const std::string& run_id, const std::string& group_id,
-                       std::size_t next) const {
-    json::object state{{"deleted", deleted},
-                       {"kept_changed", kept_changed},
-                       {"failed", static_cast<std::int64_t>(failed.size())}};
+  pipeline::DeleteContinuation state(common::S3Client& s3, const std::string& work_bucket,
+                                     const std::string& run_id, const std::string& group_id,
+                                     std::size_t next) const {
+    pipeline::DeleteContinuation state{next, deleted, kept_changed, failed.size(), std::nullopt};
     if (!failed.empty()) {
-      const std::string key = "work/" + run_id + "/delete-failures/" +
-                              pipeline::work_file_name(group_id) + "-" + std::to_string(next) +
-                              ".jsonl";
-      state["failed_keys"] = pipeline::write_jsonl(s3, work_bucket, key, failed, 0).to_json();
+      state.failed_keys = pipeline::write_jsonl(
+          s3, work_bucket,
+          pipeline::checkpoint_key(run_id, "delete-failures", group_id, next, "jsonl"), failed, 0);
     }
     return state;
   }
@@ -173,16 +165,10 @@ json::value handle(const Config& config, common::S3Client& s3, const json::value
   const std::string& bucket = receipt.source_bucket;
   const std::string& group_id = receipt.group_id;
   const std::string run_id = pipeline::run_id_of(input, "delete");
-  std::size_t next = 0;
-  Tally tally;
-  if (const auto* continuation = input.if_contains("continuation")) {
-    const auto* state = continuation->if_object();
-    if (state == nullptr || !state->contains("next") || !state->at("next").is_number()) {
-      throw runtime::InvalidInput("\"continuation\" is not one DeleteOriginals returned");
-    }
-    next = state->at("next").to_number<std::size_t>();
-    tally = Tally::from(s3, *state);
-  }
+  const auto resumed =
+      pipeline::continuation_of<pipeline::DeleteContinuation>(input, "DeleteOriginals");
+  std::size_t next = resumed ? static_cast<std::size_t>(resumed->next) : 0;
+  Tally tally = resumed ? Tally::from(s3, *resumed) : Tally{};
 
   verify_outputs(s3, receipt);
   const std::vector<Source> originals = originals_of(receipt);
@@ -193,11 +179,8 @@ json::value handle(const Config& config, common::S3Client& s3, const json::value
     if (progressed && deadline.reached()) {
       runtime::log::info("continuing in the next invocation", "group", group_id, "done", next,
                          "originals", originals.size());
-      json::object result = input;
-      json::object state = tally.to_json(s3, receipt_ref.bucket, run_id, group_id, next);
-      state["next"] = next;
-      result["continuation"] = std::move(state);
-      return result;
+      return pipeline::continue_with(input,
+                                     tally.state(s3, receipt_ref.bucket, run_id, group_id, next));
     }
     const std::vector<Source> slice(
         originals.begin() + static_cast<std::ptrdiff_t>(next),
@@ -214,7 +197,9 @@ json::value handle(const Config& config, common::S3Client& s3, const json::value
                         static_cast<double>(tally.failed.size()));
   runtime::log::info("originals deleted", "group", group_id, "deleted", tally.deleted, "failed",
                      tally.failed.size(), "kept_changed", tally.kept_changed);
-  json::object result = tally.to_json(s3, receipt_ref.bucket, run_id, group_id, next);
+  json::object result =
+      json::value_from(tally.state(s3, receipt_ref.bucket, run_id, group_id, next)).as_object();
+  result.erase("next");
   result["group_id"] = group_id;
   return result;
 }

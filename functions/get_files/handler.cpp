@@ -9,6 +9,8 @@
 #include "common/dates.h"
 #include "common/settings.h"
 #include "common/sigv4.h"
+#include "pipeline/continuation.h"
+#include "pipeline/records.h"
 #include "pipeline/work_files.h"
 #include "runtime/clock.h"
 #include "runtime/errors.h"
@@ -55,33 +57,9 @@ bool is_account_id(const std::string& text) {
          std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; });
 }
 
-// One listing of work: the prefixes of one Control Tower group, or one partition of another bucket.
-struct Unit {
-  std::string bucket;
-  std::vector<std::string> prefixes;
-  bool root_only = false;   // only the objects directly under the prefix
-  bool match_date = false;  // keep only keys that carry the date (other buckets)
-  json::object group;       // fields every group from this unit carries
-
-  json::object to_json() const {
-    json::array listed(prefixes.begin(), prefixes.end());
-    return {{"bucket", bucket},
-            {"prefixes", listed},
-            {"root_only", root_only},
-            {"match_date", match_date},
-            {"group", group}};
-  }
-  static Unit from_json(const json::object& object) {
-    Unit unit;
-    unit.bucket = std::string(object.at("bucket").as_string());
-    for (const auto& prefix : object.at("prefixes").as_array())
-      unit.prefixes.emplace_back(prefix.as_string());
-    unit.root_only = object.at("root_only").as_bool();
-    unit.match_date = object.at("match_date").as_bool();
-    unit.group = object.at("group").as_object();
-    return unit;
-  }
-};
+using pipeline::Group;
+using pipeline::GroupKind;
+using Unit = pipeline::ListingUnit;
 
 // The sub-folders of each prefix (delimiter "/"), listed in parallel, every page.
 std::vector<std::vector<std::string>> children(common::S3Client& s3, const std::string& bucket,
@@ -153,16 +131,9 @@ std::vector<Unit> control_tower_units(const Config& config, common::S3Client& s3
           std::find(config.regions.begin(), config.regions.end(), region) == config.regions.end()) {
         continue;
       }
-      Unit unit;
-      unit.bucket = bucket;
-      unit.prefixes.push_back(region_prefix + padded);
+      Unit unit{bucket, {region_prefix + padded}, false, GroupKind::kControlTower, account, type,
+                region};
       if (std::string(unpadded) != padded) unit.prefixes.push_back(region_prefix + unpadded);
-      unit.group = {{"kind", "control_tower"},
-                    {"source_bucket", bucket},
-                    {"account", account},
-                    {"log_type", type},
-                    {"region", region},
-                    {"group_id", bucket + "/" + account + "/" + type + "/" + region}};
       units.push_back(std::move(unit));
     }
   }
@@ -173,15 +144,8 @@ std::vector<Unit> control_tower_units(const Config& config, common::S3Client& s3
 // only one, as with AWSLogs/), plus the loose objects at each level walked through.
 std::vector<Unit> other_bucket_units(common::S3Client& s3, const std::string& bucket) {
   std::vector<Unit> units;
-  json::object group{{"kind", "other"}, {"source_bucket", bucket}};
   auto add = [&](std::string prefix, bool root_only) {
-    Unit unit;
-    unit.bucket = bucket;
-    unit.prefixes.push_back(std::move(prefix));
-    unit.root_only = root_only;
-    unit.match_date = true;
-    unit.group = group;
-    units.push_back(std::move(unit));
+    units.push_back(Unit{bucket, {std::move(prefix)}, root_only, GroupKind::kOther});
   };
   std::string level;
   std::vector<std::string> partitions = children(s3, bucket, {level}, 1)[0];
@@ -239,12 +203,48 @@ struct Totals {
   std::int64_t skipped_recent = 0;
 };
 
+// The group a listed object belongs to: its Control Tower unit's, or its folder's.
+Group group_of(const Unit& unit, const std::string& key, const Date& date) {
+  Group group;
+  group.kind = unit.kind;
+  group.source_bucket = unit.bucket;
+  group.date = date.iso();
+  if (unit.kind == GroupKind::kControlTower) {
+    group.account = unit.account;
+    group.log_type = unit.log_type;
+    group.region = unit.region;
+    group.group_id = unit.bucket + "/" + unit.account + "/" + unit.log_type + "/" + unit.region;
+  } else {
+    const auto slash = key.rfind('/');
+    group.directory = slash == std::string::npos ? "" : key.substr(0, slash + 1);
+    group.group_id = unit.bucket + "/" + group.directory;
+  }
+  return group;
+}
+
+// Whether a listed version is one to combine: a file (not a folder marker), not one of our own
+// outputs, of the day (other buckets), and past the delay window (else counted as recent).
+bool wanted(const Config& config, const Unit& unit, const common::S3Object& object,
+            const Date& date, Totals& totals) {
+  if (object.key.ends_with('/')) return false;
+  if (unit.bucket == config.destination_bucket && !config.destination_prefix.empty() &&
+      object.key.starts_with(config.destination_prefix)) {
+    return false;  // our own outputs
+  }
+  if (unit.kind == GroupKind::kOther && !common::key_has_date(object.key, date)) return false;
+  const auto modified = common::parse_s3_time(object.last_modified);
+  if (modified && *modified > totals.newest_allowed) {
+    ++totals.skipped_recent;
+    return false;
+  }
+  return true;
+}
+
 // Filters a unit's objects, splits them into groups and writes each group's file list.
-std::vector<json::object> write_groups(const Config& config, common::S3Client& s3, const Unit& unit,
-                                       std::vector<common::S3Object>& objects, const Date& date,
-                                       const std::string& run_id, Totals& totals) {
-  std::map<std::string, std::vector<json::object>> files_by_group;
-  std::map<std::string, std::int64_t> bytes_by_group;
+std::vector<Group> write_groups(const Config& config, common::S3Client& s3, const Unit& unit,
+                                std::vector<common::S3Object>& objects, const Date& date,
+                                const std::string& run_id, Totals& totals) {
+  std::map<std::string, std::pair<Group, std::vector<json::object>>> by_group;
   // S3 lists each key's versions newest first: each key's versions go oldest first, so a key's
   // contents follow one another in the output as they were written.
   std::reverse(objects.begin(), objects.end());
@@ -253,49 +253,24 @@ std::vector<json::object> write_groups(const Config& config, common::S3Client& s
       [](const common::S3Object& a, const common::S3Object& b) { return a.key < b.key; });
   std::set<std::pair<std::string, std::string>> seen;
   for (const auto& object : objects) {
-    if (object.key.ends_with('/') || !seen.insert({object.key, object.version_id}).second) continue;
-    if (unit.bucket == config.destination_bucket && !config.destination_prefix.empty() &&
-        object.key.starts_with(config.destination_prefix)) {
-      continue;  // our own outputs
-    }
-    if (unit.match_date && !common::key_has_date(object.key, date)) continue;
-    const auto modified = common::parse_s3_time(object.last_modified);
-    if (modified && *modified > totals.newest_allowed) {
-      ++totals.skipped_recent;
-      continue;
-    }
-    std::string group_id;
-    if (unit.match_date) {
-      const auto slash = object.key.rfind('/');
-      group_id =
-          unit.bucket + "/" + (slash == std::string::npos ? "" : object.key.substr(0, slash + 1));
-    } else {
-      group_id = std::string(unit.group.at("group_id").as_string());
-    }
-    json::object line{{"key", object.key},
-                      {"size", object.size},
-                      {"etag", object.etag},
-                      {"last_modified", object.last_modified}};
-    if (!object.version_id.empty() && object.version_id != "null")
-      line["version_id"] = object.version_id;
-    files_by_group[group_id].push_back(std::move(line));
-    bytes_by_group[group_id] += static_cast<std::int64_t>(object.size);
+    if (!seen.insert({object.key, object.version_id}).second) continue;
+    if (!wanted(config, unit, object, date, totals)) continue;
+    Group group = group_of(unit, object.key, date);
+    auto& [listed_group, lines] = by_group[group.group_id];
+    if (lines.empty()) listed_group = std::move(group);
+    listed_group.files.bytes += static_cast<std::int64_t>(object.size);
+    lines.push_back(json::value_from(pipeline::FileEntry{object.key, object.size, object.etag,
+                                                         object.last_modified, object.version_id})
+                        .as_object());
   }
-  std::vector<json::object> groups;
-  for (auto& [group_id, files] : files_by_group) {
+  std::vector<Group> groups;
+  for (auto& [group_id, listed] : by_group) {
+    auto& [group, lines] = listed;
     const std::string key =
         "work/" + run_id + "/files/" + pipeline::work_file_name(group_id) + ".jsonl";
-    const FileRef file =
-        pipeline::write_jsonl(s3, config.work_bucket, key, files, bytes_by_group[group_id]);
-    json::object group = unit.group;
-    group["group_id"] = group_id;
-    group["date"] = date.iso();
-    if (unit.match_date) {
-      group["directory"] = group_id.substr(unit.bucket.size() + 1);
-    }
-    group["files"] = file.to_json();
-    totals.files += file.count;
-    totals.bytes += file.bytes;
+    group.files = pipeline::write_jsonl(s3, config.work_bucket, key, lines, group.files.bytes);
+    totals.files += group.files.count;
+    totals.bytes += group.files.bytes;
     groups.push_back(std::move(group));
   }
   return groups;
@@ -393,6 +368,100 @@ json::value days_of_range(const Config& config, const json::object& event) {
                       {"buckets", json::array(buckets.begin(), buckets.end())}};
 }
 
+// What a call lists from: the units, how many are done, the groups written so far.
+struct Listing {
+  std::vector<Unit> units;
+  FileRef units_file;
+  std::size_t next = 0;
+  std::vector<Group> groups;
+  Totals totals;
+};
+
+json::array groups_json(const std::vector<Group>& groups) {
+  json::array items;
+  for (const auto& group : groups) items.push_back(json::value_from(group));
+  return items;
+}
+
+Listing resume_listing(common::S3Client& s3, const pipeline::ListingContinuation& state) {
+  Listing listing;
+  listing.totals.newest_allowed = *common::parse_s3_time(state.newest_allowed);
+  listing.totals.skipped_recent = static_cast<std::int64_t>(state.skipped_recent);
+  listing.units_file = state.units;
+  for (const auto& unit : pipeline::read_json_array(s3, state.units))
+    listing.units.push_back(pipeline::read_record<Unit>(unit));
+  listing.next = static_cast<std::size_t>(state.next);
+  for (const auto& group : pipeline::read_jsonl(s3, state.groups)) {
+    listing.groups.push_back(pipeline::read_record<Group>(group));
+    listing.totals.files += listing.groups.back().files.count;
+    listing.totals.bytes += listing.groups.back().files.bytes;
+  }
+  return listing;
+}
+
+// A first call: the delay-window line, and the units to list, written down for continuations.
+Listing start_listing(const Config& config, common::S3Client& s3, const json::object& input,
+                      const Date& date, const std::string& run_id) {
+  Listing listing;
+  listing.totals.newest_allowed = run_start(input) - config.delay_window;
+  const std::vector<std::string> wanted = wanted_buckets(config, input);
+  auto included = [&](const std::string& bucket) {
+    return wanted.empty() || std::find(wanted.begin(), wanted.end(), bucket) != wanted.end();
+  };
+  if (!config.control_tower_bucket.empty() && included(config.control_tower_bucket))
+    listing.units = control_tower_units(config, s3, date);
+  for (const auto& bucket : config.other_buckets) {
+    if (!included(bucket)) continue;
+    for (auto& unit : other_bucket_units(s3, bucket)) listing.units.push_back(std::move(unit));
+  }
+  json::array unit_items;
+  for (const auto& unit : listing.units) unit_items.push_back(json::value_from(unit));
+  listing.units_file = pipeline::write_json_array(s3, config.work_bucket,
+                                                  "work/" + run_id + "/units.json", unit_items, 0);
+  runtime::log::info("discovered listing units", "date", date.iso(), "units", listing.units.size());
+  return listing;
+}
+
+json::object hand_over(const Config& config, common::S3Client& s3, const json::object& input,
+                       const Listing& listing, const std::string& run_id) {
+  std::vector<json::object> lines;
+  for (const auto& group : listing.groups) lines.push_back(json::value_from(group).as_object());
+  const FileRef partial = pipeline::write_jsonl(
+      s3, config.work_bucket,
+      pipeline::checkpoint_key(run_id, "groups-partial", "listing", listing.next, "jsonl"), lines,
+      listing.totals.bytes);
+  runtime::log::info("continuing in the next invocation", "units_done", listing.next, "units",
+                     listing.units.size());
+  json::object event = input;
+  event["run_id"] = run_id;
+  return pipeline::continue_with(
+      event,
+      pipeline::ListingContinuation{listing.units_file, listing.next, partial,
+                                    runtime::format_rfc3339_ms(listing.totals.newest_allowed),
+                                    static_cast<std::uint64_t>(listing.totals.skipped_recent)});
+}
+
+json::object finish_listing(const Config& config, common::S3Client& s3, const Listing& listing,
+                            const Date& date, const std::string& run_id) {
+  const Totals& totals = listing.totals;
+  const FileRef groups_file =
+      pipeline::write_json_array(s3, config.work_bucket, "work/" + run_id + "/groups.json",
+                                 groups_json(listing.groups), totals.bytes);
+  runtime::metrics::add("FilesFound", runtime::metrics::Unit::Count,
+                        static_cast<double>(totals.files));
+  runtime::metrics::add("BytesFound", runtime::metrics::Unit::Bytes,
+                        static_cast<double>(totals.bytes));
+  runtime::log::info("files found", "date", date.iso(), "groups", listing.groups.size(), "files",
+                     totals.files, "bytes", totals.bytes, "skipped_recent", totals.skipped_recent);
+  return json::object{{"run_id", run_id},
+                      {"date", date.iso()},
+                      {"groups", groups_file.to_json()},
+                      {"group_count", listing.groups.size()},
+                      {"file_count", totals.files},
+                      {"bytes", totals.bytes},
+                      {"skipped_recent", totals.skipped_recent}};
+}
+
 }  // namespace
 
 Config Config::from_environment() {
@@ -425,110 +494,30 @@ json::value handle(const Config& config, common::S3Client& s3, const json::value
   }
   const Date date = date_of(input);
   const std::string run_id = pipeline::run_id_of(input, "manual-" + date.iso());
-
-  std::vector<Unit> units;
-  std::vector<json::object> groups;
-  std::size_t next = 0;
-  FileRef units_file;
-  Totals totals;
-  if (const auto* continuation = input.if_contains("continuation")) {
-    const auto* state = continuation->if_object();
-    const auto* newest_allowed = state ? state->if_contains("newest_allowed") : nullptr;
-    const auto newest_allowed_time = newest_allowed && newest_allowed->is_string()
-                                         ? common::parse_s3_time(newest_allowed->get_string())
-                                         : std::nullopt;
-    if (state == nullptr || !state->contains("units") || !state->contains("next") ||
-        !state->contains("groups") || !newest_allowed_time) {
-      throw runtime::InvalidInput("\"continuation\" is not one GetFiles returned");
-    }
-    totals.newest_allowed = *newest_allowed_time;
-    units_file = FileRef::from_json(state->at("units"), "continuation.units");
-    for (const auto& unit : pipeline::read_json_array(s3, units_file))
-      units.push_back(Unit::from_json(unit.as_object()));
-    next = static_cast<std::size_t>(state->at("next").to_number<std::int64_t>());
-    groups =
-        pipeline::read_jsonl(s3, FileRef::from_json(state->at("groups"), "continuation.groups"));
-    if (const auto* skipped = state->if_contains("skipped_recent"))
-      totals.skipped_recent = skipped->to_number<std::int64_t>();
-    for (const auto& group : groups) {
-      const FileRef file = FileRef::from_json(group.at("files"), "group files");
-      totals.files += file.count;
-      totals.bytes += file.bytes;
-    }
-  } else {
-    totals.newest_allowed = run_start(input) - config.delay_window;
-    const std::vector<std::string> wanted = wanted_buckets(config, input);
-    auto included = [&](const std::string& bucket) {
-      return wanted.empty() || std::find(wanted.begin(), wanted.end(), bucket) != wanted.end();
-    };
-    if (!config.control_tower_bucket.empty() && included(config.control_tower_bucket)) {
-      units = control_tower_units(config, s3, date);
-    }
-    for (const auto& bucket : config.other_buckets) {
-      if (!included(bucket)) continue;
-      for (auto& unit : other_bucket_units(s3, bucket)) units.push_back(std::move(unit));
-    }
-    json::array unit_items;
-    for (const auto& unit : units) unit_items.push_back(unit.to_json());
-    units_file = pipeline::write_json_array(s3, config.work_bucket,
-                                            "work/" + run_id + "/units.json", unit_items, 0);
-    runtime::log::info("discovered listing units", "date", date.iso(), "units", units.size());
-  }
+  const auto resumed = pipeline::continuation_of<pipeline::ListingContinuation>(input, "GetFiles");
+  Listing listing =
+      resumed ? resume_listing(s3, *resumed) : start_listing(config, s3, input, date, run_id);
 
   // Units listed between two looks at the deadline: enough to keep every connection busy.
   const std::size_t units_per_round = 2 * config.list_concurrency;
   bool progressed = false;
-  while (next < units.size()) {
+  while (listing.next < listing.units.size()) {
     // At least one round per invocation, or a late start would hand back the same continuation
     // for ever.
-    if (progressed && deadline.reached()) {
-      // Named by the point it stands for, so a continuation always names the file it was given
-      // with: a repeated call reads what the first read, never what that call wrote after it.
-      const FileRef partial = pipeline::write_jsonl(
-          s3, config.work_bucket,
-          "work/" + run_id + "/groups-partial-" + std::to_string(next) + ".jsonl", groups,
-          totals.bytes);
-      runtime::log::info("continuing in the next invocation", "units_done", next, "units",
-                         units.size());
-      return json::object{
-          {"run_id", run_id},
-          {"date", date.iso()},
-          {"continuation",
-           json::object{{"units", units_file.to_json()},
-                        {"next", next},
-                        {"groups", partial.to_json()},
-                        {"newest_allowed", runtime::format_rfc3339_ms(totals.newest_allowed)},
-                        {"skipped_recent", totals.skipped_recent}}}};
-    }
-    const std::size_t end = std::min(units.size(), next + units_per_round);
-    std::vector<Unit> round(units.begin() + static_cast<std::ptrdiff_t>(next),
-                            units.begin() + static_cast<std::ptrdiff_t>(end));
+    if (progressed && deadline.reached()) return hand_over(config, s3, input, listing, run_id);
+    const std::size_t end = std::min(listing.units.size(), listing.next + units_per_round);
+    std::vector<Unit> round(listing.units.begin() + static_cast<std::ptrdiff_t>(listing.next),
+                            listing.units.begin() + static_cast<std::ptrdiff_t>(end));
     auto listings = list_units(config, s3, round);
     for (std::size_t i = 0; i < round.size(); ++i) {
-      for (auto& group : write_groups(config, s3, round[i], listings[i], date, run_id, totals)) {
-        groups.push_back(std::move(group));
-      }
+      for (auto& group :
+           write_groups(config, s3, round[i], listings[i], date, run_id, listing.totals))
+        listing.groups.push_back(std::move(group));
     }
-    next = end;
+    listing.next = end;
     progressed = true;
   }
-
-  json::array items(groups.begin(), groups.end());
-  const FileRef groups_file = pipeline::write_json_array(
-      s3, config.work_bucket, "work/" + run_id + "/groups.json", items, totals.bytes);
-  runtime::metrics::add("FilesFound", runtime::metrics::Unit::Count,
-                        static_cast<double>(totals.files));
-  runtime::metrics::add("BytesFound", runtime::metrics::Unit::Bytes,
-                        static_cast<double>(totals.bytes));
-  runtime::log::info("files found", "date", date.iso(), "groups", groups.size(), "files",
-                     totals.files, "bytes", totals.bytes, "skipped_recent", totals.skipped_recent);
-  return json::object{{"run_id", run_id},
-                      {"date", date.iso()},
-                      {"groups", groups_file.to_json()},
-                      {"group_count", groups.size()},
-                      {"file_count", totals.files},
-                      {"bytes", totals.bytes},
-                      {"skipped_recent", totals.skipped_recent}};
+  return finish_listing(config, s3, listing, date, run_id);
 }
 
 runtime::Handler make_handler() {

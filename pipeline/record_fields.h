@@ -1,0 +1,100 @@
+#pragma once
+// How the pipeline's records (records.h, continuation.h) read their fields: each as its type, or
+// InvalidInput naming the record and the field. For the conversions only.
+#include <boost/json/value.hpp>
+#include <boost/json/value_to.hpp>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/dates.h"
+#include "pipeline/work_files.h"
+#include "runtime/errors.h"
+
+namespace pipeline {
+
+// The fields of one record, each read as its type or refused as InvalidInput naming the record.
+class RecordFields {
+ public:
+  RecordFields(const boost::json::value& json, std::string record) : record_(std::move(record)) {
+    object_ = json.if_object();
+    if (object_ == nullptr) refuse("must be a JSON object");
+  }
+
+  // A required string; empty only when `may_be_empty`.
+  std::string text(std::string_view name, bool may_be_empty = false) const {
+    const boost::json::value* value = object_->if_contains(name);
+    if (value == nullptr || !value->is_string() || (!may_be_empty && value->get_string().empty()))
+      refuse("needs a " + std::string(may_be_empty ? "" : "non-empty ") + "string \"" +
+             std::string(name) + "\"");
+    return std::string(value->get_string());
+  }
+  std::string optional_text(std::string_view name) const {
+    return object_->contains(name) ? text(name, true) : std::string();
+  }
+  std::uint64_t count(std::string_view name) const {
+    const boost::json::value* value = object_->if_contains(name);
+    const auto number = value != nullptr ? whole_number(*value) : std::nullopt;
+    if (!number) refuse("needs \"" + std::string(name) + "\" (a whole number, at least 0)");
+    return *number;
+  }
+  std::optional<std::uint64_t> optional_count(std::string_view name) const {
+    if (!object_->contains(name)) return std::nullopt;
+    return count(name);
+  }
+  bool flag(std::string_view name) const {
+    const boost::json::value* value = object_->if_contains(name);
+    if (value == nullptr) return false;
+    if (!value->is_bool()) refuse("has a \"" + std::string(name) + "\" that is not true or false");
+    return value->get_bool();
+  }
+  std::string date(std::string_view name) const {
+    std::string day = text(name);
+    if (!common::Date::parse(day))
+      refuse("needs \"" + std::string(name) + "\" as a real day written YYYY-MM-DD");
+    return day;
+  }
+  template <typename T>
+  T record(std::string_view name) const {
+    const boost::json::value* value = object_->if_contains(name);
+    if (value == nullptr) refuse("needs \"" + std::string(name) + "\"");
+    return boost::json::value_to<T>(*value);
+  }
+  // A list of records; absent is empty only when `optional`.
+  template <typename T>
+  std::vector<T> list(std::string_view name, bool optional = false) const {
+    const boost::json::value* value = object_->if_contains(name);
+    if (value == nullptr && optional) return {};
+    if (value == nullptr || !value->is_array())
+      refuse("needs \"" + std::string(name) + "\" as a list");
+    std::vector<T> items;
+    items.reserve(value->get_array().size());
+    for (const auto& item : value->get_array()) items.push_back(boost::json::value_to<T>(item));
+    return items;
+  }
+  // A list of strings (may be empty).
+  std::vector<std::string> texts(std::string_view name) const {
+    const boost::json::value* value = object_->if_contains(name);
+    if (value == nullptr || !value->is_array())
+      refuse("needs \"" + std::string(name) + "\" as a list");
+    std::vector<std::string> items;
+    for (const auto& item : value->get_array()) {
+      if (!item.is_string()) refuse("needs \"" + std::string(name) + "\" as a list of strings");
+      items.emplace_back(item.get_string());
+    }
+    return items;
+  }
+  const boost::json::object& object() const { return *object_; }
+
+  [[noreturn]] void refuse(const std::string& why) const {
+    throw runtime::InvalidInput(record_ + " " + why);
+  }
+
+ private:
+  const boost::json::object* object_ = nullptr;
+  std::string record_;
+};
+
+}  // namespace pipeline
