@@ -7,13 +7,6 @@ namespace pipeline {
 
 namespace json = boost::json;
 
-std::string checkpoint_key(const std::string& run_id, const std::string& kind,
-                           const std::string& id, std::uint64_t point,
-                           const std::string& extension) {
-  return "work/" + run_id + "/" + kind + "/" + work_file_name(id) + "-" + std::to_string(point) +
-         "." + extension;
-}
-
 void tag_invoke(const json::value_from_tag&, json::value& json, const ListingUnit& unit) {
   json::object& object = json.emplace_object();
   object["bucket"] = unit.bucket;
@@ -28,7 +21,10 @@ void tag_invoke(const json::value_from_tag&, json::value& json, const ListingUni
 }
 ListingUnit tag_invoke(const json::value_to_tag<ListingUnit>&, const json::value& json) {
   const RecordFields fields(json, "a listing unit");
-  ListingUnit unit{fields.text("bucket"), fields.texts("prefixes"), fields.flag("root_only")};
+  ListingUnit unit;
+  unit.bucket = fields.text("bucket");
+  unit.prefixes = fields.texts("prefixes");
+  unit.root_only = fields.flag("root_only");
   const std::string kind = fields.text("kind");
   if (kind == "control_tower") {
     unit.kind = GroupKind::kControlTower;

@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "pipeline/layout.h"
 #include "pipeline/records.h"
 #include "runtime/errors.h"
 
@@ -63,11 +64,6 @@ struct DeleteContinuation {
   std::optional<FileRef> failed_keys;
   bool operator==(const DeleteContinuation&) const = default;
 };
-
-// work/<run>/<kind>/<name of id>-<point>.<extension>: a checkpoint's key, unique to the point.
-std::string checkpoint_key(const std::string& run_id, const std::string& kind,
-                           const std::string& id, std::uint64_t point,
-                           const std::string& extension);
 
 // The event to call again with: `event` and its "continuation".
 template <typename State>

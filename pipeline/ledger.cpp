@@ -14,14 +14,6 @@ std::string combined_identity(const Source& source) {
          (source.version_id.empty() ? "etag " + source.etag : source.version_id);
 }
 
-std::string ledger_prefix(const std::string& date, const std::string& group_id) {
-  return "ledger/" + date + "/" + work_file_name(group_id) + "/";
-}
-
-std::string ledger_key(const std::string& prefix, const std::string& output_key) {
-  return prefix + work_file_name(output_key) + ".json";
-}
-
 std::map<std::string, OutputRef> combined_sources(common::S3Client& s3,
                                                   const std::string& work_bucket,
                                                   const std::string& date,

@@ -11,18 +11,13 @@
 #include <string>
 
 #include "common/s3.h"
+#include "pipeline/layout.h"
 #include "pipeline/records.h"
 
 namespace pipeline {
 
 // What identifies one original's bytes: the version in a versioned bucket, else key and etag.
 std::string combined_identity(const Source& source);
-
-// ledger/<date>/<group>/: where a group's outputs of that day are recorded, each run's in a
-// folder of its own (<run>/).
-std::string ledger_prefix(const std::string& date, const std::string& group_id);
-// The record of one output under a prefix.
-std::string ledger_key(const std::string& prefix, const std::string& output_key);
 
 // Every source of the group and day recorded in an output, by combined_identity, with that
 // output as recorded. Whether it stands is the caller's to see.

@@ -8,6 +8,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "pipeline/continuation.h"
 #include "pipeline/records.h"
 #include "runtime/errors.h"
 #include "tests/test_support.h"
@@ -33,6 +34,26 @@ T round_trip(const std::string& name) {
   return record;
 }
 
+void expect_invalid(const std::function<void()>& read, const std::string& what,
+                    const std::string& named) {
+  try {
+    read();
+    ADD_FAILURE() << what << " was read";
+  } catch (const runtime::InvalidInput& error) {
+    EXPECT_NE(std::string(error.what()).find(named), std::string::npos)
+        << what << ": " << error.what();
+  }
+}
+
+json::value with(json::value record, const std::string& field, json::value value) {
+  record.as_object()[field] = std::move(value);
+  return record;
+}
+json::value without(json::value record, const std::string& field) {
+  record.as_object().erase(field);
+  return record;
+}
+
 TEST(Records, EachFixtureReadsBackAsTheSameJson) {
   const auto entry = round_trip<FileEntry>("file_entry");
   EXPECT_EQ(entry.size, 1234u);
@@ -54,30 +75,35 @@ TEST(Records, EachFixtureReadsBackAsTheSameJson) {
   EXPECT_EQ(round_trip<OutputRecord>("output_record").parts, 1u);
 }
 
+TEST(Records, EachContinuationReadsBackAsTheSameJson) {
+  EXPECT_EQ(round_trip<ListingUnit>("listing_unit").prefixes.size(), 2u);
+  EXPECT_EQ(round_trip<ListingContinuation>("continuation_listing").next, 16u);
+  EXPECT_EQ(round_trip<CombineContinuation>("continuation_combine").sequence, 2u);
+  EXPECT_TRUE(round_trip<DeleteContinuation>("continuation_delete").failed_keys.has_value());
+}
+
+// A continuation that is not the function's own is InvalidInput saying whose it must be.
+TEST(Records, AForeignContinuationIsRefusedNamingTheFunction) {
+  const json::object event{{"continuation", fixture("continuation_combine")}};
+  expect_invalid([&] { continuation_of<DeleteContinuation>(event, "DeleteOriginals"); },
+                 "a combine state given to delete", "not one DeleteOriginals returned");
+  expect_invalid(
+      [&] {
+        continuation_of<ListingContinuation>(
+            {{"continuation",
+              with(fixture("continuation_listing"), "newest_allowed", "yesterday")}},
+            "GetFiles");
+      },
+      "a listing state with no time", "newest_allowed");
+  EXPECT_FALSE(continuation_of<CombineContinuation>(json::object{}, "CombineLogFiles"));
+  EXPECT_EQ(checkpoint_key("run-1", "progress", "g/1", 3, "json"),
+            "work/run-1/progress/" + work_file_name("g/1") + "-3.json");
+}
+
 // An unversioned bucket lists every object's version as "null": it is no version to pin.
 TEST(Records, TheNullVersionIsNotWritten) {
   const json::value source = json::value_from(Source{"a.log", 3, "\"e\"", "null"});
   EXPECT_FALSE(source.as_object().contains("version_id"));
-}
-
-void expect_invalid(const std::function<void()>& read, const std::string& what,
-                    const std::string& named) {
-  try {
-    read();
-    ADD_FAILURE() << what << " was read";
-  } catch (const runtime::InvalidInput& error) {
-    EXPECT_NE(std::string(error.what()).find(named), std::string::npos)
-        << what << ": " << error.what();
-  }
-}
-
-json::value with(json::value record, const std::string& field, json::value value) {
-  record.as_object()[field] = std::move(value);
-  return record;
-}
-json::value without(json::value record, const std::string& field) {
-  record.as_object().erase(field);
-  return record;
 }
 
 TEST(Records, AMalformedRecordIsInvalidInputNamingTheField) {

@@ -16,6 +16,7 @@
 #include "common/gzip.h"
 #include "common/settings.h"
 #include "pipeline/continuation.h"
+#include "pipeline/layout.h"
 #include "pipeline/ledger.h"
 #include "pipeline/plan.h"
 #include "pipeline/work_files.h"
@@ -710,12 +711,10 @@ json::object with_manifest_plan(const Config& config, common::S3Client& s3, json
   for (const auto& item : pipeline::read_json_array(s3, manifest))
     sources.push_back(pipeline::read_record<Source>(item));
   if (sources.empty()) throw runtime::InvalidInput("the manifest lists no file");
-  std::string prefix = config.destination_prefix;
-  while (!prefix.empty() && prefix.back() == '/') prefix.pop_back();
-  const std::string key_base = (prefix.empty() ? "" : prefix + "/") + plan.source_bucket +
-                               "/date=" + plan.date + "/batch-" + manifest_id;
+  const std::string key_base = pipeline::manifest_key_base(
+      config.destination_prefix, plan.source_bucket, plan.date, manifest_id);
   plan.outputs = pipeline::plan_outputs(std::move(sources), key_base, config.max_output_bytes);
-  const std::string key = "work/" + manifest_id + "/plan.json";
+  const std::string key = pipeline::run_file_key(manifest_id, "plan.json");
   common::PutOptions put;
   put.content_type = "application/json";
   s3.put_object(config.work_bucket, key, json::serialize(json::value_from(plan)), put);
@@ -732,8 +731,7 @@ std::string write_receipt(const Config& config, common::S3Client& s3, const Plan
                           const Progress& progress) {
   const pipeline::Receipt receipt{group_id, plan.source_bucket, config.destination_bucket,
                                   progress.combined(), plan.already_combined};
-  const std::string key =
-      "work/" + run_id + "/receipts/" + pipeline::work_file_name(group_id) + ".json";
+  const std::string key = pipeline::group_file_key(run_id, "receipts", group_id, "json");
   common::PutOptions put;
   put.content_type = "application/json";
   s3.put_object(config.work_bucket, key, json::serialize(json::value_from(receipt)), put);

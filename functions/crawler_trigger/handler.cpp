@@ -6,6 +6,7 @@
 #include <set>
 
 #include "common/settings.h"
+#include "pipeline/layout.h"
 #include "pipeline/records.h"
 #include "pipeline/work_files.h"
 #include "runtime/errors.h"
@@ -52,35 +53,16 @@ json::value add_partitions(const Config& config, common::GlueClient& glue, commo
                            const std::string& run_id) {
   // table folder -> partition folder -> partition
   std::map<std::string, std::map<std::string, Partition>> wanted;
-  std::string prefix = config.destination_prefix;
-  while (!prefix.empty() && prefix.back() == '/') prefix.pop_back();
-  if (!prefix.empty()) prefix += "/";
-  for (const auto& object : s3.list_all(config.work_bucket, "work/" + run_id + "/receipts/")) {
+  const std::string root = pipeline::destination_root(config.destination_prefix);
+  for (const auto& object :
+       s3.list_all(config.work_bucket, pipeline::run_folder(run_id, "receipts"))) {
     const auto receipt = pipeline::read_record<pipeline::Receipt>(
         pipeline::read_json(s3, pipeline::FileRef{config.work_bucket, object.key, 0, 0}));
-    const std::string& bucket = receipt.destination_bucket;
     for (const auto& output : receipt.combined.outputs) {
-      const std::string& key = output.where.key;
-      if (!key.starts_with(prefix)) continue;
-      const std::string rest = key.substr(prefix.size());
-      const auto table_end = rest.find('/');
-      const auto file_start = rest.rfind('/');
-      if (table_end == std::string::npos || file_start == table_end)
-        continue;  // no partition folders
-      const std::string table_folder = rest.substr(0, table_end);
-      const std::string folder = rest.substr(0, file_start + 1);
-      Partition partition;
-      std::size_t start = table_end + 1;
-      while (start < folder.size()) {
-        const auto end = folder.find('/', start);
-        const std::string segment = folder.substr(start, end - start);
-        const auto equals = segment.find('=');
-        if (equals != std::string::npos) partition.values.push_back(segment.substr(equals + 1));
-        start = end + 1;
-      }
-      if (partition.values.empty()) continue;
-      partition.location = "s3://" + bucket + "/" + prefix + folder;
-      wanted[table_folder][folder] = std::move(partition);
+      const auto hive = pipeline::hive_partition_of(config.destination_prefix, output.where.key);
+      if (!hive) continue;  // not in a partition folder
+      wanted[hive->table_folder][hive->folder] =
+          Partition{hive->values, "s3://" + receipt.destination_bucket + "/" + root + hive->folder};
     }
   }
 

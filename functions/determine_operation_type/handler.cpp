@@ -10,6 +10,7 @@
 #include "common/dates.h"
 #include "common/settings.h"
 #include "common/sigv4.h"
+#include "pipeline/layout.h"
 #include "pipeline/ledger.h"
 #include "pipeline/work_files.h"
 #include "runtime/errors.h"
@@ -21,42 +22,6 @@ namespace functions::determine_operation_type {
 namespace json = boost::json;
 
 namespace {
-
-std::string join_key(const std::string& prefix, const std::string& rest) {
-  std::string trimmed = prefix;
-  while (!trimmed.empty() && trimmed.back() == '/') trimmed.pop_back();
-  return trimmed.empty() ? rest : trimmed + "/" + rest;
-}
-
-std::string slug(std::string_view text) {
-  std::string result;
-  for (char c : text) {
-    const bool keep =
-        std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '.' || c == '=';
-    result.push_back(keep ? c : '_');
-  }
-  while (!result.empty() && result.back() == '_') result.pop_back();
-  while (!result.empty() && result.front() == '_') result.erase(result.begin());
-  return result.empty() ? "root" : result;
-}
-
-// Where a group's outputs go, Hive-style so Athena can partition on account, region and date.
-std::string destination_directory(const Config& config, const Group& group) {
-  if (group.kind == GroupKind::kControlTower) {
-    return join_key(config.destination_prefix, group.log_type + "/account=" + group.account +
-                                                   "/region=" + group.region +
-                                                   "/date=" + group.date);
-  }
-  return join_key(config.destination_prefix, group.source_bucket + "/date=" + group.date);
-}
-
-std::string output_name(const Group& group) {
-  if (group.kind == GroupKind::kControlTower)
-    return group.log_type + "_" + group.account + "_" + group.region + "_" + group.date;
-  // A slug alone collides ("a/b/" and "a_b/", "" and "root/"), and two groups of one day must
-  // never share an output key: the exact folder's hash makes the name the group's own.
-  return slug(group.directory) + "-" + common::sha256_hex(group.directory).substr(0, 8);
-}
 
 // The group's file list as sources, HEADing in parallel the ones whose size or etag the list did
 // not give.
@@ -213,8 +178,8 @@ Config Config::from_environment() {
 json::value handle(const Config& config, common::S3Client& s3, const json::value& event) {
   const Group group = group_of(event);
   std::vector<Source> sources = read_sources(config, s3, group);
-  const std::string directory = destination_directory(config, group);
-  const std::string name = output_name(group);
+  const std::string directory = pipeline::group_directory(config.destination_prefix, group);
+  const std::string name = pipeline::group_output_name(group);
   const std::vector<common::S3Object> existing_outputs =
       sources.empty() ? std::vector<common::S3Object>{}
                       : s3.list_all(config.destination_bucket, directory + "/");
@@ -239,8 +204,7 @@ json::value handle(const Config& config, common::S3Client& s3, const json::value
 
   plan.outputs =
       plan_group(config, directory, name, plan.operation, existing_outputs, std::move(sources));
-  const std::string key =
-      "work/" + group.run_id + "/plans/" + pipeline::work_file_name(group.group_id) + ".json";
+  const std::string key = pipeline::group_file_key(group.run_id, "plans", group.group_id, "json");
   common::PutOptions put;
   put.content_type = "application/json";
   s3.put_object(config.work_bucket, key, json::serialize(json::value_from(plan)), put);

@@ -10,6 +10,7 @@
 #include "common/settings.h"
 #include "common/sigv4.h"
 #include "pipeline/continuation.h"
+#include "pipeline/layout.h"
 #include "pipeline/records.h"
 #include "pipeline/work_files.h"
 #include "runtime/clock.h"
@@ -145,7 +146,11 @@ std::vector<Unit> control_tower_units(const Config& config, common::S3Client& s3
 std::vector<Unit> other_bucket_units(common::S3Client& s3, const std::string& bucket) {
   std::vector<Unit> units;
   auto add = [&](std::string prefix, bool root_only) {
-    units.push_back(Unit{bucket, {std::move(prefix)}, root_only, GroupKind::kOther});
+    Unit unit;
+    unit.bucket = bucket;
+    unit.prefixes.push_back(std::move(prefix));
+    unit.root_only = root_only;
+    units.push_back(std::move(unit));
   };
   std::string level;
   std::vector<std::string> partitions = children(s3, bucket, {level}, 1)[0];
@@ -266,8 +271,7 @@ std::vector<Group> write_groups(const Config& config, common::S3Client& s3, cons
   std::vector<Group> groups;
   for (auto& [group_id, listed] : by_group) {
     auto& [group, lines] = listed;
-    const std::string key =
-        "work/" + run_id + "/files/" + pipeline::work_file_name(group_id) + ".jsonl";
+    const std::string key = pipeline::group_file_key(run_id, "files", group_id, "jsonl");
     group.files = pipeline::write_jsonl(s3, config.work_bucket, key, lines, group.files.bytes);
     totals.files += group.files.count;
     totals.bytes += group.files.bytes;
@@ -416,8 +420,8 @@ Listing start_listing(const Config& config, common::S3Client& s3, const json::ob
   }
   json::array unit_items;
   for (const auto& unit : listing.units) unit_items.push_back(json::value_from(unit));
-  listing.units_file = pipeline::write_json_array(s3, config.work_bucket,
-                                                  "work/" + run_id + "/units.json", unit_items, 0);
+  listing.units_file = pipeline::write_json_array(
+      s3, config.work_bucket, pipeline::run_file_key(run_id, "units.json"), unit_items, 0);
   runtime::log::info("discovered listing units", "date", date.iso(), "units", listing.units.size());
   return listing;
 }
@@ -444,9 +448,9 @@ json::object hand_over(const Config& config, common::S3Client& s3, const json::o
 json::object finish_listing(const Config& config, common::S3Client& s3, const Listing& listing,
                             const Date& date, const std::string& run_id) {
   const Totals& totals = listing.totals;
-  const FileRef groups_file =
-      pipeline::write_json_array(s3, config.work_bucket, "work/" + run_id + "/groups.json",
-                                 groups_json(listing.groups), totals.bytes);
+  const FileRef groups_file = pipeline::write_json_array(
+      s3, config.work_bucket, pipeline::run_file_key(run_id, "groups.json"),
+      groups_json(listing.groups), totals.bytes);
   runtime::metrics::add("FilesFound", runtime::metrics::Unit::Count,
                         static_cast<double>(totals.files));
   runtime::metrics::add("BytesFound", runtime::metrics::Unit::Bytes,

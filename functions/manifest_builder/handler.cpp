@@ -11,6 +11,7 @@
 #include "common/errors.h"
 #include "common/settings.h"
 #include "common/sigv4.h"
+#include "pipeline/layout.h"
 #include "pipeline/work_files.h"
 #include "runtime/errors.h"
 #include "runtime/logging.h"
@@ -425,8 +426,9 @@ class Ledger {
       forget_empty(manifest_key(partition, id));
       return false;
     }
-    const auto manifest = pipeline::write_json_array(
-        clients_.s3, config_.work_bucket, "work/" + id + "/manifest.json", sources, bytes);
+    const auto manifest =
+        pipeline::write_json_array(clients_.s3, config_.work_bucket,
+                                   pipeline::run_file_key(id, "manifest.json"), sources, bytes);
     const json::object input{{"manifest_id", id},
                              {"source_bucket", partition.bucket},
                              {"date", partition.date.iso()},

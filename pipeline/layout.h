@@ -1,0 +1,67 @@
+#pragma once
+// Where everything is kept: the one place that builds or reads a key.
+//
+// Work bucket (expired by its lifecycle):
+//   work/<run>/units.json, groups.json          GetFiles' listing units and its groups
+//   work/<run>/files/<group>.jsonl              a group's file list (FileEntry lines)
+//   work/<run>/plans/<group>.json               DetermineOperationType's Plan
+//   work/<run>/receipts/<group>.json            CombineLogFiles' Receipt
+//   work/<run>/<kind>/<id>-<point>.<ext>        a continuation's checkpoint (continuation.h)
+//   work/<manifest id>/manifest.json, plan.json process_manifest's manifest and its plan
+//   ledger/<date>/<group>/<run>/<output>.json   the ledger of combined versions (ledger.h)
+// where <group> and <output> are work_file_name()s: readable, key-safe and collision-free.
+//
+// Destination bucket, under DESTINATION_PREFIX, Hive-style so Athena partitions on the folders:
+//   <prefix>/<log type>/account=<id>/region=<region>/date=<day>/<type>_<id>_<region>_<day>-NNNN
+//   <prefix>/<source bucket>/date=<day>/<folder slug>-<hash of the folder>-NNNN
+//   <prefix>/<source bucket>/date=<day>/batch-<manifest id>-NNNN
+// each .gz (gzip members) or .log (plain text), or for a file copied as it is, the group's name
+// and the file's.
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "pipeline/records.h"
+
+namespace pipeline {
+
+// work/<run>/<name>: a file of the run as a whole.
+std::string run_file_key(const std::string& run_id, const std::string& name);
+// work/<run>/<kind>/: where the run's files of one kind are.
+std::string run_folder(const std::string& run_id, const std::string& kind);
+// work/<run>/<kind>/<name of id>.<extension>: the file of one group (files, plans, receipts).
+std::string group_file_key(const std::string& run_id, const std::string& kind,
+                           const std::string& id, const std::string& extension);
+// work/<run>/<kind>/<name of id>-<point>.<extension>: a checkpoint, unique to the point.
+std::string checkpoint_key(const std::string& run_id, const std::string& kind,
+                           const std::string& id, std::uint64_t point,
+                           const std::string& extension);
+
+// ledger/<date>/<group>/: where a group's outputs of that day are recorded.
+std::string ledger_prefix(const std::string& date, const std::string& group_id);
+// The record of one output under a prefix.
+std::string ledger_key(const std::string& prefix, const std::string& output_key);
+
+// DESTINATION_PREFIX as a key's beginning: "" or "<prefix>/", whatever slashes it was given.
+std::string destination_root(const std::string& destination_prefix);
+// The folder a group's outputs go to (no trailing slash).
+std::string group_directory(const std::string& destination_prefix, const Group& group);
+// The name a group's outputs are numbered after, the group's own: another bucket's folder gives
+// its slug and the hash of the exact folder, as "a/b/" and "a_b/" share a slug.
+std::string group_output_name(const Group& group);
+// The key_base of process_manifest's batch outputs (numbered -NNNN by the plan).
+std::string manifest_key_base(const std::string& destination_prefix, const std::string& bucket,
+                              const std::string& date, const std::string& manifest_id);
+
+// The Hive partition an output key is in: its table's folder (the first below the prefix), the
+// partition's folder and the values of its key=value folders, in order.
+struct HivePartition {
+  std::string table_folder;
+  std::string folder;  // from the table folder, with a trailing '/'
+  std::vector<std::string> values;
+};
+// nullopt for a key outside the prefix or with no key=value folder.
+std::optional<HivePartition> hive_partition_of(const std::string& destination_prefix,
+                                               const std::string& key);
+
+}  // namespace pipeline

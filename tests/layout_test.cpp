@@ -1,0 +1,67 @@
+// Where outputs and work files are kept: the key layout the README and the Athena tables rely on.
+#include <gtest/gtest.h>
+
+#include "pipeline/layout.h"
+
+namespace {
+
+using namespace pipeline;
+
+Group control_tower_group() {
+  Group group;
+  group.kind = GroupKind::kControlTower;
+  group.source_bucket = "ct-logs";
+  group.date = "2026-03-05";
+  group.account = "111111111111";
+  group.log_type = "CloudTrail";
+  group.region = "eu-west-1";
+  return group;
+}
+
+TEST(Layout, OutputsGoToHiveFoldersUnderThePrefixHoweverItIsWritten) {
+  for (const char* prefix : {"aggregated", "aggregated/", "aggregated//"}) {
+    EXPECT_EQ(group_directory(prefix, control_tower_group()),
+              "aggregated/CloudTrail/account=111111111111/region=eu-west-1/date=2026-03-05");
+  }
+  EXPECT_EQ(group_directory("", control_tower_group()),
+            "CloudTrail/account=111111111111/region=eu-west-1/date=2026-03-05");
+  EXPECT_EQ(group_output_name(control_tower_group()),
+            "CloudTrail_111111111111_eu-west-1_2026-03-05");
+  EXPECT_EQ(manifest_key_base("batch/", "app-logs", "2026-03-05", "m-1"),
+            "batch/app-logs/date=2026-03-05/batch-m-1");
+}
+
+TEST(Layout, TwoFoldersWhoseSlugsMeetStillGetTheirOwnOutputNames) {
+  Group a, b, root;
+  a.directory = "a/b/";
+  b.directory = "a_b/";
+  root.directory = "";
+  EXPECT_NE(group_output_name(a), group_output_name(b));
+  EXPECT_TRUE(group_output_name(a).starts_with("a_b-"));
+  EXPECT_TRUE(group_output_name(root).starts_with("root-"));
+}
+
+TEST(Layout, AnOutputKeyNamesItsHivePartition) {
+  const auto partition = hive_partition_of(
+      "agg/", "agg/CloudTrail/account=1/region=r/date=2026-03-05/CloudTrail_1_r-0001.gz");
+  ASSERT_TRUE(partition.has_value());
+  EXPECT_EQ(partition->table_folder, "CloudTrail");
+  EXPECT_EQ(partition->folder, "CloudTrail/account=1/region=r/date=2026-03-05/");
+  EXPECT_EQ(partition->values, (std::vector<std::string>{"1", "r", "2026-03-05"}));
+  EXPECT_FALSE(hive_partition_of("agg", "other/CloudTrail/date=1/x.gz")) << "outside the prefix";
+  EXPECT_FALSE(hive_partition_of("agg", "agg/CloudTrail/x.gz")) << "no partition folder";
+  EXPECT_FALSE(hive_partition_of("agg", "agg/copies/plain/x.gz")) << "no key=value folder";
+}
+
+TEST(Layout, WorkFilesAreTheRunsAndNamedSafely) {
+  EXPECT_EQ(run_file_key("day-1", "groups.json"), "work/day-1/groups.json");
+  const std::string receipt = group_file_key("day-1", "receipts", "bucket/a b/../c", "json");
+  EXPECT_TRUE(receipt.starts_with("work/day-1/receipts/")) << receipt;
+  EXPECT_EQ(receipt.find("../"), std::string::npos) << receipt;
+  EXPECT_NE(checkpoint_key("day-1", "progress", "g", 1, "json"),
+            checkpoint_key("day-1", "progress", "g", 2, "json"));
+  EXPECT_TRUE(
+      ledger_key(ledger_prefix("2026-03-05", "g"), "out/k.gz").starts_with("ledger/2026-03-05/"));
+}
+
+}  // namespace
