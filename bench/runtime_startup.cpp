@@ -18,7 +18,7 @@
 #include <string>
 #include <vector>
 
-#include "runtime/emulator/sandbox.h"
+#include "devtools/lambda_local/sandbox.h"
 
 namespace {
 
@@ -48,13 +48,13 @@ long vm_hwm_kib(pid_t pid) {
   return 0;
 }
 
-Sample measure_bootstrap(const runtime::emulator::FunctionConfig& function) {
-  runtime::emulator::SandboxOptions options;
+Sample measure_bootstrap(const devtools::FunctionConfig& function) {
+  devtools::SandboxOptions options;
   options.log_fd = ::open("/dev/null", O_WRONLY | O_CLOEXEC);
   options.platform_log_lines = false;
   Sample sample{};
   {
-    runtime::emulator::Sandbox sandbox(function, options);
+    devtools::Sandbox sandbox(function, options);
     sample.init_ms = sandbox.warm_up().count() / 1000.0;
     sandbox.invoke("{}");
     sample.rss_kib = sandbox.peak_rss_kib();
@@ -103,7 +103,7 @@ int main(int argc, char** argv) {
   int invocations = 10000;
   std::string bootstrap = std::string(BIN_DIR) + "/echo";
   std::string python_clients = "s3";
-  runtime::emulator::FunctionConfig function;
+  devtools::FunctionConfig function;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string flag = argv[i];
     if (flag == "--env") {
@@ -148,10 +148,10 @@ int main(int argc, char** argv) {
   }
 
   if (invocations <= 0) return 0;
-  runtime::emulator::SandboxOptions options;
+  devtools::SandboxOptions options;
   options.log_fd = ::open("/dev/null", O_WRONLY | O_CLOEXEC);
   options.platform_log_lines = false;
-  runtime::emulator::Sandbox sandbox(function, options);
+  devtools::Sandbox sandbox(function, options);
   sandbox.warm_up();
   std::vector<double> round_trips;
   round_trips.reserve(static_cast<std::size_t>(invocations));

@@ -6,13 +6,13 @@
 #include <cstdint>
 #include <string>
 
-#include "runtime/emulator/function_config.h"
-#include "runtime/emulator/invoke_api.h"
+#include "devtools/lambda_local/function_config.h"
+#include "devtools/lambda_local/invoke_api.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   const std::string input(reinterpret_cast<const char*>(data), size);
   const std::string prefix = "/2015-03-31/functions/", suffix = "/invocations";
-  const auto target = runtime::emulator::invocation_target(input);
+  const auto target = devtools::invocation_target(input);
   const std::string path = input.substr(0, input.find('?'));
   const bool shaped =
       path.size() > prefix.size() + suffix.size() && path.starts_with(prefix) &&
@@ -21,7 +21,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
           std::string::npos;
   if (target.has_value() != shaped) __builtin_trap();
 
-  const std::string name = runtime::emulator::function_name_from_identifier(input);
+  const std::string name = devtools::function_name_from_identifier(input);
   if (input.find(name) == std::string::npos) __builtin_trap();
   std::size_t colons = 0;
   for (char c : input) colons += c == ':';

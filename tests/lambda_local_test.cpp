@@ -9,8 +9,8 @@
 #include <set>
 #include <thread>
 
-#include "runtime/emulator/function_config.h"
-#include "runtime/emulator/invoke_api.h"
+#include "devtools/lambda_local/function_config.h"
+#include "devtools/lambda_local/invoke_api.h"
 #include "tests/test_support.h"
 
 namespace {
@@ -65,7 +65,7 @@ TEST(LambdaLocalConfig, BadConfigNamesTheField) {
   EXPECT_THROW(
       {
         try {
-          runtime::emulator::load_config(path);
+          devtools::load_config(path);
         } catch (const std::runtime_error& error) {
           EXPECT_STREQ(error.what(), "functions.echo.bootstrap is required");
           throw;
@@ -75,7 +75,7 @@ TEST(LambdaLocalConfig, BadConfigNamesTheField) {
 }
 
 TEST(LambdaLocalConfig, FunctionNamesFromArnsAndQualifiers) {
-  using runtime::emulator::function_name_from_identifier;
+  using devtools::function_name_from_identifier;
   EXPECT_EQ(function_name_from_identifier("echo"), "echo");
   EXPECT_EQ(function_name_from_identifier("arn:aws:lambda:eu-west-1:123456789012:function:echo"),
             "echo");
@@ -85,13 +85,13 @@ TEST(LambdaLocalConfig, FunctionNamesFromArnsAndQualifiers) {
   EXPECT_EQ(function_name_from_identifier("123456789012:function:echo"), "echo");
   EXPECT_EQ(function_name_from_identifier("echo:$LATEST"), "echo");
   EXPECT_EQ(
-      runtime::emulator::invocation_target(
+      devtools::invocation_target(
           "/2015-03-31/functions/arn%3Aaws%3Alambda%3Aus-east-1%3A1%3Afunction%3Aecho/invocations"),
       "arn:aws:lambda:us-east-1:1:function:echo");
-  EXPECT_FALSE(runtime::emulator::invocation_target("/2015-03-31/functions/echo").has_value());
+  EXPECT_FALSE(devtools::invocation_target("/2015-03-31/functions/echo").has_value());
   // Prefix and suffix overlap: no name, and no read before the path (found by fuzzing).
   EXPECT_FALSE(
-      runtime::emulator::invocation_target("/2015-03-31/functions/invocations").has_value());
+      devtools::invocation_target("/2015-03-31/functions/invocations").has_value());
 }
 
 // One moto and one `lambda-local serve` in front of it for the whole suite.

@@ -6,13 +6,13 @@
 #include <boost/json/serialize.hpp>
 #include <regex>
 
-#include "runtime/emulator/sandbox.h"
+#include "devtools/lambda_local/sandbox.h"
 #include "runtime/logging.h"
 #include "tests/test_support.h"
 
 namespace {
 
-using runtime::emulator::Sandbox;
+using devtools::Sandbox;
 namespace json = boost::json;
 
 constexpr const char* kLogAll =
@@ -33,7 +33,7 @@ EchoRun run_echo(const std::string& format, const std::string& level,
   function.log_format = format;
   function.log_level = level;
   function.environment = std::move(environment);
-  runtime::emulator::SandboxOptions options;
+  devtools::SandboxOptions options;
   options.log_fd = logs.fd();
   EchoRun run;
   {

@@ -6,7 +6,7 @@
 #include <set>
 #include <sstream>
 
-#include "runtime/emulator/sandbox.h"
+#include "devtools/lambda_local/sandbox.h"
 #include "runtime/metrics.h"
 #include "tests/test_support.h"
 
@@ -52,10 +52,10 @@ TEST(Metrics, LinesHaveThePowertoolsShapeAndNamespace) {
   auto function = tests::echo_function();
   function.environment["POWERTOOLS_METRICS_NAMESPACE"] = "LogArchive";
   function.environment["POWERTOOLS_SERVICE_NAME"] = "aggregator";
-  runtime::emulator::SandboxOptions options;
+  devtools::SandboxOptions options;
   options.log_fd = logs.fd();
   {
-    runtime::emulator::Sandbox sandbox(function, options);
+    devtools::Sandbox sandbox(function, options);
     ASSERT_TRUE(sandbox
                     .invoke(R"({"metrics":[{"name":"FilesCombined","unit":"Count","value":3},)"
                             R"({"name":"BytesCombined","unit":"Bytes","value":1024},)"

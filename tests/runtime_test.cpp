@@ -11,16 +11,16 @@
 #include <set>
 #include <thread>
 
-#include "runtime/emulator/http_server.h"
-#include "runtime/emulator/sandbox.h"
+#include "devtools/lambda_local/http_server.h"
+#include "devtools/lambda_local/sandbox.h"
 #include "runtime/runtime.h"
 #include "tests/test_support.h"
 
 namespace {
 
-using runtime::emulator::InvokeResult;
-using runtime::emulator::Sandbox;
-using runtime::emulator::SandboxOptions;
+using devtools::InvokeResult;
+using devtools::Sandbox;
+using devtools::SandboxOptions;
 namespace json = boost::json;
 
 std::int64_t now_ms() {
@@ -39,7 +39,7 @@ bool is_dead_or_zombie(pid_t pid) {
 
 class RuntimeTest : public ::testing::Test {
  protected:
-  Sandbox make_sandbox(runtime::emulator::FunctionConfig function = tests::echo_function()) {
+  Sandbox make_sandbox(devtools::FunctionConfig function = tests::echo_function()) {
     SandboxOptions options;
     options.log_fd = logs_.fd();
     return Sandbox(std::move(function), options);
@@ -112,16 +112,16 @@ TEST_F(RuntimeTest, InitFailureIsReportedToInvoker) {
 TEST(RuntimeInit, InitErrorPostsAndExitsNonZero) {
   std::mutex mutex;
   std::string path, type, body;
-  runtime::emulator::HttpServer api(0, [&](runtime::emulator::tcp::socket& socket) {
+  devtools::HttpServer api(0, [&](devtools::tcp::socket& socket) {
     boost::beast::flat_buffer buffer;
-    while (auto request = runtime::emulator::read_request(socket, buffer, 1 << 20)) {
+    while (auto request = devtools::read_request(socket, buffer, 1 << 20)) {
       {
         std::lock_guard lock(mutex);
         path = std::string(request->target());
         type = std::string((*request)["Lambda-Runtime-Function-Error-Type"]);
         body = request->body();
       }
-      auto response = runtime::emulator::make_response(runtime::emulator::http::status::accepted,
+      auto response = devtools::make_response(devtools::http::status::accepted,
                                                        *request, "{}");
       boost::beast::http::write(socket, response);
     }

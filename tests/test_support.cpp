@@ -65,8 +65,8 @@ std::vector<boost::json::object> LogCapture::json_lines() const {
   return result;
 }
 
-runtime::emulator::FunctionConfig echo_function(std::chrono::milliseconds timeout) {
-  runtime::emulator::FunctionConfig function;
+devtools::FunctionConfig echo_function(std::chrono::milliseconds timeout) {
+  devtools::FunctionConfig function;
   function.name = "echo";
   function.bootstrap = bin_path("echo");
   function.timeout = timeout;

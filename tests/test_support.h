@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "runtime/emulator/function_config.h"
+#include "devtools/lambda_local/function_config.h"
 
 namespace tests {
 
@@ -43,7 +43,7 @@ class LogCapture {
   int fd_;
 };
 
-runtime::emulator::FunctionConfig echo_function(
+devtools::FunctionConfig echo_function(
     std::chrono::milliseconds timeout = std::chrono::seconds(10));
 
 struct CommandResult {

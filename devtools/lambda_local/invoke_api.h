@@ -13,12 +13,12 @@
 #include <thread>
 #include <vector>
 
-#include "runtime/emulator/forwarder.h"
-#include "runtime/emulator/function_config.h"
-#include "runtime/emulator/http_server.h"
-#include "runtime/emulator/sandbox.h"
+#include "devtools/lambda_local/forwarder.h"
+#include "devtools/lambda_local/function_config.h"
+#include "devtools/lambda_local/http_server.h"
+#include "devtools/lambda_local/sandbox.h"
 
-namespace runtime::emulator {
+namespace devtools {
 
 // Up to max_concurrency sandboxes of one function, reused warm, as Lambda scales out.
 class FunctionPool {
@@ -59,4 +59,4 @@ class InvokeApiServer {
   std::unique_ptr<HttpServer> server_;
 };
 
-}  // namespace runtime::emulator
+}  // namespace devtools

@@ -1,4 +1,4 @@
-#include "runtime/emulator/forwarder.h"
+#include "devtools/lambda_local/forwarder.h"
 
 #include <boost/asio/connect.hpp>
 #include <boost/beast/http/read.hpp>
@@ -6,7 +6,7 @@
 #include <limits>
 #include <stdexcept>
 
-namespace runtime::emulator {
+namespace devtools {
 
 Upstream parse_upstream(const std::string& url) {
   constexpr std::string_view kScheme = "http://";
@@ -75,4 +75,4 @@ void write_response(tcp::socket& socket, const Request& request, Response& respo
   }
 }
 
-}  // namespace runtime::emulator
+}  // namespace devtools

@@ -1,11 +1,11 @@
-#include "runtime/emulator/http_server.h"
+#include "devtools/lambda_local/http_server.h"
 
 #include <sys/socket.h>
 
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/write.hpp>
 
-namespace runtime::emulator {
+namespace devtools {
 
 std::optional<Request> read_request(tcp::socket& socket, boost::beast::flat_buffer& buffer,
                                     std::uint64_t body_limit) {
@@ -106,4 +106,4 @@ void HttpServer::stop() {
   acceptor_.close(ignored);
 }
 
-}  // namespace runtime::emulator
+}  // namespace devtools

@@ -34,10 +34,10 @@
 #include <thread>
 #include <vector>
 
-#include "runtime/emulator/forwarder.h"
-#include "runtime/emulator/http_server.h"
+#include "devtools/lambda_local/forwarder.h"
+#include "devtools/lambda_local/http_server.h"
 
-using namespace runtime::emulator;
+using namespace devtools;
 
 namespace {
 

@@ -1,4 +1,4 @@
-#include "runtime/emulator/invoke_api.h"
+#include "devtools/lambda_local/invoke_api.h"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -15,7 +15,7 @@
 #include "common/sigv4.h"
 #include "runtime/runtime.h"
 
-namespace runtime::emulator {
+namespace devtools {
 
 namespace {
 
@@ -171,4 +171,4 @@ Response InvokeApiServer::invoke(const Request& request, const std::string& func
   return response;
 }
 
-}  // namespace runtime::emulator
+}  // namespace devtools

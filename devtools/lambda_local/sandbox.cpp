@@ -1,4 +1,4 @@
-#include "runtime/emulator/sandbox.h"
+#include "devtools/lambda_local/sandbox.h"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -22,7 +22,7 @@
 
 extern char** environ;
 
-namespace runtime::emulator {
+namespace devtools {
 
 namespace {
 
@@ -236,7 +236,7 @@ InvokeResult Sandbox::invoke(const std::string& payload,
     const auto deadline = std::chrono::system_clock::now() + function_.timeout;
     if (attempt == 0) write_platform_line("START RequestId: " + request_id + " Version: $LATEST");
     result_.reset();
-    pending_ = Pending{request_id, payload, trace_id, epoch_ms(deadline), false, std::nullopt};
+    pending_ = Pending{request_id, payload, trace_id, runtime::epoch_ms(deadline), false, std::nullopt};
     changed_.notify_all();
     finished = changed_.wait_until(lock, started + function_.timeout,
                                    [&] { return result_.has_value() || instance_->exited; });
@@ -426,4 +426,4 @@ long Sandbox::peak_rss_kib() {
   return running ? peak_rss_kib_of(*running) : 0;
 }
 
-}  // namespace runtime::emulator
+}  // namespace devtools

@@ -1,4 +1,4 @@
-#include "runtime/emulator/function_config.h"
+#include "devtools/lambda_local/function_config.h"
 
 #include <boost/json/parse.hpp>
 #include <cstdlib>
@@ -7,7 +7,7 @@
 #include <stdexcept>
 #include <vector>
 
-namespace runtime::emulator {
+namespace devtools {
 
 namespace {
 
@@ -109,4 +109,4 @@ std::string function_name_from_identifier(const std::string& identifier) {
   return identifier;
 }
 
-}  // namespace runtime::emulator
+}  // namespace devtools

@@ -14,7 +14,7 @@
 #include <string>
 #include <thread>
 
-namespace runtime::emulator {
+namespace devtools {
 
 namespace http = boost::beast::http;
 using tcp = boost::asio::ip::tcp;
@@ -65,4 +65,4 @@ class HttpServer {
   std::thread accept_thread_;
 };
 
-}  // namespace runtime::emulator
+}  // namespace devtools

@@ -4,7 +4,7 @@
 #include <map>
 #include <string>
 
-namespace runtime::emulator {
+namespace devtools {
 
 struct FunctionConfig {
   std::string name;
@@ -37,4 +37,4 @@ std::string region_from_environment();
 // The name in `name`, `arn:aws:lambda:r:a:function:name[:qualifier]` or `a:function:name`.
 std::string function_name_from_identifier(const std::string& identifier);
 
-}  // namespace runtime::emulator
+}  // namespace devtools

@@ -4,9 +4,9 @@
 #include <optional>
 #include <string>
 
-#include "runtime/emulator/http_server.h"
+#include "devtools/lambda_local/http_server.h"
 
-namespace runtime::emulator {
+namespace devtools {
 
 struct Upstream {
   std::string host;
@@ -31,4 +31,4 @@ class Forwarder {
 void write_response(tcp::socket& socket, const Request& request, Response& response,
                     boost::beast::error_code& error);
 
-}  // namespace runtime::emulator
+}  // namespace devtools

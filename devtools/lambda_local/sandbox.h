@@ -13,10 +13,10 @@
 #include <string>
 #include <thread>
 
-#include "runtime/emulator/function_config.h"
-#include "runtime/emulator/http_server.h"
+#include "devtools/lambda_local/function_config.h"
+#include "devtools/lambda_local/http_server.h"
 
-namespace runtime::emulator {
+namespace devtools {
 
 struct InvokeResult {
   bool ok = false;
@@ -107,4 +107,4 @@ class Sandbox {
   std::optional<InvokeResult> result_;
 };
 
-}  // namespace runtime::emulator
+}  // namespace devtools

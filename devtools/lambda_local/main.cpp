@@ -15,12 +15,12 @@
 #include <string>
 #include <vector>
 
-#include "runtime/emulator/function_config.h"
-#include "runtime/emulator/invoke_api.h"
-#include "runtime/emulator/sandbox.h"
+#include "devtools/lambda_local/function_config.h"
+#include "devtools/lambda_local/invoke_api.h"
+#include "devtools/lambda_local/sandbox.h"
 
 namespace fs = std::filesystem;
-using namespace runtime::emulator;
+using namespace devtools;
 
 namespace {
 
