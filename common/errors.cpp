@@ -4,15 +4,6 @@ namespace common {
 
 namespace {
 
-std::string type_for(bool retryable, bool throttling, std::string_view code) {
-  if (throttling) return runtime::error_type::kThrottled;
-  if (code == "ConditionalCheckFailedException" || code == "TransactionCanceledException" ||
-      code == "PreconditionFailed") {
-    return runtime::error_type::kConflictError;
-  }
-  return retryable ? runtime::error_type::kTransientError : runtime::error_type::kAwsError;
-}
-
 std::string describe(const std::string& code, const std::string& message, int status) {
   std::string text = code;
   if (!message.empty()) text += ": " + message;
@@ -24,7 +15,7 @@ std::string describe(const std::string& code, const std::string& message, int st
 
 AwsError::AwsError(std::string code, std::string message, std::string request_id, int http_status,
                    bool retryable, bool throttling)
-    : runtime::Error(type_for(retryable, throttling, code), describe(code, message, http_status)),
+    : std::runtime_error(describe(code, message, http_status)),
       code_(std::move(code)),
       aws_message_(std::move(message)),
       request_id_(std::move(request_id)),

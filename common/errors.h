@@ -1,10 +1,10 @@
 #pragma once
 // AWS failures as C++ types. Every AWS error is an AwsError (code, message, request id, HTTP
-// status, retryable); the ones callers act on have their own type, so a call site writes
-// `catch (const common::ConditionalCheckFailed&)` rather than comparing strings.
-// As runtime::Error they surface from a handler with a stable errorType: Throttled,
-// TransientError, ConflictError or AwsError.
+// status, retryable, throttling); the ones callers act on have their own type, so a call site
+// writes `catch (const common::ConditionalCheckFailed&)` rather than comparing strings. What
+// Lambda calls them (errorType) is decided at the runtime boundary (functions/lambda_errors.h).
 #include <boost/json/object.hpp>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -12,7 +12,7 @@
 
 namespace common {
 
-class AwsError : public runtime::Error {
+class AwsError : public std::runtime_error {
  public:
   AwsError(std::string code, std::string message, std::string request_id, int http_status,
            bool retryable, bool throttling = false);

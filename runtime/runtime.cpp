@@ -46,12 +46,15 @@ std::string demangled_name(const std::type_info& type) {
 }
 
 // Must be called from inside a catch block.
-ErrorReport describe_current_exception() {
+ErrorReport describe_current_exception(const ErrorNamer& name_error) {
   try {
     throw;
   } catch (const Error& error) {
     return {error.error_type(), error.what()};
   } catch (const std::exception& error) {
+    if (name_error) {
+      if (auto type = name_error(error)) return {std::move(*type), error.what()};
+    }
     return {error_type::kUnhandledError, demangled_name(typeid(error)) + ": " + error.what()};
   } catch (...) {
     return {error_type::kUnhandledError, "non-standard exception"};
@@ -186,7 +189,8 @@ std::chrono::system_clock::time_point parse_deadline(const std::string& deadline
 
 // Runs the handler on one event; returns the serialized response or the error to report.
 std::variant<std::string, ErrorReport> invoke(const Handler& handler, const HttpResponse& next,
-                                              const InvocationContext& context) {
+                                              const InvocationContext& context,
+                                              const ErrorNamer& name_error) {
   try {
     boost::system::error_code parse_error;
     boost::json::value event = boost::json::parse(next.body, parse_error);
@@ -199,13 +203,13 @@ std::variant<std::string, ErrorReport> invoke(const Handler& handler, const Http
     }
     return body;
   } catch (...) {
-    return describe_current_exception();
+    return describe_current_exception(name_error);
   }
 }
 
 }  // namespace
 
-int run(const HandlerFactory& make_handler) {
+int run(const HandlerFactory& make_handler, const ErrorNamer& name_error) {
   log::configure_from_environment();
   metrics::configure_from_environment();
   const char* endpoint = std::getenv("AWS_LAMBDA_RUNTIME_API");
@@ -221,7 +225,7 @@ int run(const HandlerFactory& make_handler) {
   try {
     handler = make_handler();
   } catch (...) {
-    const ErrorReport report = describe_current_exception();
+    const ErrorReport report = describe_current_exception(name_error);
     log::fatal("initialisation failed", "errorType", report.type, "errorMessage", report.message);
     api.post_error("/init/error", report);
     return 1;
@@ -241,7 +245,7 @@ int run(const HandlerFactory& make_handler) {
     log::set_invocation(context.request_id, cold_start);
     cold_start = false;
 
-    auto outcome = invoke(handler, *next, context);
+    auto outcome = invoke(handler, *next, context, name_error);
     metrics::flush();
     if (auto* body = std::get_if<std::string>(&outcome)) {
       api.post_response(context.request_id, *body);

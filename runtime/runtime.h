@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstddef>
 #include <functional>
+#include <optional>
 #include <string>
 
 namespace runtime {
@@ -31,7 +32,12 @@ using Handler =
 // to /runtime/init/error and the process exits non-zero.
 using HandlerFactory = std::function<Handler()>;
 
+// The errorType of an exception that is not a runtime::Error (an AWS error, say), or nullopt for
+// one it does not know (reported as UnhandledError). The runtime knows nothing of AWS: a
+// function's main() passes the namer of the layers it is built on.
+using ErrorNamer = std::function<std::optional<std::string>(const std::exception&)>;
+
 // Runs until the Runtime API goes away. Returns the process exit code.
-int run(const HandlerFactory& make_handler);
+int run(const HandlerFactory& make_handler, const ErrorNamer& name_error = {});
 
 }  // namespace runtime

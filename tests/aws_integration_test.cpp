@@ -11,6 +11,7 @@
 
 #include "common/json_services.h"
 #include "common/s3.h"
+#include "functions/lambda_errors.h"
 #include "runtime/metrics.h"
 #include "tests/aws_test_support.h"
 
@@ -131,7 +132,7 @@ TEST_F(S3Test, MissingThingsAreTypedErrors) {
   } catch (const common::AwsError& error) {
     EXPECT_EQ(error.http_status(), 404);
     EXPECT_FALSE(error.retryable());
-    EXPECT_EQ(error.error_type(), "AwsError");
+    EXPECT_EQ(functions::lambda_error_type(error), "AwsError");
   }
 }
 
@@ -344,7 +345,7 @@ TEST_F(DynamoDbTest, ConditionalPutTwiceIsConditionalCheckFailedWithTheItem) {
     dynamodb_.put_item(table_, file_item("2026-11-22", "a.log", "CLAIMED"), once);
     FAIL() << "the second put must fail its condition";
   } catch (const common::ConditionalCheckFailed& error) {
-    EXPECT_EQ(error.error_type(), "ConflictError");
+    EXPECT_EQ(functions::lambda_error_type(error), "ConflictError");
     EXPECT_EQ(error.code(), "ConditionalCheckFailedException");
     ASSERT_TRUE(error.item.contains("status")) << "ALL_OLD returns the item that blocked the write";
     EXPECT_EQ(error.item.at("status").at("S").as_string(), "PENDING");

@@ -1,5 +1,6 @@
 #include "functions/combine_log_files/handler.h"
+#include "functions/lambda_errors.h"
 
 int main() {
-  return runtime::run(functions::combine_log_files::make_handler);
+  return runtime::run(functions::combine_log_files::make_handler, functions::lambda_error_type);
 }

@@ -1,5 +1,7 @@
 #include "functions/determine_operation_type/handler.h"
+#include "functions/lambda_errors.h"
 
 int main() {
-  return runtime::run(functions::determine_operation_type::make_handler);
+  return runtime::run(functions::determine_operation_type::make_handler,
+                      functions::lambda_error_type);
 }
