@@ -90,8 +90,7 @@ TEST(LambdaLocalConfig, FunctionNamesFromArnsAndQualifiers) {
       "arn:aws:lambda:us-east-1:1:function:echo");
   EXPECT_FALSE(devtools::invocation_target("/2015-03-31/functions/echo").has_value());
   // Prefix and suffix overlap: no name, and no read before the path (found by fuzzing).
-  EXPECT_FALSE(
-      devtools::invocation_target("/2015-03-31/functions/invocations").has_value());
+  EXPECT_FALSE(devtools::invocation_target("/2015-03-31/functions/invocations").has_value());
 }
 
 // One moto and one `lambda-local serve` in front of it for the whole suite.

@@ -121,8 +121,7 @@ TEST(RuntimeInit, InitErrorPostsAndExitsNonZero) {
         type = std::string((*request)["Lambda-Runtime-Function-Error-Type"]);
         body = request->body();
       }
-      auto response = devtools::make_response(devtools::http::status::accepted,
-                                                       *request, "{}");
+      auto response = devtools::make_response(devtools::http::status::accepted, *request, "{}");
       boost::beast::http::write(socket, response);
     }
   });

@@ -236,7 +236,8 @@ InvokeResult Sandbox::invoke(const std::string& payload,
     const auto deadline = std::chrono::system_clock::now() + function_.timeout;
     if (attempt == 0) write_platform_line("START RequestId: " + request_id + " Version: $LATEST");
     result_.reset();
-    pending_ = Pending{request_id, payload, trace_id, runtime::epoch_ms(deadline), false, std::nullopt};
+    pending_ =
+        Pending{request_id, payload, trace_id, runtime::epoch_ms(deadline), false, std::nullopt};
     changed_.notify_all();
     finished = changed_.wait_until(lock, started + function_.timeout,
                                    [&] { return result_.has_value() || instance_->exited; });
