@@ -6,6 +6,7 @@
 #include <pugixml.hpp>
 
 #include "common/batch.h"
+#include "common/settings.h"
 #include "runtime/logging.h"
 #include "runtime/metrics.h"
 
@@ -45,10 +46,8 @@ std::string default_code_for_status(long status) {
 
 RetryPolicy RetryPolicy::from_environment() {
   RetryPolicy policy;
-  if (const char* value = std::getenv("AWS_MAX_ATTEMPTS")) {
-    const int attempts = std::atoi(value);
-    if (attempts > 0) policy.max_attempts = attempts;
-  }
+  if (const auto attempts = lenient_number("AWS_MAX_ATTEMPTS", 1))
+    policy.max_attempts = static_cast<int>(std::min<std::uint64_t>(*attempts, 100));
   return policy;
 }
 

@@ -3,34 +3,22 @@
 #include <cstdlib>
 #include <fstream>
 
+#include "common/settings.h"
 #include "runtime/errors.h"
 
 namespace common {
 
 namespace {
 
-std::string env(const char* name) {
-  const char* value = std::getenv(name);
-  return value != nullptr ? std::string(value) : std::string();
-}
-
-std::string trim(std::string_view text) {
-  while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.remove_prefix(1);
-  while (!text.empty() && (text.back() == ' ' || text.back() == '\t' || text.back() == '\r')) {
-    text.remove_suffix(1);
-  }
-  return std::string(text);
-}
-
 std::string home_file(const char* override_variable, const char* relative) {
-  std::string path = env(override_variable);
+  std::string path = setting(override_variable);
   if (!path.empty()) return path;
-  const std::string home = env("HOME");
+  const std::string home = setting("HOME");
   return home.empty() ? std::string() : home + "/" + relative;
 }
 
 std::string profile_name() {
-  const std::string profile = env("AWS_PROFILE");
+  const std::string profile = setting("AWS_PROFILE");
   return profile.empty() ? "default" : profile;
 }
 
@@ -47,24 +35,24 @@ std::optional<std::string> shared_file_value(const std::string& path, const std:
   if (!in) return std::nullopt;
   bool in_section = false;
   for (std::string line; std::getline(in, line);) {
-    const std::string text = trim(line);
+    const std::string text = trimmed(line);
     if (text.empty() || text[0] == '#' || text[0] == ';') continue;
     if (text.front() == '[' && text.back() == ']') {
-      in_section = trim(std::string_view(text).substr(1, text.size() - 2)) == section;
+      in_section = trimmed(std::string_view(text).substr(1, text.size() - 2)) == section;
       continue;
     }
     if (!in_section) continue;
     const auto equals = text.find('=');
-    if (equals != std::string::npos && trim(std::string_view(text).substr(0, equals)) == key) {
-      return trim(std::string_view(text).substr(equals + 1));
+    if (equals != std::string::npos && trimmed(std::string_view(text).substr(0, equals)) == key) {
+      return trimmed(std::string_view(text).substr(equals + 1));
     }
   }
   return std::nullopt;
 }
 
 Credentials load_credentials() {
-  Credentials credentials{env("AWS_ACCESS_KEY_ID"), env("AWS_SECRET_ACCESS_KEY"),
-                          env("AWS_SESSION_TOKEN")};
+  Credentials credentials{setting("AWS_ACCESS_KEY_ID"), setting("AWS_SECRET_ACCESS_KEY"),
+                          setting("AWS_SESSION_TOKEN")};
   if (!credentials.access_key_id.empty() && !credentials.secret_access_key.empty()) {
     return credentials;
   }
@@ -88,7 +76,7 @@ Credentials load_credentials() {
 
 std::string load_region() {
   for (const char* name : {"AWS_REGION", "AWS_DEFAULT_REGION"}) {
-    const std::string region = env(name);
+    const std::string region = setting(name);
     if (!region.empty()) return region;
   }
   const std::string path = home_file("AWS_CONFIG_FILE", ".aws/config");
@@ -125,9 +113,9 @@ Endpoint parse_endpoint_url(const std::string& url) {
 
 Endpoint resolve_endpoint(std::string_view env_name, std::string_view host_prefix,
                           const std::string& region) {
-  const std::string specific = env(("AWS_ENDPOINT_URL_" + std::string(env_name)).c_str());
+  const std::string specific = setting(("AWS_ENDPOINT_URL_" + std::string(env_name)).c_str());
   if (!specific.empty()) return parse_endpoint_url(specific);
-  const std::string general = env("AWS_ENDPOINT_URL");
+  const std::string general = setting("AWS_ENDPOINT_URL");
   if (!general.empty()) return parse_endpoint_url(general);
   const std::string suffix = region.starts_with("cn-") ? ".amazonaws.com.cn" : ".amazonaws.com";
   return Endpoint{"https", std::string(host_prefix) + "." + region + suffix, "", false};

@@ -13,17 +13,11 @@
 #include <thread>
 #include <vector>
 
+#include "common/settings.h"
+
 namespace common {
 
 namespace {
-
-long env_long(const char* name, long fallback) {
-  const char* value = std::getenv(name);
-  if (value == nullptr || *value == '\0') return fallback;
-  char* end = nullptr;
-  const long parsed = std::strtol(value, &end, 10);
-  return (*end == '\0' && parsed > 0) ? parsed : fallback;
-}
 
 bool readable(const std::string& path) {
   return !path.empty() && ::access(path.c_str(), R_OK) == 0;
@@ -115,9 +109,12 @@ std::string HttpResponse::header(std::string_view lowercase_name) const {
 HttpOptions HttpOptions::from_environment() {
   HttpOptions options;
   options.max_connections_per_host =
-      env_long("HTTP_MAX_CONNECTIONS_PER_HOST", options.max_connections_per_host);
-  options.connect_timeout_ms = env_long("HTTP_CONNECT_TIMEOUT_MS", options.connect_timeout_ms);
-  options.stall_timeout_s = env_long("HTTP_STALL_TIMEOUT_S", options.stall_timeout_s);
+      static_cast<long>(lenient_number("HTTP_MAX_CONNECTIONS_PER_HOST", 1)
+                            .value_or(options.max_connections_per_host));
+  options.connect_timeout_ms = static_cast<long>(
+      lenient_number("HTTP_CONNECT_TIMEOUT_MS", 1).value_or(options.connect_timeout_ms));
+  options.stall_timeout_s = static_cast<long>(
+      lenient_number("HTTP_STALL_TIMEOUT_S", 1).value_or(options.stall_timeout_s));
   options.ca_bundle = ca_bundle_path();
   return options;
 }

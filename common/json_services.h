@@ -1,5 +1,5 @@
 #pragma once
-// The JSON-protocol services: DynamoDB, Step Functions, Glue and SQS. Each is a thin typed layer
+// The JSON-protocol services: DynamoDB, Step Functions and Glue. Each is a thin typed layer
 // over JsonServiceClient::call, which posts {"...": ...} with X-Amz-Target and parses the answer.
 // DynamoDB items and keys are in DynamoDB's attribute-value JSON ({"pk": {"S": "..."}}).
 #include <boost/json/array.hpp>
@@ -118,7 +118,6 @@ class DynamoDbClient {
 
 struct StartedExecution {
   std::string execution_arn;
-  bool already_existed = false;  // same name and input: the earlier execution stands
 };
 
 class StepFunctionsClient {
@@ -156,34 +155,6 @@ class GlueClient {
   std::vector<PartitionError> batch_create_partition(const std::string& database,
                                                      const std::string& table,
                                                      const boost::json::array& partitions);
-
- private:
-  JsonServiceClient json_;
-};
-
-struct SqsMessage {
-  std::string message_id;
-  std::string receipt_handle;
-  std::string body;
-  int receive_count = 0;
-};
-
-class SqsClient {
- public:
-  explicit SqsClient(ClientOptions options);
-  SqsClient();
-  static const ServiceInfo& service_info();
-
-  std::string get_queue_url(const std::string& name);
-  // Up to 10 bodies; returns the ids of entries SQS refused.
-  std::vector<std::string> send_message_batch(const std::string& queue_url,
-                                              const std::vector<std::string>& bodies);
-  static std::vector<SqsMessage> received_messages(const Answer& answer);
-  static std::vector<std::string> failed_entry_ids(const Answer& answer);
-  std::vector<SqsMessage> receive_messages(const std::string& queue_url, int max_messages,
-                                           int wait_seconds, int visibility_timeout = -1);
-  void delete_message_batch(const std::string& queue_url,
-                            const std::vector<std::string>& receipt_handles);
 
  private:
   JsonServiceClient json_;

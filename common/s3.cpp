@@ -23,7 +23,7 @@ std::uint64_t to_u64(const char* text) {
 }
 
 // Callers read the root with document_element(): its name differs between AWS and emulators
-// (ListPartsResult vs ListPartsResponse), its content does not.
+// (a ...Result in one, a ...Response in the other), their content does not.
 pugi::xml_document parse_xml(const std::string& body, const char* operation) {
   pugi::xml_document document;
   if (!document.load_buffer(body.data(), body.size())) {
@@ -193,19 +193,6 @@ VersionPage parse_version_page(const std::string& body) {
   return page;
 }
 
-PartsPage parse_parts_page(const std::string& body) {
-  const auto document = parse_xml(body, "ListParts");
-  const auto root = document.document_element();
-  PartsPage page;
-  for (const auto& node : root.children("Part")) {
-    page.parts.push_back(PartInfo{std::atoi(node.child_value("PartNumber")),
-                                  node.child_value("ETag"), to_u64(node.child_value("Size"))});
-  }
-  if (std::string_view(root.child_value("IsTruncated")) == "true")
-    page.next_part_number_marker = root.child_value("NextPartNumberMarker");
-  return page;
-}
-
 UploadsPage parse_uploads_page(const std::string& body) {
   const auto document = parse_xml(body, "ListMultipartUploads");
   const auto root = document.document_element();
@@ -295,22 +282,6 @@ Pager<VersionPage, VersionMarker> version_pager(const S3Client& s3, std::string 
       }};
 }
 
-Pager<PartsPage, std::string> parts_pager(std::function<AwsRequest()> request) {
-  return Pager<PartsPage, std::string>{[request](const std::string& marker) {
-                                         AwsRequest page_request = request();
-                                         if (!marker.empty())
-                                           page_request.query.emplace_back("part-number-marker",
-                                                                           marker);
-                                         return page_request;
-                                       },
-                                       parse_parts_page,
-                                       [](const PartsPage& page) -> std::optional<std::string> {
-                                         if (page.next_part_number_marker.empty())
-                                           return std::nullopt;
-                                         return page.next_part_number_marker;
-                                       }};
-}
-
 Pager<UploadsPage, UploadMarker> uploads_pager(std::function<AwsRequest()> request) {
   return Pager<UploadsPage, UploadMarker>{
       [request](const UploadMarker& marker) {
@@ -373,11 +344,6 @@ AwsRequest S3Client::list_versions_request(const std::string& bucket,
   if (options.max_keys > 0)
     request.query.emplace_back("max-keys", std::to_string(options.max_keys));
   return request;
-}
-
-VersionPage S3Client::list_object_versions(const std::string& bucket,
-                                           const VersionListOptions& options) {
-  return parse_version_page(client_.send(list_versions_request(bucket, options)).body);
 }
 
 void S3Client::for_each_version_page(const std::string& bucket, VersionListOptions options,
@@ -603,21 +569,6 @@ void S3Client::abort_multipart_upload(const std::string& bucket, const std::stri
   AwsRequest request = object_request("AbortMultipartUpload", "DELETE", bucket, key);
   request.query = {{"uploadId", upload_id}};
   client_.send(std::move(request));
-}
-
-std::vector<PartInfo> S3Client::list_parts(const std::string& bucket, const std::string& key,
-                                           const std::string& upload_id) {
-  std::vector<PartInfo> parts;
-  const auto pager = parts_pager([&] {
-    AwsRequest request = object_request("ListParts", "GET", bucket, key);
-    request.query = {{"uploadId", upload_id}};
-    return request;
-  });
-  paginate<PartsPage, std::string>(client_, pager, "", [&](PartsPage& page) {
-    parts.insert(parts.end(), page.parts.begin(), page.parts.end());
-    return true;
-  });
-  return parts;
 }
 
 std::vector<UploadInfo> S3Client::list_multipart_uploads(const std::string& bucket,

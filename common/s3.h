@@ -13,9 +13,11 @@
 
 namespace common {
 
-inline constexpr std::size_t kMaxDeleteKeys = 1000;  // per DeleteObjects request
-inline constexpr std::uint64_t kMinPartBytes = 5ull * 1024 * 1024;
-inline constexpr std::uint64_t kMaxParts = 10000;  // per multipart upload
+// S3's limits, the one place they are written.
+inline constexpr std::size_t kMaxDeleteKeys = 1000;         // per DeleteObjects request
+inline constexpr std::uint64_t kMinPartBytes = 5ull << 20;  // every part but the last
+inline constexpr std::uint64_t kMaxPartBytes = 5ull << 30;  // a part, or a copied range
+inline constexpr std::uint64_t kMaxParts = 10000;           // per multipart upload
 
 struct S3Object {
   std::string key;
@@ -110,21 +112,10 @@ struct CopySource {
   std::string if_match;            // the etag the source must still have
 };
 
-struct PartInfo {
-  int number = 0;
-  std::string etag;
-  std::uint64_t size = 0;
-};
-
 struct UploadInfo {
   std::string key;
   std::string upload_id;
   std::string initiated;
-};
-
-struct PartsPage {
-  std::vector<PartInfo> parts;
-  std::string next_part_number_marker;  // empty: the last page
 };
 
 struct UploadsPage {
@@ -136,7 +127,6 @@ struct UploadsPage {
 // S3's XML answers to the listings, parsed; MalformedResponse for a body that is not XML.
 ListPage parse_list_page(const std::string& body);
 VersionPage parse_version_page(const std::string& body);
-PartsPage parse_parts_page(const std::string& body);
 UploadsPage parse_uploads_page(const std::string& body);
 
 struct ObjectId {
@@ -203,7 +193,6 @@ class S3Client {
       const std::function<bool(const S3Object&)>& keep = [](const S3Object&) { return true; });
   std::vector<S3Object> list_all(const std::string& bucket, const std::string& prefix = "");
 
-  VersionPage list_object_versions(const std::string& bucket, const VersionListOptions& options);
   void for_each_version_page(const std::string& bucket, VersionListOptions options,
                              const std::function<bool(VersionPage&)>& on_page);
 
@@ -237,8 +226,6 @@ class S3Client {
                                         bool if_none_match = false);
   void abort_multipart_upload(const std::string& bucket, const std::string& key,
                               const std::string& upload_id);
-  std::vector<PartInfo> list_parts(const std::string& bucket, const std::string& key,
-                                   const std::string& upload_id);
   std::vector<UploadInfo> list_multipart_uploads(const std::string& bucket,
                                                  const std::string& prefix = "");
 

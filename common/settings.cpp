@@ -1,6 +1,7 @@
 #include "common/settings.h"
 
 #include <cctype>
+#include <charconv>
 #include <cstdlib>
 
 #include "runtime/errors.h"
@@ -18,32 +19,52 @@ std::string required_setting(const char* name) {
   return value;
 }
 
+std::string trimmed(std::string_view text) {
+  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.front())))
+    text.remove_prefix(1);
+  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back())))
+    text.remove_suffix(1);
+  return std::string(text);
+}
+
 std::vector<std::string> list_setting(const char* name) {
   const std::string text = setting(name);
   std::vector<std::string> items;
   std::size_t start = 0;
   while (start <= text.size()) {
     const std::size_t comma = std::min(text.find(',', start), text.size());
-    std::size_t first = start;
-    std::size_t last = comma;
-    while (first < last && std::isspace(static_cast<unsigned char>(text[first]))) ++first;
-    while (last > first && std::isspace(static_cast<unsigned char>(text[last - 1]))) --last;
-    if (last > first) items.push_back(text.substr(first, last - first));
+    std::string item = trimmed(std::string_view(text).substr(start, comma - start));
+    if (!item.empty()) items.push_back(std::move(item));
     start = comma + 1;
   }
   return items;
 }
 
+namespace {
+
+std::optional<std::uint64_t> whole_number_text(const std::string& text, std::uint64_t minimum) {
+  std::uint64_t value = 0;
+  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (text.empty() || error != std::errc() || end != text.data() + text.size() || value < minimum)
+    return std::nullopt;
+  return value;
+}
+
+}  // namespace
+
+std::optional<std::uint64_t> lenient_number(const char* name, std::uint64_t minimum) {
+  return whole_number_text(setting(name), minimum);
+}
+
 std::uint64_t number_setting(const char* name, std::uint64_t fallback, std::uint64_t minimum) {
   const std::string text = setting(name);
   if (text.empty()) return fallback;
-  char* end = nullptr;
-  const unsigned long long value = std::strtoull(text.c_str(), &end, 10);
-  if (*end != '\0' || text.front() == '-' || value < minimum) {
+  const auto value = whole_number_text(text, minimum);
+  if (!value) {
     throw runtime::ConfigurationError(std::string(name) + " must be a whole number of at least " +
                                       std::to_string(minimum) + ", not '" + text + "'");
   }
-  return value;
+  return *value;
 }
 
 }  // namespace common

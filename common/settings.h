@@ -1,9 +1,12 @@
 #pragma once
-// Function settings from the environment, read once at initialisation. A bad value is a
-// runtime::ConfigurationError naming the variable, so a misconfigured stack fails before it does
-// anything. (The HTTP engine and the deadline read their tuning knobs leniently on their own.)
+// Settings from the environment, the one place they are read. A function's setting is read once
+// at initialisation, and a bad value is a runtime::ConfigurationError naming the variable, so a
+// misconfigured stack fails before it does anything; the AWS core's tuning knobs (retries, HTTP
+// timeouts, the deadline margin) are read leniently, a bad value leaving the default.
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace common {
@@ -16,5 +19,10 @@ std::string required_setting(const char* name);
 std::vector<std::string> list_setting(const char* name);
 // A whole number of at least `minimum`, or `fallback` when unset or empty.
 std::uint64_t number_setting(const char* name, std::uint64_t fallback, std::uint64_t minimum = 1);
+// A tuning knob: a whole number of at least `minimum`, nullopt when unset, empty or anything else.
+std::optional<std::uint64_t> lenient_number(const char* name, std::uint64_t minimum = 0);
+
+// `text` without the white space around it.
+std::string trimmed(std::string_view text);
 
 }  // namespace common

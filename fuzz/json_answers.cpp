@@ -1,4 +1,4 @@
-// DynamoDB's, Step Functions', Glue's and SQS's answers to a call that succeeded are read into
+// DynamoDB's, Step Functions' and Glue's answers to a call that succeeded are read into
 // typed results: whatever the body, each decoder returns a result or refuses the answer as
 // AwsError "MalformedResponse" (any other exception escapes and fails the run), and what it
 // returns holds what callers rely on: a Query page's LastEvaluatedKey is never an empty object.
@@ -47,9 +47,5 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
                    [](const common::Answer& a) { a.member("Table").member("StorageDescriptor"); });
   decode_or_refuse(*answer,
                    [](const common::Answer& a) { common::GlueClient::partition_errors(a); });
-  decode_or_refuse(*answer,
-                   [](const common::Answer& a) { common::SqsClient::received_messages(a); });
-  decode_or_refuse(*answer,
-                   [](const common::Answer& a) { common::SqsClient::failed_entry_ids(a); });
   return 0;
 }

@@ -26,7 +26,6 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const std::string body(reinterpret_cast<const char*>(data), size);
   parse_or_named_error([&] { common::parse_list_page(body); });
   parse_or_named_error([&] { common::parse_version_page(body); });
-  parse_or_named_error([&] { common::parse_parts_page(body); });
   parse_or_named_error([&] { common::parse_uploads_page(body); });
   parse_or_named_error([&] { common::S3Client::parse_delete_errors(body); });
   const auto details = common::parse_error(common::Protocol::RestXml, 500, {}, body);

@@ -19,14 +19,14 @@ std::uint64_t ceil_div(std::uint64_t a, std::uint64_t b) {
 // The packed part size for this many small bytes next to `large_parts` copied parts: 8 MiB, or
 // bigger (in whole MiB) when 8 MiB parts would not fit in what is left of the 10,000.
 std::uint64_t part_size_for(std::uint64_t small_bytes, std::uint64_t large_parts) {
-  if (large_parts >= common::kMaxParts) return kMaxPartSize + 1;  // cannot fit
+  if (large_parts >= common::kMaxParts) return common::kMaxPartBytes + 1;  // cannot fit
   const std::uint64_t parts_left = common::kMaxParts - large_parts;
   const std::uint64_t needed = ceil_div(small_bytes, parts_left);
-  return std::max(kMinPartSize, ceil_div(needed, kMiB) * kMiB);
+  return std::max(kPackedPartBytes, ceil_div(needed, kMiB) * kMiB);
 }
 
 std::uint64_t large_parts_of(const Source& source) {
-  return source.size >= kCopyThreshold ? ceil_div(source.size, kMaxCopyPartSize) : 0;
+  return source.size >= kOwnPartMinBytes ? ceil_div(source.size, common::kMaxPartBytes) : 0;
 }
 
 }  // namespace
@@ -35,7 +35,7 @@ std::uint64_t parts_needed(const std::vector<Source>& sources, std::uint64_t par
   std::uint64_t large = 0;
   std::uint64_t small_bytes = 0;
   for (const auto& source : sources) {
-    if (source.size >= kCopyThreshold)
+    if (source.size >= kOwnPartMinBytes)
       large += large_parts_of(source);
     else
       small_bytes += source.size;
@@ -90,7 +90,7 @@ std::vector<PlannedOutput> plan_outputs(std::vector<Source> sources, const std::
     current.part_size = part_size_for(small_bytes, large_parts);
     // Copied sources first, then packed ones: every part but the last is then at least 5 MiB.
     std::stable_partition(current.sources.begin(), current.sources.end(),
-                          [](const Source& source) { return source.size >= kCopyThreshold; });
+                          [](const Source& source) { return source.size >= kOwnPartMinBytes; });
     outputs.push_back(std::move(current));
     current = PlannedOutput{};
     large_parts = 0;
@@ -99,12 +99,12 @@ std::vector<PlannedOutput> plan_outputs(std::vector<Source> sources, const std::
   for (auto& source : sources) {
     const std::uint64_t next_large = large_parts + large_parts_of(source);
     const std::uint64_t next_small =
-        small_bytes + (source.size >= kCopyThreshold ? 0 : source.size);
+        small_bytes + (source.size >= kOwnPartMinBytes ? 0 : source.size);
     const bool too_big = current.bytes + source.size > max_output_bytes;
-    const bool too_many_parts = part_size_for(next_small, next_large) > kMaxPartSize;
+    const bool too_many_parts = part_size_for(next_small, next_large) > common::kMaxPartBytes;
     if (!current.sources.empty() && (too_big || too_many_parts)) close();
     large_parts += large_parts_of(source);
-    small_bytes += source.size >= kCopyThreshold ? 0 : source.size;
+    small_bytes += source.size >= kOwnPartMinBytes ? 0 : source.size;
     current.bytes += source.size;
     current.sources.push_back(std::move(source));
   }

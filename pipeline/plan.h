@@ -14,10 +14,17 @@
 
 namespace pipeline {
 
-inline constexpr std::uint64_t kMinPartSize = 8ull << 20;      // packed parts: 8 MiB at least
-inline constexpr std::uint64_t kMaxPartSize = 5ull << 30;      // S3's limit for one part
-inline constexpr std::uint64_t kCopyThreshold = 5ull << 20;    // copied server-side from here
-inline constexpr std::uint64_t kMaxCopyPartSize = 5ull << 30;  // larger sources copy in ranges
+// Packed parts (small sources, downloaded) are at least this large.
+inline constexpr std::uint64_t kPackedPartBytes = 8ull << 20;
+// A source this large (S3's minimum part) stands as a part, or parts, of its own: such sources go
+// first in an output, so whatever is buffered when a server-side copy starts is never a part too
+// small.
+inline constexpr std::uint64_t kOwnPartMinBytes = common::kMinPartBytes;
+// Sources from here are copied server-side (UploadPartCopy, in ranges of at most
+// common::kMaxPartBytes) but for their last kServerCopyTailBytes, downloaded so the newline can
+// follow them.
+inline constexpr std::uint64_t kServerCopyTailBytes = common::kMinPartBytes;
+inline constexpr std::uint64_t kServerCopyMinBytes = 2 * kServerCopyTailBytes;
 
 // Parts an output needs: each large source in ranges of at most 5 GiB, the small bytes packed.
 std::uint64_t parts_needed(const std::vector<Source>& sources, std::uint64_t part_size);

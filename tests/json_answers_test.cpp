@@ -56,26 +56,6 @@ TEST(JsonAnswers, AnswersOfAnotherShapeAreMalformedResponses) {
             Answer::parse("BatchCreatePartition", R"({"Errors":[{"ErrorDetail":{}}]})"));
       },
       "an error without its code");
-  expect_malformed(
-      [] {
-        common::SqsClient::received_messages(
-            Answer::parse("ReceiveMessage", R"({"Messages":[{"MessageId":"m","Body":"b"}]})"));
-      },
-      "a message without its receipt handle");
-}
-
-TEST(JsonAnswers, SqsMessagesAndRefusedEntriesAreRead) {
-  const auto messages = common::SqsClient::received_messages(Answer::parse(
-      "ReceiveMessage",
-      R"({"Messages":[{"MessageId":"m","ReceiptHandle":"r","Body":"{}","Attributes":{"ApproximateReceiveCount":"3"}},
-                      {"MessageId":"n","ReceiptHandle":"s","Body":"x","Attributes":{"ApproximateReceiveCount":"lots"}}]})"));
-  ASSERT_EQ(messages.size(), 2u);
-  EXPECT_EQ(messages[0].receipt_handle, "r");
-  EXPECT_EQ(messages[0].receive_count, 3);
-  EXPECT_EQ(messages[1].receive_count, 0) << "unreadable: unknown";
-  EXPECT_EQ(common::SqsClient::failed_entry_ids(
-                Answer::parse("SendMessageBatch", R"({"Failed":[{"Id":"4","Code":"x"}]})")),
-            std::vector<std::string>{"4"});
 }
 
 }  // namespace

@@ -30,8 +30,6 @@ namespace json = boost::json;
 
 namespace {
 
-constexpr std::uint64_t kMinPart = 5ull << 20;
-constexpr std::uint64_t kMaxCopyPart = 5ull << 30;
 constexpr std::uint64_t kSniffBytes = 64 << 10;         // read to tell gzip, text and binary apart
 constexpr std::uint64_t kCheckRangeBytes = 8ull << 20;  // a large gzip source is inflated in these
 
@@ -121,7 +119,7 @@ class Stream {
       : s3_(s3),
         config_(config),
         key_(std::move(key)),
-        part_size_(std::max(part_size, kMinPart)),
+        part_size_(std::max(part_size, common::kMinPartBytes)),
         ledger_key_(std::move(ledger_key)) {}
   // An upload neither completed nor handed to a continuation is abandoned: aborted.
   ~Stream() { abort(); }
@@ -448,7 +446,8 @@ class Prefetcher {
 // when end is), looking at `stop` before each long call; false when it stopped.
 bool copy_ranges(Stream& stream, const std::string& bucket, const Source& source, std::uint64_t end,
                  const std::function<bool()>& stop) {
-  const std::uint64_t chunks = std::max<std::uint64_t>(1, (end + kMaxCopyPart - 1) / kMaxCopyPart);
+  const std::uint64_t chunks =
+      std::max<std::uint64_t>(1, (end + common::kMaxPartBytes - 1) / common::kMaxPartBytes);
   const std::uint64_t chunk = (end + chunks - 1) / chunks;
   for (std::uint64_t start = 0; start < end; start += chunk) {
     if (stop()) return false;
@@ -474,8 +473,9 @@ class OutputBuilder {
         plain_(s3, config, key_base + ".log", part_size,
                pipeline::ledger_key(ledger_prefix, key_base + ".log")),
         sources_(std::move(sources)) {
-    std::stable_partition(sources_.begin(), sources_.end(),
-                          [](const Source& source) { return source.size >= kServerCopyMin; });
+    std::stable_partition(sources_.begin(), sources_.end(), [](const Source& source) {
+      return source.size >= pipeline::kServerCopyMinBytes;
+    });
   }
 
   void restore(const json::object& state) {
@@ -489,7 +489,7 @@ class OutputBuilder {
     std::vector<std::int64_t> small;
     for (auto index = next_; index < static_cast<std::int64_t>(sources_.size()); ++index) {
       const Source& source = sources_[static_cast<std::size_t>(index)];
-      if (source.size < kServerCopyMin) {
+      if (source.size < pipeline::kServerCopyMinBytes) {
         small.push_back(index);
         continue;
       }
@@ -565,16 +565,17 @@ class OutputBuilder {
     }
   }
 
-  // A source of kServerCopyMin or more: copied server-side but for its last kTailBytes, which
-  // are downloaded so the newline can follow them. A gzip source is inflated whole (in ranges)
-  // before any of it is copied; a plain one is judged by its first 64 KiB and its tail. False:
-  // the deadline came, and the source is rolled back for the next call.
+  // A source of pipeline::kServerCopyMinBytes or more: copied server-side but for its last
+  // pipeline::kServerCopyTailBytes, which are downloaded so the newline can follow them. A gzip
+  // source is inflated whole (in ranges) before any of it is copied; a plain one is judged by its
+  // first 64 KiB and its tail. False: the deadline came, and the source is rolled back for the next
+  // call.
   bool add_large(const Source& source, std::int64_t index, Progress& progress,
                  const common::Deadline& deadline) {
     Stream* stream = nullptr;
     Stream::Mark mark;
     try {
-      const std::uint64_t copied = source.size - kTailBytes;
+      const std::uint64_t copied = source.size - pipeline::kServerCopyTailBytes;
       const std::string head = s3_.get_object(
           bucket_, source.key, pinned(source, common::ByteRange{0, kSniffBytes - 1}));
       const bool compressed = common::is_gzip(head);
@@ -669,7 +670,7 @@ void copy_output(const Config& config, common::S3Client& s3, const std::string& 
                  const std::string& key, const std::string& ledger_prefix,
                  const std::vector<Source>& sources, Progress& progress) {
   for (const auto& source : sources) {
-    Stream stream(s3, config, key, kMinPart, pipeline::ledger_key(ledger_prefix, key));
+    Stream stream(s3, config, key, common::kMinPartBytes, pipeline::ledger_key(ledger_prefix, key));
     try {
       stream.boundary();
       copy_ranges(stream, bucket, source, source.size, [] { return false; });

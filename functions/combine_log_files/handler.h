@@ -51,9 +51,6 @@
 
 namespace functions::combine_log_files {
 
-inline constexpr std::uint64_t kTailBytes = 5ull << 20;
-inline constexpr std::uint64_t kServerCopyMin = 2 * kTailBytes;
-
 struct Config {
   std::string work_bucket;
   std::string destination_bucket;

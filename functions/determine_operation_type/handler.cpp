@@ -126,7 +126,7 @@ std::vector<PlannedOutput> plan_group(const Config& config, const std::string& d
     taken.insert(output.key_base);
     output.copy = true;
     output.bytes = source.size;
-    output.part_size = pipeline::kMaxCopyPartSize;
+    output.part_size = common::kMaxPartBytes;
     output.sources.push_back(std::move(source));
     outputs.push_back(std::move(output));
   }

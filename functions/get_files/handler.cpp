@@ -28,14 +28,6 @@ namespace {
 
 constexpr const char* kLogTypes[] = {"CloudTrail", "CloudTrail-Digest", "Config"};
 
-std::string trim(std::string_view text) {
-  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.front())))
-    text.remove_prefix(1);
-  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back())))
-    text.remove_suffix(1);
-  return std::string(text);
-}
-
 std::string bucket_name(std::string name) {
   if (name.starts_with("s3://")) {
     runtime::log::warn("bucket names are written without s3://; stripped it", "bucket", name);
@@ -473,7 +465,7 @@ Config Config::from_environment() {
   config.work_bucket = bucket_name(common::setting("WORK_BUCKET"));
   if (config.work_bucket.empty()) throw runtime::ConfigurationError("WORK_BUCKET is required");
   config.control_tower_bucket = bucket_name(common::setting("CONTROL_TOWER_BUCKET"));
-  config.organization_id = trim(common::setting("ORGANIZATION_ID"));
+  config.organization_id = common::trimmed(common::setting("ORGANIZATION_ID"));
   for (auto& bucket : common::list_setting("OTHER_BUCKETS"))
     config.other_buckets.push_back(bucket_name(bucket));
   config.regions = common::list_setting("AGGREGATION_REGIONS");
@@ -497,7 +489,7 @@ json::value handle(const Config& config, common::S3Client& s3, const json::value
     return days_of_range(config, input);
   }
   const Date date = date_of(input);
-  const std::string run_id = pipeline::run_id_of(input, "manual-" + date.iso());
+  const std::string run_id = pipeline::run_id_of(input);  // make_handler gives one
   const auto resumed = pipeline::continuation_of<pipeline::ListingContinuation>(input, "GetFiles");
   Listing listing =
       resumed ? resume_listing(s3, *resumed) : start_listing(config, s3, input, date, run_id);
