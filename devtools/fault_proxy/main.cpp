@@ -304,9 +304,7 @@ void reset(tcp::socket& socket) {
   socket.close(ignored);
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
+struct Options {
   std::string upstream_url;
   int port = 0;
   double rate = 0.2;
@@ -315,49 +313,131 @@ int main(int argc, char** argv) {
   // key_refused only when asked for: the suites that predate it keep their seeded sequences.
   std::string kinds = "throttle,internal,reset_before,reset_after,delay,error_in_200";
   std::deque<Hold> holds;  // a deque: Hold is neither movable nor copyable
-  constexpr const char* kUsage =
-      "usage: fault-proxy --upstream http://HOST:PORT [--port P] [--rate R] [--seed S] "
-      "[--faults KIND,...] [--delay-ms 250] [--hold 'REGEX[@N]']...\n";
+};
+
+constexpr const char* kUsage =
+    "usage: fault-proxy --upstream http://HOST:PORT [--port P] [--rate R] [--seed S] "
+    "[--faults KIND,...] [--delay-ms 250] [--hold 'REGEX[@N]']...\n";
+
+// False, having said why, on a bad command line.
+bool parse_options(int argc, char** argv, Options& options) {
   for (int i = 1; i < argc; i += 2) {
     const std::string flag = argv[i];
     if (i + 1 >= argc) {
       std::cerr << flag << " needs a value\n" << kUsage;
-      return 2;
+      return false;
     }
     const std::string value = argv[i + 1];
     if (flag == "--upstream") {
-      upstream_url = value;
+      options.upstream_url = value;
     } else if (flag == "--port") {
-      port = std::stoi(value);
+      options.port = std::stoi(value);
     } else if (flag == "--rate") {
-      rate = std::stod(value);
+      options.rate = std::stod(value);
     } else if (flag == "--delay-ms") {
-      delay_ms = std::stoi(value);
+      options.delay_ms = std::stoi(value);
     } else if (flag == "--seed") {
-      seed = static_cast<unsigned>(std::stoul(value));
+      options.seed = static_cast<unsigned>(std::stoul(value));
     } else if (flag == "--faults") {
-      kinds = value;
+      options.kinds = value;
     } else if (flag == "--hold") {
       try {
-        holds.emplace_back(value);
+        options.holds.emplace_back(value);
       } catch (const std::regex_error& error) {
         std::cerr << "--hold " << value << ": " << error.what() << "\n";
-        return 2;
+        return false;
       }
     } else {
       std::cerr << "unknown option " << flag << "\n" << kUsage;
-      return 2;
+      return false;
     }
   }
-  if (upstream_url.empty()) {
+  if (options.upstream_url.empty()) {
     std::cerr << kUsage;
-    return 2;
+    return false;
   }
-  if (parse_kinds(kinds).empty()) {
-    std::cerr << "no known fault kind in --faults " << kinds << "\n" << kUsage;
-    return 2;
+  if (parse_kinds(options.kinds).empty()) {
+    std::cerr << "no known fault kind in --faults " << options.kinds << "\n" << kUsage;
+    return false;
   }
-  const Upstream upstream = parse_upstream(upstream_url);
+  return true;
+}
+
+bool is_control(std::string_view target) {
+  return target == "/fault-proxy/stats" || target.starts_with("/fault-proxy/release");
+}
+
+// GET /fault-proxy/stats, POST /fault-proxy/release[?hold=I]: releases, then the counts.
+Response control(const Request& request, Stats& stats, std::deque<Hold>& holds) {
+  const std::string_view target(request.target().data(), request.target().size());
+  if (target == "/fault-proxy/release") {
+    for (Hold& hold : holds) hold.release();
+  } else if (target.starts_with("/fault-proxy/release?hold=")) {
+    const auto index = std::strtoul(target.data() + target.find('=') + 1, nullptr, 10);
+    if (index < holds.size()) holds[index].release();
+  }
+  boost::json::object counts;
+  for (int f = 0; f < kFaultCount; ++f) counts[kFaultNames[f]] = stats.counts[f].load();
+  boost::json::array hold_states;
+  for (Hold& hold : holds) hold_states.push_back(hold.describe());
+  boost::json::object operations;
+  {
+    std::lock_guard lock(stats.mutex);
+    for (const auto& [name, traffic] : stats.operations) {
+      operations[name] = {{"count", traffic.count},
+                          {"bytes_sent", traffic.bytes_sent},
+                          {"bytes_received", traffic.bytes_received},
+                          {"most_in_flight", traffic.most_in_flight}};
+    }
+  }
+  return make_response(
+      http::status::ok, request,
+      boost::json::serialize(boost::json::object{{"requests", stats.requests.load()},
+                                                 {"faults", counts},
+                                                 {"holds", hold_states},
+                                                 {"operations", operations}}));
+}
+
+// One connection: each request forwarded, or misbehaved with, as the policy draws.
+void proxy(tcp::socket& socket, const Upstream& upstream, Options& options, Stats& stats,
+           FaultPolicy& policy) {
+  Forwarder forwarder(upstream);
+  boost::beast::flat_buffer buffer;
+  while (auto request = read_request(socket, buffer, std::numeric_limits<std::uint64_t>::max())) {
+    boost::beast::error_code error;
+    if (is_control(std::string_view(request->target().data(), request->target().size()))) {
+      Response answer = control(*request, stats, options.holds);
+      write_response(socket, *request, answer, error);
+      continue;
+    }
+    for (Hold& hold : options.holds) hold.maybe_wait(*request);
+    ++stats.requests;
+    const Fault fault = policy.next(*request);
+    ++stats.counts[fault];
+    if (fault == kResetBefore) return reset(socket);
+    const std::string operation = operation_of(*request);
+    stats.begin(operation);
+    if (fault == kDelay) std::this_thread::sleep_for(std::chrono::milliseconds(options.delay_ms));
+    Response response = (fault == kThrottle || fault == kInternal) ? error_response(*request, fault)
+                                                                   : forwarder.forward(*request);
+    stats.end(operation);
+    if (fault == kResetAfter) return reset(socket);
+    if (fault == kKeyRefused && response.result() == http::status::ok) {
+      response.body() = with_key_refused(request->body(), response.body(), stats.requests);
+      response.prepare_payload();
+    }
+    stats.record(operation, request->body().size(), response.body().size());
+    write_response(socket, *request, response, error);
+    if (error || !response.keep_alive()) return;
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Options options;
+  if (!parse_options(argc, argv, options)) return 2;
+  const Upstream upstream = parse_upstream(options.upstream_url);
   signal(SIGPIPE, SIG_IGN);
   sigset_t stop_signals;
   sigemptyset(&stop_signals);
@@ -366,70 +446,13 @@ int main(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
   Stats stats;
-  FaultPolicy policy(rate, seed, parse_kinds(kinds));
-  HttpServer server(static_cast<std::uint16_t>(port), [&](tcp::socket& socket) {
-    Forwarder forwarder(upstream);
-    boost::beast::flat_buffer buffer;
-    while (auto request = read_request(socket, buffer, std::numeric_limits<std::uint64_t>::max())) {
-      const std::string_view target(request->target().data(), request->target().size());
-      if (target == "/fault-proxy/stats" || target.starts_with("/fault-proxy/release")) {
-        if (target == "/fault-proxy/release") {
-          for (Hold& hold : holds) hold.release();
-        } else if (target.starts_with("/fault-proxy/release?hold=")) {
-          const auto index = std::strtoul(target.data() + target.find('=') + 1, nullptr, 10);
-          if (index < holds.size()) holds[index].release();
-        }
-        boost::json::object counts;
-        for (int f = 0; f < kFaultCount; ++f) counts[kFaultNames[f]] = stats.counts[f].load();
-        boost::json::array hold_states;
-        for (Hold& hold : holds) hold_states.push_back(hold.describe());
-        boost::json::object operations;
-        {
-          std::lock_guard lock(stats.mutex);
-          for (const auto& [name, traffic] : stats.operations) {
-            operations[name] = {{"count", traffic.count},
-                                {"bytes_sent", traffic.bytes_sent},
-                                {"bytes_received", traffic.bytes_received},
-                                {"most_in_flight", traffic.most_in_flight}};
-          }
-        }
-        Response response = make_response(
-            http::status::ok, *request,
-            boost::json::serialize(boost::json::object{{"requests", stats.requests.load()},
-                                                       {"faults", counts},
-                                                       {"holds", hold_states},
-                                                       {"operations", operations}}));
-        boost::beast::error_code error;
-        write_response(socket, *request, response, error);
-        continue;
-      }
-      for (Hold& hold : holds) hold.maybe_wait(*request);
-      ++stats.requests;
-      const Fault fault = policy.next(*request);
-      ++stats.counts[fault];
-      if (fault == kResetBefore) return reset(socket);
-      const std::string operation = operation_of(*request);
-      stats.begin(operation);
-      if (fault == kDelay) std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms));
-      Response response = (fault == kThrottle || fault == kInternal)
-                              ? error_response(*request, fault)
-                              : forwarder.forward(*request);
-      stats.end(operation);
-      if (fault == kResetAfter) return reset(socket);
-      if (fault == kKeyRefused && response.result() == http::status::ok) {
-        response.body() = with_key_refused(request->body(), response.body(), stats.requests);
-        response.prepare_payload();
-      }
-      stats.record(operation, request->body().size(), response.body().size());
-      boost::beast::error_code error;
-      write_response(socket, *request, response, error);
-      if (error || !response.keep_alive()) return;
-    }
-  });
+  FaultPolicy policy(options.rate, options.seed, parse_kinds(options.kinds));
+  HttpServer server(static_cast<std::uint16_t>(options.port),
+                    [&](tcp::socket& socket) { proxy(socket, upstream, options, stats, policy); });
   std::cout << "fault-proxy listening http://127.0.0.1:" << server.port() << std::endl;
   int received = 0;
   sigwait(&stop_signals, &received);
-  for (Hold& hold : holds) hold.release();  // a held connection would keep stop() waiting
+  for (Hold& hold : options.holds) hold.release();  // a held connection would keep stop() waiting
   server.stop();
   return 0;
 }

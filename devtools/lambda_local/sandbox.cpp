@@ -243,24 +243,7 @@ InvokeResult Sandbox::invoke(const std::string& payload,
                                    [&] { return result_.has_value() || instance_->exited; });
     if (result_ || !instance_->exited || pending_->handed_out) break;
   }
-  InvokeResult result;
-  if (result_) {
-    result = std::move(*result_);
-  } else if (finished) {
-    result.error_type = "Runtime.ExitError";
-    const std::string message = "RequestId: " + request_id + " Error: Runtime exited with error: " +
-                                describe_exit(instance_->wait_status);
-    result.payload = error_document(result.error_type, message);
-    write_platform_line(message + "\n" + result.error_type);
-  } else {
-    char seconds[32];
-    std::snprintf(seconds, sizeof seconds, "%.2f", function_.timeout.count() / 1000.0);
-    result.error_type = "Sandbox.Timedout";
-    const std::string message =
-        "RequestId: " + request_id + " Error: Task timed out after " + seconds + " seconds";
-    result.payload = error_document(result.error_type, message);
-    write_platform_line(message);
-  }
+  InvokeResult result = result_ ? std::move(*result_) : failure(request_id, finished);
   const auto ended = std::chrono::steady_clock::now();
   result.request_id = request_id;
   result.cold_start = cold_start;
@@ -274,25 +257,51 @@ InvokeResult Sandbox::invoke(const std::string& payload,
   }
   pending_.reset();
   result_.reset();
+  write_report(result);
 
-  write_platform_line("END RequestId: " + request_id);
+  // Lambda throws away an environment whose invocation timed out, crashed or failed to init.
+  if (!finished || instance_->exited || instance_->init_failed) teardown(lock);
+  return result;
+}
+
+// What Lambda answers for an invocation the runtime never answered: the process exited, or the
+// timeout passed.
+InvokeResult Sandbox::failure(const std::string& request_id, bool exited) {
+  InvokeResult result;
+  if (exited) {
+    result.error_type = "Runtime.ExitError";
+    const std::string message = "RequestId: " + request_id + " Error: Runtime exited with error: " +
+                                describe_exit(instance_->wait_status);
+    result.payload = error_document(result.error_type, message);
+    write_platform_line(message + "\n" + result.error_type);
+    return result;
+  }
+  char seconds[32];
+  std::snprintf(seconds, sizeof seconds, "%.2f", function_.timeout.count() / 1000.0);
+  result.error_type = "Sandbox.Timedout";
+  const std::string message =
+      "RequestId: " + request_id + " Error: Task timed out after " + seconds + " seconds";
+  result.payload = error_document(result.error_type, message);
+  write_platform_line(message);
+  return result;
+}
+
+// END and REPORT, as Lambda writes them after every invocation.
+void Sandbox::write_report(const InvokeResult& result) {
+  write_platform_line("END RequestId: " + result.request_id);
   char report[256];
   std::snprintf(
       report, sizeof report,
       "REPORT RequestId: %s\tDuration: %.2f ms\tMemory Size: %d MB\tMax Memory Used: %ld MB",
-      request_id.c_str(), result.duration.count() / 1000.0, function_.memory_mb,
+      result.request_id.c_str(), result.duration.count() / 1000.0, function_.memory_mb,
       instance_->exited ? 0L : peak_rss_kib_of(instance_->pid) / 1024);
   std::string report_line = report;
-  if (cold_start) {
+  if (result.cold_start) {
     std::snprintf(report, sizeof report, "\tInit Duration: %.2f ms",
                   result.init_duration.count() / 1000.0);
     report_line += report;
   }
   write_platform_line(report_line);
-
-  // Lambda throws away an environment whose invocation timed out, crashed or failed to init.
-  if (!finished || instance_->exited || instance_->init_failed) teardown(lock);
-  return result;
 }
 
 void Sandbox::write_platform_line(const std::string& text) {

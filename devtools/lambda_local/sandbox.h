@@ -92,6 +92,8 @@ class Sandbox {
   Response complete(const Request& request, const std::string& request_id, bool ok);
   // Hands the invocation its result and wakes invoke(); mutex_ must be held.
   Response record_result_locked(const Request& request, InvokeResult result);
+  InvokeResult failure(const std::string& request_id, bool exited);
+  void write_report(const InvokeResult& result);
   void write_platform_line(const std::string& text);
 
   FunctionConfig function_;
