@@ -1,12 +1,15 @@
 #pragma once
 // Runs many asynchronous operations with at most `concurrency` in flight: the one place the
-// project bounds concurrency.
+// project bounds concurrency — all at once (run_bounded), or read ahead of an ordered consumer
+// within a memory budget (ReadAhead).
 #include <algorithm>
 #include <condition_variable>
 #include <cstddef>
+#include <cstdint>
 #include <deque>
 #include <functional>
 #include <mutex>
+#include <optional>
 #include <utility>
 #include <vector>
 
@@ -63,5 +66,73 @@ std::vector<Result> run_bounded_ordered(
   });
   return results;
 }
+
+// Operations 0..count-1 whose results are taken in order, started ahead of the taker: at most
+// `concurrency` started and not yet taken, their weights (the bytes each result will hold) within
+// `budget` — though the one to be taken next is always started, whatever its weight.
+template <typename Result>
+class ReadAhead {
+ public:
+  using Start = std::function<void(std::size_t, std::function<void(Result&&)>)>;
+  ReadAhead(std::size_t count, std::size_t concurrency, std::uint64_t budget,
+            std::function<std::uint64_t(std::size_t)> weight, Start start)
+      : count_(count),
+        concurrency_(std::max<std::size_t>(1, concurrency)),
+        budget_(budget),
+        weight_(std::move(weight)),
+        start_(std::move(start)),
+        slots_(count) {}
+  // The started operations' callbacks reach this object: it waits for them.
+  ~ReadAhead() {
+    std::unique_lock lock(mutex_);
+    arrived_.wait(lock, [&] { return in_flight_ == 0; });
+  }
+  ReadAhead(const ReadAhead&) = delete;
+  ReadAhead& operator=(const ReadAhead&) = delete;
+
+  // The result of operation `index` (each taken once, in order).
+  Result take(std::size_t index) {
+    start_up_to(index);
+    std::unique_lock lock(mutex_);
+    arrived_.wait(lock, [&] { return slots_[index].has_value(); });
+    Result result = std::move(*slots_[index]);
+    slots_[index].reset();
+    weight_ahead_ -= weight_(index);
+    lock.unlock();
+    start_up_to(index + 1);
+    return result;
+  }
+
+ private:
+  void start_up_to(std::size_t index) {
+    std::unique_lock lock(mutex_);
+    while (next_ < count_ && (next_ <= index || (next_ - index < concurrency_ &&
+                                                 weight_ahead_ + weight_(next_) <= budget_))) {
+      const std::size_t slot = next_++;
+      weight_ahead_ += weight_(slot);
+      ++in_flight_;
+      lock.unlock();
+      start_(slot, [this, slot](Result&& result) {
+        std::lock_guard done(mutex_);
+        slots_[slot] = std::move(result);
+        --in_flight_;
+        arrived_.notify_all();
+      });
+      lock.lock();
+    }
+  }
+
+  const std::size_t count_;
+  const std::size_t concurrency_;
+  const std::uint64_t budget_;
+  const std::function<std::uint64_t(std::size_t)> weight_;
+  const Start start_;
+  std::vector<std::optional<Result>> slots_;
+  std::mutex mutex_;
+  std::condition_variable arrived_;
+  std::size_t next_ = 0;
+  std::size_t in_flight_ = 0;
+  std::uint64_t weight_ahead_ = 0;  // of the results started and not yet taken
+};
 
 }  // namespace common

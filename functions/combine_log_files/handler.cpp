@@ -11,6 +11,7 @@
 #include <optional>
 #include <set>
 
+#include "common/batch.h"
 #include "common/dates.h"
 #include "common/deadline.h"
 #include "common/gzip.h"
@@ -383,65 +384,6 @@ class Stream {
   std::optional<OutputRecord> adopted_;
 };
 
-// Downloads sources in order with several requests ahead, within a memory budget.
-class Prefetcher {
- public:
-  Prefetcher(common::S3Client& s3, const Config& config, const std::string& bucket,
-             const std::vector<const Source*>& sources)
-      : s3_(s3), config_(config), bucket_(bucket), sources_(sources), slots_(sources.size()) {}
-  ~Prefetcher() {
-    std::unique_lock lock(mutex_);
-    arrived_.wait(lock, [&] { return in_flight_ == 0; });  // callbacks touch this object
-  }
-
-  // The outcome for source i (to be taken in order, once).
-  common::AwsOutcome take(std::size_t index) {
-    issue_up_to(index);
-    std::unique_lock lock(mutex_);
-    arrived_.wait(lock, [&] { return slots_[index].has_value(); });
-    common::AwsOutcome outcome = std::move(*slots_[index]);
-    slots_[index].reset();
-    bytes_in_flight_ -= sources_[index]->size;
-    lock.unlock();
-    issue_up_to(index + 1);
-    return outcome;
-  }
-
- private:
-  void issue_up_to(std::size_t index) {
-    std::unique_lock lock(mutex_);
-    while (
-        next_ < sources_.size() &&
-        (next_ <= index || (next_ - index < config_.download_concurrency &&
-                            bytes_in_flight_ + sources_[next_]->size <= config_.memory_budget))) {
-      const std::size_t slot = next_++;
-      bytes_in_flight_ += sources_[slot]->size;
-      ++in_flight_;
-      lock.unlock();
-      s3_.client().send_async(
-          s3_.get_object_request(bucket_, sources_[slot]->key, pinned(*sources_[slot])),
-          [this, slot](common::AwsOutcome&& outcome) {
-            std::lock_guard done(mutex_);
-            slots_[slot] = std::move(outcome);
-            --in_flight_;
-            arrived_.notify_all();
-          });
-      lock.lock();
-    }
-  }
-
-  common::S3Client& s3_;
-  const Config& config_;
-  const std::string& bucket_;
-  const std::vector<const Source*>& sources_;
-  std::vector<std::optional<common::AwsOutcome>> slots_;
-  std::mutex mutex_;
-  std::condition_variable arrived_;
-  std::size_t next_ = 0;
-  std::size_t in_flight_ = 0;
-  std::uint64_t bytes_in_flight_ = 0;
-};
-
 // Copies [0, end) of a source server-side in equal ranges of at most 5 GiB (each at least 5 MiB
 // when end is), looking at `stop` before each long call; false when it stopped.
 bool copy_ranges(Stream& stream, const std::string& bucket, const Source& source, std::uint64_t end,
@@ -530,13 +472,21 @@ class OutputBuilder {
                      const common::Deadline& deadline) {
     std::vector<const Source*> pointers;
     for (auto index : small) pointers.push_back(&sources_[static_cast<std::size_t>(index)]);
-    Prefetcher prefetcher(s3_, config_, bucket_, pointers);
+    // Downloads in order, several requests ahead, within the memory budget.
+    common::ReadAhead<common::AwsOutcome> downloads(
+        pointers.size(), config_.download_concurrency, config_.memory_budget,
+        [&](std::size_t i) { return pointers[i]->size; },
+        [&](std::size_t i, std::function<void(common::AwsOutcome &&)> done) {
+          s3_.client().send_async(
+              s3_.get_object_request(bucket_, pointers[i]->key, pinned(*pointers[i])),
+              std::move(done));
+        });
     for (std::size_t i = 0; i < small.size(); ++i) {
       const std::int64_t index = small[i];
       const Source& source = *pointers[i];
       // Stopping re-reads what is only in memory; a part committed in this call means progress.
       if (deadline.reached() && gzip_.commits() + plain_.commits() > 0) return stop_at(index);
-      common::AwsOutcome outcome = prefetcher.take(i);
+      common::AwsOutcome outcome = downloads.take(i);
       if (committed(index)) continue;
       if (!outcome.ok()) {
         try {
