@@ -20,6 +20,7 @@
 #include "pipeline/layout.h"
 #include "pipeline/ledger.h"
 #include "pipeline/plan.h"
+#include "pipeline/record_fields.h"
 #include "pipeline/work_files.h"
 #include "runtime/errors.h"
 #include "runtime/logging.h"
@@ -40,15 +41,6 @@ using pipeline::Plan;
 using pipeline::PlannedOutput;
 using pipeline::SkippedFile;
 using pipeline::Source;
-
-std::string required_string(const json::object& object, const char* name,
-                            const std::string& where) {
-  const auto* value = object.if_contains(name);
-  if (value == nullptr || !value->is_string() || value->get_string().empty()) {
-    throw runtime::InvalidInput(where + " needs a non-empty string \"" + name + "\"");
-  }
-  return std::string(value->get_string());
-}
 
 common::GetOptions pinned(const Source& source,
                           std::optional<common::ByteRange> range = std::nullopt) {
@@ -654,10 +646,10 @@ json::object with_manifest_plan(const Config& config, common::S3Client& s3, json
   const std::string manifest_id = pipeline::id_field(input, "manifest_id");
   Plan plan;
   plan.group_id = manifest_id;
-  plan.source_bucket = required_string(input, "source_bucket", "a manifest event");
-  plan.date = required_string(input, "date", "a manifest event");
-  if (!common::Date::parse(plan.date)) throw runtime::InvalidInput("\"date\" must be YYYY-MM-DD");
-  const auto manifest = pipeline::FileRef::from_json(input.at("manifest"), "manifest");
+  const pipeline::RecordFields fields(input, "a manifest event");
+  plan.source_bucket = fields.text("source_bucket");
+  plan.date = fields.date("date");
+  const auto manifest = fields.record<pipeline::FileRef>("manifest");
   std::vector<Source> sources;
   for (const auto& item : pipeline::read_json_array(s3, manifest))
     sources.push_back(pipeline::read_record<Source>(item));
@@ -794,7 +786,7 @@ json::value handle(const Config& config, common::S3Client& s3, const json::value
                                  ? with_manifest_plan(config, s3, event.get_object())
                                  : event.get_object();
   const std::string run_id = pipeline::run_id_of(input);
-  const std::string group_id = required_string(input, "group_id", "the event");
+  const std::string group_id = pipeline::RecordFields(input, "the event").text("group_id");
   if (!input.contains("plan")) throw runtime::InvalidInput("the event needs \"plan\"");
   const Plan plan = pipeline::read_record<Plan>(
       pipeline::read_json(s3, pipeline::read_record<pipeline::FileRef>(input.at("plan"))));

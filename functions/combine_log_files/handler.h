@@ -64,7 +64,7 @@ struct Config {
 };
 
 boost::json::value handle(const Config& config, common::S3Client& s3,
-                          const boost::json::value& event);
+                          const boost::json::value& event, const common::Deadline& deadline);
 
 runtime::Handler make_handler();
 
