@@ -22,6 +22,11 @@ class RecordFields {
     object_ = json.if_object();
     if (object_ == nullptr) refuse("must be a JSON object");
   }
+  RecordFields(const boost::json::object& object, std::string record)
+      : object_(&object), record_(std::move(record)) {}
+  // It keeps a pointer to what it reads: never to a temporary.
+  RecordFields(boost::json::value&&, std::string) = delete;
+  RecordFields(boost::json::object&&, std::string) = delete;
 
   // A required string; empty only when `may_be_empty`.
   std::string text(std::string_view name, bool may_be_empty = false) const {

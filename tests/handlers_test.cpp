@@ -113,6 +113,35 @@ TEST_F(Handlers, AGroupGoesFromFileListToPlanToReceiptToDeletionInProcess) {
   EXPECT_EQ(tests::cli_keys(moto_, destination_).size(), 2u) << "the outputs stay";
 }
 
+// process_manifest's event: the manifest is planned in the call into batch outputs, and the
+// manifest id is the receipt's group (run under the sanitizers, as every in-process test).
+TEST_F(Handlers, AManifestIsPlannedAndCombinedInOneCall) {
+  json::array manifest;
+  for (int i = 0; i < 3; ++i) {
+    const std::string key = "app/2026-03-05/m" + std::to_string(i) + ".log";
+    s3_.put_object(source_, key, "manifest line " + std::to_string(i) + "\n");
+    const auto head = s3_.head_object(source_, key);
+    manifest.push_back(json::value_from(Source{key, head.size, head.etag, ""}));
+  }
+  s3_.put_object(work_, "work/m-7/manifest.json", json::serialize(manifest));
+  functions::combine_log_files::Config combining;
+  combining.work_bucket = work_;
+  combining.destination_bucket = destination_;
+  const json::value result = functions::combine_log_files::handle(
+      combining, s3_,
+      json::object{{"manifest_id", "m-7"},
+                   {"source_bucket", source_},
+                   {"date", "2026-03-05"},
+                   {"manifest", json::value_from(FileRef{work_, "work/m-7/manifest.json", 3, 0})}},
+      common::Deadline(std::chrono::seconds(60)));
+  const auto receipt = read_back<Receipt>(result.at("receipt"));
+  EXPECT_EQ(receipt.group_id, "m-7");
+  ASSERT_EQ(receipt.combined.outputs.size(), 1u);
+  EXPECT_EQ(receipt.combined.outputs[0].where.key,
+            "aggregated/" + source_ + "/date=2026-03-05/batch-m-7-0001.log");
+  EXPECT_EQ(receipt.combined.files(), 3u);
+}
+
 // A continuation is read as the function's own state or refused, before anything is touched.
 TEST_F(Handlers, AContinuationFromAnotherFunctionIsInvalidInputAndDeletesNothing) {
   s3_.put_object(source_, "a.log", "a\n");
