@@ -1,13 +1,13 @@
 #pragma once
 // CombineLogFiles: executes one plan from DetermineOperationType and writes a receipt.
 //
-// Event: {"run_id", "group_id", "plan": {bucket, key, ...}} (DetermineOperationType's result),
-// or, in manifest mode (process_manifest), {"manifest_id", "source_bucket", "date", "manifest":
-// {bucket, key, ...}} naming a JSON array of {"key", "size", "etag", "version_id"?}: the manifest
-// is planned here (pipeline/plan.h) into <DESTINATION_PREFIX>/<bucket>/date=<date>/
-// batch-<manifest id>-0001.gz (or .log), and the manifest id is the run and the group.
-// Result: {"group_id", "receipt": {bucket, key, count, bytes}, "outputs", "files", "skipped",
-// "bytes_in", "bytes_out"}.
+// Event: {"run_id", "group_id", "plan": FileRef to a pipeline::Plan} (DetermineOperationType's
+// result), with a pipeline::CombineContinuation as "continuation" when resuming; or, in manifest
+// mode (process_manifest), {"manifest_id", "source_bucket", "date", "manifest": FileRef to a JSON
+// array of pipeline::Source}: the manifest is planned here (pipeline/plan.h) into
+// pipeline::manifest_key_base outputs, and the manifest id is the run and the group.
+// Result: {"group_id", "run_id", "receipt": FileRef to a pipeline::Receipt, "already_combined",
+// "outputs", "files", "skipped", "bytes_in", "bytes_out"}.
 //
 // Each planned output becomes one multipart upload per kind of content: gzip members are
 // concatenated byte for byte into <key_base>.gz, plain text into <key_base>.log, never mixed.
@@ -30,9 +30,8 @@
 // (pipeline/ledger.h); CompleteMultipartUpload is conditional (If-None-Match: *), so an output key
 // is never written twice: a key that exists is adopted only when it is exactly that record (a retry
 // after the completion happened), and is someone else's otherwise (VerificationFailed). Each
-// output is verified (its size is what was written) before the receipt
-// {"group_id", "outputs": [{"key", "size", "etag", "sources": [...]}], "empty_sources": [...],
-//  "skipped": [...], "already_combined": [...]} is written to the work bucket. A stale upload for
+// output is verified (its size is what was written) before the pipeline::Receipt is written to
+// the work bucket. A stale upload for
 // an output key (from a crashed attempt) is aborted first.
 // Near the deadline (looked at before every long call) it stops at a commit point (a part just
 // uploaded at a source boundary), saves its progress to the work bucket and returns the event

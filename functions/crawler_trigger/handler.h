@@ -5,8 +5,9 @@
 // one already running is success, reported as such. Result: {"started": [...],
 // "already_running": [...]}.
 // Mode "partitions": registers the run's new partitions directly, which is faster and cheaper than
-// a crawl. It reads the run's receipts (WORK_BUCKET, work/<run_id>/receipts/), takes each output's
-// Hive folder (<DESTINATION_PREFIX>/<table folder>/<k>=<v>/.../), and adds the partition to table
+// a crawl. It reads the run's pipeline::Receipts (WORK_BUCKET), takes each output's Hive folder
+// (pipeline::hive_partition_of: <DESTINATION_PREFIX>/<table folder>/<k>=<v>/.../), and adds the
+// partition to table
 // GLUE_TABLE_PREFIX + <table folder> (lower case, non-alphanumerics as _) in GLUE_DATABASE with
 // BatchCreatePartition, 100 at a time, copying the table's storage descriptor with the new
 // location; a partition that already exists is fine. Result: {"created", "existing", "tables",

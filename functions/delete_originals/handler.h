@@ -1,10 +1,10 @@
 #pragma once
 // DeleteOriginals: deletes the originals a receipt says were combined, and nothing else.
 //
-// Event: CombineLogFiles' result ({"group_id", "receipt": {bucket, key, ...}}) plus "run_id", and
-// "continuation" when resuming. Result: {"group_id", "deleted", "failed", "kept_changed",
-// "failed_keys"?: {bucket, key, ...}} (counts; the keys that could not be deleted in a work file)
-// or {"group_id", "receipt", "run_id", "continuation": {...}} near the deadline.
+// Event: CombineLogFiles' result ({"run_id", "receipt": FileRef to a pipeline::Receipt, ...}), and
+// a pipeline::DeleteContinuation as "continuation" when resuming. Result: the receipt's
+// "group_id" with "deleted", "failed", "kept_changed" and "failed_keys"? (a FileRef to the keys
+// that could not be deleted), or the event with its "continuation" near the deadline.
 //
 // First every output in the receipt must exist with the receipt's size and etag
 // (VerificationFailed otherwise, and nothing is deleted). Then, per source:

@@ -4,8 +4,9 @@
 // Event: {"date": "YYYY-MM-DD"} or {"time": "<RFC 3339>"} (a schedule: the day before that time),
 // optional "run_id" (names the work folder: the execution name), optional "buckets" (only these
 // of the configured buckets), and "continuation" when resuming.
-// Result: {"run_id", "date", "groups": {bucket, key, count, bytes}, "group_count", "file_count",
-// "bytes", "skipped_recent"}, or {"run_id", "date", "continuation": {...}} near the deadline.
+// Result: {"run_id", "date", "groups": FileRef to a JSON array of pipeline::Group (each naming its
+// file list of pipeline::FileEntry lines), "group_count", "file_count", "bytes",
+// "skipped_recent"}, or near the deadline the event with a pipeline::ListingContinuation.
 //
 // For a backfill (aggregate_history), {"start_date", "end_date", "buckets"?} instead: no listing,
 // {"days": ["YYYY-MM-DD", ...], "day_count", "buckets"} (the given buckets, else every configured
