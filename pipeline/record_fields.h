@@ -79,6 +79,13 @@ class RecordFields {
     for (const auto& item : value->get_array()) items.push_back(boost::json::value_to<T>(item));
     return items;
   }
+  // A required object, read the same way.
+  RecordFields member(std::string_view name) const {
+    const boost::json::value* value = object_->if_contains(name);
+    if (value == nullptr || !value->is_object())
+      refuse("needs \"" + std::string(name) + "\" as an object");
+    return RecordFields(value->get_object(), record_ + "'s \"" + std::string(name) + "\"");
+  }
   // A list of strings (may be empty).
   std::vector<std::string> texts(std::string_view name) const {
     const boost::json::value* value = object_->if_contains(name);

@@ -12,6 +12,7 @@
 #include "common/settings.h"
 #include "common/sigv4.h"
 #include "pipeline/layout.h"
+#include "pipeline/record_fields.h"
 #include "pipeline/work_files.h"
 #include "runtime/errors.h"
 #include "runtime/logging.h"
@@ -64,15 +65,7 @@ std::optional<Partition> partition_from_id(const std::string& id) {
   return Partition{id.substr(0, hash), *date};
 }
 
-const json::object* member_object(const json::object& object, const char* name) {
-  const auto* value = object.if_contains(name);
-  return value ? value->if_object() : nullptr;
-}
-
-std::string member_string(const json::object& object, const char* name) {
-  const auto* value = object.if_contains(name);
-  return value && value->is_string() ? std::string(value->get_string()) : std::string();
-}
+using pipeline::RecordFields;
 
 bool valid_bucket_name(const std::string& name) {
   return name.size() >= 3 && name.size() <= 63 && std::all_of(name.begin(), name.end(), [](char c) {
@@ -91,11 +84,6 @@ CreatedObject checked(CreatedObject object, const std::string& time) {
   return object;
 }
 
-std::uint64_t size_of(const json::value* value) {
-  if (const auto size = value ? pipeline::whole_number(*value) : std::nullopt) return *size;
-  throw runtime::InvalidInput("the notification gives no object size (a whole number of bytes)");
-}
-
 // S3's own notification document ({"Records": [{"eventName": "ObjectCreated:Put", "s3": ...}]}).
 std::vector<CreatedObject> objects_of_s3_notification(const json::object& document) {
   std::vector<CreatedObject> objects;
@@ -103,40 +91,34 @@ std::vector<CreatedObject> objects_of_s3_notification(const json::object& docume
   if (records == nullptr || !records->is_array())
     throw runtime::InvalidInput("an S3 notification needs \"Records\"");
   for (const auto& value : records->get_array()) {
-    const auto* record = value.if_object();
-    if (record == nullptr) throw runtime::InvalidInput("a notification record is not an object");
-    if (!member_string(*record, "eventName").starts_with("ObjectCreated:")) continue;
-    const auto* s3 = member_object(*record, "s3");
-    const auto* bucket = s3 ? member_object(*s3, "bucket") : nullptr;
-    const auto* object = s3 ? member_object(*s3, "object") : nullptr;
-    if (bucket == nullptr || object == nullptr)
-      throw runtime::InvalidInput("a notification record needs s3.bucket and s3.object");
+    const RecordFields record(value, "a notification record");
+    if (!record.optional_text("eventName").starts_with("ObjectCreated:")) continue;
+    const RecordFields s3 = record.member("s3");
+    const RecordFields object = s3.member("object");
     CreatedObject created;
-    created.bucket = member_string(*bucket, "name");
-    created.key = common::url_decode(member_string(*object, "key"), /*plus_is_space=*/true);
-    created.size = size_of(object->if_contains("size"));
-    created.etag = common::quoted_etag(member_string(*object, "eTag"));
-    created.version_id = member_string(*object, "versionId");
-    objects.push_back(checked(std::move(created), member_string(*record, "eventTime")));
+    created.bucket = s3.member("bucket").optional_text("name");
+    created.key = common::url_decode(object.optional_text("key"), /*plus_is_space=*/true);
+    created.size = object.count("size");
+    created.etag = common::quoted_etag(object.optional_text("eTag"));
+    created.version_id = object.optional_text("versionId");
+    objects.push_back(checked(std::move(created), record.optional_text("eventTime")));
   }
   return objects;
 }
 
 // EventBridge's "Object Created" (keys there are not URL-encoded).
 std::vector<CreatedObject> objects_of_eventbridge(const json::object& event) {
-  if (member_string(event, "detail-type") != "Object Created") return {};
-  const auto* detail = member_object(event, "detail");
-  const auto* bucket = detail ? member_object(*detail, "bucket") : nullptr;
-  const auto* object = detail ? member_object(*detail, "object") : nullptr;
-  if (bucket == nullptr || object == nullptr)
-    throw runtime::InvalidInput("an Object Created event needs detail.bucket and detail.object");
+  const RecordFields fields(event, "an EventBridge event");
+  if (fields.optional_text("detail-type") != "Object Created") return {};
+  const RecordFields detail = fields.member("detail");
+  const RecordFields object = detail.member("object");
   CreatedObject created;
-  created.bucket = member_string(*bucket, "name");
-  created.key = member_string(*object, "key");
-  created.size = size_of(object->if_contains("size"));
-  created.etag = common::quoted_etag(member_string(*object, "etag"));
-  created.version_id = member_string(*object, "version-id");
-  return {checked(std::move(created), member_string(event, "time"))};
+  created.bucket = detail.member("bucket").optional_text("name");
+  created.key = object.optional_text("key");
+  created.size = object.count("size");
+  created.etag = common::quoted_etag(object.optional_text("etag"));
+  created.version_id = object.optional_text("version-id");
+  return {checked(std::move(created), fields.optional_text("time"))};
 }
 
 bool wanted(const Config& config, const std::string& key) {
@@ -466,12 +448,13 @@ json::value handle_records(const Config& config, Clients clients, const json::ar
   std::set<Partition> touched;
   std::int64_t recorded = 0, duplicates = 0, filtered = 0;
   for (const auto& value : records) {
-    const auto* record = value.if_object();
-    const std::string message_id = record ? member_string(*record, "messageId") : std::string();
+    // Read leniently: without its id a record cannot be named in the failures.
+    const auto* id = value.is_object() ? value.get_object().if_contains("messageId") : nullptr;
+    const std::string message_id = id && id->is_string() ? std::string(id->get_string()) : "";
     try {
-      if (record == nullptr || message_id.empty())
-        throw runtime::InvalidInput("an SQS record needs a messageId");
-      for (const auto& object : objects_of_message(member_string(*record, "body"))) {
+      if (message_id.empty()) throw runtime::InvalidInput("an SQS record needs a messageId");
+      const RecordFields record(value, "an SQS record");
+      for (const auto& object : objects_of_message(record.text("body", true))) {
         if (!wanted(config, object.key)) {
           ++filtered;
           continue;
@@ -547,9 +530,10 @@ std::vector<CreatedObject> objects_of_message(std::string_view body) {
   const json::value parsed = json::parse(body, error);
   if (error || !parsed.is_object()) throw runtime::InvalidInput("the message is not a JSON object");
   const auto& document = parsed.get_object();
-  if (member_string(document, "Event") == "s3:TestEvent") return {};
-  if (member_string(document, "Type") == "Notification") {  // SNS
-    return objects_of_message(member_string(document, "Message"));
+  const RecordFields fields(document, "the message");
+  if (fields.optional_text("Event") == "s3:TestEvent") return {};
+  if (fields.optional_text("Type") == "Notification") {  // SNS
+    return objects_of_message(fields.optional_text("Message"));
   }
   if (document.contains("detail-type")) return objects_of_eventbridge(document);
   if (document.contains("Records")) return objects_of_s3_notification(document);
@@ -578,7 +562,7 @@ json::value handle(const Config& config, Clients clients, const json::value& eve
   if (input == nullptr) throw runtime::InvalidInput("the event must be a JSON object");
   if (const auto* records = input->if_contains("Records"); records && records->is_array())
     return handle_records(config, clients, records->get_array(), now);
-  const std::string action = member_string(*input, "action");
+  const std::string action = RecordFields(*input, "the event").optional_text("action");
   if (action == "flush" || action == "sweep") {
     // The schedule's time (Scheduler's <aws.scheduler.scheduled-time>): a retried or replayed
     // flush decides what is over and what is old as the scheduled one would.
