@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
+#include <charconv>
 #include <cstdio>
 #include <map>
 #include <random>
@@ -14,6 +15,7 @@
 #include "pipeline/layout.h"
 #include "pipeline/record_fields.h"
 #include "pipeline/work_files.h"
+#include "runtime/clock.h"
 #include "runtime/errors.h"
 #include "runtime/logging.h"
 #include "runtime/metrics.h"
@@ -34,19 +36,31 @@ json::object s(const std::string& text) {
 json::object n(std::int64_t number) {
   return {{"N", std::to_string(number)}};
 }
-std::int64_t epoch_ms(Clock::time_point time) {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(time.time_since_epoch()).count();
-}
 std::int64_t epoch_s(Clock::time_point time) {
   return std::chrono::duration_cast<std::chrono::seconds>(time.time_since_epoch()).count();
 }
+// A string ("S") or number ("N") attribute of a ledger item, as text; "" when it has none.
 std::string attribute(const json::object& item, const char* name) {
   const auto* value = item.if_contains(name);
   if (value == nullptr || !value->is_object()) return {};
-  const auto& typed = value->get_object();
-  if (const auto* text = typed.if_contains("S")) return std::string(text->as_string());
-  if (const auto* number = typed.if_contains("N")) return std::string(number->as_string());
+  for (const char* type : {"S", "N"}) {
+    const auto* typed = value->get_object().if_contains(type);
+    if (typed != nullptr && typed->is_string()) return std::string(typed->get_string());
+  }
   return {};
+}
+
+// A number attribute of a ledger item; an item without it was not written by this function.
+std::int64_t number_attribute(const json::object& item, const char* name) {
+  const std::string text = attribute(item, name);
+  std::int64_t number = 0;
+  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), number);
+  if (text.empty() || error != std::errc() || end != text.data() + text.size()) {
+    throw common::AwsError("MalformedItem",
+                           "a ledger item has no number \"" + std::string(name) + "\"", "", 200,
+                           false);
+  }
+  return number;
 }
 
 // A partition of the ledger: one source bucket's files of one day.
@@ -154,7 +168,7 @@ class Ledger {
                       {"key", s(object.key)},
                       {"size", n(static_cast<std::int64_t>(object.size))},
                       {"etag", s(object.etag.empty() ? std::string("-") : object.etag)},
-                      {"received_at", n(epoch_ms(now_))},
+                      {"received_at", n(runtime::epoch_ms(now_))},
                       {"expires_at", n(expires_at())}};
     if (!object.version_id.empty()) item["version_id"] = s(object.version_id);
     if (object.size == 0) {
@@ -163,7 +177,8 @@ class Ledger {
       item["state"] = s("PENDING");
       item["open_pk"] = s("P#" + Partition{object.bucket, object.date}.id());
       char order[24];
-      std::snprintf(order, sizeof order, "%013lld#", static_cast<long long>(epoch_ms(now_)));
+      std::snprintf(order, sizeof order, "%013lld#",
+                    static_cast<long long>(runtime::epoch_ms(now_)));
       item["open_sk"] = s(order + object.key);
     }
     try {
@@ -179,7 +194,8 @@ class Ledger {
     clients_.dynamodb.update_item(
         config_.table, {{"pk", s("PARTITIONS")}, {"sk", s(partition.id())}},
         "SET expires_at = :expires, seen_at = :now",
-        common::Condition{"", {}, {{":expires", n(expires_at())}, {":now", n(epoch_ms(now_))}}});
+        common::Condition{
+            "", {}, {{":expires", n(expires_at())}, {":now", n(runtime::epoch_ms(now_))}}});
   }
 
   std::vector<Partition> partitions() {
@@ -233,8 +249,9 @@ class Ledger {
     query.values = {{":open", s("U#" + partition.id())}};
     int started = 0;
     for (const auto& listed : clients_.dynamodb.query_all(query)) {
-      const auto created = std::stoll(attribute(listed, "created_at"));
-      if (created > epoch_ms(now_ - config_.sweep_after)) continue;  // a builder may be on it
+      const auto created = number_attribute(listed, "created_at");
+      if (created > runtime::epoch_ms(now_ - config_.sweep_after))
+        continue;  // a builder may be on it
       const auto item = clients_.dynamodb.get_item(
           config_.table, {{"pk", s("M#" + partition.id())}, {"sk", listed.at("sk")}});
       if (!item || !item->contains("open_pk")) continue;
@@ -248,7 +265,7 @@ class Ledger {
   std::int64_t oldest_pending_ms(const Partition& partition) {
     const auto files = pending(partition, 1);
     if (files.empty()) return -1;
-    return std::stoll(attribute(files.front(), "received_at"));
+    return number_attribute(files.front(), "received_at");
   }
 
  private:
@@ -270,7 +287,7 @@ class Ledger {
     manifest["files"] = json::object{{"L", json::array{}}};
     manifest["file_count"] = n(0);
     manifest["bytes"] = n(0);
-    manifest["created_at"] = n(epoch_ms(now_));
+    manifest["created_at"] = n(runtime::epoch_ms(now_));
     manifest["expires_at"] = n(expires_at());
     manifest["open_pk"] = s("U#" + partition.id());
     manifest["open_sk"] = s(id);
@@ -369,7 +386,7 @@ class Ledger {
                          {"etag", file.at("etag")}};
       if (file.contains("version_id")) entry["version_id"] = file.at("version_id");
       listed.push_back(json::object{{"M", std::move(entry)}});
-      bytes += std::stoll(attribute(file, "size"));
+      bytes += number_attribute(file, "size");
     }
     items.push_back(json::object{
         {"Update",
@@ -398,7 +415,7 @@ class Ledger {
       json::object source{{"key", attribute(entry, "key")},
                           {"ledger_sk", entry.contains("ledger_sk") ? attribute(entry, "ledger_sk")
                                                                     : attribute(entry, "key")},
-                          {"size", std::stoll(attribute(entry, "size"))},
+                          {"size", number_attribute(entry, "size")},
                           {"etag", attribute(entry, "etag")}};
       if (entry.contains("version_id")) source["version_id"] = attribute(entry, "version_id");
       bytes += source.at("size").as_int64();
@@ -516,7 +533,8 @@ json::value handle_schedule(const Config& config, Clients clients, const std::st
     }
     const bool day_over = partition.date < today;
     const auto oldest = ledger.oldest_pending_ms(partition);
-    const bool too_old = oldest >= 0 && oldest <= epoch_ms(now) - config.max_age.count() * 1000;
+    const bool too_old =
+        oldest >= 0 && oldest <= runtime::epoch_ms(now) - config.max_age.count() * 1000;
     if (oldest >= 0 && (day_over || too_old)) started += ledger.cut(partition, 1);
   }
   runtime::log::info(action == "sweep" ? "swept" : "flushed", "manifests", started);
