@@ -9,9 +9,8 @@
 // (pipeline::hive_partition_of: <DESTINATION_PREFIX>/<table folder>/<k>=<v>/.../), and adds the
 // partition to table GLUE_TABLE_PREFIX + <table folder> (lower case, non-alphanumerics as _) in
 // GLUE_DATABASE with BatchCreatePartition, 100 at a time, copying the table's storage descriptor
-// with the new location; a partition that already exists is fine. Result: {"created", "existing", "tables",
-// "missing_tables": [...]}.
-// Event: {"run_id", ...}; anything else in it is ignored.
+// with the new location; a partition that already exists is fine. Result: {"created", "existing",
+// "tables", "missing_tables": [...]}. Event: {"run_id", ...}; anything else in it is ignored.
 #include <string>
 #include <vector>
 
