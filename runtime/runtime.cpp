@@ -33,11 +33,6 @@ struct HttpResponse {
   std::string trace_id;
 };
 
-struct ErrorReport {
-  std::string type;
-  std::string message;
-};
-
 std::string demangled_name(const std::type_info& type) {
   int status = 0;
   std::unique_ptr<char, decltype(&std::free)> name(
@@ -45,21 +40,6 @@ std::string demangled_name(const std::type_info& type) {
   return (status == 0 && name) ? std::string(name.get()) : std::string(type.name());
 }
 
-// Must be called from inside a catch block.
-ErrorReport describe_current_exception(const ErrorNamer& name_error) {
-  try {
-    throw;
-  } catch (const Error& error) {
-    return {error.error_type(), error.what()};
-  } catch (const std::exception& error) {
-    if (name_error) {
-      if (auto type = name_error(error)) return {std::move(*type), error.what()};
-    }
-    return {error_type::kUnhandledError, demangled_name(typeid(error)) + ": " + error.what()};
-  } catch (...) {
-    return {error_type::kUnhandledError, "non-standard exception"};
-  }
-}
 
 std::string error_body(const ErrorReport& report) {
   return boost::json::serialize(boost::json::object{{"errorMessage", report.message},
@@ -208,6 +188,21 @@ std::variant<std::string, ErrorReport> invoke(const Handler& handler, const Http
 }
 
 }  // namespace
+
+ErrorReport describe_current_exception(const ErrorNamer& name_error) {
+  try {
+    throw;
+  } catch (const Error& error) {
+    return {error.error_type(), error.what()};
+  } catch (const std::exception& error) {
+    if (name_error) {
+      if (auto type = name_error(error)) return {std::move(*type), error.what()};
+    }
+    return {error_type::kUnhandledError, demangled_name(typeid(error)) + ": " + error.what()};
+  } catch (...) {
+    return {error_type::kUnhandledError, "non-standard exception"};
+  }
+}
 
 int run(const HandlerFactory& make_handler, const ErrorNamer& name_error) {
   log::configure_from_environment();

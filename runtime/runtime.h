@@ -37,6 +37,15 @@ using HandlerFactory = std::function<Handler()>;
 // function's main() passes the namer of the layers it is built on.
 using ErrorNamer = std::function<std::optional<std::string>(const std::exception&)>;
 
+// What the runtime reports for a failed invocation: errorType and errorMessage.
+struct ErrorReport {
+  std::string type;
+  std::string message;
+};
+// The report of the exception being handled (call it inside a catch block): a runtime::Error's
+// own name, then `name_error`'s, else UnhandledError.
+ErrorReport describe_current_exception(const ErrorNamer& name_error = {});
+
 // Runs until the Runtime API goes away. Returns the process exit code.
 int run(const HandlerFactory& make_handler, const ErrorNamer& name_error = {});
 

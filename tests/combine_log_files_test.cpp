@@ -14,6 +14,7 @@
 #include "common/s3.h"
 #include "pipeline/work_files.h"
 #include "tests/aws_test_support.h"
+#include "tests/in_process.h"
 
 namespace {
 
@@ -66,14 +67,14 @@ class CombineTest : public ::testing::Test {
                        {"source_bucket", source_},     {"directory", directory},
                        {"date", "2026-03-05"},         {"run_id", "run"},
                        {"files", files.to_json()}};
-    auto planned = tests::invoke_function(moto_, "DetermineOperationType", group, environment());
+    auto planned = tests::invoke_handler(moto_, "DetermineOperationType", group, environment());
     EXPECT_EQ(planned.exit_code, 0) << planned.logs;
     if (after_planning) after_planning();
     json::object event = planned.response.as_object();
     event["run_id"] = "run";
     auto combine_environment = environment();
     if (!combine_endpoint_.empty()) combine_environment["AWS_ENDPOINT_URL"] = combine_endpoint_;
-    return tests::invoke_function(moto_, "CombineLogFiles", event, combine_environment);
+    return tests::invoke_handler(moto_, "CombineLogFiles", event, combine_environment);
   }
   json::object receipt_of(const tests::Invocation& run) {
     const auto ref = pipeline::FileRef::from_json(run.response.at("receipt"), "receipt");
@@ -130,7 +131,7 @@ class CombineTest : public ::testing::Test {
     tests::Invocation run;
     for (int invocations = 0; invocations < 60; ++invocations) {
       if (inputs != nullptr) inputs->push_back(event);
-      run = tests::invoke_function(moto_, "CombineLogFiles", event, env);
+      run = tests::invoke_handler(moto_, "CombineLogFiles", event, env);
       if (run.exit_code != 0 || !run.response.as_object().contains("continuation")) break;
       event = run.response;
     }
@@ -320,7 +321,7 @@ TEST_F(CombineTest, ContinuationAcrossInvocationsGivesTheSameOutputEvenWhenRetri
                            {"group_id", "g-bulk"},
                            {"plan", pipeline::FileRef{work_, "plans/bulk.json", 1, 0}.to_json()}};
 
-  const auto once = tests::invoke_function(moto_, "CombineLogFiles", event, environment());
+  const auto once = tests::invoke_handler(moto_, "CombineLogFiles", event, environment());
   ASSERT_EQ(once.exit_code, 0) << once.logs;
   const auto once_receipt = receipt_of(once);
   ASSERT_EQ(once_receipt.at("outputs").as_array().size(), 1u);
@@ -335,7 +336,7 @@ TEST_F(CombineTest, ContinuationAcrossInvocationsGivesTheSameOutputEvenWhenRetri
   bool retried = false;
   tests::Invocation run;
   while (true) {
-    run = tests::invoke_function(moto_, "CombineLogFiles", next, env);
+    run = tests::invoke_handler(moto_, "CombineLogFiles", next, env);
     ASSERT_EQ(run.exit_code, 0) << run.logs;
     ++invocations;
     if (!run.response.as_object().contains("continuation") || invocations > 40) break;
@@ -404,8 +405,7 @@ TEST_F(CombineTest, BrokenAndBinarySourcesAreLeftInPlaceAndReported) {
   EXPECT_NE(run.logs.find("SkippedFiles"), std::string::npos) << "the metric is emitted";
 
   json::object delete_event = run.response.as_object();
-  const auto deleted =
-      tests::invoke_function(moto_, "DeleteOriginals", delete_event, environment());
+  const auto deleted = tests::invoke_handler(moto_, "DeleteOriginals", delete_event, environment());
   ASSERT_EQ(deleted.exit_code, 0) << deleted.logs;
   for (const auto& key : bad) EXPECT_TRUE(source_exists(key)) << key << " must stay";
   EXPECT_FALSE(source_exists(dir + "good-1.json.gz"));
@@ -482,8 +482,8 @@ TEST_F(CombineTest, AnOutputKeyTakenByAnotherObjectIsNeverWrittenOver) {
   const std::string dir = "taken/2026-03-05/";
   put(dir + "one.log", "one\n", "one\n");
   s3_.put_object(destination_, "agg/taken.log", "somebody else's object\n");
-  const auto run = tests::invoke_function(moto_, "CombineLogFiles",
-                                          plan_event("taken", {dir + "one.log"}), environment());
+  const auto run = tests::invoke_handler(moto_, "CombineLogFiles",
+                                         plan_event("taken", {dir + "one.log"}), environment());
   EXPECT_EQ(run.exit_code, 1) << run.logs;
   EXPECT_EQ(run.response.at("errorType").as_string(), "VerificationFailed") << run.logs;
   EXPECT_EQ(fetch_text("agg/taken.log"), "somebody else's object\n");
@@ -644,7 +644,7 @@ TEST_F(CombineTest, BadInputIsAClearErrorAndWritesNothing) {
         json::value(
             json::object{{"run_id", "a/b"}, {"group_id", "g"}, {"plan", bad_plan.to_json()}}),
         json::value(42)}) {
-    const auto run = tests::invoke_function(moto_, "CombineLogFiles", event, environment());
+    const auto run = tests::invoke_handler(moto_, "CombineLogFiles", event, environment());
     EXPECT_EQ(run.exit_code, 1) << json::serialize(event);
     EXPECT_EQ(run.response.at("errorType").as_string(), "InvalidInput")
         << json::serialize(event) << run.logs;

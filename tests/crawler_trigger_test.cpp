@@ -8,6 +8,7 @@
 #include "common/s3.h"
 #include "pipeline/records.h"
 #include "tests/aws_test_support.h"
+#include "tests/in_process.h"
 
 namespace {
 
@@ -48,13 +49,13 @@ TEST_F(CrawlerTriggerTest, StartsCrawlersAndAlreadyRunningIsSuccess) {
   }
   const std::map<std::string, std::string> env{{"CRAWLER_NAMES", first + ", " + second}};
   const auto run =
-      tests::invoke_function(moto_, "CrawlerTrigger", json::object{{"run_id", "r"}}, env);
+      tests::invoke_handler(moto_, "CrawlerTrigger", json::object{{"run_id", "r"}}, env);
   ASSERT_EQ(run.exit_code, 0) << run.logs;
   EXPECT_EQ(run.response.at("started").as_array().size(), 2u);
   const auto state =
       tests::aws_cli(moto_, "glue get-crawler --name " + first + " --query Crawler.State");
   EXPECT_EQ(state.out, "\"RUNNING\"\n");
-  const auto again = tests::invoke_function(moto_, "CrawlerTrigger", json::object{}, env);
+  const auto again = tests::invoke_handler(moto_, "CrawlerTrigger", json::object{}, env);
   ASSERT_EQ(again.exit_code, 0) << again.logs;
   EXPECT_EQ(again.response.at("already_running").as_array().size(), 2u);
   EXPECT_TRUE(again.response.at("started").as_array().empty());
@@ -84,7 +85,7 @@ TEST_F(CrawlerTriggerTest, PartitionsModeRegistersEachNewHiveFolderOnce) {
                                                {"GLUE_DATABASE", database_},
                                                {"GLUE_TABLE_PREFIX", "ct_"}};
   const auto run =
-      tests::invoke_function(moto_, "CrawlerTrigger", json::object{{"run_id", "run-7"}}, env);
+      tests::invoke_handler(moto_, "CrawlerTrigger", json::object{{"run_id", "run-7"}}, env);
   ASSERT_EQ(run.exit_code, 0) << run.logs;
   EXPECT_EQ(run.response.at("created").as_int64(), 1) << "two outputs, one folder";
   EXPECT_EQ(json::serialize(run.response.at("missing_tables")), R"(["ct_config"])");
@@ -98,7 +99,7 @@ TEST_F(CrawlerTriggerTest, PartitionsModeRegistersEachNewHiveFolderOnce) {
   EXPECT_EQ(listed.at(0).at(1).as_string(), "s3://dest/" + dir);
 
   const auto again =
-      tests::invoke_function(moto_, "CrawlerTrigger", json::object{{"run_id", "run-7"}}, env);
+      tests::invoke_handler(moto_, "CrawlerTrigger", json::object{{"run_id", "run-7"}}, env);
   ASSERT_EQ(again.exit_code, 0) << again.logs;
   EXPECT_EQ(again.response.at("created").as_int64(), 0);
   EXPECT_EQ(again.response.at("existing").as_int64(), 1);
@@ -106,7 +107,7 @@ TEST_F(CrawlerTriggerTest, PartitionsModeRegistersEachNewHiveFolderOnce) {
   for (const json::value& bad :
        {json::value(json::object{}), json::value(json::object{{"run_id", "../run-7"}}),
         json::value(json::object{{"run_id", 7}}), json::value("run-7")}) {
-    const auto rejected = tests::invoke_function(moto_, "CrawlerTrigger", bad, env);
+    const auto rejected = tests::invoke_handler(moto_, "CrawlerTrigger", bad, env);
     EXPECT_EQ(rejected.exit_code, 1) << json::serialize(bad);
     EXPECT_EQ(rejected.response.at("errorType").as_string(), "InvalidInput")
         << json::serialize(bad);
@@ -131,12 +132,12 @@ TEST_F(CrawlerTriggerTest, ManyPartitionsAreRegisteredAHundredAtATime) {
     outputs.push_back("agg/vpc-flow/date=" + day.iso() + "/f-0001.log");
   put_receipt(work, "work/run-250/receipts/g.json", outputs);
   const auto run =
-      tests::invoke_function(moto_, "CrawlerTrigger", json::object{{"run_id", "run-250"}},
-                             {{"CRAWLER_MODE", "partitions"},
-                              {"WORK_BUCKET", work},
-                              {"DESTINATION_PREFIX", "agg"},
-                              {"GLUE_DATABASE", database_},
-                              {"GLUE_TABLE_PREFIX", "ct_"}});
+      tests::invoke_handler(moto_, "CrawlerTrigger", json::object{{"run_id", "run-250"}},
+                            {{"CRAWLER_MODE", "partitions"},
+                             {"WORK_BUCKET", work},
+                             {"DESTINATION_PREFIX", "agg"},
+                             {"GLUE_DATABASE", database_},
+                             {"GLUE_TABLE_PREFIX", "ct_"}});
   ASSERT_EQ(run.exit_code, 0) << run.logs;
   EXPECT_EQ(run.response.at("created").as_int64(), 250) << json::serialize(run.response);
   EXPECT_TRUE(run.response.at("missing_tables").as_array().empty());
@@ -148,8 +149,8 @@ TEST_F(CrawlerTriggerTest, ManyPartitionsAreRegisteredAHundredAtATime) {
 
 TEST_F(CrawlerTriggerTest, ACrawlerThatDoesNotExistFailsNamingIt) {
   const std::string missing = tests::unique_name("no-such-crawler");
-  const auto run = tests::invoke_function(moto_, "CrawlerTrigger", json::object{{"run_id", "r"}},
-                                          {{"CRAWLER_NAMES", missing}});
+  const auto run = tests::invoke_handler(moto_, "CrawlerTrigger", json::object{{"run_id", "r"}},
+                                         {{"CRAWLER_NAMES", missing}});
   EXPECT_EQ(run.exit_code, 1);
   const std::string message(run.response.at("errorMessage").as_string());
   EXPECT_NE(message.find("EntityNotFoundException"), std::string::npos) << message;
@@ -157,11 +158,11 @@ TEST_F(CrawlerTriggerTest, ACrawlerThatDoesNotExistFailsNamingIt) {
 }
 
 TEST_F(CrawlerTriggerTest, BadConfigurationFailsInitialisation) {
-  const auto run = tests::invoke_function(moto_, "CrawlerTrigger", json::object{},
-                                          {{"CRAWLER_MODE", "sometimes"}});
+  const auto run = tests::invoke_handler(moto_, "CrawlerTrigger", json::object{},
+                                         {{"CRAWLER_MODE", "sometimes"}});
   EXPECT_EQ(run.exit_code, 1);
   EXPECT_EQ(run.response.at("errorType").as_string(), "ConfigurationError");
-  const auto none = tests::invoke_function(moto_, "CrawlerTrigger", json::object{}, {});
+  const auto none = tests::invoke_handler(moto_, "CrawlerTrigger", json::object{}, {});
   EXPECT_EQ(none.response.at("errorType").as_string(), "ConfigurationError");
 }
 

@@ -10,6 +10,7 @@
 #include "common/s3.h"
 #include "pipeline/work_files.h"
 #include "tests/aws_test_support.h"
+#include "tests/in_process.h"
 
 namespace {
 
@@ -40,7 +41,7 @@ class DeleteOriginalsTest : public ::testing::Test {
   // Combine's result with run_id, ready for DeleteOriginals.
   json::object combine_day(
       const std::function<void()>& after_listing = [] {}, const std::string& run_id = "run") {
-    const auto found = tests::invoke_function(
+    const auto found = tests::invoke_handler(
         moto_, "GetFiles", {{"date", "2026-03-05"}, {"run_id", run_id}}, environment());
     EXPECT_EQ(found.exit_code, 0) << found.logs;
     const auto groups = pipeline::read_json_array(
@@ -49,11 +50,11 @@ class DeleteOriginalsTest : public ::testing::Test {
     json::object group = groups.at(0).as_object();
     group["run_id"] = run_id;
     after_listing();
-    auto planned = tests::invoke_function(moto_, "DetermineOperationType", group, environment());
+    auto planned = tests::invoke_handler(moto_, "DetermineOperationType", group, environment());
     EXPECT_EQ(planned.exit_code, 0) << planned.logs;
     json::object plan = planned.response.as_object();
     plan["run_id"] = run_id;
-    auto combined = tests::invoke_function(moto_, "CombineLogFiles", plan, environment());
+    auto combined = tests::invoke_handler(moto_, "CombineLogFiles", plan, environment());
     EXPECT_EQ(combined.exit_code, 0) << combined.logs;
     json::object result = combined.response.as_object();
     result["run_id"] = run_id;
@@ -86,7 +87,7 @@ TEST_F(DeleteOriginalsTest, EveryVersionIsCombinedAndExactlyTheCombinedVersionsG
     newer = s3_.put_object(source_, dir + "b.log", "b written after listing\n").version_id;
   });
   EXPECT_EQ(json::serialize(combined.at("files")), "6") << json::serialize(combined);
-  const auto run = tests::invoke_function(moto_, "DeleteOriginals", combined, environment());
+  const auto run = tests::invoke_handler(moto_, "DeleteOriginals", combined, environment());
   ASSERT_EQ(run.exit_code, 0) << run.logs;
   EXPECT_EQ(run.response.at("failed").as_int64(), 0);
   EXPECT_TRUE(versions(dir + "a.log").empty()) << "every version of a was combined, and is gone";
@@ -118,7 +119,7 @@ TEST_F(DeleteOriginalsTest, ADayRunAgainAfterItsDeletionsFailedCombinesNothingTw
   const auto again = combine_day([] {}, "again");
   EXPECT_EQ(again.at("already_combined").as_int64(), 2) << json::serialize(again);
   EXPECT_EQ(again.at("files").as_int64(), 1) << "only the late file is combined";
-  const auto run = tests::invoke_function(moto_, "DeleteOriginals", again, environment());
+  const auto run = tests::invoke_handler(moto_, "DeleteOriginals", again, environment());
   ASSERT_EQ(run.exit_code, 0) << run.logs;
   EXPECT_EQ(run.response.at("deleted").as_int64(), 3);
   for (const char* name : {"a.log", "b.log", "c.log"})
@@ -152,23 +153,23 @@ TEST(DeleteOriginalsSigned, KeysWithDotSegmentsGoThroughTheDayWithSignaturesChec
                                                   {"OTHER_BUCKETS", source},
                                                   {"DELAY_WINDOW_S", "0"}};
   const auto found =
-      tests::invoke_function(moto, "GetFiles", {{"date", "2026-03-05"}, {"run_id", "run"}}, env);
+      tests::invoke_handler(moto, "GetFiles", {{"date", "2026-03-05"}, {"run_id", "run"}}, env);
   ASSERT_EQ(found.exit_code, 0) << found.logs;
   std::size_t combined = 0;
   for (const auto& item : pipeline::read_json_array(
            s3, pipeline::FileRef::from_json(found.response.at("groups"), "g"))) {
     json::object group = item.as_object();
     group["run_id"] = "run";
-    const auto planned = tests::invoke_function(moto, "DetermineOperationType", group, env);
+    const auto planned = tests::invoke_handler(moto, "DetermineOperationType", group, env);
     ASSERT_EQ(planned.exit_code, 0) << planned.logs;
     json::object plan = planned.response.as_object();
     plan["run_id"] = "run";
-    const auto result = tests::invoke_function(moto, "CombineLogFiles", plan, env);
+    const auto result = tests::invoke_handler(moto, "CombineLogFiles", plan, env);
     ASSERT_EQ(result.exit_code, 0) << result.logs;
     combined += static_cast<std::size_t>(result.response.at("files").as_int64());
     json::object done = result.response.as_object();
     done["run_id"] = "run";
-    const auto deleted = tests::invoke_function(moto, "DeleteOriginals", done, env);
+    const auto deleted = tests::invoke_handler(moto, "DeleteOriginals", done, env);
     ASSERT_EQ(deleted.exit_code, 0) << deleted.logs;
   }
   EXPECT_EQ(combined, keys.size() + 1);
@@ -199,7 +200,7 @@ TEST_F(DeleteOriginalsTest, UnversionedFileChangedAfterCombiningIsKept) {
   tests::Invocation run;
   int invocations = 0;
   do {
-    run = tests::invoke_function(moto_, "DeleteOriginals", event, env);
+    run = tests::invoke_handler(moto_, "DeleteOriginals", event, env);
     ASSERT_EQ(run.exit_code, 0) << run.logs;
     event = run.response;
   } while (run.response.as_object().contains("continuation") && ++invocations < 20);
@@ -220,17 +221,17 @@ TEST_F(DeleteOriginalsTest, AnOutputThatDoesNotMatchItsReceiptStopsEverything) {
   const auto output = s3_.list_all(destination_).at(0).key;
   // The same size, other bytes: only the ETag tells them apart.
   s3_.put_object(destination_, output, "y\n");
-  const auto same_size = tests::invoke_function(moto_, "DeleteOriginals", combined, environment());
+  const auto same_size = tests::invoke_handler(moto_, "DeleteOriginals", combined, environment());
   EXPECT_EQ(same_size.exit_code, 1);
   EXPECT_EQ(same_size.response.at("errorType").as_string(), "VerificationFailed") << same_size.logs;
   EXPECT_EQ(tests::cli_keys(moto_, source_).size(), 1u) << "nothing deleted";
   s3_.put_object(destination_, output, "tampered\n");
-  const auto run = tests::invoke_function(moto_, "DeleteOriginals", combined, environment());
+  const auto run = tests::invoke_handler(moto_, "DeleteOriginals", combined, environment());
   EXPECT_EQ(run.exit_code, 1);
   EXPECT_EQ(run.response.at("errorType").as_string(), "VerificationFailed") << run.logs;
   EXPECT_EQ(tests::cli_keys(moto_, source_).size(), 1u) << "nothing deleted";
   s3_.delete_objects(destination_, {{output, ""}});
-  const auto missing = tests::invoke_function(moto_, "DeleteOriginals", combined, environment());
+  const auto missing = tests::invoke_handler(moto_, "DeleteOriginals", combined, environment());
   EXPECT_EQ(missing.response.at("errorType").as_string(), "VerificationFailed");
   EXPECT_EQ(tests::cli_keys(moto_, source_).size(), 1u);
 }
@@ -241,7 +242,7 @@ TEST_F(DeleteOriginalsTest, BadInputIsAClearErrorAndDeletesNothing) {
   for (const json::value& event :
        {json::value(json::object{{"group_id", "g"}}), json::value(json::object{{"receipt", "r"}}),
         json::value(json::object{{"receipt", not_a_receipt.to_json()}}), json::value("x")}) {
-    const auto run = tests::invoke_function(moto_, "DeleteOriginals", event, environment());
+    const auto run = tests::invoke_handler(moto_, "DeleteOriginals", event, environment());
     EXPECT_EQ(run.exit_code, 1) << json::serialize(event);
     EXPECT_EQ(run.response.at("errorType").as_string(), "InvalidInput") << json::serialize(event);
   }
@@ -264,7 +265,7 @@ TEST_F(DeleteOriginalsTest, KeysRefusedInsideADeleteAreRetriedThenReported) {
   auto environment = this->environment();
   environment["AWS_ENDPOINT_URL"] = proxy.url();
 
-  const auto run = tests::invoke_function(moto_, "DeleteOriginals", combined, environment);
+  const auto run = tests::invoke_handler(moto_, "DeleteOriginals", combined, environment);
 
   ASSERT_EQ(run.exit_code, 0) << run.logs;
   // Every round refuses one key: the first of four, then that one alone, until the rounds end.

@@ -8,6 +8,7 @@
 #include "common/s3.h"
 #include "pipeline/work_files.h"
 #include "tests/aws_test_support.h"
+#include "tests/in_process.h"
 
 namespace {
 
@@ -54,7 +55,7 @@ TEST_F(DetermineOperationTypeTest, ControlTowerGroupFromGetFilesIsAggregatedUnde
   const std::string dir = "o-abc123/AWSLogs/111111111111/CloudTrail/eu-west-1/2026/03/05/";
   for (const char* name : {"b.json.gz", "a.json.gz", "c.json.gz"})
     s3_.put_object(source_, dir + name, "{}");
-  const auto found = tests::invoke_function(
+  const auto found = tests::invoke_handler(
       moto_, "GetFiles", {{"date", "2026-03-05"}, {"run_id", "chain"}},
       {{"WORK_BUCKET", work_}, {"CONTROL_TOWER_BUCKET", source_}, {"DELAY_WINDOW_S", "0"}});
   ASSERT_EQ(found.exit_code, 0) << found.logs;
@@ -64,7 +65,7 @@ TEST_F(DetermineOperationTypeTest, ControlTowerGroupFromGetFilesIsAggregatedUnde
   json::object item = groups[0].as_object();
   item["run_id"] = "chain";  // what the Map's ItemSelector adds
 
-  const auto run = tests::invoke_function(moto_, "DetermineOperationType", item, environment());
+  const auto run = tests::invoke_handler(moto_, "DetermineOperationType", item, environment());
   ASSERT_EQ(run.exit_code, 0) << run.logs;
   EXPECT_EQ(run.response.at("operation").as_string(), "aggregate");
   EXPECT_EQ(run.response.at("files").as_int64(), 3);
@@ -84,14 +85,14 @@ TEST_F(DetermineOperationTypeTest, ControlTowerGroupFromGetFilesIsAggregatedUnde
             (std::vector<std::string>{dir + "a.json.gz", dir + "b.json.gz", dir + "c.json.gz"}));
 
   // Deterministic: planned again, the same plan.
-  const auto again = tests::invoke_function(moto_, "DetermineOperationType", item, environment());
+  const auto again = tests::invoke_handler(moto_, "DetermineOperationType", item, environment());
   EXPECT_EQ(json::serialize(plan_of(again)), json::serialize(plan));
 }
 
 TEST_F(DetermineOperationTypeTest, LargeFilesAreCopiedAsTheyAreAndEmptyGroupsNeedNothing) {
   auto env = environment();
   env["GLACIER_MIN_SIZE"] = "100";
-  const auto copy = tests::invoke_function(
+  const auto copy = tests::invoke_handler(
       moto_, "DetermineOperationType",
       group({{{"key", "logs/2026-03-05/big-1.log"}, {"size", 150}, {"etag", "\"1\""}},
              {{"key", "logs/2026-03-05/big-2.log"}, {"size", 120}, {"etag", "\"2\""}}},
@@ -106,7 +107,7 @@ TEST_F(DetermineOperationTypeTest, LargeFilesAreCopiedAsTheyAreAndEmptyGroupsNee
                                                        "_big-1.log");
   EXPECT_TRUE(outputs[0].at("copy").as_bool());
 
-  const auto none = tests::invoke_function(
+  const auto none = tests::invoke_handler(
       moto_, "DetermineOperationType",
       group({}, {{"group_id", "g-none"}, {"kind", "other"}, {"directory", "x/"}}), environment());
   ASSERT_EQ(none.exit_code, 0) << none.logs;
@@ -117,7 +118,7 @@ TEST_F(DetermineOperationTypeTest, LargeFilesAreCopiedAsTheyAreAndEmptyGroupsNee
 TEST_F(DetermineOperationTypeTest, UnknownSizesAreAskedOfS3) {
   s3_.put_object(source_, "app/2026/03/05/07/a.log", "seven\n");
   s3_.put_object(source_, "app/2026/03/05/07/b.log", "seven!!\n");
-  const auto run = tests::invoke_function(
+  const auto run = tests::invoke_handler(
       moto_, "DetermineOperationType",
       group({{{"key", "app/2026/03/05/07/a.log"}}, {{"key", "app/2026/03/05/07/b.log"}}},
             {{"group_id", "g-head"}, {"kind", "other"}, {"directory", "app/2026/03/05/07/"}}),
@@ -145,7 +146,7 @@ TEST_F(DetermineOperationTypeTest, ADayAggregatedAgainGetsNewOutputsBesideTheEar
        {app + "-0001.gz", app + "-0002.log", app + "-0009-not-ours.log", logs + "_big-1.log"}) {
     s3_.put_object(destination_, directory + name, "earlier run\n");
   }
-  const auto run = tests::invoke_function(
+  const auto run = tests::invoke_handler(
       moto_, "DetermineOperationType",
       group({{{"key", "app/2026/03/05/07/late.log"}, {"size", 5}, {"etag", "\"e\""}}},
             {{"group_id", "g-late"}, {"kind", "other"}, {"directory", "app/2026/03/05/07/"}}),
@@ -156,7 +157,7 @@ TEST_F(DetermineOperationTypeTest, ADayAggregatedAgainGetsNewOutputsBesideTheEar
 
   auto env = environment();
   env["GLACIER_MIN_SIZE"] = "100";
-  const auto copy = tests::invoke_function(
+  const auto copy = tests::invoke_handler(
       moto_, "DetermineOperationType",
       group({{{"key", "logs/2026-03-05/big-1.log"}, {"size", 150}, {"etag", "\"1\""}}},
             {{"group_id", "g-copy"}, {"kind", "other"}, {"directory", "logs/2026-03-05/"}}),
@@ -173,7 +174,7 @@ TEST_F(DetermineOperationTypeTest, DistinctGroupsNeverShareAnOutputKey) {
   std::size_t outputs = 0;
   auto plan = [&](const std::string& directory, std::uint64_t size, const std::string& file,
                   const std::map<std::string, std::string>& env) {
-    const auto run = tests::invoke_function(
+    const auto run = tests::invoke_handler(
         moto_, "DetermineOperationType",
         group(
             {{{"key", directory + file}, {"size", size}, {"etag", "\"e\""}},
@@ -213,7 +214,7 @@ TEST_F(DetermineOperationTypeTest, OutputsAreSplitAtMaxOutputBytesWithAtMostHead
   environment_through_proxy["AWS_ENDPOINT_URL"] = proxy.url();
   environment_through_proxy["MAX_OUTPUT_BYTES"] = "3000";
   environment_through_proxy["HEAD_CONCURRENCY"] = "3";
-  const auto run = tests::invoke_function(
+  const auto run = tests::invoke_handler(
       moto_, "DetermineOperationType",
       group(lines, {{"group_id", "g-split"}, {"kind", "other"}, {"directory", directory}}),
       environment_through_proxy);
@@ -241,10 +242,10 @@ TEST_F(DetermineOperationTypeTest, OutputsAreSplitAtMaxOutputBytesWithAtMostHead
 
 TEST_F(DetermineOperationTypeTest, MissingSourceFailsThePlan) {
   const auto run =
-      tests::invoke_function(moto_, "DetermineOperationType",
-                             group({{{"key", "gone.log"}}},
-                                   {{"group_id", "g-gone"}, {"kind", "other"}, {"directory", ""}}),
-                             environment());
+      tests::invoke_handler(moto_, "DetermineOperationType",
+                            group({{{"key", "gone.log"}}},
+                                  {{"group_id", "g-gone"}, {"kind", "other"}, {"directory", ""}}),
+                            environment());
   EXPECT_EQ(run.exit_code, 1);
   EXPECT_EQ(run.response.at("errorType").as_string(), "AwsError") << run.logs;
 }
@@ -274,7 +275,7 @@ TEST_F(DetermineOperationTypeTest, BadInputIsAClearErrorAndWritesNoPlan) {
   }
   const auto before = s3_.list_all(work_).size();
   for (const auto& event : bad_events) {
-    const auto run = tests::invoke_function(moto_, "DetermineOperationType", event, environment());
+    const auto run = tests::invoke_handler(moto_, "DetermineOperationType", event, environment());
     EXPECT_EQ(run.exit_code, 1) << json::serialize(event);
     EXPECT_EQ(run.response.at("errorType").as_string(), "InvalidInput") << json::serialize(event);
   }

@@ -12,6 +12,7 @@
 #include "pipeline/work_files.h"
 #include "runtime/clock.h"
 #include "tests/aws_test_support.h"
+#include "tests/in_process.h"
 
 namespace {
 
@@ -87,8 +88,8 @@ class GetFilesTest : public ::testing::Test {
     tests::Invocation run;
     int invocations = 0;
     do {
-      if (repeat) tests::invoke_function(moto_, "GetFiles", event, env);
-      run = tests::invoke_function(moto_, "GetFiles", event, env);
+      if (repeat) tests::invoke_handler(moto_, "GetFiles", event, env);
+      run = tests::invoke_handler(moto_, "GetFiles", event, env);
       ++invocations;
       if (run.exit_code != 0) {
         ADD_FAILURE() << run.logs;
@@ -105,8 +106,8 @@ class GetFilesTest : public ::testing::Test {
 };
 
 TEST_F(GetFilesTest, FindsTheDaysFilesInBothLayoutsAndAllDateForms) {
-  const auto run = tests::invoke_function(
-      moto_, "GetFiles", {{"date", "2026-03-05"}, {"run_id", "t1"}}, environment());
+  const auto run = tests::invoke_handler(moto_, "GetFiles",
+                                         {{"date", "2026-03-05"}, {"run_id", "t1"}}, environment());
   ASSERT_EQ(run.exit_code, 0) << run.logs;
   const auto groups = groups_of(run.response);
   const std::string org = "o-abc123/AWSLogs/";
@@ -138,8 +139,8 @@ TEST_F(GetFilesTest, FindsTheDaysFilesInBothLayoutsAndAllDateForms) {
 }
 
 TEST_F(GetFilesTest, FileListsCarrySizeEtagAndTheListedVersion) {
-  const auto run = tests::invoke_function(
-      moto_, "GetFiles", {{"date", "2026-03-05"}, {"run_id", "t2"}}, environment());
+  const auto run = tests::invoke_handler(moto_, "GetFiles",
+                                         {{"date", "2026-03-05"}, {"run_id", "t2"}}, environment());
   ASSERT_EQ(run.exit_code, 0) << run.logs;
   std::size_t groups = 0, files = 0;
   for (const auto& group : pipeline::read_json_array(
@@ -179,13 +180,13 @@ TEST_F(GetFilesTest, OrganizationIdListsThatOrganizationOnly) {
   const std::string other_org_group = ct_bucket_ + "/333333333333/CloudTrail/eu-west-1";
   auto env = environment();
   env["ORGANIZATION_ID"] = "o-abc123";
-  const auto one = tests::invoke_function(moto_, "GetFiles",
-                                          {{"date", "2026-03-05"}, {"run_id", "org-one"}}, env);
+  const auto one = tests::invoke_handler(moto_, "GetFiles",
+                                         {{"date", "2026-03-05"}, {"run_id", "org-one"}}, env);
   ASSERT_EQ(one.exit_code, 0) << one.logs;
   const auto listed = groups_of(one.response);
   EXPECT_FALSE(listed.contains(other_org_group));
   EXPECT_TRUE(listed.contains(ct_bucket_ + "/111111111111/CloudTrail/eu-west-1"));
-  const auto every = tests::invoke_function(
+  const auto every = tests::invoke_handler(
       moto_, "GetFiles", {{"date", "2026-03-05"}, {"run_id", "org-all"}}, environment());
   ASSERT_EQ(every.exit_code, 0) << every.logs;
   EXPECT_TRUE(groups_of(every.response).contains(other_org_group))
@@ -193,7 +194,7 @@ TEST_F(GetFilesTest, OrganizationIdListsThatOrganizationOnly) {
 }
 
 TEST_F(GetFilesTest, ScheduledTimeMeansTheDayBefore) {
-  const auto run = tests::invoke_function(
+  const auto run = tests::invoke_handler(
       moto_, "GetFiles", {{"time", "2026-03-06T01:00:00Z"}, {"run_id", "t3"}}, environment());
   ASSERT_EQ(run.exit_code, 0) << run.logs;
   EXPECT_EQ(run.response.at("date").as_string(), "2026-03-05");
@@ -204,7 +205,7 @@ TEST_F(GetFilesTest, FilesInsideTheDelayWindowAreLeftAlone) {
   auto env = environment();
   env["DELAY_WINDOW_S"] = "3600";
   const auto run =
-      tests::invoke_function(moto_, "GetFiles", {{"date", "2026-03-05"}, {"run_id", "t4"}}, env);
+      tests::invoke_handler(moto_, "GetFiles", {{"date", "2026-03-05"}, {"run_id", "t4"}}, env);
   ASSERT_EQ(run.exit_code, 0) << run.logs;
   EXPECT_EQ(run.response.at("file_count").as_int64(), 0);
   EXPECT_EQ(run.response.at("skipped_recent").as_int64(), 11);
@@ -226,7 +227,7 @@ TEST_F(GetFilesTest, TheDelayWindowIsMeasuredFromTheRunsStartInEveryContinuation
   EXPECT_EQ(run.response.at("skipped_recent").as_int64(), 0);
 
   const auto now = runtime::format_rfc3339_ms(std::chrono::system_clock::now());
-  const auto at_start = tests::invoke_function(
+  const auto at_start = tests::invoke_handler(
       moto_, "GetFiles", {{"date", "2026-03-05"}, {"run_id", "t6"}, {"started_at", now}}, env);
   ASSERT_EQ(at_start.exit_code, 0) << at_start.logs;
   EXPECT_TRUE(at_start.response.as_object().contains("continuation"));
@@ -236,7 +237,7 @@ TEST_F(GetFilesTest, TheDelayWindowIsMeasuredFromTheRunsStartInEveryContinuation
 }
 
 TEST_F(GetFilesTest, ContinuationAcrossInvocationsGivesTheSameResult) {
-  const auto once = tests::invoke_function(
+  const auto once = tests::invoke_handler(
       moto_, "GetFiles", {{"date", "2026-03-05"}, {"run_id", "one"}}, environment());
   ASSERT_EQ(once.exit_code, 0) << once.logs;
   auto env = environment();
@@ -271,7 +272,7 @@ TEST_F(GetFilesTest, BadInputIsAClearErrorAndWritesNothing) {
       json::object{{"date", "2026-03-05"}, {"started_at", 1772668800}},
       json::array{1, 2}};
   for (const auto& event : bad_events) {
-    const auto run = tests::invoke_function(moto_, "GetFiles", event, environment());
+    const auto run = tests::invoke_handler(moto_, "GetFiles", event, environment());
     EXPECT_EQ(run.exit_code, 1) << json::serialize(event);
     EXPECT_EQ(run.response.at("errorType").as_string(), "InvalidInput") << json::serialize(event);
   }
@@ -280,7 +281,7 @@ TEST_F(GetFilesTest, BadInputIsAClearErrorAndWritesNothing) {
 
 // aggregate_history asks GetFiles for the days of a backfill before it runs each of them.
 TEST_F(GetFilesTest, ABackfillRangeBecomesItsDaysInOrder) {
-  const auto range = tests::invoke_function(
+  const auto range = tests::invoke_handler(
       moto_, "GetFiles", {{"start_date", "2024-02-27"}, {"end_date", "2024-03-02"}}, environment());
   ASSERT_EQ(range.exit_code, 0) << range.logs;
   EXPECT_EQ(json::serialize(range.response.at("days")),
@@ -290,11 +291,11 @@ TEST_F(GetFilesTest, ABackfillRangeBecomesItsDaysInOrder) {
             json::serialize(json::array{json::string(ct_bucket_), json::string(other_bucket_)}))
       << "every configured bucket when none is named";
 
-  const auto one = tests::invoke_function(moto_, "GetFiles",
-                                          {{"start_date", "2026-03-05"},
-                                           {"end_date", "2026-03-05"},
-                                           {"buckets", json::array{"s3://" + other_bucket_}}},
-                                          environment());
+  const auto one = tests::invoke_handler(moto_, "GetFiles",
+                                         {{"start_date", "2026-03-05"},
+                                          {"end_date", "2026-03-05"},
+                                          {"buckets", json::array{"s3://" + other_bucket_}}},
+                                         environment());
   ASSERT_EQ(one.exit_code, 0) << one.logs;
   EXPECT_EQ(json::serialize(one.response.at("days")), R"(["2026-03-05"])");
   EXPECT_EQ(json::serialize(one.response.at("buckets")),
@@ -310,7 +311,7 @@ TEST_F(GetFilesTest, ABackfillRangeBecomesItsDaysInOrder) {
        {"end_date", "2026-03-02"},
        {"buckets", json::array{"someone-elses-bucket"}}}};
   for (const auto& event : bad_ranges) {
-    const auto run = tests::invoke_function(moto_, "GetFiles", event, environment());
+    const auto run = tests::invoke_handler(moto_, "GetFiles", event, environment());
     EXPECT_EQ(run.exit_code, 1) << json::serialize(event);
     EXPECT_EQ(run.response.at("errorType").as_string(), "InvalidInput") << json::serialize(event);
   }
@@ -320,7 +321,7 @@ TEST_F(GetFilesTest, ABackfillRangeBecomesItsDaysInOrder) {
 TEST_F(GetFilesTest, MissingConfigurationFailsInitialisation) {
   auto env = environment();
   env["WORK_BUCKET"] = "";
-  const auto run = tests::invoke_function(moto_, "GetFiles", {{"date", "2026-03-05"}}, env);
+  const auto run = tests::invoke_handler(moto_, "GetFiles", {{"date", "2026-03-05"}}, env);
   EXPECT_EQ(run.exit_code, 1);
   EXPECT_EQ(run.response.at("errorType").as_string(), "ConfigurationError");
   EXPECT_NE(run.response.at("errorMessage").as_string().find("WORK_BUCKET"), std::string::npos);

@@ -12,6 +12,7 @@
 #include "common/s3.h"
 #include "runtime/clock.h"
 #include "tests/aws_test_support.h"
+#include "tests/in_process.h"
 
 namespace {
 
@@ -84,7 +85,7 @@ class ManifestBuilderTest : public ::testing::Test {
   std::int64_t flush(const std::map<std::string, std::string>& env, const std::string& time = "") {
     json::object event{{"action", "flush"}};
     if (!time.empty()) event["time"] = time;
-    const auto run = tests::invoke_function(moto_, "ManifestBuilder", event, env);
+    const auto run = tests::invoke_handler(moto_, "ManifestBuilder", event, env);
     EXPECT_EQ(run.exit_code, 0) << run.logs;
     return run.exit_code == 0 ? run.response.at("manifests_started").as_int64() : -1;
   }
@@ -108,7 +109,7 @@ class ManifestBuilderTest : public ::testing::Test {
 };
 
 TEST_F(ManifestBuilderTest, OnlyTheRecordsItCouldNotTakeAreFailedAndNothingOfThemIsWritten) {
-  const auto run = tests::invoke_function(
+  const auto run = tests::invoke_handler(
       moto_, "ManifestBuilder",
       batch({{"good", body("logs-bucket", "app/2026-03-05/a+b.log")},
              {"not-json", "{{{"},
@@ -127,7 +128,7 @@ TEST_F(ManifestBuilderTest, OnlyTheRecordsItCouldNotTakeAreFailedAndNothingOfThe
                                                 {"app/2026-03-05/empty.log", "EMPTY"}}))
       << "'+' decoded to a space; the zero-byte object recorded but never pending";
 
-  const auto again = tests::invoke_function(
+  const auto again = tests::invoke_handler(
       moto_, "ManifestBuilder",
       batch({{"redelivered", body("logs-bucket", "app/2026-03-05/a+b.log")}}), environment());
   EXPECT_EQ(json::serialize(again.response), R"({"batchItemFailures":[]})");
@@ -135,10 +136,10 @@ TEST_F(ManifestBuilderTest, OnlyTheRecordsItCouldNotTakeAreFailedAndNothingOfThe
 
   // The key written again the same day, with other content: an original of its own.
   const auto rewritten =
-      tests::invoke_function(moto_, "ManifestBuilder",
-                             batch({{"rewritten", body("logs-bucket", "app/2026-03-05/a+b.log", 12,
-                                                       "2026-03-05T11:00:00.000Z", "def")}}),
-                             environment());
+      tests::invoke_handler(moto_, "ManifestBuilder",
+                            batch({{"rewritten", body("logs-bucket", "app/2026-03-05/a+b.log", 12,
+                                                      "2026-03-05T11:00:00.000Z", "def")}}),
+                            environment());
   EXPECT_EQ(json::serialize(rewritten.response), R"({"batchItemFailures":[]})");
   std::multiset<std::string> etags;
   for (const auto& item : ledger()) {
@@ -150,8 +151,8 @@ TEST_F(ManifestBuilderTest, OnlyTheRecordsItCouldNotTakeAreFailedAndNothingOfThe
   EXPECT_EQ(etags, (std::multiset<std::string>{"\"abc\"", "\"def\""}))
       << "both writes recorded, each etag quoted as HEAD and listings give it";
 
-  const auto bad = tests::invoke_function(moto_, "ManifestBuilder", json::object{{"action", "x"}},
-                                          environment());
+  const auto bad =
+      tests::invoke_handler(moto_, "ManifestBuilder", json::object{{"action", "x"}}, environment());
   EXPECT_EQ(bad.response.at("errorType").as_string(), "InvalidInput");
 }
 
@@ -163,7 +164,7 @@ TEST_F(ManifestBuilderTest, FiltersRecordOnlyTheObjectsTheyLetThrough) {
   env["EXCLUDE_PREFIXES"] = "app/private/";
   env["INCLUDE_SUFFIXES"] = ".log,.gz";
   env["EXCLUDE_SUFFIXES"] = ".tmp.gz";
-  const auto run = tests::invoke_function(
+  const auto run = tests::invoke_handler(
       moto_, "ManifestBuilder",
       batch({{"1", body("logs-bucket", "app/2026-03-05/kept.log")},
              {"2", body("logs-bucket", "web/2026-03-05/kept.gz")},
@@ -184,11 +185,11 @@ TEST_F(ManifestBuilderTest, FiltersRecordOnlyTheObjectsTheyLetThrough) {
 // names does not exist, as if it had crashed between the two). The sweep starts it, once.
 TEST_F(ManifestBuilderTest, AManifestClaimedButNeverStartedIsStartedOnceByTheSweep) {
   const std::string missing = machine_ + "-missing";
-  const auto run = tests::invoke_function(moto_, "ManifestBuilder",
-                                          batch({{"1", body("logs-bucket", "d/2026-03-05/1.log")},
-                                                 {"2", body("logs-bucket", "d/2026-03-05/2.log")},
-                                                 {"3", body("logs-bucket", "d/2026-03-05/3.log")}}),
-                                          environment(missing));
+  const auto run = tests::invoke_handler(moto_, "ManifestBuilder",
+                                         batch({{"1", body("logs-bucket", "d/2026-03-05/1.log")},
+                                                {"2", body("logs-bucket", "d/2026-03-05/2.log")},
+                                                {"3", body("logs-bucket", "d/2026-03-05/3.log")}}),
+                                         environment(missing));
   ASSERT_EQ(run.exit_code, 0) << run.logs;
   EXPECT_EQ(json::serialize(run.response), R"({"batchItemFailures":[]})")
       << "the records were taken; the start is the sweep's to finish";
@@ -201,8 +202,8 @@ TEST_F(ManifestBuilderTest, AManifestClaimedButNeverStartedIsStartedOnceByTheSwe
   EXPECT_EQ(executions(), 0u);
 
   for (int sweep = 0; sweep < 2; ++sweep) {
-    const auto swept = tests::invoke_function(moto_, "ManifestBuilder",
-                                              json::object{{"action", "sweep"}}, environment());
+    const auto swept = tests::invoke_handler(moto_, "ManifestBuilder",
+                                             json::object{{"action", "sweep"}}, environment());
     ASSERT_EQ(swept.exit_code, 0) << swept.logs;
     EXPECT_EQ(swept.response.at("manifests_started").as_int64(), sweep == 0 ? 1 : 0);
   }
@@ -212,11 +213,11 @@ TEST_F(ManifestBuilderTest, AManifestClaimedButNeverStartedIsStartedOnceByTheSwe
 // A crash after StartExecution but before the manifest item recorded it: the sweep's start finds
 // ExecutionAlreadyExists, takes that execution as the manifest's, and starts no second one.
 TEST_F(ManifestBuilderTest, ASweepFindingTheExecutionAlreadyStartedTakesItAndStartsNoOther) {
-  const auto run = tests::invoke_function(moto_, "ManifestBuilder",
-                                          batch({{"1", body("logs-bucket", "d/2026-03-05/1.log")},
-                                                 {"2", body("logs-bucket", "d/2026-03-05/2.log")},
-                                                 {"3", body("logs-bucket", "d/2026-03-05/3.log")}}),
-                                          environment(machine_ + "-missing"));
+  const auto run = tests::invoke_handler(moto_, "ManifestBuilder",
+                                         batch({{"1", body("logs-bucket", "d/2026-03-05/1.log")},
+                                                {"2", body("logs-bucket", "d/2026-03-05/2.log")},
+                                                {"3", body("logs-bucket", "d/2026-03-05/3.log")}}),
+                                         environment(machine_ + "-missing"));
   ASSERT_EQ(run.exit_code, 0) << run.logs;
   std::string manifest_id;
   for (const auto& item : ledger()) {
@@ -230,8 +231,8 @@ TEST_F(ManifestBuilderTest, ASweepFindingTheExecutionAlreadyStartedTakesItAndSta
   ASSERT_EQ(started.exit_code, 0) << started.err;
   const std::string execution_arn(json::parse(started.out).at("executionArn").as_string());
 
-  const auto swept = tests::invoke_function(moto_, "ManifestBuilder",
-                                            json::object{{"action", "sweep"}}, environment());
+  const auto swept = tests::invoke_handler(moto_, "ManifestBuilder",
+                                           json::object{{"action", "sweep"}}, environment());
   ASSERT_EQ(swept.exit_code, 0) << swept.logs;
   EXPECT_EQ(swept.response.at("manifests_started").as_int64(), 1);
   EXPECT_EQ(executions(), 1u) << "the one started before, no second";
@@ -247,12 +248,12 @@ TEST_F(ManifestBuilderTest, EveryLedgerItemExpiresTtlDaysAfterItIsWritten) {
   auto env = environment();
   env["TTL_DAYS"] = "2";
   const auto before = std::chrono::system_clock::now();
-  const auto run = tests::invoke_function(moto_, "ManifestBuilder",
-                                          batch({{"1", body("logs-bucket", "d/2026-03-05/1.log")},
-                                                 {"2", body("logs-bucket", "d/2026-03-05/2.log")},
-                                                 {"3", body("logs-bucket", "d/2026-03-05/3.log")},
-                                                 {"4", body("logs-bucket", "d/2026-03-05/4.log")}}),
-                                          env);
+  const auto run = tests::invoke_handler(moto_, "ManifestBuilder",
+                                         batch({{"1", body("logs-bucket", "d/2026-03-05/1.log")},
+                                                {"2", body("logs-bucket", "d/2026-03-05/2.log")},
+                                                {"3", body("logs-bucket", "d/2026-03-05/3.log")},
+                                                {"4", body("logs-bucket", "d/2026-03-05/4.log")}}),
+                                         env);
   const auto after = std::chrono::system_clock::now();
   ASSERT_EQ(run.exit_code, 0) << run.logs;
   const auto seconds = [](std::chrono::system_clock::time_point time) {
@@ -283,12 +284,12 @@ TEST_F(ManifestBuilderTest, FlushCutsADayThatIsOverAndPendingFilesOlderThanMaxAg
   const std::string before = runtime::format_rfc3339_ms(received - std::chrono::seconds(1));
   const std::string two_hours_on = runtime::format_rfc3339_ms(received + std::chrono::hours(2));
   const auto run =
-      tests::invoke_function(moto_, "ManifestBuilder",
-                             batch({{"1", body("logs-bucket", "d/2026-03-05/1.log")},
-                                    {"2", body("logs-bucket", "d/2026-03-05/2.log")},
-                                    {"3", body("logs-bucket", "d/" + today + "/1.log", 10, now)},
-                                    {"4", body("logs-bucket", "d/" + today + "/2.log", 10, now)}}),
-                             environment());
+      tests::invoke_handler(moto_, "ManifestBuilder",
+                            batch({{"1", body("logs-bucket", "d/2026-03-05/1.log")},
+                                   {"2", body("logs-bucket", "d/2026-03-05/2.log")},
+                                   {"3", body("logs-bucket", "d/" + today + "/1.log", 10, now)},
+                                   {"4", body("logs-bucket", "d/" + today + "/2.log", 10, now)}}),
+                            environment());
   ASSERT_EQ(run.exit_code, 0) << run.logs;
   EXPECT_EQ(executions(), 0u) << "two files a partition: under MANIFEST_SIZE";
 
