@@ -40,7 +40,6 @@ std::string demangled_name(const std::type_info& type) {
   return (status == 0 && name) ? std::string(name.get()) : std::string(type.name());
 }
 
-
 std::string error_body(const ErrorReport& report) {
   return boost::json::serialize(boost::json::object{{"errorMessage", report.message},
                                                     {"errorType", report.type},
