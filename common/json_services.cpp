@@ -6,6 +6,7 @@
 #include <future>
 #include <thread>
 
+#include "common/pagination.h"
 #include "runtime/errors.h"
 
 namespace common {
@@ -85,14 +86,19 @@ std::vector<Answer> Answer::objects(std::string_view name) const {
   return entries;
 }
 
-Answer JsonServiceClient::call(const std::string& operation, const json::object& input) {
+AwsRequest JsonServiceClient::request(const std::string& operation,
+                                      const json::object& input) const {
   AwsRequest request;
   request.operation = operation;
   request.method = "POST";
   request.path = "/";
   request.headers = {{"content-type", content_type_}, {"x-amz-target", target_prefix_ + operation}};
   request.body = json::serialize(input);
-  const AwsResponse response = client_.send(std::move(request));
+  return request;
+}
+
+Answer JsonServiceClient::call(const std::string& operation, const json::object& input) {
+  const AwsResponse response = client_.send(request(operation, input));
   return Answer::parse(operation, response.body, response.status);
 }
 
@@ -172,11 +178,17 @@ void DynamoDbClient::query(const QueryInput& query_input,
   if (!query_input.values.empty()) input["ExpressionAttributeValues"] = query_input.values;
   if (!query_input.projection.empty()) input["ProjectionExpression"] = query_input.projection;
   if (query_input.limit > 0) input["Limit"] = query_input.limit;
-  while (true) {
-    QueryPage page = query_page(json_.call("Query", input));
-    if (!on_page(page.items) || !page.last_evaluated_key) return;
-    input["ExclusiveStartKey"] = std::move(*page.last_evaluated_key);
-  }
+  // The marker is the last page's LastEvaluatedKey; {} asks for the first page.
+  const Pager<QueryPage, json::object> pager{
+      [&](const json::object& start) {
+        json::object page_input = input;
+        if (!start.empty()) page_input["ExclusiveStartKey"] = start;
+        return json_.request("Query", page_input);
+      },
+      [](const std::string& body) { return query_page(Answer::parse("Query", body)); },
+      [](const QueryPage& page) { return page.last_evaluated_key; }};
+  paginate<QueryPage, json::object>(json_.client(), pager, json::object{},
+                                    [&](QueryPage& page) { return on_page(page.items); });
 }
 
 std::vector<json::object> DynamoDbClient::query_all(const QueryInput& input) {

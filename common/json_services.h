@@ -44,6 +44,8 @@ class JsonServiceClient {
   JsonServiceClient(ServiceInfo service, std::string target_prefix, std::string content_type,
                     ClientOptions options);
   Answer call(const std::string& operation, const boost::json::object& input);
+  // The signed-to-be request of a call, for callers that page (common/pagination.h).
+  AwsRequest request(const std::string& operation, const boost::json::object& input) const;
   AwsClient& client() { return client_; }
 
  private:
