@@ -439,19 +439,14 @@ int main(int argc, char** argv) {
   if (!parse_options(argc, argv, options)) return 2;
   const Upstream upstream = parse_upstream(options.upstream_url);
   signal(SIGPIPE, SIG_IGN);
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGINT);
-  sigaddset(&stop_signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  block_stop_signals();
 
   Stats stats;
   FaultPolicy policy(options.rate, options.seed, parse_kinds(options.kinds));
   HttpServer server(static_cast<std::uint16_t>(options.port),
                     [&](tcp::socket& socket) { proxy(socket, upstream, options, stats, policy); });
   std::cout << "fault-proxy listening http://127.0.0.1:" << server.port() << std::endl;
-  int received = 0;
-  sigwait(&stop_signals, &received);
+  wait_for_stop_signal();
   for (Hold& hold : options.holds) hold.release();  // a held connection would keep stop() waiting
   server.stop();
   return 0;

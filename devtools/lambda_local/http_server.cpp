@@ -1,6 +1,9 @@
 #include "devtools/lambda_local/http_server.h"
 
+#include <pthread.h>
 #include <sys/socket.h>
+
+#include <csignal>
 
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/write.hpp>
@@ -104,6 +107,29 @@ void HttpServer::stop() {
   for (auto& connection : connections) connection->thread.join();
   boost::system::error_code ignored;
   acceptor_.close(ignored);
+}
+
+namespace {
+
+sigset_t stop_signals() {
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  return signals;
+}
+
+}  // namespace
+
+void block_stop_signals() {
+  const sigset_t signals = stop_signals();
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+}
+
+void wait_for_stop_signal() {
+  const sigset_t signals = stop_signals();
+  int received = 0;
+  sigwait(&signals, &received);
 }
 
 }  // namespace devtools

@@ -23,6 +23,12 @@ using Response = http::response<http::string_body>;
 
 // Reads one request, answering `Expect: 100-continue` so clients do not stall before the body.
 // Returns nullopt when the peer closed the connection or the server is stopping.
+// Blocks SIGINT and SIGTERM (call it before any thread starts, so every thread inherits the mask)
+// for wait_for_stop_signal() to receive.
+void block_stop_signals();
+// Returns once SIGINT or SIGTERM arrives.
+void wait_for_stop_signal();
+
 std::optional<Request> read_request(tcp::socket& socket, boost::beast::flat_buffer& buffer,
                                     std::uint64_t body_limit);
 

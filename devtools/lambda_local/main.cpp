@@ -233,12 +233,8 @@ int run_serve(const Options& options) {
   } catch (const std::exception& error) {
     usage_error(error.what());
   }
-  // Block the stop signals before any thread starts, so only sigwait below receives them.
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGINT);
-  sigaddset(&stop_signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  // Before any thread starts, so only the wait below receives them.
+  block_stop_signals();
 
   SandboxOptions sandbox_options;
   sandbox_options.log_directory = options.log_directory;
@@ -256,8 +252,7 @@ int run_serve(const Options& options) {
             << " (functions: " << (names.empty() ? "none" : names)
             << "; upstream: " << (options.upstream.empty() ? "none" : options.upstream) << ")"
             << std::endl;
-  int received = 0;
-  sigwait(&stop_signals, &received);
+  wait_for_stop_signal();
   server.stop();
   return 0;
 }
