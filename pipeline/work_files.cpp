@@ -7,6 +7,7 @@
 #include <cstdint>
 
 #include "common/sigv4.h"
+#include "pipeline/record_fields.h"
 #include "runtime/errors.h"
 
 namespace pipeline {
@@ -50,26 +51,14 @@ std::optional<std::uint64_t> whole_number(const json::value& value) {
 }
 
 FileRef FileRef::from_json(const json::value& value, const std::string& what) {
-  const auto* object = value.if_object();
-  const json::value* bucket = object ? object->if_contains("bucket") : nullptr;
-  const json::value* key = object ? object->if_contains("key") : nullptr;
-  if (bucket == nullptr || key == nullptr || !bucket->is_string() || !key->is_string() ||
-      bucket->get_string().empty() || key->get_string().empty()) {
-    throw runtime::InvalidInput(what + " must be {\"bucket\", \"key\", ...} naming a work file");
-  }
-  FileRef file{std::string(bucket->get_string()), std::string(key->get_string()), 0, 0};
+  const RecordFields fields(value, what + " (a work file reference)");
+  FileRef file{fields.text("bucket"), fields.text("key"), 0, 0};
   // Counts are whole and not negative; anything else is not a reference this project wrote.
-  const auto count_of = [&](const char* field) -> std::int64_t {
-    const json::value* number = object->if_contains(field);
-    if (number == nullptr) return 0;
-    const auto count = whole_number(*number);
-    if (!count || *count > INT64_MAX)
-      throw runtime::InvalidInput(what + "'s \"" + field +
-                                  "\" must be a whole number of at least 0");
-    return static_cast<std::int64_t>(*count);
-  };
-  file.count = count_of("count");
-  file.bytes = count_of("bytes");
+  for (auto [name, count] : {std::pair{"count", &file.count}, std::pair{"bytes", &file.bytes}}) {
+    const auto number = fields.optional_count(name).value_or(0);
+    if (number > INT64_MAX) fields.refuse("has a \"" + std::string(name) + "\" out of range");
+    *count = static_cast<std::int64_t>(number);
+  }
   return file;
 }
 
