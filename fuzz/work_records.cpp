@@ -47,6 +47,10 @@ void read_every_record(const boost::json::value& value) {
   read_or_refuse<pipeline::OutputRecord>(value);
   read_or_refuse<pipeline::AlreadyCombined>(value);
   read_or_refuse<pipeline::Receipt>(value);
+  read_or_refuse<pipeline::ListingResult>(value);
+  read_or_refuse<pipeline::PlanResult>(value);
+  read_or_refuse<pipeline::CombineResult>(value);
+  read_or_refuse<pipeline::DeleteResult>(value);
   read_or_refuse<pipeline::ListingUnit>(value);
   read_or_refuse<pipeline::ListingContinuation>(value);
   read_or_refuse<pipeline::CombineContinuation>(value);

@@ -29,6 +29,17 @@ Source source_of(const RecordFields& fields) {
                 fields.optional_text("version_id")};
 }
 
+Operation operation_of(const RecordFields& fields, const std::string& operation) {
+  if (operation == "none") return Operation::kNone;
+  if (operation == "copy_all") return Operation::kCopyAll;
+  if (operation == "aggregate") return Operation::kAggregate;
+  fields.refuse("needs \"operation\" none, copy_all or aggregate, not '" + operation + "'");
+}
+
+std::uint64_t optional_count(const RecordFields& fields, std::string_view name) {
+  return fields.optional_count(name).value_or(0);
+}
+
 }  // namespace
 
 std::string to_string(Operation operation) {
@@ -173,15 +184,7 @@ Plan tag_invoke(const json::value_to_tag<Plan>&, const json::value& json) {
   const RecordFields fields(json, "the plan");
   Plan plan;
   plan.group_id = fields.text("group_id");
-  const std::string operation = fields.text("operation");
-  if (operation == "none")
-    plan.operation = Operation::kNone;
-  else if (operation == "copy_all")
-    plan.operation = Operation::kCopyAll;
-  else if (operation == "aggregate")
-    plan.operation = Operation::kAggregate;
-  else
-    fields.refuse("needs \"operation\" none, copy_all or aggregate, not '" + operation + "'");
+  plan.operation = operation_of(fields, fields.text("operation"));
   plan.source_bucket = fields.text("source_bucket");
   plan.date = fields.date("date");
   plan.outputs = fields.list<PlannedOutput>("outputs");
@@ -239,6 +242,96 @@ Receipt tag_invoke(const json::value_to_tag<Receipt>&, const json::value& json) 
   return Receipt{fields.text("group_id"), fields.text("source_bucket"),
                  fields.text("destination_bucket"), json::value_to<Combined>(json),
                  fields.list<AlreadyCombined>("already_combined", true)};
+}
+
+void tag_invoke(const json::value_from_tag&, json::value& json, const ListingResult& result) {
+  json = {{"run_id", result.run_id},
+          {"date", result.date},
+          {"groups", json::value_from(result.groups)},
+          {"group_count", result.group_count},
+          {"file_count", result.file_count},
+          {"bytes", result.bytes},
+          {"skipped_recent", result.skipped_recent}};
+}
+ListingResult tag_invoke(const json::value_to_tag<ListingResult>&, const json::value& json) {
+  const RecordFields fields(json, "GetFiles' result");
+  return ListingResult{run_id_of(fields.object()),
+                       fields.date("date"),
+                       fields.record<FileRef>("groups"),
+                       optional_count(fields, "group_count"),
+                       optional_count(fields, "file_count"),
+                       optional_count(fields, "bytes"),
+                       optional_count(fields, "skipped_recent")};
+}
+
+void tag_invoke(const json::value_from_tag&, json::value& json, const PlanResult& result) {
+  json::object& object = json.emplace_object();
+  object["group_id"] = result.group_id;
+  object["run_id"] = result.run_id;
+  object["operation"] = to_string(result.operation);
+  if (result.plan) object["plan"] = json::value_from(*result.plan);
+  object["outputs"] = result.outputs;
+  object["files"] = result.files;
+  object["bytes"] = result.bytes;
+  object["already_combined"] = result.already_combined;
+}
+PlanResult tag_invoke(const json::value_to_tag<PlanResult>&, const json::value& json) {
+  const RecordFields fields(json, "the plan's step");
+  PlanResult result;
+  result.group_id = fields.text("group_id");
+  result.run_id = run_id_of(fields.object());
+  if (fields.object().contains("operation"))
+    result.operation = operation_of(fields, fields.text("operation"));
+  if (fields.object().contains("plan")) result.plan = fields.record<FileRef>("plan");
+  if (result.operation != Operation::kNone && !result.plan) fields.refuse("needs \"plan\"");
+  result.outputs = optional_count(fields, "outputs");
+  result.files = optional_count(fields, "files");
+  result.bytes = optional_count(fields, "bytes");
+  result.already_combined = optional_count(fields, "already_combined");
+  return result;
+}
+
+void tag_invoke(const json::value_from_tag&, json::value& json, const CombineResult& result) {
+  json = {{"group_id", result.group_id},
+          {"run_id", result.run_id},
+          {"receipt", json::value_from(result.receipt)},
+          {"already_combined", result.already_combined},
+          {"outputs", result.outputs},
+          {"files", result.files},
+          {"skipped", result.skipped},
+          {"bytes_in", result.bytes_in},
+          {"bytes_out", result.bytes_out}};
+}
+CombineResult tag_invoke(const json::value_to_tag<CombineResult>&, const json::value& json) {
+  const RecordFields fields(json, "the combine step's result");
+  CombineResult result;
+  result.group_id = fields.optional_text("group_id");
+  if (fields.object().contains("run_id")) result.run_id = run_id_of(fields.object());
+  result.receipt = fields.record<FileRef>("receipt");
+  result.already_combined = optional_count(fields, "already_combined");
+  result.outputs = optional_count(fields, "outputs");
+  result.files = optional_count(fields, "files");
+  result.skipped = optional_count(fields, "skipped");
+  result.bytes_in = optional_count(fields, "bytes_in");
+  result.bytes_out = optional_count(fields, "bytes_out");
+  return result;
+}
+
+void tag_invoke(const json::value_from_tag&, json::value& json, const DeleteResult& result) {
+  json::object& object = json.emplace_object();
+  object["group_id"] = result.group_id;
+  object["deleted"] = result.deleted;
+  object["kept_changed"] = result.kept_changed;
+  object["failed"] = result.failed;
+  if (result.failed_keys) object["failed_keys"] = json::value_from(*result.failed_keys);
+}
+DeleteResult tag_invoke(const json::value_to_tag<DeleteResult>&, const json::value& json) {
+  const RecordFields fields(json, "the delete step's result");
+  DeleteResult result{fields.text("group_id"), fields.count("deleted"),
+                      fields.count("kept_changed"), fields.count("failed"), std::nullopt};
+  if (fields.object().contains("failed_keys"))
+    result.failed_keys = fields.record<FileRef>("failed_keys");
+  return result;
 }
 
 }  // namespace pipeline

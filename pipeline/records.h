@@ -148,6 +148,49 @@ struct Receipt {
   bool operator==(const Receipt&) const = default;
 };
 
+// What the state machines hand from one step to the next (a step's result is the next one's
+// event). Counts are for people and metrics; a reader needs only the ids and the references.
+
+// GetFiles' result: {"run_id", "date", "groups": FileRef to a JSON array of Group,
+// "group_count", "file_count", "bytes", "skipped_recent"}.
+struct ListingResult {
+  std::string run_id;
+  std::string date;
+  FileRef groups;
+  std::uint64_t group_count = 0, file_count = 0, bytes = 0, skipped_recent = 0;
+  bool operator==(const ListingResult&) const = default;
+};
+
+// DetermineOperationType's result, CombineLogFiles' event: {"group_id", "run_id", "operation",
+// "plan"? (absent for none), "outputs", "files", "bytes", "already_combined"}.
+struct PlanResult {
+  std::string group_id;
+  std::string run_id;
+  Operation operation = Operation::kAggregate;
+  std::optional<FileRef> plan;
+  std::uint64_t outputs = 0, files = 0, bytes = 0, already_combined = 0;
+  bool operator==(const PlanResult&) const = default;
+};
+
+// CombineLogFiles' result, DeleteOriginals' event: {"group_id", "run_id", "receipt",
+// "already_combined", "outputs", "files", "skipped", "bytes_in", "bytes_out"}.
+struct CombineResult {
+  std::string group_id;
+  std::string run_id;
+  FileRef receipt;
+  std::uint64_t already_combined = 0, outputs = 0, files = 0, skipped = 0, bytes_in = 0,
+                bytes_out = 0;
+  bool operator==(const CombineResult&) const = default;
+};
+
+// DeleteOriginals' result: {"group_id", "deleted", "kept_changed", "failed", "failed_keys"?}.
+struct DeleteResult {
+  std::string group_id;
+  std::uint64_t deleted = 0, kept_changed = 0, failed = 0;
+  std::optional<FileRef> failed_keys;  // the keys that could not be deleted
+  bool operator==(const DeleteResult&) const = default;
+};
+
 // Reads a record of type T from JSON, or InvalidInput.
 template <typename T>
 T read_record(const boost::json::value& json) {
@@ -170,6 +213,10 @@ PIPELINE_RECORD_CONVERSIONS(OutputRecord)
 PIPELINE_RECORD_CONVERSIONS(SkippedFile)
 PIPELINE_RECORD_CONVERSIONS(Combined)
 PIPELINE_RECORD_CONVERSIONS(Receipt)
+PIPELINE_RECORD_CONVERSIONS(ListingResult)
+PIPELINE_RECORD_CONVERSIONS(PlanResult)
+PIPELINE_RECORD_CONVERSIONS(CombineResult)
+PIPELINE_RECORD_CONVERSIONS(DeleteResult)
 #undef PIPELINE_RECORD_CONVERSIONS
 
 }  // namespace pipeline

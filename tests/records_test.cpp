@@ -82,6 +82,20 @@ TEST(Records, EachContinuationReadsBackAsTheSameJson) {
   EXPECT_TRUE(round_trip<DeleteContinuation>("continuation_delete").failed_keys.has_value());
 }
 
+TEST(Records, EachStepsResultReadsBackAsTheSameJson) {
+  EXPECT_EQ(round_trip<ListingResult>("result_listing").group_count, 12u);
+  const auto plan = round_trip<PlanResult>("result_plan");
+  ASSERT_TRUE(plan.plan.has_value());
+  EXPECT_EQ(round_trip<CombineResult>("result_combine").skipped, 1u);
+  EXPECT_EQ(round_trip<DeleteResult>("result_delete").failed, 1u);
+  // A step with nothing to combine names no plan; any other must.
+  EXPECT_FALSE(
+      read_record<PlanResult>(with(without(fixture("result_plan"), "plan"), "operation", "none"))
+          .plan);
+  expect_invalid([&] { read_record<PlanResult>(without(fixture("result_plan"), "plan")); },
+                 "an aggregate step without its plan", "\"plan\"");
+}
+
 // A continuation that is not the function's own is InvalidInput saying whose it must be.
 TEST(Records, AForeignContinuationIsRefusedNamingTheFunction) {
   const json::object event{{"continuation", fixture("continuation_combine")}};

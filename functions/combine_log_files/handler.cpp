@@ -751,15 +751,11 @@ json::object finish(const Config& config, common::S3Client& s3, const Plan& plan
   const pipeline::FileRef receipt_ref{config.work_bucket, key,
                                       static_cast<std::int64_t>(combined.outputs.size()),
                                       static_cast<std::int64_t>(combined.bytes_out())};
-  return json::object{{"group_id", group_id},
-                      {"run_id", run_id},
-                      {"receipt", receipt_ref.to_json()},
-                      {"already_combined", plan.already_combined.size()},
-                      {"outputs", combined.outputs.size()},
-                      {"files", combined.files()},
-                      {"skipped", combined.skipped.size()},
-                      {"bytes_in", combined.bytes_in()},
-                      {"bytes_out", combined.bytes_out()}};
+  return json::value_from(pipeline::CombineResult{
+                              group_id, run_id, receipt_ref, plan.already_combined.size(),
+                              combined.outputs.size(), combined.files(), combined.skipped.size(),
+                              combined.bytes_in(), combined.bytes_out()})
+      .as_object();
 }
 
 }  // namespace
@@ -785,11 +781,11 @@ json::value handle(const Config& config, common::S3Client& s3, const json::value
   const json::object input = event.get_object().contains("manifest")
                                  ? with_manifest_plan(config, s3, event.get_object())
                                  : event.get_object();
-  const std::string run_id = pipeline::run_id_of(input);
-  const std::string group_id = pipeline::RecordFields(input, "the event").text("group_id");
-  if (!input.contains("plan")) throw runtime::InvalidInput("the event needs \"plan\"");
-  const Plan plan = pipeline::read_record<Plan>(
-      pipeline::read_json(s3, pipeline::read_record<pipeline::FileRef>(input.at("plan"))));
+  const auto step = pipeline::read_record<pipeline::PlanResult>(input);
+  if (!step.plan) throw runtime::InvalidInput("the event needs \"plan\": nothing to combine");
+  const std::string& run_id = step.run_id;
+  const std::string& group_id = step.group_id;
+  const Plan plan = pipeline::read_record<Plan>(pipeline::read_json(s3, *step.plan));
   // Each run records under its own folder: two runs of one day at once never replace each
   // other's records, and an attempt adopts a key only as its own run's output.
   const std::string ledger_prefix = pipeline::ledger_prefix(plan.date, group_id) + run_id + "/";

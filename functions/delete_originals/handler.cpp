@@ -159,12 +159,12 @@ json::value handle(const Config& config, common::S3Client& s3, const json::value
                    const common::Deadline& deadline) {
   if (!event.is_object()) throw runtime::InvalidInput("the event must be CombineLogFiles' result");
   const auto& input = event.get_object();
-  if (!input.contains("receipt")) throw runtime::InvalidInput("the event needs \"receipt\"");
-  const auto receipt_ref = pipeline::read_record<pipeline::FileRef>(input.at("receipt"));
+  const auto step = pipeline::read_record<pipeline::CombineResult>(input);
+  const pipeline::FileRef& receipt_ref = step.receipt;
   const Receipt receipt = pipeline::read_record<Receipt>(pipeline::read_json(s3, receipt_ref));
   const std::string& bucket = receipt.source_bucket;
   const std::string& group_id = receipt.group_id;
-  const std::string run_id = pipeline::run_id_of(input, "delete");
+  const std::string run_id = step.run_id.empty() ? "delete" : step.run_id;
   const auto resumed =
       pipeline::continuation_of<pipeline::DeleteContinuation>(input, "DeleteOriginals");
   std::size_t next = resumed ? static_cast<std::size_t>(resumed->next) : 0;
@@ -197,11 +197,9 @@ json::value handle(const Config& config, common::S3Client& s3, const json::value
                         static_cast<double>(tally.failed.size()));
   runtime::log::info("originals deleted", "group", group_id, "deleted", tally.deleted, "failed",
                      tally.failed.size(), "kept_changed", tally.kept_changed);
-  json::object result =
-      json::value_from(tally.state(s3, receipt_ref.bucket, run_id, group_id, next)).as_object();
-  result.erase("next");
-  result["group_id"] = group_id;
-  return result;
+  const auto state = tally.state(s3, receipt_ref.bucket, run_id, group_id, next);
+  return json::value_from(pipeline::DeleteResult{group_id, state.deleted, state.kept_changed,
+                                                 state.failed, state.failed_keys});
 }
 
 runtime::Handler make_handler() {

@@ -193,14 +193,15 @@ json::value handle(const Config& config, common::S3Client& s3, const json::value
   std::uint64_t total = 0;
   for (const auto& source : sources) total += source.size;
   plan.operation = operation_for(config, sources, plan.already_combined.size());
-  json::object result{{"group_id", group.group_id},
-                      {"run_id", group.run_id},
-                      {"operation", to_string(plan.operation)},
-                      {"files", sources.size()},
-                      {"bytes", total},
-                      {"outputs", 0},
-                      {"already_combined", plan.already_combined.size()}};
-  if (plan.operation == Operation::kNone) return result;
+  pipeline::PlanResult result{group.group_id,
+                              group.run_id,
+                              plan.operation,
+                              std::nullopt,
+                              0,
+                              sources.size(),
+                              total,
+                              plan.already_combined.size()};
+  if (plan.operation == Operation::kNone) return json::value_from(result);
 
   plan.outputs =
       plan_group(config, directory, name, plan.operation, existing_outputs, std::move(sources));
@@ -210,11 +211,11 @@ json::value handle(const Config& config, common::S3Client& s3, const json::value
   s3.put_object(config.work_bucket, key, json::serialize(json::value_from(plan)), put);
   runtime::log::info("planned", "group", group.group_id, "operation", to_string(plan.operation),
                      "outputs", plan.outputs.size(), "bytes", total);
-  result["plan"] = json::value_from(
+  result.plan =
       pipeline::FileRef{config.work_bucket, key, static_cast<std::int64_t>(plan.outputs.size()),
-                        static_cast<std::int64_t>(total)});
-  result["outputs"] = plan.outputs.size();
-  return result;
+                        static_cast<std::int64_t>(total)};
+  result.outputs = plan.outputs.size();
+  return json::value_from(result);
 }
 
 runtime::Handler make_handler() {

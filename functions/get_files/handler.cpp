@@ -449,13 +449,12 @@ json::object finish_listing(const Config& config, common::S3Client& s3, const Li
                         static_cast<double>(totals.bytes));
   runtime::log::info("files found", "date", date.iso(), "groups", listing.groups.size(), "files",
                      totals.files, "bytes", totals.bytes, "skipped_recent", totals.skipped_recent);
-  return json::object{{"run_id", run_id},
-                      {"date", date.iso()},
-                      {"groups", groups_file.to_json()},
-                      {"group_count", listing.groups.size()},
-                      {"file_count", totals.files},
-                      {"bytes", totals.bytes},
-                      {"skipped_recent", totals.skipped_recent}};
+  return json::value_from(
+             pipeline::ListingResult{run_id, date.iso(), groups_file, listing.groups.size(),
+                                     static_cast<std::uint64_t>(totals.files),
+                                     static_cast<std::uint64_t>(totals.bytes),
+                                     static_cast<std::uint64_t>(totals.skipped_recent)})
+      .as_object();
 }
 
 }  // namespace
