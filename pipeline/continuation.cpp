@@ -12,7 +12,7 @@ void tag_invoke(const json::value_from_tag&, json::value& json, const ListingUni
   object["bucket"] = unit.bucket;
   object["prefixes"] = json::array(unit.prefixes.begin(), unit.prefixes.end());
   object["root_only"] = unit.root_only;
-  object["kind"] = unit.kind == GroupKind::kControlTower ? "control_tower" : "other";
+  object["kind"] = to_string(unit.kind);
   if (unit.kind == GroupKind::kControlTower) {
     object["account"] = unit.account;
     object["log_type"] = unit.log_type;
@@ -25,14 +25,11 @@ ListingUnit tag_invoke(const json::value_to_tag<ListingUnit>&, const json::value
   unit.bucket = fields.text("bucket");
   unit.prefixes = fields.texts("prefixes");
   unit.root_only = fields.flag("root_only");
-  const std::string kind = fields.text("kind");
-  if (kind == "control_tower") {
-    unit.kind = GroupKind::kControlTower;
+  unit.kind = fields.kind("kind");
+  if (unit.kind == GroupKind::kControlTower) {
     unit.account = fields.text("account");
     unit.log_type = fields.text("log_type");
     unit.region = fields.text("region");
-  } else if (kind != "other") {
-    fields.refuse("needs \"kind\" control_tower or other, not '" + kind + "'");
   }
   return unit;
 }

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "common/dates.h"
+#include "pipeline/records.h"
 #include "pipeline/work_files.h"
 #include "runtime/errors.h"
 
@@ -85,6 +86,14 @@ class RecordFields {
     if (value == nullptr || !value->is_object())
       refuse("needs \"" + std::string(name) + "\" as an object");
     return RecordFields(value->get_object(), record_ + "'s \"" + std::string(name) + "\"");
+  }
+  // "kind": control_tower or other.
+  GroupKind kind(std::string_view name) const {
+    const std::string text = this->text(name);
+    if (text == "control_tower") return GroupKind::kControlTower;
+    if (text != "other")
+      refuse("needs \"" + std::string(name) + "\" control_tower or other, not '" + text + "'");
+    return GroupKind::kOther;
   }
   // A list of strings (may be empty).
   std::vector<std::string> texts(std::string_view name) const {

@@ -42,6 +42,10 @@ std::uint64_t optional_count(const RecordFields& fields, std::string_view name) 
 
 }  // namespace
 
+std::string to_string(GroupKind kind) {
+  return kind == GroupKind::kControlTower ? "control_tower" : "other";
+}
+
 std::string to_string(Operation operation) {
   switch (operation) {
     case Operation::kNone:
@@ -103,7 +107,7 @@ FileEntry tag_invoke(const json::value_to_tag<FileEntry>&, const json::value& js
 void tag_invoke(const json::value_from_tag&, json::value& json, const Group& group) {
   json::object& object = json.emplace_object();
   object["group_id"] = group.group_id;
-  object["kind"] = group.kind == GroupKind::kControlTower ? "control_tower" : "other";
+  object["kind"] = to_string(group.kind);
   object["source_bucket"] = group.source_bucket;
   object["date"] = group.date;
   object["files"] = json::value_from(group.files);
@@ -120,10 +124,7 @@ Group tag_invoke(const json::value_to_tag<Group>&, const json::value& json) {
   const RecordFields fields(json, "the group");
   Group group;
   group.group_id = fields.text("group_id");
-  const std::string kind = fields.text("kind");
-  if (kind != "control_tower" && kind != "other")
-    fields.refuse("needs \"kind\" control_tower or other, not '" + kind + "'");
-  group.kind = kind == "control_tower" ? GroupKind::kControlTower : GroupKind::kOther;
+  group.kind = fields.kind("kind");
   group.source_bucket = fields.text("source_bucket");
   group.date = fields.date("date");
   group.files = fields.record<FileRef>("files");

@@ -44,6 +44,7 @@ struct FileEntry {
 };
 
 enum class GroupKind { kControlTower, kOther };
+std::string to_string(GroupKind kind);  // "control_tower" or "other"
 
 // What one Map iteration combines: a Control Tower account's log type in a region, or one folder
 // of another bucket, for one day. {"group_id", "kind": "control_tower" | "other",
