@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <boost/json/serialize.hpp>
 #include <cerrno>
 #include <cstdlib>
@@ -23,6 +24,7 @@ struct State {
   Format format = Format::Text;
   int fd = 1;
   std::string request_id;
+  std::string xray_trace_id;
   bool in_invocation = false;
   bool cold_start = false;
 };
@@ -110,10 +112,27 @@ void set_output_fd(int fd) {
   s.fd = fd;
 }
 
-void set_invocation(std::string_view request_id, bool cold_start) {
+std::string_view xray_root(std::string_view trace_header) {
+  constexpr std::string_view kRoot = "Root=";
+  std::size_t start = 0;
+  while (start < trace_header.size()) {
+    const std::size_t end = std::min(trace_header.find(';', start), trace_header.size());
+    const std::string_view part = trace_header.substr(start, end - start);
+    if (part.starts_with(kRoot)) return part.substr(kRoot.size());
+    start = end + 1;
+  }
+  return {};
+}
+
+Level unfiltered_level() {
+  return std::max(Level::Info, detail::threshold.load(std::memory_order_relaxed));
+}
+
+void set_invocation(std::string_view request_id, bool cold_start, std::string_view trace_header) {
   State& s = state();
   std::lock_guard lock(s.mutex);
   s.request_id = request_id;
+  s.xray_trace_id = xray_root(trace_header);
   s.in_invocation = true;
   s.cold_start = cold_start;
 }
@@ -122,6 +141,7 @@ void clear_invocation() {
   State& s = state();
   std::lock_guard lock(s.mutex);
   s.request_id.clear();
+  s.xray_trace_id.clear();
   s.in_invocation = false;
 }
 
@@ -141,6 +161,7 @@ void emit(Level level, std::string_view message, boost::json::object fields) {
     if (s.in_invocation) {
       object["requestId"] = s.request_id;
       object["cold_start"] = s.cold_start;
+      if (!s.xray_trace_id.empty()) object["xray_trace_id"] = s.xray_trace_id;
     }
     for (auto& field : fields) object[field.key()] = std::move(field.value());
     line = boost::json::serialize(object);

@@ -79,8 +79,16 @@ void configure_from_environment();
 // Output goes to this file descriptor (default 1, stdout, which Lambda ships to CloudWatch).
 void set_output_fd(int fd);
 
-// Per-invocation context the runtime sets: request id and whether this is the cold start.
-void set_invocation(std::string_view request_id, bool cold_start);
+// Per-invocation context the runtime sets: request id, whether this is the cold start, and the
+// X-Ray trace header Lambda sent (JSON lines carry its Root as `xray_trace_id`, as Powertools
+// writes it, so a log line leads to its trace).
+void set_invocation(std::string_view request_id, bool cold_start,
+                    std::string_view trace_header = {});
+// The Root of an X-Ray trace header ("Root=1-...;Parent=...;Sampled=1"); empty when it has none.
+std::string_view xray_root(std::string_view trace_header);
+// The level to give a line that must pass Lambda's log-level filter whatever the threshold (EMF
+// metrics): Lambda takes a JSON line without a level as INFO and drops it under WARN or higher.
+Level unfiltered_level();
 void clear_invocation();
 
 }  // namespace runtime::log

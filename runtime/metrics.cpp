@@ -110,6 +110,7 @@ std::vector<boost::json::object> take_lines() {
                                   {"Dimensions", boost::json::array{boost::json::array{"service"}}},
                                   {"Metrics", std::move(definitions)}}}}};
     line["service"] = service;
+    line["level"] = log::level_name(log::unfiltered_level());
     for (std::size_t i = start; i < end; ++i) {
       line[entries[i].name] = as_json_number(entries[i].value);
     }

@@ -236,7 +236,7 @@ int run(const HandlerFactory& make_handler, const ErrorNamer& name_error) {
     InvocationContext context{next->request_id, next->function_arn, next->trace_id,
                               parse_deadline(next->deadline_ms)};
     set_trace_id(context.trace_id);
-    log::set_invocation(context.request_id, cold_start);
+    log::set_invocation(context.request_id, cold_start, context.trace_id);
     cold_start = false;
 
     auto outcome = invoke(handler, *next, context, name_error);

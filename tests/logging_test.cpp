@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <boost/json/serialize.hpp>
 #include <regex>
+#include <set>
 
 #include "devtools/lambda_local/sandbox.h"
 #include "runtime/logging.h"
@@ -72,6 +73,30 @@ TEST(Logging, JsonLinesCarryTimestampLevelRequestIdAndColdStart) {
     EXPECT_EQ(record.at("requestId").as_string(), run.request_ids[first ? 0 : 1]);
     EXPECT_EQ(record.at("cold_start").as_bool(), first);
   }
+}
+
+// Lambda sends each invocation's X-Ray trace header; every JSON line of it carries the Root, as
+// Powertools writes it, so CloudWatch Logs Insights leads from a line to its trace.
+TEST(Logging, JsonLinesCarryTheInvocationsXrayTraceId) {
+  const EchoRun run = run_echo("JSON", "INFO", {}, 2);
+  ASSERT_FALSE(run.records.empty());
+  const std::regex root(R"(1-[0-9a-f]{8}-[0-9a-f]{24})");
+  std::set<std::string> traces;
+  for (const auto& record : run.records) {
+    ASSERT_TRUE(record.contains("xray_trace_id")) << json::serialize(record);
+    const std::string trace(record.at("xray_trace_id").as_string());
+    EXPECT_TRUE(std::regex_match(trace, root)) << trace;
+    traces.insert(trace);
+  }
+  EXPECT_EQ(traces.size(), 2u) << "each invocation has its own trace";
+}
+
+TEST(Logging, XrayRootIsReadFromAnyPositionOfTheHeader) {
+  EXPECT_EQ(runtime::log::xray_root("Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=1"),
+            "1-5759e988-bd862e3fe1be46a994272793");
+  EXPECT_EQ(runtime::log::xray_root("Parent=53995c3f42cd8ad8;Root=1-abc;Sampled=0"), "1-abc");
+  EXPECT_EQ(runtime::log::xray_root("Parent=53995c3f42cd8ad8"), "");
+  EXPECT_EQ(runtime::log::xray_root(""), "");
 }
 
 TEST(Logging, LevelThresholdFiltersLowerLevels) {

@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "devtools/lambda_local/sandbox.h"
+#include "runtime/logging.h"
 #include "runtime/metrics.h"
 #include "tests/test_support.h"
 
@@ -109,3 +110,37 @@ TEST(Metrics, FractionalValuesStayFractional) {
 }
 
 }  // namespace
+
+// Lambda's log-level filter as its documentation states it: a JSON line's "level" decides, and a
+// line whose level is missing or not a level name counts as INFO.
+bool lambda_keeps(const json::object& line, runtime::log::Level threshold) {
+  runtime::log::Level level = runtime::log::Level::Info;
+  if (const auto* named = line.if_contains("level"); named != nullptr && named->is_string()) {
+    if (!runtime::log::parse_level(named->as_string(), level)) level = runtime::log::Level::Info;
+  }
+  return level >= threshold;
+}
+
+// An operator who sets LogLevel to WARN or ERROR to quieten the logs keeps the metrics (the
+// dashboard and OriginalsNotDeletedAlarm read them): Lambda would drop a level-less EMF line.
+TEST(Metrics, LinesSurviveLambdasFilterAtEveryApplicationLogLevel) {
+  for (const char* level : {"DEBUG", "INFO", "WARN", "ERROR", "FATAL"}) {
+    tests::LogCapture logs;
+    auto function = tests::echo_function();
+    function.log_format = "JSON";
+    function.log_level = level;
+    devtools::SandboxOptions options;
+    options.log_fd = logs.fd();
+    {
+      devtools::Sandbox sandbox(function, options);
+      ASSERT_TRUE(
+          sandbox.invoke(R"({"metrics":[{"name":"FilesCombined","unit":"Count","value":3}]})").ok);
+    }
+    const auto lines = emf_lines(logs);
+    ASSERT_EQ(lines.size(), 1u) << level;
+    runtime::log::Level threshold{};
+    ASSERT_TRUE(runtime::log::parse_level(level, threshold));
+    EXPECT_TRUE(lambda_keeps(lines[0], threshold)) << level << ": " << json::serialize(lines[0]);
+    EXPECT_EQ(lines[0].at("FilesCombined").as_int64(), 3);
+  }
+}

@@ -11,15 +11,17 @@ namespace {
 
 namespace fs = std::filesystem;
 
-void write_file(const fs::path& path, const std::string& text) { std::ofstream(path) << text; }
+void write_file(const fs::path& path, const std::string& text) {
+  std::ofstream(path) << text;
+}
 
 // scripts/setup --python-only with its own pins and venv folder; PyPI is never reached quickly
 // (PIP_RETRIES=0), whether or not the machine has a network.
 tests::CommandResult setup_python(const fs::path& requirements, const fs::path& venv) {
-  return tests::run_command("(cd " + tests::source_path("").string() +
-                            " && PIP_RETRIES=0 PIP_TIMEOUT=5 PYTHON_REQUIREMENTS=" +
-                            requirements.string() + " PYTHON_VENV=" + venv.string() +
-                            " scripts/setup --python-only 2>&1)");
+  return tests::run_command(
+      "(cd " + tests::source_path("").string() +
+      " && PIP_RETRIES=0 PIP_TIMEOUT=5 PYTHON_REQUIREMENTS=" + requirements.string() +
+      " PYTHON_VENV=" + venv.string() + " scripts/setup --python-only 2>&1)");
 }
 
 TEST(Setup, PinsTheSystemAlreadyHoldsNeedNoVenvAndNoNetwork) {
@@ -56,9 +58,8 @@ TEST(Setup, APinAtAnotherVersionIsNamedWithBothVersions) {
   tests::TempDir dir;
   const auto requirements = dir.path() / "requirements.txt";
   write_file(requirements, "moto[server]==0.0.1\n");
-  const auto check =
-      tests::run_command(tests::source_path("tools/python-requirements").string() +
-                         " --requirements " + requirements.string());
+  const auto check = tests::run_command(tests::source_path("tools/python-requirements").string() +
+                                        " --requirements " + requirements.string());
   EXPECT_EQ(check.exit_code, 1);
   EXPECT_NE(check.out.find("moto 5.2.1 is installed, 0.0.1 is pinned"), std::string::npos)
       << check.out;
