@@ -116,6 +116,30 @@ class OnTheLocalStack : public ::testing::Test {
   std::string destination_;
 };
 
+// Lambda and Step Functions would otherwise log to groups nobody made, kept forever.
+TEST_F(OnTheLocalStack, EveryFunctionAndStateMachineLogsToAGroupOfItsOwnThatExpires) {
+  start("--parameter LogRetentionInDays=14");
+  std::map<std::string, std::int64_t> retention;
+  const auto groups = aws("logs describe-log-groups");
+  for (const auto& group : groups.at("logGroups").as_array()) {
+    const auto& object = group.as_object();
+    const auto* days = object.if_contains("retentionInDays");
+    retention[std::string(object.at("logGroupName").as_string())] =
+        days != nullptr ? days->to_number<std::int64_t>() : 0;
+  }
+  for (const char* function : {"GetFiles", "DetermineOperationType", "CombineLogFiles",
+                               "DeleteOriginals", "CrawlerTrigger", "ManifestBuilder"}) {
+    EXPECT_EQ(retention[std::string("/aws/lambda/local/") + function], 14) << function;
+  }
+  for (const char* machine : {"aggregate-daily", "aggregate-history", "process-manifest"}) {
+    EXPECT_EQ(retention[std::string("/aws/vendedlogs/states/local-") + machine], 14) << machine;
+  }
+  EXPECT_EQ(retention.size(), 9u) << "one group per function and state machine, no other";
+  const auto versioning = aws("s3api get-bucket-versioning --bucket " + destination_);
+  EXPECT_EQ(versioning.at("Status").as_string(), "Enabled")
+      << "the destination is versioned, as the template makes it on AWS";
+}
+
 TEST_F(OnTheLocalStack, ARoleMissingOneActionItsCallsNeedFailsTheRunWithAccessDenied) {
   // CombineLogFiles lists the destination's open uploads before every output.
   start("--parameter OtherBuckets=iam-logs --parameter DelayWindowSeconds=0",
