@@ -1,5 +1,9 @@
 #include "common/config.h"
 
+#include <stdio.h>
+#include <sys/wait.h>
+
+#include <boost/json/parse.hpp>
 #include <cstdlib>
 #include <fstream>
 
@@ -25,6 +29,58 @@ std::string profile_name() {
 // In ~/.aws/config every profile but the default is written [profile NAME].
 std::string config_section(const std::string& profile) {
   return profile == "default" ? profile : "profile " + profile;
+}
+
+// The way to give this client a profile it cannot read itself (IAM Identity Center, assume-role):
+// what the error says when only such a profile is configured.
+std::string export_advice(const std::string& profile) {
+  const std::string option = profile == "default" ? "" : " --profile " + profile;
+  return "export its credentials first: eval \"$(aws configure export-credentials" + option +
+         " --format env)\" (AWS CLI v2), or eval \"$(tools/export-credentials" + option +
+         ")\"; or give the profile credential_process = aws configure export-credentials" + option +
+         " --format process";
+}
+
+std::string run_for_output(const std::string& command, int& status) {
+  FILE* pipe = ::popen(command.c_str(), "r");
+  if (pipe == nullptr) {
+    status = -1;
+    return {};
+  }
+  std::string output;
+  char buffer[4096];
+  for (std::size_t n; (n = std::fread(buffer, 1, sizeof buffer, pipe)) > 0;)
+    output.append(buffer, n);
+  status = ::pclose(pipe);
+  return output;
+}
+
+// The documented credential_process contract: a JSON object with Version 1, AccessKeyId,
+// SecretAccessKey and optionally SessionToken and Expiration on stdout, exit status 0.
+Credentials from_credential_process(const std::string& command, const std::string& profile) {
+  int status = 0;
+  const std::string output = run_for_output(command, status);
+  const std::string where = "credential_process of profile '" + profile + "'";
+  if (status != 0) {
+    throw runtime::ConfigurationError(where + " failed (exit status " +
+                                      std::to_string(WIFEXITED(status) ? WEXITSTATUS(status) : -1) +
+                                      ")");
+  }
+  boost::system::error_code error;
+  const auto document = boost::json::parse(output, error);
+  const auto* object = error ? nullptr : document.if_object();
+  const auto text = [&](const char* key) -> std::string {
+    const auto* value = object != nullptr ? object->if_contains(key) : nullptr;
+    return value != nullptr && value->is_string() ? std::string(value->as_string()) : "";
+  };
+  const auto* version = object != nullptr ? object->if_contains("Version") : nullptr;
+  Credentials credentials{text("AccessKeyId"), text("SecretAccessKey"), text("SessionToken")};
+  if (version == nullptr || !version->is_int64() || version->as_int64() != 1 ||
+      credentials.access_key_id.empty() || credentials.secret_access_key.empty()) {
+    throw runtime::ConfigurationError(
+        where + " did not print a JSON object with Version 1, AccessKeyId and SecretAccessKey");
+  }
+  return credentials;
 }
 
 }  // namespace
@@ -67,6 +123,18 @@ Credentials load_credentials() {
     if (key && secret) {
       return Credentials{*key, *secret,
                          shared_file_value(path, section, "aws_session_token").value_or("")};
+    }
+    if (auto command = shared_file_value(path, section, "credential_process")) {
+      return from_credential_process(*command, profile);
+    }
+  }
+  const std::string& config = files[1][0];
+  for (const char* key : {"sso_session", "sso_start_url", "role_arn", "credential_source"}) {
+    if (!config.empty() && shared_file_value(config, config_section(profile), key)) {
+      throw runtime::ConfigurationError(
+          "profile '" + profile + "' gets its credentials from " +
+          (key[0] == 's' ? "IAM Identity Center (SSO)" : "a role") +
+          ", which this client does not call itself: " + export_advice(profile));
     }
   }
   throw runtime::ConfigurationError(

@@ -16,7 +16,10 @@ struct Credentials {
 // AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY / AWS_SESSION_TOKEN (what Lambda provides), else the
 // profile AWS_PROFILE (default "default") of the shared credentials file
 // (AWS_SHARED_CREDENTIALS_FILE, ~/.aws/credentials) and then of the config file (AWS_CONFIG_FILE,
-// ~/.aws/config). Throws runtime::ConfigurationError naming what was looked at.
+// ~/.aws/config): its keys, or the output of its credential_process. A profile that uses IAM
+// Identity Center (SSO) or assumes a role is not resolved here (that needs the SSO portal and STS):
+// the error says how to export its credentials. Throws runtime::ConfigurationError naming what
+// was looked at.
 Credentials load_credentials();
 
 // AWS_REGION, else AWS_DEFAULT_REGION, else the profile's `region`; throws ConfigurationError.

@@ -63,6 +63,66 @@ TEST(Credentials, ProfileFromSharedFilesThenConfigFile) {
   EXPECT_EQ(common::load_region(), "us-west-2") << "AWS_REGION wins over the profile";
 }
 
+// credential_process is how SSO and assume-role profiles reach a client that does not call the
+// SSO portal or STS itself (aws configure export-credentials --format process prints this).
+TEST(Credentials, AProfilesCredentialProcessIsRunAndItsAnswerRead) {
+  clear_aws_environment();
+  tests::TempDir dir;
+  const auto helper = dir.path() / "helper";
+  std::ofstream(helper)
+      << "#!/bin/sh\necho '{\"Version\": 1, \"AccessKeyId\": \"ASIAPROCESS\", "
+         "\"SecretAccessKey\": \"secret-process\", \"SessionToken\": \"token-process\", "
+         "\"Expiration\": \"2026-11-26T12:00:00Z\"}'\n";
+  std::filesystem::permissions(helper, std::filesystem::perms::owner_all);
+  std::ofstream(dir.path() / "config") << "[profile sso]\ncredential_process = " << helper.string()
+                                       << "\n[profile broken]\ncredential_process = echo nope\n"
+                                          "[profile failing]\ncredential_process = false\n";
+  setenv("AWS_CONFIG_FILE", (dir.path() / "config").c_str(), 1);
+  setenv("AWS_SHARED_CREDENTIALS_FILE", (dir.path() / "none").c_str(), 1);
+  setenv("AWS_PROFILE", "sso", 1);
+  const auto credentials = common::load_credentials();
+  EXPECT_EQ(credentials.access_key_id, "ASIAPROCESS");
+  EXPECT_EQ(credentials.secret_access_key, "secret-process");
+  EXPECT_EQ(credentials.session_token, "token-process");
+  for (const char* profile : {"broken", "failing"}) {
+    setenv("AWS_PROFILE", profile, 1);
+    try {
+      common::load_credentials();
+      ADD_FAILURE() << profile;
+    } catch (const runtime::ConfigurationError& error) {
+      EXPECT_NE(std::string(error.what())
+                    .find("credential_process of profile '" + std::string(profile) + "'"),
+                std::string::npos)
+          << error.what();
+    }
+  }
+}
+
+TEST(Credentials, AnSsoOrAssumeRoleProfileErrorSaysHowToExportItsCredentials) {
+  clear_aws_environment();
+  tests::TempDir dir;
+  std::ofstream(dir.path() / "config")
+      << "[profile org-sso]\nsso_session = org\nsso_account_id = 111111111111\n"
+         "[profile admin]\nrole_arn = arn:aws:iam::111111111111:role/Admin\nsource_profile = "
+         "org-sso\n";
+  setenv("AWS_CONFIG_FILE", (dir.path() / "config").c_str(), 1);
+  setenv("AWS_SHARED_CREDENTIALS_FILE", (dir.path() / "none").c_str(), 1);
+  for (const char* profile : {"org-sso", "admin"}) {
+    setenv("AWS_PROFILE", profile, 1);
+    try {
+      common::load_credentials();
+      ADD_FAILURE() << profile;
+    } catch (const runtime::ConfigurationError& error) {
+      const std::string message = error.what();
+      EXPECT_NE(message.find("aws configure export-credentials --profile " + std::string(profile) +
+                             " --format env"),
+                std::string::npos)
+          << message;
+      EXPECT_NE(message.find("credential_process"), std::string::npos) << message;
+    }
+  }
+}
+
 TEST(Credentials, NoneIsAClearConfigurationError) {
   clear_aws_environment();
   try {

@@ -49,6 +49,58 @@ TEST(LambdaLocalInvoke, TimeoutOptionIsEnforced) {
   EXPECT_EQ(json::parse(result.out).at("errorType").as_string(), "Sandbox.Timedout");
 }
 
+// The file `sam local invoke --env-vars` reads serves lambda-local too: every function's
+// Parameters, then the function's own section, then --env.
+TEST(LambdaLocalInvoke, ReadsSamEnvVarsFilesFunctionSectionOverParameters) {
+  tests::TempDir dir;
+  std::ofstream(dir.path() / "env.json")
+      << R"({"Parameters": {"WORK_BUCKET": "from-parameters", "LOG_LEVEL": "WARN"},)"
+         R"( "echo": {"WORK_BUCKET": "from-function"}, "OtherFunction": {"LOG_LEVEL": "DEBUG"}})";
+  std::ofstream(dir.path() / "event.json")
+      << R"({"bucket": "${WORK_BUCKET}", "level": "${LOG_LEVEL}"})";
+  const std::string invoke = lambda_local() + " invoke echo " +
+                             (dir.path() / "event.json").string() + " --env-vars " +
+                             (dir.path() / "env.json").string();
+  const auto result = tests::run_command(invoke);
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  const auto event = json::parse(result.out).at("event");
+  EXPECT_EQ(event.at("bucket").as_string(), "from-function");
+  EXPECT_EQ(event.at("level").as_string(), "WARN");
+  const auto overridden = tests::run_command(invoke + " --env WORK_BUCKET=from-command-line");
+  EXPECT_EQ(json::parse(overridden.out).at("event").at("bucket").as_string(), "from-command-line");
+  std::ofstream(dir.path() / "broken.json") << R"({"echo": "WORK_BUCKET=x"})";
+  const auto broken =
+      tests::run_command(lambda_local() + " invoke echo " + (dir.path() / "event.json").string() +
+                         " --env-vars " + (dir.path() / "broken.json").string());
+  EXPECT_EQ(broken.exit_code, 2);
+  EXPECT_NE(broken.err.find("echo is not an object"), std::string::npos) << broken.err;
+}
+
+// Against real AWS a function gets the caller's credentials as Lambda gives a role's: from a
+// profile's credential_process (how SSO and assume-role profiles are used), and an SSO profile
+// it cannot resolve is named with the way to export its credentials.
+TEST(LambdaLocalInvoke, AgainstAwsTheFunctionGetsTheProfilesCredentials) {
+  tests::TempDir dir;
+  std::ofstream(dir.path() / "config")
+      << "[profile with-process]\ncredential_process = echo '{\"Version\": 1, \"AccessKeyId\": "
+         "\"ASIAFROMPROCESS\", \"SecretAccessKey\": \"s\", \"SessionToken\": \"t\"}'\n"
+         "[profile org-sso]\nsso_session = org\nsso_account_id = 111111111111\n";
+  std::ofstream(dir.path() / "event.json") << R"({"key": "${AWS_ACCESS_KEY_ID}"})";
+  const std::string environment =
+      "env -u AWS_ACCESS_KEY_ID -u AWS_SECRET_ACCESS_KEY -u "
+      "AWS_SESSION_TOKEN -u LAMBDA_LOCAL_CONFIG AWS_CONFIG_FILE=" +
+      (dir.path() / "config").string() + " AWS_SHARED_CREDENTIALS_FILE=/nonexistent ";
+  const std::string invoke =
+      lambda_local() + " invoke echo " + (dir.path() / "event.json").string();
+  const auto with_process = tests::run_command(environment + "AWS_PROFILE=with-process " + invoke);
+  ASSERT_EQ(with_process.exit_code, 0) << with_process.err;
+  EXPECT_EQ(json::parse(with_process.out).at("event").at("key").as_string(), "ASIAFROMPROCESS");
+  const auto sso = tests::run_command(environment + "AWS_PROFILE=org-sso " + invoke);
+  EXPECT_NE(sso.err.find("aws configure export-credentials --profile org-sso --format env"),
+            std::string::npos)
+      << sso.err;
+}
+
 TEST(LambdaLocalInvoke, UsageErrorsExitTwo) {
   EXPECT_EQ(tests::run_command(lambda_local() + " invoke").exit_code, 2);
   const auto unknown = tests::run_command(lambda_local() + " invoke no_such_function /dev/null");

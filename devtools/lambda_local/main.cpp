@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -15,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "common/config.h"
 #include "devtools/lambda_local/function_config.h"
 #include "devtools/lambda_local/invoke_api.h"
 #include "devtools/lambda_local/sandbox.h"
@@ -26,7 +28,8 @@ namespace {
 
 constexpr const char* kUsage = R"(usage:
   lambda-local invoke FUNCTION EVENT_FILE [--config FILE] [--timeout SECONDS] [--memory MB]
-                      [--env NAME=VALUE]... [--log-format JSON|Text] [--log-level LEVEL] [--no-trace]
+                      [--env NAME=VALUE]... [--env-vars FILE] [--log-format JSON|Text]
+                      [--log-level LEVEL] [--no-trace]
   lambda-local serve [--port PORT] [--host HOST] [--upstream http://HOST:PORT] [--config FILE]
                      [--log-dir DIR]
 
@@ -35,7 +38,10 @@ local stack's build/local-stack/functions.json; "GetFiles" finds "GetFilesFuncti
 bootstrap, or the name of an executable beside lambda-local (build/bin). EVENT_FILE '-' reads stdin;
 ${NAME} in the event is replaced by the function's environment variable NAME (WORK_BUCKET...).
 invoke prints the response (or the error document) on stdout and the function's logs on stderr;
-it exits 1 when the function failed, 2 on a usage error.
+it exits 1 when the function failed, 2 on a usage error. --env-vars reads `sam local invoke
+--env-vars` files ({"Parameters": {...every function...}, "GetFilesFunction": {...}}); --env wins.
+Without a local stack or --config the function calls real AWS as you: with your environment's keys,
+or else your profile's (its keys or its credential_process), given to it as Lambda gives a role's.
 serve prints "lambda-local serving http://HOST:PORT" once it listens, and stops on SIGINT/SIGTERM;
 with --log-dir each function logs to DIR/NAME.log (its own log group), else all to stderr.
 )";
@@ -46,6 +52,7 @@ struct Options {
   std::optional<double> timeout_s;
   std::optional<int> memory_mb;
   std::vector<std::pair<std::string, std::string>> environment;
+  std::string env_vars_path;
   std::string log_format;
   std::string log_level;
   bool trace = true;
@@ -89,6 +96,8 @@ Options parse_options(int argc, char** argv) {
         options.upstream = value();
       else if (argument == "--log-dir")
         options.log_directory = value();
+      else if (argument == "--env-vars")
+        options.env_vars_path = value();
       else if (argument == "--env") {
         const std::string setting = value();
         const auto equals = setting.find('=');
@@ -197,6 +206,45 @@ std::string with_environment(std::string event, const FunctionConfig& function) 
   return event;
 }
 
+// A `sam local invoke --env-vars` file: "Parameters" for every function, then the function's own
+// section (by logical id: "GetFiles" also reads "GetFilesFunction").
+void apply_env_vars_file(const std::string& path, FunctionConfig& function) {
+  std::ifstream in(path);
+  if (!in) usage_error("cannot read --env-vars file " + path);
+  boost::system::error_code error;
+  const auto document =
+      boost::json::parse(std::string(std::istreambuf_iterator<char>(in), {}), error);
+  if (error || !document.is_object()) usage_error(path + " is not a JSON object");
+  for (const std::string& section :
+       {std::string("Parameters"), function.name, function.name + "Function"}) {
+    const auto* variables = document.get_object().if_contains(section);
+    if (variables == nullptr) continue;
+    if (!variables->is_object()) usage_error(path + ": " + section + " is not an object");
+    for (const auto& [name, value] : variables->get_object()) {
+      function.environment[std::string(name)] =
+          value.is_string() ? std::string(value.get_string()) : boost::json::serialize(value);
+    }
+  }
+}
+
+// Lambda gives a function its role's credentials in the environment; here, against real AWS, the
+// caller's. A profile that only the AWS CLI can resolve (SSO, assume-role) is named with the way to
+// export its credentials, and the function then fails with its own error.
+void give_caller_credentials(FunctionConfig& function) {
+  if (std::getenv("AWS_ACCESS_KEY_ID") != nullptr ||
+      function.environment.contains("AWS_ACCESS_KEY_ID"))
+    return;
+  try {
+    const common::Credentials credentials = common::load_credentials();
+    function.environment["AWS_ACCESS_KEY_ID"] = credentials.access_key_id;
+    function.environment["AWS_SECRET_ACCESS_KEY"] = credentials.secret_access_key;
+    if (!credentials.session_token.empty())
+      function.environment["AWS_SESSION_TOKEN"] = credentials.session_token;
+  } catch (const std::exception& error) {
+    std::cerr << "lambda-local: " << error.what() << "\n";
+  }
+}
+
 int run_invoke(Options options, const fs::path& self_directory) {
   if (options.positional.size() != 2) usage_error("invoke takes FUNCTION and EVENT_FILE");
   if (options.config_path.empty()) options.config_path = running_local_stack_config(self_directory);
@@ -207,7 +255,9 @@ int run_invoke(Options options, const fs::path& self_directory) {
   if (options.memory_mb) function.memory_mb = *options.memory_mb;
   if (!options.log_format.empty()) function.log_format = options.log_format;
   if (!options.log_level.empty()) function.log_level = options.log_level;
+  if (!options.env_vars_path.empty()) apply_env_vars_file(options.env_vars_path, function);
   for (const auto& [name, value] : options.environment) function.environment[name] = value;
+  if (options.config_path.empty()) give_caller_credentials(function);
   const std::string event = with_environment(read_event(options.positional[1]), function);
 
   SandboxOptions sandbox_options;
