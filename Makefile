@@ -6,6 +6,11 @@
 #   make -j2 artifacts-all              both architectures at once (what the tests run)
 #   make build-AFunction build-BFunction ARTIFACTS_ROOT=DIR   each into DIR/<LogicalId>/
 #
+# `sam build` builds in source (samconfig.example.toml: build_in_source; ./deploy passes
+# --build-in-source): the six targets run here, and build-static's lock makes the first build
+# everything once for the other five. Copied to a scratch folder per function instead, each would
+# rebuild libcurl and every bootstrap.
+#
 # sam tells make nothing of the template's Architecture parameter, so ARCH must match it: arm64
 # (the template's default) unless set, as in `ARCH=x86_64 sam build`. ./deploy sets it from the
 # parameter and checks every bootstrap it packages against it.
@@ -20,7 +25,9 @@ STRIP_arm64 := aarch64-linux-gnu-strip
 
 .PHONY: static artifacts artifacts-all artifacts-x86_64 artifacts-arm64
 
+# The host is checked first: anywhere but Debian 12 the build would fail deep inside, minutes in.
 static:
+	@scripts/check-build-host
 	scripts/build-static $(ARCH)
 
 build-%Function: static

@@ -162,10 +162,8 @@ TEST_F(OnTheLocalStack, ARoleMissingOneActionItsCallsNeedFailsTheRunWithAccessDe
 TEST_F(OnTheLocalStack, OriginalsItMayNotDeleteAreReportedAndTheRestDeleted) {
   // A bucket policy or an object lock refuses some deletes in an organisation's log archive.
   start("--parameter OtherBuckets=kept-logs --parameter DelayWindowSeconds=0",
-        "      Description: Deletes the originals a verified receipt names, exactly the combined "
-        "versions.\n      Policies:\n",
-        "      Description: Deletes the originals a verified receipt names, exactly the combined "
-        "versions.\n      Policies:\n"
+        "        LogGroup: !Ref DeleteOriginalsLogGroup\n      Policies:\n",
+        "        LogGroup: !Ref DeleteOriginalsLogGroup\n      Policies:\n"
         "        - Statement:\n"
         "            - Effect: Deny\n"
         "              Action: [s3:DeleteObject, s3:DeleteObjectVersion]\n"

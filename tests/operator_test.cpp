@@ -65,4 +65,50 @@ TEST(Setup, APinAtAnotherVersionIsNamedWithBothVersions) {
       << check.out;
 }
 
+// make on a host that cannot build stops before any compiler runs, and says what to do instead.
+tests::CommandResult make_static(const std::string& environment) {
+  return tests::run_command("(cd " + tests::source_path("").string() + " && env " + environment +
+                            " make --no-print-directory static 2>&1)");
+}
+
+TEST(BuildHost, MacOsStopsAtOnceNamingTheBuildImage) {
+  const auto run = make_static("UNAME_S=Darwin");
+  EXPECT_NE(run.exit_code, 0);
+  EXPECT_NE(run.out.find("cannot build the Lambda bootstraps on Darwin"), std::string::npos)
+      << run.out;
+  EXPECT_NE(run.out.find("sam build --use-container --build-image s3-log-aggregator-build"),
+            std::string::npos)
+      << run.out;
+  EXPECT_EQ(run.out.find("build-static"), std::string::npos) << "nothing was built: " << run.out;
+}
+
+TEST(BuildHost, AnotherLinuxStopsAtOnceNamingItself) {
+  tests::TempDir dir;
+  write_file(dir.path() / "os-release", "ID=fedora\nVERSION_ID=40\n");
+  const auto run = make_static("OS_RELEASE=" + (dir.path() / "os-release").string());
+  EXPECT_NE(run.exit_code, 0);
+  EXPECT_NE(run.out.find("this host is fedora 40, not Debian 12"), std::string::npos) << run.out;
+  EXPECT_EQ(run.out.find("build-static"), std::string::npos) << run.out;
+  write_file(dir.path() / "os-release", "ID=debian\nVERSION_ID=12\n");
+  const auto check = tests::run_command(tests::source_path("scripts/check-build-host").string() +
+                                        " " + (dir.path() / "os-release").string());
+  EXPECT_EQ(check.exit_code, 0) << "Debian 12 (this machine) builds: " << check.err;
+}
+
+// The build image runs `scripts/setup --system-only`: Debian's packages and nothing of npm's or
+// Python's (here every package is installed, so it changes nothing).
+TEST(BuildHost, SetupForTheBuildImageInstallsOnlyDebiansPackages) {
+  std::ifstream dockerfile(tests::source_path("build-image/Dockerfile"));
+  const std::string text{std::istreambuf_iterator<char>(dockerfile), {}};
+  ASSERT_NE(text.find("FROM debian:12"), std::string::npos);
+  ASSERT_NE(text.find("scripts/setup --system-only"), std::string::npos);
+  const auto run =
+      tests::run_command("(cd " + tests::source_path("").string() +
+                         " && PYTHON_VENV=/nonexistent/venv PYTHON_REQUIREMENTS="
+                         "/nonexistent/requirements.txt scripts/setup --system-only 2>&1)");
+  EXPECT_EQ(run.exit_code, 0) << run.out;
+  EXPECT_EQ(run.out.find("npm"), std::string::npos) << run.out;
+  EXPECT_EQ(run.out.find("requirements"), std::string::npos) << run.out;
+}
+
 }  // namespace
