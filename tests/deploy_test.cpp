@@ -5,6 +5,7 @@
 #include <boost/json/parse.hpp>
 #include <filesystem>
 #include <fstream>
+#include <map>
 
 #include "tests/aws_test_support.h"
 
@@ -102,6 +103,67 @@ TEST_F(DeployTest, ABootstrapBuiltForAnotherArchitectureIsNotPackaged) {
   EXPECT_EQ(accepted.exit_code, 0) << accepted.out;
 }
 
+// What CloudFormation would refuse at CreateChangeSet (a parameter's pattern, allowed values, a
+// rule) is said before anything is built or uploaded, each problem named.
+TEST_F(DeployTest, ParametersTheTemplateRefusesAreNamedBeforeAnythingIsBuilt) {
+  const std::string settings = "--dry-run region=us-east-1 stack_name=s s3_bucket=" + bucket_;
+  const struct {
+    std::string parameters, message;
+  } cases[] = {
+      {"--param ControlTowerBucket=Logs_Bucket", "'Logs_Bucket' is not an S3 bucket name"},
+      {"--param OtherBuckets=alb-logs,s3://app-logs/prefix", "'s3://app-logs/prefix' is not"},
+      {"--param AlertEmail=ops", "'ops' is not an e-mail address"},
+      {"--param AggregationRegions=eu-west-1,Ireland", "is not comma-separated region codes"},
+      {"--param DestinationPrefix=../aggregated", "is not a key prefix"},
+      {"--param LogRetentionInDays=10", "LogRetentionInDays='10' is not one of 1, 3, 5"},
+      {"--param CrawlerMode=crawler", "rule CrawlerModeNamesItsCrawlers"},
+      {"--param ExpirationInDays=120", "is less than DaysUntilGlacierDeepArchive (90) + 180"},
+      {"--param NoSuchParameter=1", "the template has no parameter NoSuchParameter"},
+  };
+  for (const auto& c : cases) {
+    const auto run = deploy(settings + " " + c.parameters, credentials_);
+    EXPECT_EQ(run.exit_code, 2) << c.parameters << "\n" << run.out;
+    EXPECT_NE(run.out.find(c.message), std::string::npos) << c.parameters << "\n" << run.out;
+    EXPECT_EQ(run.out.find("cfn-lint"), std::string::npos) << "nothing validated or built";
+  }
+  EXPECT_TRUE(tests::aws_cli(moto_, "s3 ls --recursive s3://" + bucket_).out.empty());
+  const auto stacks = tests::aws_cli(moto_, "cloudformation list-stacks").out;
+  EXPECT_EQ(stacks.find("\"StackName\": \"s\""), std::string::npos) << stacks;
+}
+
+// resolve_s3 without sam makes (or finds) SAM's managed artifact bucket, and stack tags reach
+// CloudFormation, which puts them on every resource that takes tags.
+TEST_F(DeployTest, ResolveS3UsesSamsManagedBucketAndTagsGoToTheStack) {
+  const auto run = deploy(
+      "--dry-run region=us-east-1 stack_name=tagged resolve_s3=true "
+      "'tags=Project=log-archive Owner=secops'",
+      credentials_);
+  ASSERT_EQ(run.exit_code, 0) << run.out;
+  const auto managed = json::parse(
+      tests::aws_cli(moto_,
+                     "cloudformation describe-stacks --stack-name aws-sam-cli-managed-default")
+          .out);
+  std::string source_bucket;
+  for (const auto& output : managed.at("Stacks").at(0).at("Outputs").as_array())
+    if (output.at("OutputKey") == "SourceBucket")
+      source_bucket = output.at("OutputValue").as_string();
+  ASSERT_FALSE(source_bucket.empty()) << run.out;
+  const auto packaged = tests::aws_cli(moto_, "s3 ls --recursive s3://" + source_bucket).out;
+  EXPECT_GE(std::count(packaged.begin(), packaged.end(), '\n'), 6) << "six bootstraps packaged";
+  const auto stack =
+      json::parse(tests::aws_cli(moto_, "cloudformation describe-stacks --stack-name tagged").out);
+  std::map<std::string, std::string> tags;
+  for (const auto& tag : stack.at("Stacks").at(0).at("Tags").as_array())
+    tags[std::string(tag.at("Key").as_string())] = tag.at("Value").as_string();
+  EXPECT_EQ(tags["Project"], "log-archive");
+  EXPECT_EQ(tags["Owner"], "secops");
+  const auto again =
+      deploy("--dry-run region=us-east-1 stack_name=tagged2 resolve_s3=true", credentials_);
+  ASSERT_EQ(again.exit_code, 0) << again.out;
+  EXPECT_EQ(again.out.find("making the artifact bucket"), std::string::npos)
+      << "the managed bucket is made once: " << again.out;
+}
+
 TEST_F(DeployTest, MissingSettingsAreSaidBeforeAnythingIsBuiltOrSent) {
   const struct {
     std::string arguments, environment, message;
@@ -113,7 +175,7 @@ TEST_F(DeployTest, MissingSettingsAreSaidBeforeAnythingIsBuiltOrSent) {
        "-u AWS_ACCESS_KEY_ID -u AWS_SECRET_ACCESS_KEY AWS_EC2_METADATA_DISABLED=true",
        "no usable AWS credentials"},
       {"region=us-east-1 stack_name=s s3_bucket=" + bucket_ + " --param Architecture=sparc",
-       credentials_, "Architecture=sparc"},
+       credentials_, "Architecture='sparc' is not one of arm64, x86_64"},
       {"--frobnicate", credentials_, "unknown argument"},
   };
   for (const auto& c : cases) {
