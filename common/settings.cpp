@@ -67,4 +67,14 @@ std::uint64_t number_setting(const char* name, std::uint64_t fallback, std::uint
   return *value;
 }
 
+bool flag_setting(const char* name, bool fallback) {
+  std::string text = trimmed(setting(name));
+  if (text.empty()) return fallback;
+  for (char& c : text) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (text == "true") return true;
+  if (text == "false") return false;
+  throw runtime::ConfigurationError(std::string(name) + " must be true or false, not '" +
+                                    setting(name) + "'");
+}
+
 }  // namespace common

@@ -19,6 +19,8 @@ std::string required_setting(const char* name);
 std::vector<std::string> list_setting(const char* name);
 // A whole number of at least `minimum`, or `fallback` when unset or empty.
 std::uint64_t number_setting(const char* name, std::uint64_t fallback, std::uint64_t minimum = 1);
+// "true" or "false" (any case), or `fallback` when unset or empty; ConfigurationError otherwise.
+bool flag_setting(const char* name, bool fallback);
 // A tuning knob: a whole number of at least `minimum`, nullopt when unset, empty or anything else.
 std::optional<std::uint64_t> lenient_number(const char* name, std::uint64_t minimum = 0);
 

@@ -28,6 +28,12 @@ constexpr const char* kDay = "2026-03-05";
 constexpr std::size_t kFilesADay = 3u * 2u * 8u;  // accounts × regions × (6 CloudTrail + 2 others)
 constexpr std::size_t kLargeFiles = 3;            // 6, 9 and 12 MiB, in one group
 constexpr std::size_t kOtherFilesADay = 9;        // in e2e-other
+constexpr std::size_t kDigestsADay = 3u * 2u;     // one CloudTrail-Digest per account and region
+
+// Digest files stay where CloudTrail wrote them (their signatures chain the trail's integrity).
+bool is_digest(const std::string& key) {
+  return key.find("/CloudTrail-Digest/") != std::string::npos;
+}
 
 bool is_today(const std::string& key) {
   return key.find("2026/03/05/") != std::string::npos ||
@@ -160,6 +166,17 @@ class DailyAggregation : public ::testing::Test {
     }
     EXPECT_EQ(original_text.size(), kFilesADay + kLargeFiles + kOtherFilesADay);
     if (original_text.size() != kFilesADay + kLargeFiles + kOtherFilesADay) return outputs;
+
+    std::map<std::string, std::string> digests;
+    for (auto it = original_text.begin(); it != original_text.end();) {
+      if (!is_digest(it->first)) {
+        ++it;
+        continue;
+      }
+      digests.insert(*it);
+      it = original_text.erase(it);
+    }
+    EXPECT_EQ(digests.size(), kDigestsADay);
     const std::string late_key = original_text.begin()->first;  // gets a version after listing
 
     // Past the delay window for all of the above; this one is inside it and must stay.
@@ -221,6 +238,11 @@ class DailyAggregation : public ::testing::Test {
         const std::string key(version.at("Key").as_string());
         ++versions;
         if (key == late_key || key == recent_key) continue;
+        if (is_digest(key) && is_today(key)) {
+          EXPECT_EQ(common::gunzip(s3_->get_object(bucket, key)), digests[key])
+              << "a digest is kept as CloudTrail wrote it: " << key;
+          continue;
+        }
         EXPECT_FALSE(is_today(key)) << bucket << "/" << key;
       }
       EXPECT_GT(versions, 0u) << "the aws CLI listed " << bucket;
@@ -230,7 +252,8 @@ class DailyAggregation : public ::testing::Test {
       EXPECT_EQ(s3_->get_object("e2e-other", recent_key), "too recent\n");
     }
     EXPECT_EQ(s3_->get_object("e2e-other", "alb/2026-03-04/yesterday.log"), "not today\n");
-    EXPECT_EQ(s3_->list_all("e2e-ct").size(), kFilesADay + 1) << "the day before, and late_key";
+    EXPECT_EQ(s3_->list_all("e2e-ct").size(), kFilesADay + 1 + kDigestsADay)
+        << "the day before, late_key and the day's digests";
     EXPECT_EQ(tests::cli_open_uploads(moto_, destination_), 0u) << "no upload left open";
     EXPECT_EQ(
         tests::aws_cli(moto_, "glue get-crawler --name e2e-crawler --query Crawler.State").out,

@@ -105,6 +105,33 @@ class GetFilesTest : public ::testing::Test {
   std::string ct_bucket_, other_bucket_, work_bucket_;
 };
 
+// A digest's signature is in its object's metadata and chains to the previous digest: only an
+// operator who says so (and loses `aws cloudtrail validate-logs`) has them combined.
+TEST_F(GetFilesTest, DigestFilesAreListedOnlyWhenCombiningThemIsAllowed) {
+  auto env = environment();
+  env["COMBINE_CLOUDTRAIL_DIGESTS"] = "TRUE";
+  const auto run = tests::invoke_handler(moto_, "GetFiles",
+                                         {{"date", "2026-03-05"}, {"run_id", "t-digests"}}, env);
+  ASSERT_EQ(run.exit_code, 0) << run.logs;
+  const auto groups = groups_of(run.response);
+  const std::string digest_group = ct_bucket_ + "/111111111111/CloudTrail-Digest/eu-west-1";
+  ASSERT_TRUE(groups.contains(digest_group));
+  EXPECT_EQ(groups.at(digest_group),
+            std::set<std::string>{"o-abc123/AWSLogs/111111111111/CloudTrail-Digest/eu-west-1/"
+                                  "2026/03/05/digest.json.gz"});
+  EXPECT_EQ(run.response.at("file_count").as_int64(), 11);
+
+  env["COMBINE_CLOUDTRAIL_DIGESTS"] = "yes";
+  const auto refused = tests::invoke_handler(
+      moto_, "GetFiles", {{"date", "2026-03-05"}, {"run_id", "t-digests-bad"}}, env);
+  EXPECT_NE(refused.exit_code, 0);
+  EXPECT_EQ(refused.response.at("errorType").as_string(), "ConfigurationError");
+  EXPECT_NE(std::string(refused.response.at("errorMessage").as_string())
+                .find("COMBINE_CLOUDTRAIL_DIGESTS must be true or false, not 'yes'"),
+            std::string::npos)
+      << refused.response;
+}
+
 TEST_F(GetFilesTest, FindsTheDaysFilesInBothLayoutsAndAllDateForms) {
   const auto run = tests::invoke_handler(moto_, "GetFiles",
                                          {{"date", "2026-03-05"}, {"run_id", "t1"}}, environment());
@@ -117,8 +144,6 @@ TEST_F(GetFilesTest, FindsTheDaysFilesInBothLayoutsAndAllDateForms) {
               "111111111111_CloudTrail_eu-west-1_a.json.gz",
         org + "111111111111/CloudTrail/eu-west-1/2026/03/05/"
               "111111111111_CloudTrail_eu-west-1_b.json.gz"}},
-      {ct_bucket_ + "/111111111111/CloudTrail-Digest/eu-west-1",
-       {org + "111111111111/CloudTrail-Digest/eu-west-1/2026/03/05/digest.json.gz"}},
       {ct_bucket_ + "/111111111111/Config/eu-west-1",
        {org +
         "111111111111/Config/eu-west-1/2026/3/5/ConfigHistory/history with space+plus.json.gz"}},
@@ -131,9 +156,9 @@ TEST_F(GetFilesTest, FindsTheDaysFilesInBothLayoutsAndAllDateForms) {
       {other_bucket_ + "/z/", {"z/log-20260305.txt"}},
       {other_bucket_ + "/", {"root-20260305.log"}},
   };
-  EXPECT_EQ(groups, expected);
-  EXPECT_EQ(run.response.at("file_count").as_int64(), 11);
-  EXPECT_EQ(run.response.at("group_count").as_int64(), 10);
+  EXPECT_EQ(groups, expected) << "CloudTrail-Digest files are left where CloudTrail wrote them";
+  EXPECT_EQ(run.response.at("file_count").as_int64(), 10);
+  EXPECT_EQ(run.response.at("group_count").as_int64(), 9);
   EXPECT_NE(run.logs.find("stripped it"), std::string::npos)
       << "s3:// in OTHER_BUCKETS is reported";
 }
@@ -168,8 +193,8 @@ TEST_F(GetFilesTest, FileListsCarrySizeEtagAndTheListedVersion) {
       EXPECT_EQ(line.at("etag").as_string(), object.at("ETag").as_string());
     }
   }
-  EXPECT_EQ(groups, 10u);
-  EXPECT_EQ(files, 11u);
+  EXPECT_EQ(groups, 9u);
+  EXPECT_EQ(files, 10u);
 }
 
 // ORGANIZATION_ID names the one organization whose logs are listed; without it, every o-* folder.
@@ -198,7 +223,7 @@ TEST_F(GetFilesTest, ScheduledTimeMeansTheDayBefore) {
       moto_, "GetFiles", {{"time", "2026-03-06T01:00:00Z"}, {"run_id", "t3"}}, environment());
   ASSERT_EQ(run.exit_code, 0) << run.logs;
   EXPECT_EQ(run.response.at("date").as_string(), "2026-03-05");
-  EXPECT_EQ(run.response.at("file_count").as_int64(), 11);
+  EXPECT_EQ(run.response.at("file_count").as_int64(), 10);
 }
 
 TEST_F(GetFilesTest, FilesInsideTheDelayWindowAreLeftAlone) {
@@ -208,7 +233,7 @@ TEST_F(GetFilesTest, FilesInsideTheDelayWindowAreLeftAlone) {
       tests::invoke_handler(moto_, "GetFiles", {{"date", "2026-03-05"}, {"run_id", "t4"}}, env);
   ASSERT_EQ(run.exit_code, 0) << run.logs;
   EXPECT_EQ(run.response.at("file_count").as_int64(), 0);
-  EXPECT_EQ(run.response.at("skipped_recent").as_int64(), 11);
+  EXPECT_EQ(run.response.at("skipped_recent").as_int64(), 10);
 }
 
 // The line is drawn from the execution's start, once: a listing continued or retried later leaves
@@ -223,7 +248,7 @@ TEST_F(GetFilesTest, TheDelayWindowIsMeasuredFromTheRunsStartInEveryContinuation
   auto [run, invocations] = list_to_the_end(
       json::object{{"date", "2026-03-05"}, {"run_id", "t5"}, {"started_at", two_hours_on}}, env);
   EXPECT_GE(invocations, 3);
-  EXPECT_EQ(run.response.at("file_count").as_int64(), 11) << "an hour old at the run's start";
+  EXPECT_EQ(run.response.at("file_count").as_int64(), 10) << "an hour old at the run's start";
   EXPECT_EQ(run.response.at("skipped_recent").as_int64(), 0);
 
   const auto now = runtime::format_rfc3339_ms(std::chrono::system_clock::now());
@@ -233,7 +258,7 @@ TEST_F(GetFilesTest, TheDelayWindowIsMeasuredFromTheRunsStartInEveryContinuation
   EXPECT_TRUE(at_start.response.as_object().contains("continuation"));
   const auto continued = list_to_the_end(at_start.response, env).first;
   EXPECT_EQ(continued.response.at("file_count").as_int64(), 0);
-  EXPECT_EQ(continued.response.at("skipped_recent").as_int64(), 11);
+  EXPECT_EQ(continued.response.at("skipped_recent").as_int64(), 10);
 }
 
 TEST_F(GetFilesTest, ContinuationAcrossInvocationsGivesTheSameResult) {

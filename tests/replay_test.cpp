@@ -106,6 +106,23 @@ TEST_F(Replay, EverySampleEventIsTakenByItsFunctionOrStateMachine) {
       replayed.insert(file);
     }
   }
+  // events/env.json, the settings `sam local invoke --env-vars` gives the samples, serves them as
+  // well: GetFiles' day again, with the file's work bucket instead of the stack's, and as sam local
+  // invoke runs a function: with the caller's credentials, not the function's role.
+  ASSERT_TRUE(tests::create_buckets(stack_->moto(), {"replay-work"}));
+  const auto& caller = stack_->moto().credentials;
+  const auto with_env_vars = tests::run_command(
+      tests::source_path("build/bin/lambda-local").string() + " invoke GetFiles '" +
+      (events / "functions/GetFilesFunction/date.json").string() + "' --config " +
+      (stack_->state_directory() / "functions.json").string() + " --env-vars '" +
+      (events / "env.json").string() + "' --env AWS_ACCESS_KEY_ID=" + caller.access_key_id +
+      " --env AWS_SECRET_ACCESS_KEY=" + caller.secret_access_key + " --env AWS_SESSION_TOKEN=");
+  ASSERT_EQ(with_env_vars.exit_code, 0) << with_env_vars.out << with_env_vars.err;
+  const auto listed_day = json::parse(with_env_vars.out);
+  EXPECT_EQ(listed_day.at("groups").at("bucket").as_string(), "replay-work");
+  EXPECT_GT(listed_day.at("file_count").as_int64(), 0);
+  replayed.insert(events / "env.json");
+
   const auto echo = replay("echo", events / "echo.json");
   EXPECT_EQ(echo.exit_code, 0) << echo.err;
   replayed.insert(events / "echo.json");

@@ -27,6 +27,14 @@ using pipeline::FileRef;
 namespace {
 
 constexpr const char* kLogTypes[] = {"CloudTrail", "CloudTrail-Digest", "Config"};
+// Each digest file's signature is in its object's metadata and chains to the previous digest:
+// combined, the chain that proves the trail's log files unaltered is gone.
+constexpr std::string_view kDigestType = "CloudTrail-Digest";
+
+bool aggregated_type(const Config& config, std::string_view name) {
+  if (name == kDigestType) return config.combine_digests;
+  return std::find(std::begin(kLogTypes), std::end(kLogTypes), name) != std::end(kLogTypes);
+}
 
 std::string bucket_name(std::string name) {
   if (name.starts_with("s3://")) {
@@ -104,10 +112,7 @@ std::vector<Unit> control_tower_units(const Config& config, common::S3Client& s3
   std::vector<std::string> types;
   for (const auto& list : children(s3, bucket, accounts, config.list_concurrency)) {
     for (const auto& prefix : list) {
-      const std::string name = last_segment(prefix);
-      if (std::find(std::begin(kLogTypes), std::end(kLogTypes), name) != std::end(kLogTypes)) {
-        types.push_back(prefix);
-      }
+      if (aggregated_type(config, last_segment(prefix))) types.push_back(prefix);
     }
   }
   const auto regions = children(s3, bucket, types, config.list_concurrency);
@@ -473,6 +478,7 @@ Config Config::from_environment() {
       std::max<std::uint64_t>(1, common::number_setting("LIST_CONCURRENCY", 32, 0)));
   config.destination_bucket = bucket_name(common::setting("DESTINATION_BUCKET"));
   config.destination_prefix = common::setting("DESTINATION_PREFIX", config.destination_prefix);
+  config.combine_digests = common::flag_setting("COMBINE_CLOUDTRAIL_DIGESTS", false);
   if (config.control_tower_bucket.empty() && config.other_buckets.empty()) {
     throw runtime::ConfigurationError(
         "set CONTROL_TOWER_BUCKET or OTHER_BUCKETS: nothing to aggregate");

@@ -40,6 +40,9 @@ struct Config {
   std::size_t list_concurrency = 32;
   std::string destination_bucket;
   std::string destination_prefix = "aggregated";  // as the functions that write outputs
+  // CloudTrail-Digest files stay where CloudTrail wrote them unless this is set: combining them
+  // loses the signatures `aws cloudtrail validate-logs` checks.
+  bool combine_digests = false;
 
   static Config from_environment();  // ConfigurationError on a missing or bad setting
 };
