@@ -135,6 +135,21 @@ TEST_F(OnTheLocalStack, EveryFunctionAndStateMachineLogsToAGroupOfItsOwnThatExpi
     EXPECT_EQ(retention[std::string("/aws/vendedlogs/states/local-") + machine], 14) << machine;
   }
   EXPECT_EQ(retention.size(), 9u) << "one group per function and state machine, no other";
+  // lambda-local tells each function its group (AWS_LAMBDA_LOG_GROUP_NAME), as Lambda does.
+  std::ifstream config(stack_->state_directory() / "functions.json");
+  const auto functions =
+      json::parse(std::string(std::istreambuf_iterator<char>(config), {})).at("functions");
+  EXPECT_EQ(functions.at("CombineLogFilesFunction").at("log_group").as_string(),
+            "/aws/lambda/local/CombineLogFiles");
+  // State machines log errors only, without the execution's data, to their own group.
+  const auto machine = aws("stepfunctions describe-state-machine --state-machine-arn " +
+                           stack_->state_machine("AggregateDailyStateMachine"));
+  const auto& logging = machine.at("loggingConfiguration");
+  EXPECT_EQ(logging.at("level").as_string(), "ERROR");
+  EXPECT_FALSE(logging.at("includeExecutionData").as_bool());
+  EXPECT_EQ(logging.at("destinations").at(0).at("cloudWatchLogsLogGroup").at("logGroupArn"),
+            "arn:aws:logs:us-east-1:123456789012:log-group:/aws/vendedlogs/states/"
+            "local-aggregate-daily:*");
   const auto versioning = aws("s3api get-bucket-versioning --bucket " + destination_);
   EXPECT_EQ(versioning.at("Status").as_string(), "Enabled")
       << "the destination is versioned, as the template makes it on AWS";

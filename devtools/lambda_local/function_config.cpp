@@ -79,6 +79,7 @@ EmulatorConfig load_config(const std::filesystem::path& path) {
     function.max_concurrency = static_cast<int>(number_field(object, "max_concurrency", where, 4));
     function.log_format = string_field(object, "log_format", where, "Text");
     function.log_level = string_field(object, "log_level", where, "");
+    function.log_group = string_field(object, "log_group", where, "");
     if (const auto* environment = object.if_contains("environment")) {
       for (const auto& [name, setting] : as_object(*environment, where + ".environment")) {
         if (!setting.is_string())

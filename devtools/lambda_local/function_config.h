@@ -14,6 +14,7 @@ struct FunctionConfig {
   int max_concurrency = 4;  // warm sandboxes kept for `serve`
   std::string log_format = "Text";
   std::string log_level;  // empty: leave AWS_LAMBDA_LOG_LEVEL unset, as Lambda does for Text
+  std::string log_group;  // LoggingConfig.LogGroup; empty: Lambda's default /aws/lambda/<name>
   std::map<std::string, std::string> environment;
 };
 
@@ -26,7 +27,7 @@ struct EmulatorConfig {
 // Reads a config file:
 //   {"region": "...", "account_id": "...", "functions": {"echo": {"bootstrap": "build/bin/echo",
 //    "timeout": 3, "memory": 128, "max_concurrency": 4, "log_format": "JSON",
-//    "log_level": "DEBUG", "environment": {"K": "V"}}}}
+//    "log_level": "DEBUG", "log_group": "/aws/lambda/stack/echo", "environment": {"K": "V"}}}}
 // Relative bootstrap paths are taken from the config file's folder. Throws std::runtime_error
 // with the offending field named.
 EmulatorConfig load_config(const std::filesystem::path& path);

@@ -129,7 +129,8 @@ void Sandbox::spawn_locked() {
   environment["AWS_LAMBDA_FUNCTION_NAME"] = function_.name;
   environment["AWS_LAMBDA_FUNCTION_VERSION"] = "$LATEST";
   environment["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"] = std::to_string(function_.memory_mb);
-  environment["AWS_LAMBDA_LOG_GROUP_NAME"] = "/aws/lambda/" + function_.name;
+  environment["AWS_LAMBDA_LOG_GROUP_NAME"] =
+      function_.log_group.empty() ? "/aws/lambda/" + function_.name : function_.log_group;
   environment["AWS_LAMBDA_LOG_STREAM_NAME"] = "local/[$LATEST]" + random_hex(32);
   environment["AWS_LAMBDA_INITIALIZATION_TYPE"] = "on-demand";
   environment["AWS_LAMBDA_LOG_FORMAT"] = function_.log_format;
