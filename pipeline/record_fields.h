@@ -95,6 +95,19 @@ class RecordFields {
       refuse("needs \"" + std::string(name) + "\" control_tower or other, not '" + text + "'");
     return GroupKind::kOther;
   }
+  // A list of whole numbers; absent is empty.
+  std::vector<std::uint64_t> counts(std::string_view name) const {
+    const boost::json::value* value = object_->if_contains(name);
+    if (value == nullptr) return {};
+    if (!value->is_array()) refuse("needs \"" + std::string(name) + "\" as a list");
+    std::vector<std::uint64_t> items;
+    for (const auto& item : value->get_array()) {
+      const auto number = whole_number(item);
+      if (!number) refuse("needs \"" + std::string(name) + "\" as a list of whole numbers");
+      items.push_back(*number);
+    }
+    return items;
+  }
   // A list of strings (may be empty).
   std::vector<std::string> texts(std::string_view name) const {
     const boost::json::value* value = object_->if_contains(name);

@@ -194,17 +194,29 @@ Plan tag_invoke(const json::value_to_tag<Plan>&, const json::value& json) {
 }
 
 void tag_invoke(const json::value_from_tag&, json::value& json, const OutputRecord& output) {
-  json = {{"bucket", output.where.bucket},       {"key", output.where.key},
-          {"size", output.where.size},           {"etag", output.where.etag},
-          {"version_id", output.version_id},     {"parts", output.parts},
-          {"copied_bytes", output.copied_bytes}, {"sources", list_json(output.sources)}};
+  json::object object{
+      {"bucket", output.where.bucket},       {"key", output.where.key},
+      {"size", output.where.size},           {"etag", output.where.etag},
+      {"version_id", output.version_id},     {"parts", output.parts},
+      {"copied_bytes", output.copied_bytes}, {"sources", list_json(output.sources)}};
+  if (!output.source_bucket.empty()) object["source_bucket"] = output.source_bucket;
+  if (!output.offsets.empty()) object["offsets"] = list_json(output.offsets);
+  json = std::move(object);
 }
 OutputRecord tag_invoke(const json::value_to_tag<OutputRecord>&, const json::value& json) {
   const RecordFields fields(json, "an output record");
-  return OutputRecord{OutputRef{fields.text("bucket"), fields.text("key"), fields.count("size"),
+  OutputRecord output{OutputRef{fields.text("bucket"), fields.text("key"), fields.count("size"),
                                 fields.text("etag")},
-                      fields.optional_text("version_id"), fields.count("parts"),
-                      fields.count("copied_bytes"), fields.list<Source>("sources")};
+                      fields.optional_text("version_id"),
+                      fields.count("parts"),
+                      fields.count("copied_bytes"),
+                      fields.list<Source>("sources"),
+                      fields.optional_text("source_bucket"),
+                      fields.counts("offsets")};
+  if (!output.offsets.empty() && output.offsets.size() != output.sources.size())
+    fields.refuse("has " + std::to_string(output.offsets.size()) + " offsets for " +
+                  std::to_string(output.sources.size()) + " sources");
+  return output;
 }
 
 void tag_invoke(const json::value_from_tag&, json::value& json, const SkippedFile& skipped) {

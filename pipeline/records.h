@@ -105,14 +105,19 @@ struct Plan {
   bool operator==(const Plan&) const = default;
 };
 
-// An output as written: what the ledger keeps and receipts list. {"bucket", "key", "size",
-// "etag", "version_id", "parts", "copied_bytes", "sources": [Source]}
+// An output as written: what the ledger keeps and receipts list, and the index of what it holds.
+// {"bucket", "key", "size", "etag", "version_id", "parts", "copied_bytes", "sources": [Source],
+//  "source_bucket"?, "offsets"?: [n]}. Source i's bytes, exactly as its version held them, are
+// [offsets[i], offsets[i] + size) of the output (what restore-original cuts out). Records written
+// before outputs kept their index have neither.
 struct OutputRecord {
   OutputRef where;
   std::string version_id;
   std::uint64_t parts = 0;
   std::uint64_t copied_bytes = 0;  // copied by S3 (UploadPartCopy), never downloaded
   std::vector<Source> sources;
+  std::string source_bucket;
+  std::vector<std::uint64_t> offsets;
   bool operator==(const OutputRecord&) const = default;
 };
 

@@ -27,7 +27,8 @@ class CrawlerTriggerTest : public ::testing::Test {
                    const std::vector<std::string>& output_keys) {
     pipeline::Receipt receipt{"g", "src", "dest", {}, {}};
     for (const auto& output_key : output_keys)
-      receipt.combined.outputs.push_back({{"dest", output_key, 1, "\"e\""}, "", 1, 0, {}});
+      receipt.combined.outputs.push_back(
+          {{"dest", output_key, 1, "\"e\""}, "", 1, 0, {}, "src", {}});
     s3_.put_object(bucket, key, json::serialize(json::value_from(receipt)));
   }
 

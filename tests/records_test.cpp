@@ -73,6 +73,19 @@ TEST(Records, EachFixtureReadsBackAsTheSameJson) {
   EXPECT_EQ(receipt.combined.files(), 2u);
   EXPECT_EQ(receipt.combined.skipped[0].reason, "zstd compressed: neither gzip nor text");
   EXPECT_EQ(round_trip<OutputRecord>("output_record").parts, 1u);
+  EXPECT_TRUE(round_trip<OutputRecord>("output_record").offsets.empty())
+      << "a record written before outputs kept their index";
+  const auto indexed = round_trip<OutputRecord>("output_record_indexed");
+  EXPECT_EQ(indexed.source_bucket, "aws-controltower-logs-111111111111-eu-west-1");
+  EXPECT_EQ(indexed.offsets, (std::vector<std::uint64_t>{0, 5140}));
+}
+
+TEST(Records, AnIndexWhoseOffsetsDoNotMatchItsSourcesIsRefused) {
+  auto record = fixture("output_record_indexed");
+  record.as_object()["offsets"] = json::array{0};
+  expect_invalid([&] { read_record<OutputRecord>(record); }, "1 offsets for 2 sources", "offsets");
+  record.as_object()["offsets"] = json::array{0, -5};
+  expect_invalid([&] { read_record<OutputRecord>(record); }, "whole numbers", "offsets");
 }
 
 TEST(Records, EachContinuationReadsBackAsTheSameJson) {

@@ -107,10 +107,11 @@ struct Progress {
 // over.
 class Stream {
  public:
-  Stream(common::S3Client& s3, const Config& config, std::string key, std::uint64_t part_size,
-         std::string ledger_key)
+  Stream(common::S3Client& s3, const Config& config, std::string source_bucket, std::string key,
+         std::uint64_t part_size, std::string ledger_key)
       : s3_(s3),
         config_(config),
+        source_bucket_(std::move(source_bucket)),
         key_(std::move(key)),
         part_size_(std::max(part_size, common::kMinPartBytes)),
         ledger_key_(std::move(ledger_key)) {}
@@ -146,6 +147,7 @@ class Stream {
     parts_.resize(mark.parts);  // parts not named at completion are discarded by S3
     bytes_ = mark.bytes;
     copied_ = mark.copied;
+    source_start_ = bytes_;
   }
 
   void append(std::string_view data) {
@@ -170,10 +172,18 @@ class Stream {
     copied_ += source.range->last - source.range->first + 1;
   }
 
-  // Source `index` is wholly appended; a full buffer becomes a part (a commit point).
+  // Source `index` is wholly appended (its bytes as they are, then perhaps a newline of ours);
+  // a full buffer becomes a part (a commit point).
   void source_done(const Source& source, std::int64_t index) {
     if (adopted_) return;
+    if (bytes_ < source_start_ + source.size) {
+      throw runtime::VerificationFailed(source.key + " took " +
+                                        std::to_string(bytes_ - source_start_) + " bytes of " +
+                                        key_ + ", not its " + std::to_string(source.size));
+    }
     sources_.push_back(source);
+    offsets_.push_back(source_start_);
+    source_start_ = bytes_;
     indexes_.push_back(index);
     if (buffer_sources_++ == 0) first_buffered_index_ = index;
     if (buffer_.size() >= part_size_) upload_buffer();
@@ -234,13 +244,16 @@ class Stream {
       parts.push_back(json::object{{"n", parts_[i].number}, {"etag", parts_[i].etag}});
     json::array sources;
     json::array indexes;
+    json::array offsets;
     for (std::size_t i = 0; i < committed_.sources; ++i) {
       sources.push_back(json::value_from(sources_[i]));
       indexes.push_back(indexes_[i]);
+      offsets.push_back(offsets_[i]);
     }
     json::object state{{"upload_id", upload_id_},       {"bytes", committed_.bytes},
                        {"copied", committed_.copied},   {"parts", std::move(parts)},
-                       {"sources", std::move(sources)}, {"indexes", std::move(indexes)}};
+                       {"sources", std::move(sources)}, {"indexes", std::move(indexes)},
+                       {"offsets", std::move(offsets)}};
     upload_id_.clear();  // detached: not aborted when this object goes
     return state;
   }
@@ -261,14 +274,25 @@ class Stream {
       indexes_.push_back(index.to_number<std::int64_t>());
       committed_indexes_.insert(indexes_.back());
     }
+    for (const auto& offset : state.at("offsets").as_array())
+      offsets_.push_back(offset.to_number<std::uint64_t>());
+    if (offsets_.size() != sources_.size())
+      throw runtime::InvalidInput("a continuation's offsets do not match its sources");
     bytes_ = state.at("bytes").to_number<std::uint64_t>();
+    source_start_ = bytes_;
     copied_ = state.at("copied").to_number<std::uint64_t>();
     committed_ = {parts_.size(), sources_.size(), bytes_, copied_};
   }
 
  private:
   OutputRecord record(const std::string& etag) const {
-    return {{config_.destination_bucket, key_, bytes_, etag}, "", parts_.size(), copied_, sources_};
+    return {{config_.destination_bucket, key_, bytes_, etag},
+            "",
+            parts_.size(),
+            copied_,
+            sources_,
+            source_bucket_,
+            offsets_};
   }
 
   // The upload is gone or the key taken: the object there is this output only if it is exactly
@@ -358,6 +382,7 @@ class Stream {
 
   common::S3Client& s3_;
   const Config& config_;
+  std::string source_bucket_;
   std::string key_;
   std::uint64_t part_size_;
   std::string ledger_key_;
@@ -367,7 +392,9 @@ class Stream {
   std::uint64_t bytes_ = 0;
   std::uint64_t copied_ = 0;  // of bytes_, copied server-side
   std::vector<Source> sources_;
-  std::vector<std::int64_t> indexes_;  // of sources_, in the plan's processing order
+  std::vector<std::uint64_t> offsets_;  // where each of sources_ starts in the output
+  std::uint64_t source_start_ = 0;      // where the next source's bytes start
+  std::vector<std::int64_t> indexes_;   // of sources_, in the plan's processing order
   std::set<std::int64_t> committed_indexes_;
   std::size_t buffer_sources_ = 0;  // sources whose bytes are (partly) only in memory
   std::int64_t first_buffered_index_ = -1;
@@ -402,9 +429,9 @@ class OutputBuilder {
       : s3_(s3),
         config_(config),
         bucket_(bucket),
-        gzip_(s3, config, key_base + ".gz", part_size,
+        gzip_(s3, config, bucket, key_base + ".gz", part_size,
               pipeline::ledger_key(ledger_prefix, key_base + ".gz")),
-        plain_(s3, config, key_base + ".log", part_size,
+        plain_(s3, config, bucket, key_base + ".log", part_size,
                pipeline::ledger_key(ledger_prefix, key_base + ".log")),
         sources_(std::move(sources)) {
     std::stable_partition(sources_.begin(), sources_.end(), [](const Source& source) {
@@ -612,7 +639,8 @@ void copy_output(const Config& config, common::S3Client& s3, const std::string& 
                  const std::string& key, const std::string& ledger_prefix,
                  const std::vector<Source>& sources, Progress& progress) {
   for (const auto& source : sources) {
-    Stream stream(s3, config, key, common::kMinPartBytes, pipeline::ledger_key(ledger_prefix, key));
+    Stream stream(s3, config, bucket, key, common::kMinPartBytes,
+                  pipeline::ledger_key(ledger_prefix, key));
     try {
       stream.boundary();
       copy_ranges(stream, bucket, source, source.size, [] { return false; });

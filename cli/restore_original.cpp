@@ -1,0 +1,183 @@
+// restore-original: one original object, byte for byte, cut out of the output that holds it.
+//
+//   restore-original --work-bucket BUCKET [--date YYYY-MM-DD] s3://BUCKET/KEY [--version-id ID]
+//                    (--to FILE | --to-key s3://BUCKET/KEY)
+//
+// The ledger (ledger/<date>/ in the work bucket) records every output with the index of what it
+// holds: each original's bucket, key, version, ETag and size, and where its bytes start. The
+// original is read back with one ranged GET of the output's recorded version, checked against its
+// size and, where its ETag is an MD5 (a single-part upload), against that, and only then written.
+// Exit status: 0 restored, 1 not found or not verifiable, 2 usage.
+#include <boost/json/parse.hpp>
+#include <cstdlib>
+#include <fstream>
+#include <iostream>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/s3.h"
+#include "common/sigv4.h"
+#include "pipeline/records.h"
+
+namespace cli {
+namespace {
+
+constexpr const char* kUsage =
+    "usage: restore-original --work-bucket BUCKET [--date YYYY-MM-DD] s3://BUCKET/KEY\n"
+    "                        [--version-id ID] (--to FILE | --to-key s3://BUCKET/KEY)\n";
+
+struct Location {
+  std::string bucket;
+  std::string key;
+};
+
+struct Options {
+  std::string work_bucket;
+  std::string date;
+  Location original;
+  std::string version_id;
+  std::string to_file;
+  std::optional<Location> to_key;
+};
+
+[[noreturn]] void usage_error(const std::string& message) {
+  std::cerr << "restore-original: " << message << "\n" << kUsage;
+  std::exit(2);
+}
+
+Location parse_location(const std::string& uri) {
+  if (!uri.starts_with("s3://")) usage_error("'" + uri + "' is not s3://BUCKET/KEY");
+  const auto slash = uri.find('/', 5);
+  if (slash == std::string::npos || slash == 5 || slash + 1 == uri.size())
+    usage_error("'" + uri + "' is not s3://BUCKET/KEY");
+  return {uri.substr(5, slash - 5), uri.substr(slash + 1)};
+}
+
+Options parse_options(int argc, char** argv) {
+  Options options;
+  bool have_original = false;
+  for (int i = 1; i < argc; ++i) {
+    const std::string argument = argv[i];
+    auto value = [&]() -> std::string {
+      if (i + 1 >= argc) usage_error(argument + " needs a value");
+      return argv[++i];
+    };
+    if (argument == "--work-bucket") {
+      options.work_bucket = value();
+    } else if (argument == "--date") {
+      options.date = value();
+    } else if (argument == "--version-id") {
+      options.version_id = value();
+    } else if (argument == "--to") {
+      options.to_file = value();
+    } else if (argument == "--to-key") {
+      options.to_key = parse_location(value());
+    } else if (argument == "-h" || argument == "--help") {
+      std::cout << kUsage;
+      std::exit(0);
+    } else if (!argument.starts_with("--") && !have_original) {
+      options.original = parse_location(argument);
+      have_original = true;
+    } else {
+      usage_error("unexpected argument " + argument);
+    }
+  }
+  if (options.work_bucket.empty() || !have_original)
+    usage_error("--work-bucket and the original's s3://BUCKET/KEY are required");
+  if (options.to_file.empty() == !options.to_key.has_value())
+    usage_error("give one of --to FILE and --to-key s3://BUCKET/KEY");
+  return options;
+}
+
+struct Found {
+  pipeline::OutputRecord output;
+  std::size_t source = 0;
+};
+
+// The ledger record of the output that holds the original (any of its versions when none is
+// named: the last one listed).
+std::optional<Found> find_in_ledger(common::S3Client& s3, const Options& options) {
+  const std::string prefix = "ledger/" + (options.date.empty() ? "" : options.date + "/");
+  std::optional<Found> found;
+  for (const auto& object : s3.list_all(options.work_bucket, prefix)) {
+    if (!object.key.ends_with(".json")) continue;
+    auto record = pipeline::read_record<pipeline::OutputRecord>(
+        boost::json::parse(s3.get_object(options.work_bucket, object.key)));
+    if (record.source_bucket != options.original.bucket) continue;
+    for (std::size_t i = 0; i < record.sources.size(); ++i) {
+      const auto& source = record.sources[i];
+      if (source.key != options.original.key) continue;
+      if (!options.version_id.empty() && source.version_id != options.version_id) continue;
+      found = Found{record, i};
+    }
+  }
+  return found;
+}
+
+// The bytes, verified against everything the index says of the original.
+std::string cut_out(common::S3Client& s3, const Found& found) {
+  const auto& output = found.output;
+  const auto& source = output.sources[found.source];
+  if (output.offsets.empty()) {
+    throw std::runtime_error(output.where.key +
+                             " was written before outputs kept an index: where the original lies "
+                             "in it is not recorded");
+  }
+  common::GetOptions get;
+  get.version_id = output.version_id;
+  const std::uint64_t first = output.offsets[found.source];
+  if (source.size > 0) get.range = common::ByteRange{first, first + source.size - 1};
+  std::string bytes =
+      source.size == 0 ? std::string() : s3.get_object(output.where.bucket, output.where.key, get);
+  if (bytes.size() != source.size) {
+    throw std::runtime_error("s3://" + output.where.bucket + "/" + output.where.key + " gave " +
+                             std::to_string(bytes.size()) + " bytes, the original had " +
+                             std::to_string(source.size));
+  }
+  const bool md5_etag = source.etag.size() == 34 && source.etag.find('-') == std::string::npos;
+  if (md5_etag && "\"" + common::md5_hex(bytes) + "\"" != source.etag) {
+    throw std::runtime_error("the bytes cut out of " + output.where.key +
+                             " do not match the original's ETag " + source.etag);
+  }
+  return bytes;
+}
+
+int run(int argc, char** argv) {
+  const Options options = parse_options(argc, argv);
+  common::S3Client s3;
+  const auto found = find_in_ledger(s3, options);
+  if (!found) {
+    std::cerr << "restore-original: no output in s3://" << options.work_bucket << "/ledger/"
+              << options.date << " holds s3://" << options.original.bucket << "/"
+              << options.original.key
+              << (options.version_id.empty() ? "" : " version " + options.version_id) << "\n";
+    return 1;
+  }
+  const std::string bytes = cut_out(s3, *found);
+  if (options.to_key) {
+    s3.put_object(options.to_key->bucket, options.to_key->key, bytes);
+  } else {
+    std::ofstream out(options.to_file, std::ios::binary);
+    out << bytes;
+    if (!out.flush()) throw std::runtime_error("cannot write " + options.to_file);
+  }
+  const auto& source = found->output.sources[found->source];
+  std::cerr << "restore-original: " << source.size << " bytes of s3://" << options.original.bucket
+            << "/" << source.key
+            << (source.version_id.empty() ? "" : " (" + source.version_id + ")") << " from s3://"
+            << found->output.where.bucket << "/" << found->output.where.key << "\n";
+  return 0;
+}
+
+}  // namespace
+}  // namespace cli
+
+int main(int argc, char** argv) {
+  try {
+    return cli::run(argc, argv);
+  } catch (const std::exception& error) {
+    std::cerr << "restore-original: " << error.what() << "\n";
+    return 1;
+  }
+}
