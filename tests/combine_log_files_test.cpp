@@ -274,6 +274,22 @@ TEST_F(CombineTest, EachOriginalIsCutOutOfItsOutputByteForByte) {
     }
   }
   EXPECT_EQ(restored, bytes_of_.size());
+  // To a key: what the aws CLI then downloads is the original.
+  const std::string restored_key = "restored/" + dir + "a-cloudtrail.json.gz";
+  const auto to_key = tests::run_command(
+      tests::credentials_env(moto_) + "AWS_ENDPOINT_URL=" + moto_.endpoint + " " +
+      tests::bin_path("restore-original").string() + " --work-bucket " + work_ + " 's3://" +
+      source_ + "/" + dir + "a-cloudtrail.json.gz' --to-key 's3://" + work_ + "/" + restored_key +
+      "'");
+  ASSERT_EQ(to_key.exit_code, 0) << to_key.err;
+  tests::TempDir downloaded;
+  ASSERT_EQ(tests::aws_cli(moto_, "s3 cp 's3://" + work_ + "/" + restored_key + "' " +
+                                      (downloaded.path() / "a").string())
+                .exit_code,
+            0);
+  std::ifstream restored_file(downloaded.path() / "a", std::ios::binary);
+  EXPECT_TRUE(std::string(std::istreambuf_iterator<char>(restored_file), {}) ==
+              bytes_of_.at(dir + "a-cloudtrail.json.gz"));
   const auto missing = tests::run_command(
       tests::credentials_env(moto_) + "AWS_ENDPOINT_URL=" + moto_.endpoint + " " +
       tests::bin_path("restore-original").string() + " --work-bucket " + work_ + " 's3://" +
