@@ -124,6 +124,8 @@ std::string cut_out(common::S3Client& s3, const Found& found) {
                              " was written before outputs kept an index: where the original lies "
                              "in it is not recorded");
   }
+  if (const auto problem = output.index_problem())
+    throw std::runtime_error("the index of " + output.where.key + " is wrong: " + *problem);
   common::GetOptions get;
   get.version_id = output.version_id;
   const std::uint64_t first = output.offsets[found.source];

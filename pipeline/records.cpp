@@ -193,6 +193,20 @@ Plan tag_invoke(const json::value_to_tag<Plan>&, const json::value& json) {
   return plan;
 }
 
+std::optional<std::string> OutputRecord::index_problem() const {
+  std::uint64_t end = 0;
+  for (std::size_t i = 0; i < offsets.size() && i < sources.size(); ++i) {
+    if (offsets[i] < end)
+      return sources[i].key + " starts at byte " + std::to_string(offsets[i]) +
+             ", inside the original before it";
+    end = offsets[i] + sources[i].size;
+    if (end > where.size)
+      return sources[i].key + " would end at byte " + std::to_string(end) + " of " +
+             std::to_string(where.size);
+  }
+  return std::nullopt;
+}
+
 void tag_invoke(const json::value_from_tag&, json::value& json, const OutputRecord& output) {
   json::object object{
       {"bucket", output.where.bucket},       {"key", output.where.key},

@@ -111,6 +111,10 @@ struct Plan {
 // [offsets[i], offsets[i] + size) of the output (what restore-original cuts out). Records written
 // before outputs kept their index have neither.
 struct OutputRecord {
+  // Why the index cannot describe this output (a range outside it, or two that overlap), or
+  // nullopt; a record without an index has nothing to contradict.
+  std::optional<std::string> index_problem() const;
+
   OutputRef where;
   std::string version_id;
   std::uint64_t parts = 0;

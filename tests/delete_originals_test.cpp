@@ -236,6 +236,28 @@ TEST_F(DeleteOriginalsTest, AnOutputThatDoesNotMatchItsReceiptStopsEverything) {
   EXPECT_EQ(tests::cli_keys(moto_, source_).size(), 1u);
 }
 
+// The receipt's index must place every original inside its output: one that does not (a receipt
+// edited, or written wrong) deletes nothing, since that original could not be cut out again.
+TEST_F(DeleteOriginalsTest, AnIndexThatDoesNotFitItsOutputStopsEverything) {
+  const std::string dir = "app/2026-03-05/";
+  s3_.put_object(source_, dir + "a.log", "a\n");
+  s3_.put_object(source_, dir + "b.log", "b\n");
+  const auto combined = combine_day();
+  const auto ref = pipeline::FileRef::from_json(combined.at("receipt"), "receipt");
+  auto receipt = json::parse(s3_.get_object(ref.bucket, ref.key));
+  auto& offsets = receipt.at("outputs").at(0).as_object().at("offsets").as_array();
+  ASSERT_EQ(offsets.size(), 2u);
+  offsets[1] = 1;  // b would start inside a
+  s3_.put_object(ref.bucket, ref.key, json::serialize(receipt));
+  const auto run = tests::invoke_handler(moto_, "DeleteOriginals", combined, environment());
+  EXPECT_EQ(run.exit_code, 1);
+  EXPECT_EQ(run.response.at("errorType").as_string(), "VerificationFailed") << run.logs;
+  EXPECT_NE(std::string(run.response.at("errorMessage").as_string()).find("inside the original"),
+            std::string::npos)
+      << run.response;
+  EXPECT_EQ(tests::cli_keys(moto_, source_).size(), 2u) << "nothing deleted";
+}
+
 TEST_F(DeleteOriginalsTest, BadInputIsAClearErrorAndDeletesNothing) {
   s3_.put_object(source_, "app/2026-03-05/x.log", "x\n");
   const auto not_a_receipt = pipeline::write_jsonl(s3_, work_, "r.json", {{{"outputs", 3}}}, 0);

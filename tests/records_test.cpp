@@ -80,6 +80,19 @@ TEST(Records, EachFixtureReadsBackAsTheSameJson) {
   EXPECT_EQ(indexed.offsets, (std::vector<std::uint64_t>{0, 5140}));
 }
 
+TEST(Records, AnIndexPlacingAnOriginalOutsideItsOutputOrOverAnotherIsAProblem) {
+  auto record = read_record<OutputRecord>(fixture("output_record_indexed"));
+  EXPECT_EQ(record.index_problem(), std::nullopt);
+  record.offsets = {0, 5100};  // the second would start inside the first (5,120 bytes)
+  EXPECT_NE(record.index_problem().value_or("").find("inside the original before it"),
+            std::string::npos);
+  record.offsets = {0, 5150};  // 5,150 + 31 is past the output's 5,171 bytes
+  EXPECT_NE(record.index_problem().value_or("").find("would end at byte 5181 of 5171"),
+            std::string::npos);
+  EXPECT_EQ(read_record<OutputRecord>(fixture("output_record")).index_problem(), std::nullopt)
+      << "no index, nothing to contradict";
+}
+
 TEST(Records, AnIndexWhoseOffsetsDoNotMatchItsSourcesIsRefused) {
   auto record = fixture("output_record_indexed");
   record.as_object()["offsets"] = json::array{0};

@@ -40,9 +40,17 @@ std::vector<OutputRef> outputs_of(const Receipt& receipt) {
   return outputs;
 }
 
-// Every output must be in S3 exactly as the receipt describes it before anything is deleted.
+// Every output must be in S3 exactly as the receipt describes it, and its index must place each
+// original inside it, before anything is deleted.
 void verify_outputs(common::S3Client& s3, const Receipt& receipt) {
   const std::string& bucket = receipt.destination_bucket;
+  for (const auto& output : receipt.combined.outputs) {
+    if (const auto problem = output.index_problem()) {
+      throw runtime::VerificationFailed("the index of output s3://" + bucket + "/" +
+                                        output.where.key + " is wrong (" + *problem +
+                                        "): nothing deleted");
+    }
+  }
   for (const auto& output : outputs_of(receipt)) {
     common::HeadResult head;
     try {
