@@ -9,6 +9,7 @@
 // size and, where its ETag is an MD5 (a single-part upload), against that, and only then written.
 // Exit status: 0 restored, 1 not found or not verifiable, 2 usage.
 #include <boost/json/parse.hpp>
+#include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
@@ -160,9 +161,16 @@ int run(int argc, char** argv) {
   if (options.to_key) {
     s3.put_object(options.to_key->bucket, options.to_key->key, bytes);
   } else {
-    std::ofstream out(options.to_file, std::ios::binary);
-    out << bytes;
-    if (!out.flush()) throw std::runtime_error("cannot write " + options.to_file);
+    // Written beside it and renamed: a restore cut short never leaves a partial original under
+    // the name an auditor asked for.
+    const std::string partial = options.to_file + ".partial";
+    {
+      std::ofstream out(partial, std::ios::binary);
+      out << bytes;
+      if (!out.flush()) throw std::runtime_error("cannot write " + partial);
+    }
+    if (std::rename(partial.c_str(), options.to_file.c_str()) != 0)
+      throw std::runtime_error("cannot rename " + partial + " to " + options.to_file);
   }
   const auto& source = found->output.sources[found->source];
   std::cerr << "restore-original: " << source.size << " bytes of s3://" << options.original.bucket
