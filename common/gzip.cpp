@@ -26,6 +26,13 @@ constexpr std::array kBinaryMagic = {
     Magic{std::string_view("\x78\x9c", 2), "zlib"},
 };
 
+ContentCheck unsafe(std::string reason) {
+  ContentCheck check;
+  check.kind = ContentKind::kUnsafe;
+  check.reason = std::move(reason);
+  return check;
+}
+
 }  // namespace
 
 bool is_gzip(std::string_view bytes) {
@@ -108,6 +115,8 @@ struct GzipChecker::State {
   detail::MemberInflater inflater;
   std::optional<std::string> failure;
   std::optional<char> last_byte;
+  Sha256 bytes_hash;
+  Sha256 content_hash;
 };
 
 GzipChecker::GzipChecker() : state_(std::make_unique<State>()) {}
@@ -117,19 +126,41 @@ GzipChecker::~GzipChecker() = default;
 bool GzipChecker::feed(std::string_view compressed) {
   State& s = *state_;
   if (s.failure) return false;
+  s.bytes_hash.update(compressed);
   s.failure = s.inflater.feed(compressed, [&](std::string_view text) -> std::optional<std::string> {
     if (text.find('\0') != std::string_view::npos) return "gzip of binary content (NUL bytes)";
     if (!text.empty()) s.last_byte = text.back();
+    s.content_hash.update(text);
     return std::nullopt;
   });
   return !s.failure;
 }
 
 ContentCheck GzipChecker::finish() {
-  const State& s = *state_;
-  if (auto failure = s.failure ? s.failure : s.inflater.finish())
-    return {ContentKind::kUnsafe, std::nullopt, *failure};
-  return {ContentKind::kGzip, s.last_byte, ""};
+  State& s = *state_;
+  if (auto failure = s.failure ? s.failure : s.inflater.finish()) return unsafe(*failure);
+  return {ContentKind::kGzip, s.last_byte, "", s.bytes_hash.hex_digest(),
+          s.content_hash.hex_digest()};
+}
+
+bool TextChecker::feed(std::string_view text) {
+  if (failure_ || text.empty()) return !failure_;
+  // Magic bytes count only at the start; a NUL byte anywhere.
+  failure_ = started_ ? (text.find('\0') != std::string_view::npos
+                             ? std::optional<std::string>("binary content (NUL bytes)")
+                             : std::nullopt)
+                      : binary_reason(text);
+  started_ = true;
+  last_byte_ = text.back();
+  hash_.update(text);
+  return !failure_;
+}
+
+ContentCheck TextChecker::finish() {
+  if (failure_) return unsafe(*failure_);
+  if (!started_) return {};
+  const std::string digest = hash_.hex_digest();
+  return {ContentKind::kText, last_byte_, "", digest, digest};
 }
 
 ContentCheck check_content(std::string_view bytes) {
@@ -139,8 +170,9 @@ ContentCheck check_content(std::string_view bytes) {
     checker.feed(bytes);
     return checker.finish();
   }
-  if (auto reason = binary_reason(bytes)) return {ContentKind::kUnsafe, std::nullopt, *reason};
-  return {ContentKind::kText, bytes.back(), ""};
+  TextChecker checker;
+  checker.feed(bytes);
+  return checker.finish();
 }
 
 std::string gzip(std::string_view text) {

@@ -8,6 +8,8 @@
 #include <string>
 #include <string_view>
 
+#include "common/hashing.h"
+
 namespace common {
 
 // Starts with the gzip magic bytes 1f 8b.
@@ -23,10 +25,14 @@ struct ContentCheck {
   ContentKind kind = ContentKind::kEmpty;
   std::optional<char> last_byte;  // of the decompressed text (gzip) or of the text
   std::string reason;             // kUnsafe: why it stays in place
+  // kGzip and kText: hex SHA-256 of the bytes as they are, and of their decompressed content
+  // (the same for text). CloudTrail's digests hash a log's content; an output's index keeps both.
+  std::string sha256;
+  std::string content_sha256;
 };
 
 // Checks concatenated gzip members as they stream by, in bounded memory: every member must
-// inflate completely (CRC and length checked by zlib) to text.
+// inflate completely (CRC and length checked by zlib) to text. Hashes both sides on the way.
 class GzipChecker {
  public:
   GzipChecker();
@@ -37,12 +43,27 @@ class GzipChecker {
   // False once the bytes so far cannot be valid gzip text (finish() says why); later calls do
   // nothing.
   bool feed(std::string_view compressed);
-  // The verdict once every byte was fed: kGzip with the text's last byte, or kUnsafe.
+  // The verdict once every byte was fed: kGzip with the text's last byte and the digests, or
+  // kUnsafe.
   ContentCheck finish();
 
  private:
   struct State;
   std::unique_ptr<State> state_;
+};
+
+// Text checked as it streams by (a large plain source read in ranges): no NUL byte, no binary
+// magic at its start, hashed on the way.
+class TextChecker {
+ public:
+  bool feed(std::string_view text);
+  ContentCheck finish();
+
+ private:
+  Sha256 hash_;
+  bool started_ = false;
+  std::optional<std::string> failure_;
+  std::optional<char> last_byte_;
 };
 
 // The verdict on a whole object held in memory.

@@ -11,17 +11,6 @@ namespace common {
 
 namespace {
 
-constexpr char kHexDigits[] = "0123456789abcdef";
-
-std::string to_hex(const unsigned char* data, std::size_t size) {
-  std::string text(size * 2, '0');
-  for (std::size_t i = 0; i < size; ++i) {
-    text[2 * i] = kHexDigits[data[i] >> 4];
-    text[2 * i + 1] = kHexDigits[data[i] & 0xf];
-  }
-  return text;
-}
-
 std::string hmac_sha256(std::string_view key, std::string_view data) {
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int length = 0;
@@ -67,8 +56,9 @@ std::string uri_encode(std::string_view text, bool keep_slash) {
       encoded.push_back(static_cast<char>(c));
     } else {
       encoded.push_back('%');
-      encoded.push_back(static_cast<char>(std::toupper(kHexDigits[c >> 4])));
-      encoded.push_back(static_cast<char>(std::toupper(kHexDigits[c & 0xf])));
+      static constexpr char kUpperHex[] = "0123456789ABCDEF";
+      encoded.push_back(kUpperHex[c >> 4]);
+      encoded.push_back(kUpperHex[c & 0xf]);
     }
   }
   return encoded;
@@ -95,29 +85,6 @@ std::string url_decode(std::string_view text, bool plus_is_space) {
     }
   }
   return decoded;
-}
-
-std::string sha256_hex(std::string_view data) {
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int length = 0;
-  EVP_Digest(data.data(), data.size(), digest, &length, EVP_sha256(), nullptr);
-  return to_hex(digest, length);
-}
-
-std::string md5_hex(std::string_view data) {
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int length = 0;
-  EVP_Digest(data.data(), data.size(), digest, &length, EVP_md5(), nullptr);
-  return to_hex(digest, length);
-}
-
-std::string md5_base64(std::string_view data) {
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int length = 0;
-  EVP_Digest(data.data(), data.size(), digest, &length, EVP_md5(), nullptr);
-  unsigned char encoded[64];
-  const int size = EVP_EncodeBlock(encoded, digest, static_cast<int>(length));
-  return std::string(reinterpret_cast<char*>(encoded), static_cast<std::size_t>(size));
 }
 
 std::string format_amz_date(std::chrono::system_clock::time_point time) {
@@ -196,8 +163,7 @@ HeaderList Signer::sign(const SignableRequest& request, const Credentials& crede
   const std::string string_to_sign =
       "AWS4-HMAC-SHA256\n" + amz_date + "\n" + scope + "\n" + sha256_hex(canonical);
   const std::string raw_signature = hmac_sha256(signing_key(credentials, date), string_to_sign);
-  const std::string signature =
-      to_hex(reinterpret_cast<const unsigned char*>(raw_signature.data()), raw_signature.size());
+  const std::string signature = hex_encode(raw_signature);
   added.emplace_back("authorization", "AWS4-HMAC-SHA256 Credential=" + credentials.access_key_id +
                                           "/" + scope + ", SignedHeaders=" + signed_headers +
                                           ", Signature=" + signature);

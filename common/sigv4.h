@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "common/config.h"
+#include "common/hashing.h"
 
 namespace common {
 
@@ -30,9 +31,6 @@ std::string uri_encode(std::string_view text, bool keep_slash);
 // encoding-type=url listings).
 std::string url_decode(std::string_view text, bool plus_is_space = false);
 
-std::string sha256_hex(std::string_view data);
-std::string md5_base64(std::string_view data);
-std::string md5_hex(std::string_view data);
 std::string format_amz_date(std::chrono::system_clock::time_point time);  // 20150830T123600Z
 
 class Signer {

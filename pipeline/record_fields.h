@@ -108,9 +108,10 @@ class RecordFields {
     }
     return items;
   }
-  // A list of strings (may be empty).
-  std::vector<std::string> texts(std::string_view name) const {
+  // A list of strings (may be empty); absent is empty only when `optional`.
+  std::vector<std::string> texts(std::string_view name, bool optional = false) const {
     const boost::json::value* value = object_->if_contains(name);
+    if (value == nullptr && optional) return {};
     if (value == nullptr || !value->is_array())
       refuse("needs \"" + std::string(name) + "\" as a list");
     std::vector<std::string> items;

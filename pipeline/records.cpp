@@ -204,6 +204,13 @@ std::optional<std::string> OutputRecord::index_problem() const {
       return sources[i].key + " would end at byte " + std::to_string(end) + " of " +
              std::to_string(where.size);
   }
+  for (const auto* digests : {&sha256, &content_sha256}) {
+    for (std::size_t i = 0; i < digests->size(); ++i) {
+      const std::string& digest = (*digests)[i];
+      if (digest.size() != 64 || digest.find_first_not_of("0123456789abcdef") != std::string::npos)
+        return "the digest of " + sources[i].key + " is not a SHA-256 in hex: '" + digest + "'";
+    }
+  }
   return std::nullopt;
 }
 
@@ -215,6 +222,8 @@ void tag_invoke(const json::value_from_tag&, json::value& json, const OutputReco
       {"copied_bytes", output.copied_bytes}, {"sources", list_json(output.sources)}};
   if (!output.source_bucket.empty()) object["source_bucket"] = output.source_bucket;
   if (!output.offsets.empty()) object["offsets"] = list_json(output.offsets);
+  if (!output.sha256.empty()) object["sha256"] = list_json(output.sha256);
+  if (!output.content_sha256.empty()) object["content_sha256"] = list_json(output.content_sha256);
   json = std::move(object);
 }
 OutputRecord tag_invoke(const json::value_to_tag<OutputRecord>&, const json::value& json) {
@@ -226,10 +235,20 @@ OutputRecord tag_invoke(const json::value_to_tag<OutputRecord>&, const json::val
                       fields.count("copied_bytes"),
                       fields.list<Source>("sources"),
                       fields.optional_text("source_bucket"),
-                      fields.counts("offsets")};
-  if (!output.offsets.empty() && output.offsets.size() != output.sources.size())
-    fields.refuse("has " + std::to_string(output.offsets.size()) + " offsets for " +
-                  std::to_string(output.sources.size()) + " sources");
+                      fields.counts("offsets"),
+                      fields.texts("sha256", true),
+                      fields.texts("content_sha256", true)};
+  const auto parallel = [&](std::size_t size, const char* name) {
+    if (size != 0 && size != output.sources.size())
+      fields.refuse("has " + std::to_string(size) + " " + name + " for " +
+                    std::to_string(output.sources.size()) + " sources");
+  };
+  parallel(output.offsets.size(), "offsets");
+  parallel(output.sha256.size(), "sha256 digests");
+  parallel(output.content_sha256.size(), "content_sha256 digests");
+  if (output.sha256.size() != output.content_sha256.size() ||
+      (!output.sha256.empty() && output.offsets.empty()))
+    fields.refuse("needs \"sha256\" and \"content_sha256\" together, with \"offsets\"");
   return output;
 }
 

@@ -107,12 +107,15 @@ struct Plan {
 
 // An output as written: what the ledger keeps and receipts list, and the index of what it holds.
 // {"bucket", "key", "size", "etag", "version_id", "parts", "copied_bytes", "sources": [Source],
-//  "source_bucket"?, "offsets"?: [n]}. Source i's bytes, exactly as its version held them, are
-// [offsets[i], offsets[i] + size) of the output (what restore-original cuts out). Records written
-// before outputs kept their index have neither.
+//  "source_bucket"?, "offsets"?: [n], "sha256"?: [hex], "content_sha256"?: [hex]}. Source i's
+// bytes, exactly as its version held them, are [offsets[i], offsets[i] + size) of the output (what
+// restore-original cuts out); sha256[i] is the SHA-256 of those bytes and content_sha256[i] of
+// their decompressed content (what a CloudTrail digest records of a log file; the same as sha256
+// for text). Records written before outputs kept their index have none of the three, and records
+// written before the index kept digests have only offsets.
 struct OutputRecord {
-  // Why the index cannot describe this output (a range outside it, or two that overlap), or
-  // nullopt; a record without an index has nothing to contradict.
+  // Why the index cannot describe this output (a range outside it, two that overlap, a digest
+  // that is not one), or nullopt; a record without an index has nothing to contradict.
   std::optional<std::string> index_problem() const;
 
   OutputRef where;
@@ -122,6 +125,8 @@ struct OutputRecord {
   std::vector<Source> sources;
   std::string source_bucket;
   std::vector<std::uint64_t> offsets;
+  std::vector<std::string> sha256;
+  std::vector<std::string> content_sha256;
   bool operator==(const OutputRecord&) const = default;
 };
 

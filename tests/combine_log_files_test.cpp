@@ -250,15 +250,36 @@ TEST_F(CombineTest, EachOriginalIsCutOutOfItsOutputByteForByte) {
   ASSERT_GE(big_gzip.size(), 10u << 20) << "must be large enough to be copied server-side";
   put(dir + "d-large.json.gz", big_gzip, big_text);
   put(dir + "e-small.json.gz", common::gzip("e\n"), "e\n");
+  const std::string big_plain = random_lines(11 << 20, 4);
+  put(dir + "f-large-plain.log", big_plain, big_plain);
 
   const auto run = plan_and_combine(dir);
   ASSERT_EQ(run.exit_code, 0) << run.logs;
   std::size_t restored = 0;
   const auto receipt = receipt_of(run);
+  tests::TempDir hashed;
+  // The digests the index records are those sha256sum gives of the original and its content.
+  const auto sha256sum = [&](const std::string& bytes) {
+    const auto path = hashed.path() / "bytes";
+    std::ofstream(path, std::ios::binary) << bytes;
+    return tests::run_command("sha256sum " + path.string() + " | cut -c1-64").out;
+  };
   for (const auto& output : receipt.at("outputs").as_array()) {
     EXPECT_EQ(output.at("source_bucket").as_string(), source_);
-    ASSERT_EQ(output.at("offsets").as_array().size(), output.at("sources").as_array().size());
-    for (const auto& source : output.at("sources").as_array()) {
+    const auto& sources = output.at("sources").as_array();
+    ASSERT_EQ(output.at("offsets").as_array().size(), sources.size());
+    ASSERT_EQ(output.at("sha256").as_array().size(), sources.size());
+    ASSERT_EQ(output.at("content_sha256").as_array().size(), sources.size());
+    for (std::size_t i = 0; i < sources.size(); ++i) {
+      const std::string key(sources[i].at("key").as_string());
+      EXPECT_EQ(std::string(output.at("sha256").at(i).as_string()) + "\n",
+                sha256sum(bytes_of_.at(key)))
+          << key;
+      EXPECT_EQ(std::string(output.at("content_sha256").at(i).as_string()) + "\n",
+                sha256sum(text_of_.at(key)))
+          << key;
+    }
+    for (const auto& source : sources) {
       const std::string key(source.at("key").as_string());
       tests::TempDir dir_out;
       const auto path = dir_out.path() / "original";

@@ -89,6 +89,10 @@ TEST(Records, AnIndexPlacingAnOriginalOutsideItsOutputOrOverAnotherIsAProblem) {
   record.offsets = {0, 5150};  // 5,150 + 31 is past the output's 5,171 bytes
   EXPECT_NE(record.index_problem().value_or("").find("would end at byte 5181 of 5171"),
             std::string::npos);
+  record.offsets = {0, 5140};
+  record.content_sha256[1] = "not a digest";
+  EXPECT_NE(record.index_problem().value_or("").find("is not a SHA-256 in hex: 'not a digest'"),
+            std::string::npos);
   EXPECT_EQ(read_record<OutputRecord>(fixture("output_record")).index_problem(), std::nullopt)
       << "no index, nothing to contradict";
 }
@@ -99,6 +103,13 @@ TEST(Records, AnIndexWhoseOffsetsDoNotMatchItsSourcesIsRefused) {
   expect_invalid([&] { read_record<OutputRecord>(record); }, "1 offsets for 2 sources", "offsets");
   record.as_object()["offsets"] = json::array{0, -5};
   expect_invalid([&] { read_record<OutputRecord>(record); }, "whole numbers", "offsets");
+  record.as_object()["offsets"] = json::array{0, 5140};
+  record.as_object()["sha256"] = json::array{record.at("sha256").at(0)};
+  expect_invalid([&] { read_record<OutputRecord>(record); }, "1 sha256 digests for 2 sources",
+                 "sha256");
+  record.as_object().erase("sha256");
+  expect_invalid([&] { read_record<OutputRecord>(record); }, "content digests without the others",
+                 "\"sha256\" and \"content_sha256\" together");
 }
 
 TEST(Records, EachContinuationReadsBackAsTheSameJson) {

@@ -172,9 +172,9 @@ class Stream {
     copied_ += source.range->last - source.range->first + 1;
   }
 
-  // Source `index` is wholly appended (its bytes as they are, then perhaps a newline of ours);
-  // a full buffer becomes a part (a commit point).
-  void source_done(const Source& source, std::int64_t index) {
+  // Source `index` is wholly appended (its bytes as they are, then perhaps a newline of ours),
+  // with the digests `content` gives of it; a full buffer becomes a part (a commit point).
+  void source_done(const Source& source, std::int64_t index, const common::ContentCheck& content) {
     if (adopted_) return;
     if (bytes_ < source_start_ + source.size) {
       throw runtime::VerificationFailed(source.key + " took " +
@@ -183,6 +183,8 @@ class Stream {
     }
     sources_.push_back(source);
     offsets_.push_back(source_start_);
+    sha256_.push_back(content.sha256);
+    content_sha256_.push_back(content.content_sha256);
     source_start_ = bytes_;
     indexes_.push_back(index);
     if (buffer_sources_++ == 0) first_buffered_index_ = index;
@@ -245,15 +247,24 @@ class Stream {
     json::array sources;
     json::array indexes;
     json::array offsets;
+    json::array sha256;
+    json::array content_sha256;
     for (std::size_t i = 0; i < committed_.sources; ++i) {
       sources.push_back(json::value_from(sources_[i]));
       indexes.push_back(indexes_[i]);
       offsets.push_back(offsets_[i]);
+      sha256.emplace_back(sha256_[i]);
+      content_sha256.emplace_back(content_sha256_[i]);
     }
-    json::object state{{"upload_id", upload_id_},       {"bytes", committed_.bytes},
-                       {"copied", committed_.copied},   {"parts", std::move(parts)},
-                       {"sources", std::move(sources)}, {"indexes", std::move(indexes)},
-                       {"offsets", std::move(offsets)}};
+    json::object state{{"upload_id", upload_id_},
+                       {"bytes", committed_.bytes},
+                       {"copied", committed_.copied},
+                       {"parts", std::move(parts)},
+                       {"sources", std::move(sources)},
+                       {"indexes", std::move(indexes)},
+                       {"offsets", std::move(offsets)},
+                       {"sha256", std::move(sha256)},
+                       {"content_sha256", std::move(content_sha256)}};
     upload_id_.clear();  // detached: not aborted when this object goes
     return state;
   }
@@ -276,8 +287,13 @@ class Stream {
     }
     for (const auto& offset : state.at("offsets").as_array())
       offsets_.push_back(offset.to_number<std::uint64_t>());
-    if (offsets_.size() != sources_.size())
-      throw runtime::InvalidInput("a continuation's offsets do not match its sources");
+    for (const auto& digest : state.at("sha256").as_array())
+      sha256_.emplace_back(digest.as_string());
+    for (const auto& digest : state.at("content_sha256").as_array())
+      content_sha256_.emplace_back(digest.as_string());
+    if (offsets_.size() != sources_.size() || sha256_.size() != sources_.size() ||
+        content_sha256_.size() != sources_.size())
+      throw runtime::InvalidInput("a continuation's index does not match its sources");
     bytes_ = state.at("bytes").to_number<std::uint64_t>();
     source_start_ = bytes_;
     copied_ = state.at("copied").to_number<std::uint64_t>();
@@ -292,7 +308,9 @@ class Stream {
             copied_,
             sources_,
             source_bucket_,
-            offsets_};
+            offsets_,
+            sha256_,
+            content_sha256_};
   }
 
   // The upload is gone or the key taken: the object there is this output only if it is exactly
@@ -392,9 +410,11 @@ class Stream {
   std::uint64_t bytes_ = 0;
   std::uint64_t copied_ = 0;  // of bytes_, copied server-side
   std::vector<Source> sources_;
-  std::vector<std::uint64_t> offsets_;  // where each of sources_ starts in the output
-  std::uint64_t source_start_ = 0;      // where the next source's bytes start
-  std::vector<std::int64_t> indexes_;   // of sources_, in the plan's processing order
+  std::vector<std::uint64_t> offsets_;       // where each of sources_ starts in the output
+  std::vector<std::string> sha256_;          // of each of sources_' bytes
+  std::vector<std::string> content_sha256_;  // of each one's decompressed content
+  std::uint64_t source_start_ = 0;           // where the next source's bytes start
+  std::vector<std::int64_t> indexes_;        // of sources_, in the plan's processing order
   std::set<std::int64_t> committed_indexes_;
   std::size_t buffer_sources_ = 0;  // sources whose bytes are (partly) only in memory
   std::int64_t first_buffered_index_ = -1;
@@ -417,6 +437,39 @@ bool copy_ranges(Stream& stream, const std::string& bucket, const Source& source
                                    common::ByteRange{start, last}, source.etag});
   }
   return true;
+}
+
+// Reads [0, end) of a large source in ranges, in bounded memory, handing each to `feed` until it
+// returns false.
+void read_ranges(common::S3Client& s3, const std::string& bucket, const Source& source,
+                 std::uint64_t end, const std::function<bool(std::string_view)>& feed) {
+  for (std::uint64_t start = 0; start < end; start += kCheckRangeBytes) {
+    const std::uint64_t last = std::min(end, start + kCheckRangeBytes) - 1;
+    if (!feed(s3.get_object(bucket, source.key, pinned(source, common::ByteRange{start, last}))))
+      return;
+  }
+}
+
+// The digests of a source copied as it is, whatever it holds: its content is its decompressed
+// gzip when it is whole gzip, else its bytes.
+common::ContentCheck digests_as_is(common::S3Client& s3, const std::string& bucket,
+                                   const Source& source) {
+  common::Sha256 bytes_hash;
+  common::GzipChecker gzip_checker;
+  std::optional<bool> compressed;
+  read_ranges(s3, bucket, source, source.size, [&](std::string_view bytes) {
+    if (!compressed) compressed = common::is_gzip(bytes);
+    bytes_hash.update(bytes);
+    if (*compressed) gzip_checker.feed(bytes);
+    return true;
+  });
+  common::ContentCheck digests{common::ContentKind::kText, std::nullopt, "",
+                               bytes_hash.hex_digest(), ""};
+  const common::ContentCheck gzip =
+      compressed.value_or(false) ? gzip_checker.finish() : common::ContentCheck{};
+  digests.content_sha256 =
+      gzip.kind == common::ContentKind::kGzip ? gzip.content_sha256 : digests.sha256;
+  return digests;
 }
 
 // One planned output: its sources in processing order (server-side copies first), index by
@@ -523,22 +576,11 @@ class OutputBuilder {
     return true;
   }
 
-  // Inflates [0, end) of a large gzip source in ranges, in bounded memory.
-  void check_gzip_range(const Source& source, std::uint64_t end, common::GzipChecker& checker) {
-    for (std::uint64_t start = 0; start < end; start += kCheckRangeBytes) {
-      const std::uint64_t last = std::min(end, start + kCheckRangeBytes) - 1;
-      if (!checker.feed(s3_.get_object(bucket_, source.key,
-                                       pinned(source, common::ByteRange{start, last})))) {
-        return;
-      }
-    }
-  }
-
   // A source of pipeline::kServerCopyMinBytes or more: copied server-side but for its last
-  // pipeline::kServerCopyTailBytes, which are downloaded so the newline can follow them. A gzip
-  // source is inflated whole (in ranges) before any of it is copied; a plain one is judged by its
-  // first 64 KiB and its tail. False: the deadline came, and the source is rolled back for the next
-  // call.
+  // pipeline::kServerCopyTailBytes, which are downloaded so the newline can follow them. It is
+  // read whole (in ranges) and checked (gzip inflated, text looked at for binary bytes) and hashed
+  // before any of it is copied. False: the deadline came, and the source is rolled back for the
+  // next call.
   bool add_large(const Source& source, std::int64_t index, Progress& progress,
                  const common::Deadline& deadline) {
     Stream* stream = nullptr;
@@ -548,14 +590,18 @@ class OutputBuilder {
       const std::string head = s3_.get_object(
           bucket_, source.key, pinned(source, common::ByteRange{0, kSniffBytes - 1}));
       const bool compressed = common::is_gzip(head);
-      common::GzipChecker checker;
-      if (compressed) check_gzip_range(source, copied, checker);
       if (!compressed) {
         if (auto why = common::binary_reason(head)) {
           progress.skip(source, *why);
           return true;
         }
       }
+      common::GzipChecker gzip_checker;
+      common::TextChecker text_checker;
+      const auto feed = [&](std::string_view bytes) {
+        return compressed ? gzip_checker.feed(bytes) : text_checker.feed(bytes);
+      };
+      read_ranges(s3_, bucket_, source, copied, feed);
       stream = compressed ? &gzip_ : &plain_;
       mark = stream->boundary();
       if (!copy_ranges(*stream, bucket_, source, copied,
@@ -565,13 +611,9 @@ class OutputBuilder {
       }
       const std::string tail = s3_.get_object(
           bucket_, source.key, pinned(source, common::ByteRange{copied, source.size - 1}));
-      common::ContentCheck verdict{common::ContentKind::kText, tail.back(), ""};
-      if (compressed) {
-        checker.feed(tail);
-        verdict = checker.finish();
-      } else if (auto why = common::binary_reason(tail)) {
-        verdict = {common::ContentKind::kUnsafe, std::nullopt, *why};
-      }
+      feed(tail);
+      const common::ContentCheck verdict =
+          compressed ? gzip_checker.finish() : text_checker.finish();
       if (verdict.kind == common::ContentKind::kUnsafe) {
         stream->rollback(mark);
         progress.skip(source, verdict.reason);
@@ -579,7 +621,7 @@ class OutputBuilder {
       }
       stream->append(tail);
       end_on_newline(*stream, verdict);
-      stream->source_done(source, index);
+      stream->source_done(source, index, verdict);
     } catch (const common::AwsError& error) {
       const auto reason = unreadable_source(error);
       if (!reason) throw;
@@ -617,7 +659,7 @@ class OutputBuilder {
         Stream& stream = content.kind == common::ContentKind::kGzip ? gzip_ : plain_;
         stream.append(bytes);
         end_on_newline(stream, content);
-        stream.source_done(source, index);
+        stream.source_done(source, index, content);
         return;
       }
     }
@@ -642,9 +684,10 @@ void copy_output(const Config& config, common::S3Client& s3, const std::string& 
     Stream stream(s3, config, bucket, key, common::kMinPartBytes,
                   pipeline::ledger_key(ledger_prefix, key));
     try {
+      const common::ContentCheck digests = digests_as_is(s3, bucket, source);
       stream.boundary();
       copy_ranges(stream, bucket, source, source.size, [] { return false; });
-      stream.source_done(source, 0);
+      stream.source_done(source, 0, digests);
       if (auto output = stream.finish()) progress.outputs.push_back(std::move(*output));
     } catch (const common::AwsError& error) {
       const auto reason = unreadable_source(error);

@@ -20,12 +20,13 @@
 // newline gets one; gzip content lacking one is followed by a tiny gzip member holding "\n".
 // Sources of 10 MiB or more are copied server-side (UploadPartCopy) but for their last 5 MiB,
 // which is downloaded so the newline can follow it and every part but the last is >= 5 MiB; a
-// large gzip source is inflated whole, in 8 MiB ranges, before any of it is copied, and a large
-// plain one is judged by its first 64 KiB and its tail. A source rejected half-way rolls the
+// large source is read whole, in 8 MiB ranges, and checked (gzip inflated, text searched for
+// binary bytes) before any of it is copied. A source rejected half-way rolls the
 // output back to the last source boundary: none of its bytes stay. Smaller sources are
 // downloaded in parallel (at most DOWNLOAD_CONCURRENCY requests and MEMORY_BUDGET_BYTES in
 // flight) and packed into parts of the plan's part size. copy_all outputs are copied by
-// UploadPartCopy, in ranges past 5 GiB.
+// UploadPartCopy, in ranges past 5 GiB, after one read of each to hash it. Every output's index
+// records each original's offset and the SHA-256 of its bytes and of its decompressed content.
 // Before an output completes, its record (key, size, multipart ETag, sources) goes to the ledger
 // (pipeline/ledger.h); CompleteMultipartUpload is conditional (If-None-Match: *), so an output key
 // is never written twice: a key that exists is adopted only when it is exactly that record (a retry
