@@ -4,11 +4,11 @@
 //                    (--to FILE | --to-key s3://BUCKET/KEY)
 //
 // The ledger (ledger/<date>/ in the work bucket) records every output with the index of what it
-// holds: each original's bucket, key, version, ETag and size, and where its bytes start. The
-// original is read back with one ranged GET of the output's recorded version, checked against its
-// size and, where its ETag is an MD5 (a single-part upload), against that, and only then written.
+// holds: each original's bucket, key, version, ETag and size, where its bytes start and their
+// SHA-256. The original is read back with one ranged GET of the output (pipeline/originals.h),
+// checked against its size, its SHA-256 and, where its ETag is an MD5 (a single-part upload), that,
+// and only then written.
 // Exit status: 0 restored, 1 not found or not verifiable, 2 usage.
-#include <boost/json/parse.hpp>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -18,8 +18,7 @@
 #include <vector>
 
 #include "common/s3.h"
-#include "common/sigv4.h"
-#include "pipeline/records.h"
+#include "pipeline/originals.h"
 
 namespace cli {
 namespace {
@@ -91,65 +90,13 @@ Options parse_options(int argc, char** argv) {
   return options;
 }
 
-struct Found {
-  pipeline::OutputRecord output;
-  std::size_t source = 0;
-};
-
-// The ledger record of the output that holds the original (any of its versions when none is
-// named: the last one listed).
-std::optional<Found> find_in_ledger(common::S3Client& s3, const Options& options) {
-  const std::string prefix = "ledger/" + (options.date.empty() ? "" : options.date + "/");
-  std::optional<Found> found;
-  for (const auto& object : s3.list_all(options.work_bucket, prefix)) {
-    if (!object.key.ends_with(".json")) continue;
-    auto record = pipeline::read_record<pipeline::OutputRecord>(
-        boost::json::parse(s3.get_object(options.work_bucket, object.key)));
-    if (record.source_bucket != options.original.bucket) continue;
-    for (std::size_t i = 0; i < record.sources.size(); ++i) {
-      const auto& source = record.sources[i];
-      if (source.key != options.original.key) continue;
-      if (!options.version_id.empty() && source.version_id != options.version_id) continue;
-      found = Found{record, i};
-    }
-  }
-  return found;
-}
-
-// The bytes, verified against everything the index says of the original.
-std::string cut_out(common::S3Client& s3, const Found& found) {
-  const auto& output = found.output;
-  const auto& source = output.sources[found.source];
-  if (output.offsets.empty()) {
-    throw std::runtime_error(output.where.key +
-                             " was written before outputs kept an index: where the original lies "
-                             "in it is not recorded");
-  }
-  if (const auto problem = output.index_problem())
-    throw std::runtime_error("the index of " + output.where.key + " is wrong: " + *problem);
-  common::GetOptions get;
-  get.version_id = output.version_id;
-  const std::uint64_t first = output.offsets[found.source];
-  if (source.size > 0) get.range = common::ByteRange{first, first + source.size - 1};
-  std::string bytes =
-      source.size == 0 ? std::string() : s3.get_object(output.where.bucket, output.where.key, get);
-  if (bytes.size() != source.size) {
-    throw std::runtime_error("s3://" + output.where.bucket + "/" + output.where.key + " gave " +
-                             std::to_string(bytes.size()) + " bytes, the original had " +
-                             std::to_string(source.size));
-  }
-  const bool md5_etag = source.etag.size() == 34 && source.etag.find('-') == std::string::npos;
-  if (md5_etag && "\"" + common::md5_hex(bytes) + "\"" != source.etag) {
-    throw std::runtime_error("the bytes cut out of " + output.where.key +
-                             " do not match the original's ETag " + source.etag);
-  }
-  return bytes;
-}
-
 int run(int argc, char** argv) {
   const Options options = parse_options(argc, argv);
   common::S3Client s3;
-  const auto found = find_in_ledger(s3, options);
+  const auto index = pipeline::OriginalsIndex::load(
+      s3, options.work_bucket,
+      options.date.empty() ? std::vector<std::string>{} : std::vector<std::string>{options.date});
+  const auto found = index.find(options.original.bucket, options.original.key, options.version_id);
   if (!found) {
     std::cerr << "restore-original: no output in s3://" << options.work_bucket << "/ledger/"
               << options.date << " holds s3://" << options.original.bucket << "/"
@@ -157,7 +104,7 @@ int run(int argc, char** argv) {
               << (options.version_id.empty() ? "" : " version " + options.version_id) << "\n";
     return 1;
   }
-  const std::string bytes = cut_out(s3, *found);
+  const std::string bytes = pipeline::read_original(s3, *found);
   if (options.to_key) {
     s3.put_object(options.to_key->bucket, options.to_key->key, bytes);
   } else {
@@ -172,11 +119,11 @@ int run(int argc, char** argv) {
     if (std::rename(partial.c_str(), options.to_file.c_str()) != 0)
       throw std::runtime_error("cannot rename " + partial + " to " + options.to_file);
   }
-  const auto& source = found->output.sources[found->source];
+  const auto& source = found->source();
   std::cerr << "restore-original: " << source.size << " bytes of s3://" << options.original.bucket
             << "/" << source.key
             << (source.version_id.empty() ? "" : " (" + source.version_id + ")") << " from s3://"
-            << found->output.where.bucket << "/" << found->output.where.key << "\n";
+            << found->output->where.bucket << "/" << found->output->where.key << "\n";
   return 0;
 }
 

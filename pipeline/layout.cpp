@@ -44,7 +44,11 @@ std::string checkpoint_key(const std::string& run_id, const std::string& kind,
 }
 
 std::string ledger_prefix(const std::string& date, const std::string& group_id) {
-  return "ledger/" + date + "/" + work_file_name(group_id) + "/";
+  return ledger_day_prefix(date) + work_file_name(group_id) + "/";
+}
+
+std::string ledger_day_prefix(const std::string& date) {
+  return date.empty() ? "ledger/" : "ledger/" + date + "/";
 }
 
 std::string ledger_key(const std::string& prefix, const std::string& output_key) {

@@ -39,6 +39,8 @@ std::string checkpoint_key(const std::string& run_id, const std::string& kind,
 
 // ledger/<date>/<group>/: where a group's outputs of that day are recorded.
 std::string ledger_prefix(const std::string& date, const std::string& group_id);
+// ledger/<date>/: every group's of that day; ledger/ for an empty date.
+std::string ledger_day_prefix(const std::string& date);
 // The record of one output under a prefix.
 std::string ledger_key(const std::string& prefix, const std::string& output_key);
 

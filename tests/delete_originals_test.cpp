@@ -258,6 +258,29 @@ TEST_F(DeleteOriginalsTest, AnIndexThatDoesNotFitItsOutputStopsEverything) {
   EXPECT_EQ(tests::cli_keys(moto_, source_).size(), 2u) << "nothing deleted";
 }
 
+// The output is read back and each original's range hashed: an index whose digests are those of
+// other bytes (here, two originals' swapped) deletes nothing, though size, ETag and ranges fit.
+TEST_F(DeleteOriginalsTest, AnOutputThatDoesNotHoldItsOriginalsByteForByteStopsEverything) {
+  const std::string dir = "app/2026-03-05/";
+  s3_.put_object(source_, dir + "a.log", "a\n");
+  s3_.put_object(source_, dir + "b.log", "b\n");
+  const auto combined = combine_day();
+  const auto ref = pipeline::FileRef::from_json(combined.at("receipt"), "receipt");
+  auto receipt = json::parse(s3_.get_object(ref.bucket, ref.key));
+  auto& digests = receipt.at("outputs").at(0).as_object().at("sha256").as_array();
+  ASSERT_EQ(digests.size(), 2u);
+  std::swap(digests[0], digests[1]);
+  s3_.put_object(ref.bucket, ref.key, json::serialize(receipt));
+  const auto run = tests::invoke_handler(moto_, "DeleteOriginals", combined, environment());
+  EXPECT_EQ(run.exit_code, 1);
+  EXPECT_EQ(run.response.at("errorType").as_string(), "VerificationFailed") << run.logs;
+  EXPECT_NE(std::string(run.response.at("errorMessage").as_string())
+                .find("a.log does not have the SHA-256 its index records"),
+            std::string::npos)
+      << run.response;
+  EXPECT_EQ(tests::cli_keys(moto_, source_).size(), 2u) << "nothing deleted";
+}
+
 TEST_F(DeleteOriginalsTest, BadInputIsAClearErrorAndDeletesNothing) {
   s3_.put_object(source_, "app/2026-03-05/x.log", "x\n");
   const auto not_a_receipt = pipeline::write_jsonl(s3_, work_, "r.json", {{{"outputs", 3}}}, 0);

@@ -7,6 +7,7 @@
 
 #include "common/settings.h"
 #include "pipeline/continuation.h"
+#include "pipeline/originals.h"
 #include "pipeline/records.h"
 #include "pipeline/work_files.h"
 #include "runtime/errors.h"
@@ -64,6 +65,15 @@ void verify_outputs(common::S3Client& s3, const Receipt& receipt) {
           "output s3://" + bucket + "/" + output.key + " is " + std::to_string(head.size) +
           " bytes with etag " + head.etag + ", the receipt says " + std::to_string(output.size) +
           " and " + output.etag + ": nothing deleted");
+    }
+  }
+  // The outputs this run wrote are read back, each original's bytes hashed against the index: an
+  // original is deleted only once the copy of it that will remain is proven byte for byte.
+  for (const auto& output : receipt.combined.outputs) {
+    if (const auto problem = pipeline::content_problem(s3, output)) {
+      throw runtime::VerificationFailed("output s3://" + bucket + "/" + output.where.key +
+                                        " does not hold its originals: " + *problem +
+                                        "; nothing deleted");
     }
   }
 }

@@ -1,0 +1,128 @@
+#include "pipeline/originals.h"
+
+#include <boost/json/parse.hpp>
+#include <stdexcept>
+
+#include "common/hashing.h"
+#include "pipeline/layout.h"
+#include "runtime/errors.h"
+
+namespace pipeline {
+
+namespace {
+
+constexpr std::uint64_t kReadRangeBytes = 8ull << 20;  // an output is checked in these
+
+std::string where(const OutputRecord& output) {
+  return "s3://" + output.where.bucket + "/" + output.where.key;
+}
+
+common::GetOptions output_version(const OutputRecord& output, std::uint64_t first,
+                                  std::uint64_t last) {
+  common::GetOptions get;
+  get.version_id = output.version_id;
+  get.range = common::ByteRange{first, last};
+  return get;
+}
+
+}  // namespace
+
+OriginalsIndex OriginalsIndex::load(common::S3Client& s3, const std::string& work_bucket,
+                                    const std::vector<std::string>& dates) {
+  OriginalsIndex index;
+  const std::vector<std::string> days = dates.empty() ? std::vector<std::string>{""} : dates;
+  for (const auto& day : days) {
+    for (const auto& entry : s3.list_all(work_bucket, ledger_day_prefix(day))) {
+      if (!entry.key.ends_with(".json")) continue;
+      boost::system::error_code error;
+      const auto parsed = boost::json::parse(s3.get_object(work_bucket, entry.key), error);
+      if (error) continue;  // not a record
+      std::shared_ptr<const OutputRecord> output;
+      try {
+        output = std::make_shared<const OutputRecord>(read_record<OutputRecord>(parsed));
+      } catch (const runtime::InvalidInput&) {
+        continue;  // not a record either
+      }
+      ++index.outputs_;
+      for (std::size_t i = 0; i < output->sources.size(); ++i) {
+        index.by_original_.emplace(output->source_bucket + "\n" + output->sources[i].key,
+                                   HeldOriginal{output, i});
+      }
+    }
+  }
+  return index;
+}
+
+std::optional<HeldOriginal> OriginalsIndex::find(const std::string& bucket, const std::string& key,
+                                                 const std::string& version_id) const {
+  std::optional<HeldOriginal> found;
+  const auto [first, last] = by_original_.equal_range(bucket + "\n" + key);
+  for (auto it = first; it != last; ++it) {
+    if (version_id.empty() || it->second.source().version_id == version_id) found = it->second;
+  }
+  return found;
+}
+
+std::string read_original(common::S3Client& s3, const HeldOriginal& held) {
+  const OutputRecord& output = *held.output;
+  const Source& source = held.source();
+  if (output.offsets.empty()) {
+    throw std::runtime_error(where(output) +
+                             " was written before outputs kept an index: where the original lies "
+                             "in it is not recorded");
+  }
+  if (const auto problem = output.index_problem())
+    throw std::runtime_error("the index of " + where(output) + " is wrong: " + *problem);
+  const std::uint64_t first = output.offsets[held.index];
+  std::string bytes = source.size == 0
+                          ? std::string()
+                          : s3.get_object(output.where.bucket, output.where.key,
+                                          output_version(output, first, first + source.size - 1));
+  if (bytes.size() != source.size) {
+    throw std::runtime_error(where(output) + " gave " + std::to_string(bytes.size()) +
+                             " bytes, the original had " + std::to_string(source.size));
+  }
+  if (!output.sha256.empty() && common::sha256_hex(bytes) != output.sha256[held.index]) {
+    throw std::runtime_error("the bytes of " + source.key + " in " + where(output) +
+                             " do not have the SHA-256 its index records: modified");
+  }
+  const bool md5_etag = source.etag.size() == 34 && source.etag.find('-') == std::string::npos;
+  if (md5_etag && "\"" + common::md5_hex(bytes) + "\"" != source.etag) {
+    throw std::runtime_error("the bytes of " + source.key + " in " + where(output) +
+                             " do not match the original's ETag " + source.etag);
+  }
+  return bytes;
+}
+
+std::optional<std::string> content_problem(common::S3Client& s3, const OutputRecord& output) {
+  if (output.sha256.empty()) return std::nullopt;
+  if (auto problem = output.index_problem()) return "its index is wrong: " + *problem;
+  const std::size_t count = output.sources.size();
+  if (count == 0) return std::nullopt;
+  const std::uint64_t end = output.offsets.back() + output.sources.back().size;
+  std::size_t next = 0;  // the first original not wholly hashed yet
+  common::Sha256 hash;
+  for (std::uint64_t start = 0; start < end && next < count; start += kReadRangeBytes) {
+    const std::uint64_t stop = std::min(end, start + kReadRangeBytes);
+    const std::string chunk = s3.get_object(output.where.bucket, output.where.key,
+                                            output_version(output, start, stop - 1));
+    if (chunk.size() != stop - start)
+      return "it gave " + std::to_string(chunk.size()) + " bytes of a " +
+             std::to_string(stop - start) + "-byte range: shorter than its index";
+    while (next < count) {
+      const std::uint64_t first = output.offsets[next];
+      const std::uint64_t last = first + output.sources[next].size;  // one past
+      if (first >= stop) break;
+      const std::uint64_t from = std::max(first, start);
+      const std::uint64_t to = std::min(last, stop);
+      if (to > from) hash.update(std::string_view(chunk).substr(from - start, to - from));
+      if (last > stop) break;  // continues in the next range
+      if (hash.hex_digest() != output.sha256[next])
+        return output.sources[next].key + " does not have the SHA-256 its index records";
+      ++next;
+    }
+  }
+  return std::nullopt;
+}
+
+}  // namespace pipeline
