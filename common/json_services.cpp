@@ -6,6 +6,7 @@
 #include <future>
 #include <thread>
 
+#include "common/hashing.h"
 #include "common/pagination.h"
 #include "runtime/errors.h"
 
@@ -302,6 +303,52 @@ std::vector<GlueClient::PartitionError> GlueClient::batch_create_partition(
   return partition_errors(json_.call(
       "BatchCreatePartition",
       {{"DatabaseName", database}, {"TableName", table}, {"PartitionInputList", partitions}}));
+}
+
+// ---- CloudTrail -----------------------------------------------------------------------------
+
+const ServiceInfo& CloudTrailClient::service_info() {
+  static const ServiceInfo info{"cloudtrail", "CLOUDTRAIL", "cloudtrail", Protocol::Json};
+  return info;
+}
+
+CloudTrailClient::CloudTrailClient(ClientOptions options)
+    : json_(service_info(), "com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101.",
+            "application/x-amz-json-1.1", std::move(options)) {}
+CloudTrailClient::CloudTrailClient()
+    : CloudTrailClient(ClientOptions::from_environment(service_info())) {}
+
+std::vector<CloudTrailPublicKey> CloudTrailClient::public_keys(const Answer& answer) {
+  std::vector<CloudTrailPublicKey> keys;
+  for (const auto& entry : answer.objects("PublicKeyList")) {
+    auto der = base64_decode(entry.string("Value"));
+    if (!der) entry.malformed("a public key Value that is not base64");
+    const auto seconds = [&](const char* name) {
+      const auto* value = entry.fields().if_contains(name);
+      return value != nullptr && value->is_number() ? value->to_number<double>() : 0.0;
+    };
+    keys.push_back({entry.string("Fingerprint"), std::move(*der), seconds("ValidityStartTime"),
+                    seconds("ValidityEndTime")});
+  }
+  return keys;
+}
+
+std::vector<CloudTrailPublicKey> CloudTrailClient::list_public_keys(double start, double end) {
+  std::vector<CloudTrailPublicKey> keys;
+  const Pager<Answer, std::string> pager{
+      [&](const std::string& token) {
+        json::object input{{"StartTime", start}, {"EndTime", end}};
+        if (!token.empty()) input["NextToken"] = token;
+        return json_.request("ListPublicKeys", input);
+      },
+      [](const std::string& body) { return Answer::parse("ListPublicKeys", body); },
+      [](const Answer& page) { return page.optional_string("NextToken"); }};
+  paginate<Answer, std::string>(json_.client(), pager, "", [&](Answer& page) {
+    auto found = public_keys(page);
+    keys.insert(keys.end(), found.begin(), found.end());
+    return true;
+  });
+  return keys;
 }
 
 }  // namespace common

@@ -1,7 +1,7 @@
 #pragma once
-// The JSON-protocol services: DynamoDB, Step Functions and Glue. Each is a thin typed layer
-// over JsonServiceClient::call, which posts {"...": ...} with X-Amz-Target and parses the answer.
-// DynamoDB items and keys are in DynamoDB's attribute-value JSON ({"pk": {"S": "..."}}).
+// The JSON-protocol services: DynamoDB, Step Functions, Glue and CloudTrail. Each is a thin typed
+// layer over JsonServiceClient::call, which posts {"...": ...} with X-Amz-Target and parses the
+// answer. DynamoDB items and keys are in DynamoDB's attribute-value JSON ({"pk": {"S": "..."}}).
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
 #include <functional>
@@ -157,6 +157,28 @@ class GlueClient {
   std::vector<PartitionError> batch_create_partition(const std::string& database,
                                                      const std::string& table,
                                                      const boost::json::array& partitions);
+
+ private:
+  JsonServiceClient json_;
+};
+
+// A key CloudTrail signed digest files with: Value is a DER PKCS #1 RSAPublicKey.
+struct CloudTrailPublicKey {
+  std::string fingerprint;  // hex, as digests name it
+  std::string der;
+  double valid_from = 0;  // epoch seconds
+  double valid_to = 0;
+};
+
+class CloudTrailClient {
+ public:
+  explicit CloudTrailClient(ClientOptions options);
+  CloudTrailClient();
+  static const ServiceInfo& service_info();
+  static std::vector<CloudTrailPublicKey> public_keys(const Answer& answer);
+
+  // The keys valid at some time in [start, end] (epoch seconds), every page.
+  std::vector<CloudTrailPublicKey> list_public_keys(double start, double end);
 
  private:
   JsonServiceClient json_;

@@ -1,5 +1,7 @@
 #include "common/s3.h"
 
+#include <algorithm>
+#include <cctype>
 #include <pugixml.hpp>
 #include <sstream>
 
@@ -402,6 +404,13 @@ HeadResult S3Client::head_result(const AwsResponse& response) {
   result.content_type = response.header("content-type");
   result.content_encoding = response.header("content-encoding");
   result.storage_class = response.header("x-amz-storage-class");
+  constexpr std::string_view kMeta = "x-amz-meta-";
+  for (const auto& [name, value] : response.headers) {
+    std::string lower(name);
+    std::transform(lower.begin(), lower.end(), lower.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    if (lower.starts_with(kMeta)) result.metadata[lower.substr(kMeta.size())] = value;
+  }
   return result;
 }
 

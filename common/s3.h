@@ -4,6 +4,7 @@
 // are encoded here, once, as S3 requires.
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -66,6 +67,7 @@ struct HeadResult {
   std::string content_type;
   std::string content_encoding;
   std::string storage_class;
+  std::map<std::string, std::string> metadata;  // x-amz-meta-NAME, by NAME in lower case
 };
 
 struct ByteRange {

@@ -84,7 +84,7 @@ std::string read_original(common::S3Client& s3, const HeldOriginal& held) {
   }
   if (!output.sha256.empty() && common::sha256_hex(bytes) != output.sha256[held.index]) {
     throw std::runtime_error("the bytes of " + source.key + " in " + where(output) +
-                             " do not have the SHA-256 its index records: modified");
+                             " do not have the SHA-256 its index records");
   }
   const bool md5_etag = source.etag.size() == 34 && source.etag.find('-') == std::string::npos;
   if (md5_etag && "\"" + common::md5_hex(bytes) + "\"" != source.etag) {
