@@ -96,15 +96,23 @@ int run(int argc, char** argv) {
   const auto index = pipeline::OriginalsIndex::load(
       s3, options.work_bucket,
       options.date.empty() ? std::vector<std::string>{} : std::vector<std::string>{options.date});
-  const auto found = index.find(options.original.bucket, options.original.key, options.version_id);
-  if (!found) {
+  const auto candidates =
+      index.find(options.original.bucket, options.original.key, options.version_id);
+  if (candidates.empty()) {
     std::cerr << "restore-original: no output in s3://" << options.work_bucket << "/ledger/"
               << options.date << " holds s3://" << options.original.bucket << "/"
               << options.original.key
               << (options.version_id.empty() ? "" : " version " + options.version_id) << "\n";
     return 1;
   }
-  const std::string bytes = pipeline::read_original(s3, *found);
+  const auto recovered = pipeline::read_from_any(s3, candidates);
+  if (!recovered.bytes) {
+    for (const auto& problem : recovered.problems)
+      std::cerr << "restore-original: " << problem << "\n";
+    return 1;
+  }
+  const std::string& bytes = *recovered.bytes;
+  const auto& found = recovered.from;
   if (options.to_key) {
     s3.put_object(options.to_key->bucket, options.to_key->key, bytes);
   } else {

@@ -308,32 +308,35 @@ class Validator {
     try {
       bytes = s3_.get_object(log.bucket, log.key);
     } catch (const common::NoSuchKey&) {
-      if (const auto held = find_in_outputs(log)) {
-        const auto& output = held->output->where;
-        const std::uint64_t first = held->output->offsets[held->index];
-        place = "inside s3://" + output.bucket + "/" + output.key + " (bytes " +
-                std::to_string(first) + "-" + std::to_string(first + held->source().size - 1) + ")";
-        try {
-          bytes = pipeline::read_original(s3_, *held);
-        } catch (const common::NoSuchKey&) {
-          return log_invalid(
-              where, "missing: its output s3://" + output.bucket + "/" + output.key + " is gone",
-              tally_.logs_missing);
-        } catch (const common::AwsError&) {
-          throw;
-        } catch (const std::exception& error) {
-          return log_invalid(where, "modified: " + std::string(error.what()), tally_.logs_modified);
-        }
+      const auto candidates = find_in_outputs(log);
+      if (candidates.empty())
+        return log_invalid(where, "missing: not at its key, and in no output's index",
+                           tally_.logs_missing);
+      const auto recovered = pipeline::read_from_any(s3_, candidates);
+      if (!recovered.bytes) {
+        const std::string problems = join(recovered.problems);
+        return recovered.outputs_gone
+                   ? log_invalid(where, "missing: " + problems, tally_.logs_missing)
+                   : log_invalid(where, "modified: " + problems, tally_.logs_modified);
       }
+      bytes = recovered.bytes;
+      const auto& output = *recovered.from->output;
+      const std::uint64_t first = output.offsets[recovered.from->index];
+      place = "inside s3://" + output.where.bucket + "/" + output.where.key + " (bytes " +
+              std::to_string(first) + "-" +
+              std::to_string(first + recovered.from->source().size - 1) + ")";
     }
-    if (!bytes)
-      return log_invalid(where, "missing: not at its key, and in no output's index",
-                         tally_.logs_missing);
     if (common::check_content(*bytes).content_sha256 != log.content_sha256)
       return log_invalid(where, "modified: hash value doesn't match (" + place + ")",
                          tally_.logs_modified);
     ++(place.starts_with("inside") ? tally_.logs_aggregated : tally_.logs_at_key);
     if (options_.verbose) std::cout << "Log file\t" << where << "\tvalid: " << place << "\n";
+  }
+
+  static std::string join(const std::vector<std::string>& problems) {
+    std::string text;
+    for (const auto& problem : problems) text += (text.empty() ? "" : "; ") + problem;
+    return text;
   }
 
   void log_invalid(const std::string& where, const std::string& why, std::size_t& count) {
@@ -342,8 +345,8 @@ class Validator {
   }
 
   // The ledger of the day the log file's key names (YYYY/MM/DD), loaded once per day.
-  std::optional<pipeline::HeldOriginal> find_in_outputs(const pipeline::DigestLogFile& log) {
-    if (options_.work_bucket.empty()) return std::nullopt;
+  std::vector<pipeline::HeldOriginal> find_in_outputs(const pipeline::DigestLogFile& log) {
+    if (options_.work_bucket.empty()) return {};
     static const std::regex kDay("/(\\d{4})/(\\d{2})/(\\d{2})/");
     std::smatch match;
     std::string day;

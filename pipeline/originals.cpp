@@ -1,5 +1,6 @@
 #include "pipeline/originals.h"
 
+#include <algorithm>
 #include <boost/json/parse.hpp>
 #include <stdexcept>
 
@@ -53,13 +54,15 @@ OriginalsIndex OriginalsIndex::load(common::S3Client& s3, const std::string& wor
   return index;
 }
 
-std::optional<HeldOriginal> OriginalsIndex::find(const std::string& bucket, const std::string& key,
-                                                 const std::string& version_id) const {
-  std::optional<HeldOriginal> found;
+std::vector<HeldOriginal> OriginalsIndex::find(const std::string& bucket, const std::string& key,
+                                               const std::string& version_id) const {
+  std::vector<HeldOriginal> found;
   const auto [first, last] = by_original_.equal_range(bucket + "\n" + key);
   for (auto it = first; it != last; ++it) {
-    if (version_id.empty() || it->second.source().version_id == version_id) found = it->second;
+    if (version_id.empty() || it->second.source().version_id == version_id)
+      found.push_back(it->second);
   }
+  std::reverse(found.begin(), found.end());
   return found;
 }
 
@@ -92,6 +95,27 @@ std::string read_original(common::S3Client& s3, const HeldOriginal& held) {
                              " do not match the original's ETag " + source.etag);
   }
   return bytes;
+}
+
+Recovered read_from_any(common::S3Client& s3, const std::vector<HeldOriginal>& candidates) {
+  Recovered recovered;
+  recovered.outputs_gone = !candidates.empty();
+  for (const auto& held : candidates) {
+    try {
+      recovered.bytes = read_original(s3, held);
+      recovered.from = held;
+      return recovered;
+    } catch (const common::NoSuchKey&) {
+      recovered.problems.push_back(where(*held.output) + " is gone");
+      continue;
+    } catch (const common::AwsError&) {
+      throw;  // not an answer about the output: the caller cannot conclude anything
+    } catch (const std::exception& error) {
+      recovered.problems.emplace_back(error.what());
+    }
+    recovered.outputs_gone = false;
+  }
+  return recovered;
 }
 
 std::optional<std::string> content_problem(common::S3Client& s3, const OutputRecord& output) {

@@ -29,10 +29,12 @@ class OriginalsIndex {
   static OriginalsIndex load(common::S3Client& s3, const std::string& work_bucket,
                              const std::vector<std::string>& dates);
 
-  // The output holding that version of the original (the one recorded last when no version is
-  // named), or nullopt.
-  std::optional<HeldOriginal> find(const std::string& bucket, const std::string& key,
-                                   const std::string& version_id = "") const;
+  // The outputs recorded as holding that version of the original (any version when none is
+  // named), the last listed first. More than one: a version combined again after its output was
+  // lost, or a record left by an attempt that never completed its output (whose key another
+  // attempt may have taken since): only reading shows which still holds it.
+  std::vector<HeldOriginal> find(const std::string& bucket, const std::string& key,
+                                 const std::string& version_id = "") const;
   std::size_t outputs() const { return outputs_; }
 
  private:
@@ -45,6 +47,16 @@ class OriginalsIndex {
 // bytes where recorded, and its MD5 where its ETag is one. Throws std::runtime_error naming what
 // differs (never the bytes).
 std::string read_original(common::S3Client& s3, const HeldOriginal& held);
+
+// The original's bytes from the first of `candidates` whose output still holds it as its index
+// says; otherwise why each does not (nothing when there were no candidates).
+struct Recovered {
+  std::optional<std::string> bytes;
+  std::optional<HeldOriginal> from;
+  std::vector<std::string> problems;
+  bool outputs_gone = false;  // every candidate's output is gone (NoSuchKey)
+};
+Recovered read_from_any(common::S3Client& s3, const std::vector<HeldOriginal>& candidates);
 
 // Reads an output once, in ranges, in bounded memory, hashing each original's range: why the
 // output no longer holds every original as its index records it (an original whose bytes have

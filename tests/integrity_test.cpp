@@ -9,6 +9,7 @@
 #include <openssl/rsa.h>
 #include <openssl/x509.h>
 
+#include <algorithm>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <ctime>
@@ -262,6 +263,15 @@ TEST_F(IntegrityTest, AnAggregatedTrailIsProvenAndEveryDamageIsReported) {
       tests::run_command(tests::credentials_env(moto_) + "AWS_ENDPOINT_URL=" + moto_.endpoint +
                          " aws cloudtrail validate-logs" + arguments() + " 2>&1");
   EXPECT_NE(reference_after.exit_code, 0) << reference_after.out;
+  // A record an attempt left for the same output key before another attempt took it (its digests
+  // are not this output's): the record that fits is found, the other passed over.
+  const auto ledger = s3_.list_all(work_, "ledger/2026-03-05/");
+  ASSERT_EQ(ledger.size(), 1u);
+  auto stale = json::parse(s3_.get_object(work_, ledger[0].key));
+  auto& stale_digests = stale.at("sha256").as_array();
+  std::rotate(stale_digests.begin(), stale_digests.begin() + 1, stale_digests.end());
+  s3_.put_object(work_, ledger[0].key.substr(0, ledger[0].key.rfind('/')) + "/zz-stale.json",
+                 json::serialize(stale));
   const auto after = validate();
   ASSERT_EQ(after.exit_code, 0) << after.out << after.err;
   EXPECT_NE(after.out.find("3/3 digest files valid"), std::string::npos) << after.out;
@@ -274,8 +284,7 @@ TEST_F(IntegrityTest, AnAggregatedTrailIsProvenAndEveryDamageIsReported) {
   const auto outputs = s3_.list_all(destination_);
   ASSERT_EQ(outputs.size(), 1u);
   std::string bytes = s3_.get_object(destination_, outputs[0].key);
-  const auto record =
-      json::parse(s3_.get_object(work_, s3_.list_all(work_, "ledger/2026-03-05/").at(0).key));
+  const auto record = json::parse(s3_.get_object(work_, ledger[0].key));
   const std::size_t third = 2;
   const auto offset = record.at("offsets").at(third).to_number<std::size_t>();
   const std::string damaged_log(record.at("sources").at(third).at("key").as_string());
