@@ -10,6 +10,9 @@ until a run succeeds. After each iteration an invariant checker reads S3 with it
   exactly one output, byte for byte, starting on a line of its own; what cannot be combined safely
   (broken gzip, binary) is still there;
 - every .gz output passes `gzip -t`;
+- the index of every output that stands (its ledger record, when its size and ETag are the
+  output's) places each original byte for byte, with the SHA-256 of its bytes and of its
+  decompressed content (hashlib), and every original deleted is in such an index;
 - no multipart upload is left open;
 - no output key was written twice (the destination is versioned for the test: one version each);
 - the day before is untouched.
@@ -25,6 +28,7 @@ Prints each iteration's kills, faults and runs, and a summary; exits 1 on any vi
 import argparse
 import bz2
 import gzip
+import hashlib
 import json
 import os
 import random
@@ -216,16 +220,42 @@ class Pipeline:
         return succeeded
 
 
+def check_indexes(s3, work, stored, originals):
+    """The originals each standing output's ledger record indexes, and what is wrong with them."""
+    violations, indexed = [], set()
+    bodies = {(key, version_id): body for key, version_id, body in originals}
+    sha256 = lambda data: hashlib.sha256(data).hexdigest()  # noqa: E731
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=work, Prefix="ledger/"):
+        for entry in page.get("Contents", []):
+            record = json.loads(s3.get_object(Bucket=work, Key=entry["Key"])["Body"].read())
+            size, etag, body = stored.get(record["key"], (None, None, None))
+            if (size, etag) != (record["size"], record["etag"]):
+                continue  # an attempt that never completed this output
+            for i, source in enumerate(record["sources"]):
+                piece = body[record["offsets"][i]:record["offsets"][i] + source["size"]]
+                content = gzip.decompress(piece) if piece[:2] == b"\x1f\x8b" else piece
+                name = f"{source['key']} in {record['key']}"
+                original = bodies.get((source["key"], source.get("version_id", "null")))
+                if original is not None and piece != original:
+                    violations.append(f"the index places {name} over other bytes")
+                if sha256(piece) != record["sha256"][i] or sha256(content) != record["content_sha256"][i]:
+                    violations.append(f"the index's digests of {name} are not its bytes'")
+                indexed.add((source["key"], source.get("version_id", "null")))
+    return indexed, violations
+
+
 def check(s3, buckets, originals, unsafe):
     violations = []
     destination, source = buckets["destination"], buckets["source"]
     outputs = {}
+    stored = {}  # output key: (size, ETag, bytes as stored)
     for page in s3.get_paginator("list_object_versions").paginate(Bucket=destination):
         for version in page.get("Versions", []):
             key = version["Key"]
             if key in outputs:
                 violations.append(f"output {key} written twice")
             body = s3.get_object(Bucket=destination, Key=key, VersionId=version["VersionId"])["Body"].read()
+            stored[key] = (version["Size"], version["ETag"], body)
             if key.endswith(".gz"):
                 with tempfile.NamedTemporaryFile(suffix=".gz") as file:
                     file.write(body)
@@ -236,6 +266,8 @@ def check(s3, buckets, originals, unsafe):
                 body = gzip.decompress(body)
             outputs[key] = body
     everything = b"\x00".join(outputs.values())  # a NUL never occurs in an output
+    indexed, index_violations = check_indexes(s3, buckets["work"], stored, originals)
+    violations += index_violations
     for key, version_id, body in originals:
         try:
             still = s3.get_object(Bucket=source, Key=key, VersionId=version_id)["Body"].read() == body
@@ -250,6 +282,8 @@ def check(s3, buckets, originals, unsafe):
         count = aligned_count(everything, text_of(body)) if body else 0
         if not still and body and count != 1:
             violations.append(f"{key} ({version_id}) deleted, and in {count} outputs")
+        if not still and body and (key, version_id) not in indexed:
+            violations.append(f"{key} ({version_id}) deleted, and in no output's index")
         if still and count > 1:
             violations.append(f"{key} ({version_id}) in {count} outputs")
     for upload in s3.list_multipart_uploads(Bucket=destination).get("Uploads", []):
