@@ -62,6 +62,8 @@ void add_put_headers(AwsRequest& request, const PutOptions& options) {
     request.headers.emplace_back("x-amz-storage-class", options.storage_class);
   }
   if (options.if_none_match) request.headers.emplace_back("if-none-match", "*");
+  for (const auto& [name, value] : options.metadata)
+    request.headers.emplace_back("x-amz-meta-" + name, value);
 }
 
 WriteResult write_result(const AwsResponse& response) {

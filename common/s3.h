@@ -86,6 +86,7 @@ struct PutOptions {
   std::string content_encoding;
   std::string storage_class;   // e.g. STANDARD_IA
   bool if_none_match = false;  // create only: fails with PreconditionFailed when the key exists
+  std::map<std::string, std::string> metadata;  // x-amz-meta-NAME: US-ASCII values only
 };
 
 struct WriteResult {

@@ -12,6 +12,7 @@
 
 #include "common/gzip.h"
 #include "common/s3.h"
+#include "common/sigv4.h"
 #include "pipeline/work_files.h"
 #include "tests/aws_test_support.h"
 #include "tests/in_process.h"
@@ -266,6 +267,20 @@ TEST_F(CombineTest, EachOriginalIsCutOutOfItsOutputByteForByte) {
   };
   for (const auto& output : receipt.at("outputs").as_array()) {
     EXPECT_EQ(output.at("source_bucket").as_string(), source_);
+    // The output names its index in its metadata: the ledger record, as the aws CLI reads both.
+    const auto head =
+        tests::aws_cli(moto_, "s3api head-object --bucket " + destination_ + " --key '" +
+                                  std::string(output.at("key").as_string()) +
+                                  "' --query Metadata.index --output text");
+    ASSERT_EQ(head.exit_code, 0) << head.err;
+    const std::string index_uri = "s3://" + work_ + "/";
+    ASSERT_TRUE(head.out.starts_with(index_uri)) << head.out;
+    const std::string ledger_key = common::url_decode(
+        head.out.substr(index_uri.size(), head.out.size() - index_uri.size() - 1));
+    const auto record =
+        json::parse(tests::aws_cli(moto_, "s3 cp 's3://" + work_ + "/" + ledger_key + "' -").out);
+    EXPECT_EQ(record.at("key"), output.at("key"));
+    EXPECT_EQ(record.at("sha256"), output.at("sha256"));
     const auto& sources = output.at("sources").as_array();
     ASSERT_EQ(output.at("offsets").as_array().size(), sources.size());
     ASSERT_EQ(output.at("sha256").as_array().size(), sources.size());
@@ -370,12 +385,28 @@ TEST_F(CombineTest, CopyAllCopiesEachFileAsItIs) {
   const std::string dir = "big/2026-03-05/";
   const std::string text = random_lines(300 * 1024, 3);
   put(dir + "x.log", text, text);
+  const std::string packed = common::gzip(text);
+  put(dir + "y.log.gz", packed + std::string(300 * 1024 - packed.size() % 1024, 'x'), "");
+  const std::string z_text = random_lines(3 << 20, 4);
+  put(dir + "z.json.gz", common::gzip(z_text), z_text);
+  ASSERT_GE(bytes_of_.at(dir + "z.json.gz").size(), 128u << 10) << "copied as it is";
   const auto run = plan_and_combine(dir);
   ASSERT_EQ(run.exit_code, 0) << run.logs;
   const auto receipt = receipt_of(run);
-  ASSERT_EQ(receipt.at("outputs").as_array().size(), 1u);
+  ASSERT_EQ(receipt.at("outputs").as_array().size(), 3u);
+  // Copied without a download into the output, each is still read once to hash it: its content
+  // is its bytes, unless it is whole gzip (y is gzip with trailing garbage: copied as it is).
+  for (const auto& output : receipt.at("outputs").as_array()) {
+    const std::string key(output.at("sources").at(0).at("key").as_string());
+    const std::string& bytes = bytes_of_.at(key);
+    EXPECT_EQ(output.at("sha256").at(0).as_string(), common::sha256_hex(bytes)) << key;
+    EXPECT_EQ(output.at("content_sha256").at(0).as_string(),
+              common::sha256_hex(key.ends_with("z.json.gz") ? text_of_.at(key) : bytes))
+        << key;
+    EXPECT_EQ(output.at("offsets").at(0).as_int64(), 0) << key;
+  }
   const std::string key(receipt.at("outputs").at(0).at("key").as_string());
-  EXPECT_EQ(key, "agg/" + source_ + "/date=2026-03-05/" + tests::output_name("big/2026-03-05/") +
+  ASSERT_EQ(key, "agg/" + source_ + "/date=2026-03-05/" + tests::output_name("big/2026-03-05/") +
                      "_x.log");
   EXPECT_EQ(fetch_text(key), text);
 }

@@ -16,6 +16,7 @@
 #include "common/deadline.h"
 #include "common/gzip.h"
 #include "common/settings.h"
+#include "common/sigv4.h"
 #include "pipeline/continuation.h"
 #include "pipeline/layout.h"
 #include "pipeline/ledger.h"
@@ -354,6 +355,10 @@ class Stream {
     common::PutOptions options;
     options.storage_class = config_.storage_class;
     options.content_type = key_.ends_with(".gz") ? "application/gzip" : "text/plain";
+    // Where the output's index is, for whoever finds the output first (URL-encoded: metadata is
+    // ASCII, keys are not).
+    options.metadata["index"] =
+        "s3://" + config_.work_bucket + "/" + common::uri_encode(ledger_key_, true);
     upload_id_ = s3_.create_multipart_upload(config_.destination_bucket, key_, options);
   }
 
