@@ -17,15 +17,17 @@
 #include <string>
 #include <vector>
 
+#include "cli/command.h"
 #include "common/s3.h"
 #include "pipeline/originals.h"
 
 namespace cli {
 namespace {
 
-constexpr const char* kUsage =
+const Command kCommand{
+    "restore-original",
     "usage: restore-original --work-bucket BUCKET [--date YYYY-MM-DD] s3://BUCKET/KEY\n"
-    "                        [--version-id ID] (--to FILE | --to-key s3://BUCKET/KEY)\n";
+    "                        [--version-id ID] (--to FILE | --to-key s3://BUCKET/KEY)\n"};
 
 struct Location {
   std::string bucket;
@@ -42,8 +44,7 @@ struct Options {
 };
 
 [[noreturn]] void usage_error(const std::string& message) {
-  std::cerr << "restore-original: " << message << "\n" << kUsage;
-  std::exit(2);
+  cli::usage_error(kCommand, message);
 }
 
 Location parse_location(const std::string& uri) {
@@ -57,32 +58,27 @@ Location parse_location(const std::string& uri) {
 Options parse_options(int argc, char** argv) {
   Options options;
   bool have_original = false;
-  for (int i = 1; i < argc; ++i) {
-    const std::string argument = argv[i];
-    auto value = [&]() -> std::string {
-      if (i + 1 >= argc) usage_error(argument + " needs a value");
-      return argv[++i];
-    };
-    if (argument == "--work-bucket") {
-      options.work_bucket = value();
-    } else if (argument == "--date") {
-      options.date = value();
-    } else if (argument == "--version-id") {
-      options.version_id = value();
-    } else if (argument == "--to") {
-      options.to_file = value();
-    } else if (argument == "--to-key") {
-      options.to_key = parse_location(value());
-    } else if (argument == "-h" || argument == "--help") {
-      std::cout << kUsage;
-      std::exit(0);
-    } else if (!argument.starts_with("--") && !have_original) {
-      options.original = parse_location(argument);
-      have_original = true;
-    } else {
-      usage_error("unexpected argument " + argument);
-    }
-  }
+  read_arguments(
+      kCommand, argc, argv, {},
+      [&](const std::string& name, const std::string& value) {
+        if (name == "--work-bucket")
+          options.work_bucket = value;
+        else if (name == "--date")
+          options.date = value;
+        else if (name == "--version-id")
+          options.version_id = value;
+        else if (name == "--to")
+          options.to_file = value;
+        else if (name == "--to-key")
+          options.to_key = parse_location(value);
+        else
+          usage_error("unexpected argument " + name);
+      },
+      [&](const std::string& argument) {
+        if (have_original) usage_error("unexpected argument " + argument);
+        options.original = parse_location(argument);
+        have_original = true;
+      });
   if (options.work_bucket.empty() || !have_original)
     usage_error("--work-bucket and the original's s3://BUCKET/KEY are required");
   if (options.to_file.empty() == !options.to_key.has_value())
@@ -139,10 +135,5 @@ int run(int argc, char** argv) {
 }  // namespace cli
 
 int main(int argc, char** argv) {
-  try {
-    return cli::run(argc, argv);
-  } catch (const std::exception& error) {
-    std::cerr << "restore-original: " << error.what() << "\n";
-    return 1;
-  }
+  return cli::run_command(cli::kCommand, [&] { return cli::run(argc, argv); });
 }

@@ -22,6 +22,7 @@
 #include <string>
 #include <vector>
 
+#include "cli/command.h"
 #include "common/gzip.h"
 #include "common/json_services.h"
 #include "common/s3.h"
@@ -32,11 +33,12 @@
 namespace cli {
 namespace {
 
-constexpr const char* kUsage =
+const Command kCommand{
+    "validate-logs",
     "usage: validate-logs --trail-arn ARN --s3-bucket BUCKET --start-time TIME [--end-time TIME]\n"
     "                     [--s3-prefix PREFIX] [--organization-id O-ID] [--account-id ID]\n"
     "                     [--region REGION] [--work-bucket BUCKET] [--verbose]\n"
-    "TIME: YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ (UTC)\n";
+    "TIME: YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ (UTC)\n"};
 
 struct Options {
   pipeline::DigestLocation location;
@@ -48,8 +50,7 @@ struct Options {
 };
 
 [[noreturn]] void usage_error(const std::string& message) {
-  std::cerr << "validate-logs: " << message << "\n" << kUsage;
-  std::exit(2);
+  cli::usage_error(kCommand, message);
 }
 
 // YYYY-MM-DD (midnight) or YYYY-MM-DDTHH:MM:SSZ as YYYYMMDDTHHMMSSZ.
@@ -84,39 +85,27 @@ void read_trail_arn(const std::string& arn, pipeline::DigestLocation& location) 
 Options parse_options(int argc, char** argv) {
   Options options;
   std::string arn, start, end;
-  for (int i = 1; i < argc; ++i) {
-    const std::string argument = argv[i];
-    auto value = [&]() -> std::string {
-      if (i + 1 >= argc) usage_error(argument + " needs a value");
-      return argv[++i];
-    };
-    if (argument == "--trail-arn")
-      arn = value();
-    else if (argument == "--s3-bucket")
-      options.bucket = value();
-    else if (argument == "--s3-prefix")
-      options.location.prefix = value();
-    else if (argument == "--organization-id")
-      options.location.organization_id = value();
-    else if (argument == "--account-id")
-      options.location.account = value();
-    else if (argument == "--region")
-      options.location.region = value();
-    else if (argument == "--start-time")
-      start = value();
-    else if (argument == "--end-time")
-      end = value();
-    else if (argument == "--work-bucket")
-      options.work_bucket = value();
-    else if (argument == "--verbose")
-      options.verbose = true;
-    else if (argument == "-h" || argument == "--help") {
-      std::cout << kUsage;
-      std::exit(0);
-    } else {
-      usage_error("unexpected argument " + argument);
-    }
-  }
+  const std::map<std::string, std::string*> values{
+      {"--trail-arn", &arn},
+      {"--s3-bucket", &options.bucket},
+      {"--s3-prefix", &options.location.prefix},
+      {"--organization-id", &options.location.organization_id},
+      {"--account-id", &options.location.account},
+      {"--region", &options.location.region},
+      {"--start-time", &start},
+      {"--end-time", &end},
+      {"--work-bucket", &options.work_bucket}};
+  read_arguments(
+      kCommand, argc, argv, {"--verbose"},
+      [&](const std::string& name, const std::string& value) {
+        if (name == "--verbose")
+          options.verbose = true;
+        else if (const auto field = values.find(name); field != values.end())
+          *field->second = value;
+        else
+          usage_error("unexpected argument " + name);
+      },
+      [](const std::string& argument) { usage_error("unexpected argument " + argument); });
   if (arn.empty() || options.bucket.empty() || start.empty())
     usage_error("--trail-arn, --s3-bucket and --start-time are required");
   read_trail_arn(arn, options.location);
@@ -412,10 +401,5 @@ int run(int argc, char** argv) {
 }  // namespace cli
 
 int main(int argc, char** argv) {
-  try {
-    return cli::run(argc, argv);
-  } catch (const std::exception& error) {
-    std::cerr << "validate-logs: " << error.what() << "\n";
-    return 1;
-  }
+  return cli::run_command(cli::kCommand, [&] { return cli::run(argc, argv); });
 }

@@ -46,8 +46,8 @@ void digest(std::string_view text) {
 }
 
 void key_name(std::string_view key) {
-  const pipeline::DigestLocation location{"", "", "111111111111", "eu-west-1", "trail",
-                                          "us-east-1"};
+  const pipeline::DigestLocation location{"",          "",      "111111111111",
+                                          "eu-west-1", "trail", "us-east-1"};
   if (const auto time = location.end_time_of(key)) {
     if (!key.ends_with(*time + ".json.gz") || time->size() != 16) __builtin_trap();
   }

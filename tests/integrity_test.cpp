@@ -322,3 +322,32 @@ TEST_F(IntegrityTest, AnAggregatedTrailIsProvenAndEveryDamageIsReported) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(ValidateLogsUsage, BadArgumentsAreAUsageErrorNamingThemAndNothingIsRead) {
+  const std::string command = tests::bin_path("validate-logs").string();
+  const struct {
+    std::string arguments, says;
+  } cases[] = {
+      {"--s3-bucket b --start-time 2026-03-05", "--trail-arn, --s3-bucket and --start-time"},
+      {"--trail-arn arn:aws:s3:::b --s3-bucket b --start-time 2026-03-05", "is not a trail ARN"},
+      {std::string("--trail-arn ") + kTrailArn + " --s3-bucket b --start-time 2026-02-30",
+       "'2026-02-30' is not YYYY-MM-DD"},
+      {std::string("--trail-arn ") + kTrailArn +
+           " --s3-bucket b --start-time 2026-03-05 --end-time 2026-03-04",
+       "--end-time is before --start-time"},
+      {std::string("--trail-arn ") + kTrailArn + " --s3-bucket b --start-time", "needs a value"},
+      {"--verbose extra", "unexpected argument extra"},
+  };
+  for (const auto& bad : cases) {
+    // No AWS is reachable: a usage error must come before any request.
+    const auto run =
+        tests::run_command("AWS_ENDPOINT_URL=http://127.0.0.1:9 " + command + " " + bad.arguments);
+    EXPECT_EQ(run.exit_code, 2) << bad.arguments << ": " << run.err;
+    EXPECT_NE(run.err.find(bad.says), std::string::npos) << bad.arguments << ": " << run.err;
+    EXPECT_NE(run.err.find("usage: validate-logs"), std::string::npos) << run.err;
+  }
+}
+
+}  // namespace
