@@ -23,7 +23,7 @@ struct MotoFixture {
 
 // The moto started by the `moto` CTest fixture (with second=true, the fixture's other server: the
 // two share the suite's load). Both check every signature; the credentials are their
-// administrator's.
+// administrator's. With TESTS_S3_STANDIN_ENDPOINT set, the S3 stand-in at that URL instead.
 MotoFixture moto_fixture(bool second = false);
 
 common::ClientOptions moto_options(const MotoFixture& moto,
