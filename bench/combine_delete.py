@@ -1,18 +1,23 @@
 #!/usr/bin/env python3
 """Combine one group of 10,000 gzip objects of 1-20 KB, then delete the originals, with the real
-CombineLogFiles and DeleteOriginals bootstraps under lambda-local, against moto: at 2 and at 64
-connections, and one request at a time (the baseline), each on its own freshly seeded versioned
-bucket with the same plan. The functions reach moto through build/bin/fault-proxy at fault rate 0,
-which keeps connections alive (moto closes each one) and counts requests and body bytes by
-operation.
+CombineLogFiles and DeleteOriginals bootstraps under lambda-local: at 2 and at 64 connections, and
+one request at a time (the baseline), each on its own freshly seeded versioned bucket with the
+same plan.
 
-    bench/combine_delete.py [--objects 10000] [--runs one,2,64]
+    bench/combine_delete.py [--objects 10000] [--runs one,2,64] [--backend standin|moto]
+                            [--latency-ms 20] [--p99-ms 60]
+
+--backend standin (the default): build/bin/s3-standin, seeded at full speed, then measured with
+S3's first-byte latency (log-normal: --latency-ms median, --p99-ms) and per-prefix rate limits; it
+counts requests and bytes by operation. --backend moto: moto through build/bin/fault-proxy at fault
+rate 0, which keeps connections alive, counts, and holds every request --latency-ms (moto, one
+Python process, is then what bounds the figures).
 
 Prints, per run and phase: wall seconds, requests by operation, MiB sent and received, the
 bootstrap's peak RSS (lambda-local's REPORT line) and CPU seconds (the invocation's process tree),
-and the speed-up against the one-at-a-time run. moto answers one request at a time in one Python
-process, far faster than S3's first byte: --latency-ms (20 by default) has the proxy hold every
-request that long, as S3 does, so what concurrency hides shows. Needs scripts/build first."""
+the speed-up against the one-at-a-time run, requests per file, and the share of the latency limit
+reached: requests x median latency / connections is the least time those requests can take. Needs
+scripts/build first."""
 import argparse
 import base64
 import concurrent.futures
@@ -45,15 +50,22 @@ def start(command, marker):
     raise SystemExit(f"{command[0]} did not start")
 
 
-def stats(proxy):
-    with urllib.request.urlopen(proxy + "/fault-proxy/stats") as response:
+def stats(backend, url):
+    path = "/_standin/stats" if backend == "standin" else "/fault-proxy/stats"
+    with urllib.request.urlopen(url + path) as response:
         return json.load(response)["operations"]
+
+
+def set_model(url, **model):
+    request = urllib.request.Request(url + "/_standin/model", data=json.dumps(model).encode(), method="POST")
+    with urllib.request.urlopen(request) as response:
+        return response.read().decode()
 
 
 def difference(after, before):
     result = {}
     for name, traffic in after.items():
-        old = before.get(name, {"count": 0, "bytes_sent": 0, "bytes_received": 0})
+        old = before.get(name, {key: 0 for key in traffic})
         delta = {key: traffic[key] - old[key] for key in traffic}
         if delta["count"]:
             result[name] = delta
@@ -113,14 +125,27 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--objects", type=int, default=10000)
     parser.add_argument("--runs", default="one,2,64", help="'one' (one request at a time) and connection counts")
-    parser.add_argument("--latency-ms", type=int, default=20,
-                        help="added to every request by the proxy, as S3's first-byte latency (0: moto's own)")
+    parser.add_argument("--latency-ms", type=float, default=20,
+                        help="S3's median first-byte latency (moto: added to every request by the proxy)")
+    parser.add_argument("--p99-ms", type=float, default=60, help="the stand-in's p99 first-byte latency")
+    parser.add_argument("--backend", choices=("standin", "moto"), default="standin")
     args = parser.parse_args()
 
-    moto, endpoint = start([os.path.join(ROOT, "tools", "moto-local")], "moto ready")
-    latency = ["--faults", "delay", "--rate", "1", "--delay-ms", str(args.latency_ms)] if args.latency_ms else []
-    proxy_process, proxy = start([os.path.join(BIN, "fault-proxy"), "--upstream", endpoint, "--rate", "0"] + latency,
-                                 "fault-proxy listening")
+    processes = []
+    if args.backend == "standin":
+        standin, endpoint = start([os.path.join(BIN, "s3-standin"), "--latency-ms", "0", "--read-rate", "0",
+                                   "--write-rate", "0"], "listening")
+        processes.append(standin)
+        proxy = endpoint
+        measured = dict(latency_ms=args.latency_ms, p99_ms=args.p99_ms, read_rate=5500, write_rate=3500)
+        unmeasured = dict(latency_ms=0, p99_ms=0, read_rate=0, write_rate=0)
+    else:
+        moto, endpoint = start([os.path.join(ROOT, "tools", "moto-local")], "moto ready")
+        latency = ["--faults", "delay", "--rate", "1", "--delay-ms", str(int(args.latency_ms))] if args.latency_ms else []
+        proxy_process, proxy = start([os.path.join(BIN, "fault-proxy"), "--upstream", endpoint, "--rate", "0"] + latency,
+                                     "fault-proxy listening")
+        processes += [proxy_process, moto]
+    model = ""
     try:
         s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="testing",
                           aws_secret_access_key="testing",
@@ -153,7 +178,9 @@ def main():
                 plan["run_id"] = f"bench-{run}"
 
                 for phase, function in (("combine", "CombineLogFiles"), ("delete", "DeleteOriginals")):
-                    before = stats(proxy)
+                    if args.backend == "standin":
+                        model = set_model(endpoint, **measured)
+                    before = stats(args.backend, proxy)
                     wall = cpu = 0.0
                     rss = 0
                     event = plan
@@ -167,15 +194,18 @@ def main():
                         event = response
                     if phase == "combine":
                         plan = dict(response, run_id=f"bench-{run}")
-                    operations = difference(stats(proxy), before)
+                    operations = difference(stats(args.backend, proxy), before)
+                    if args.backend == "standin":
+                        set_model(endpoint, **unmeasured)
                     results.append({"run": run, "phase": phase, "wall": wall, "cpu": cpu, "rss": rss,
-                                    "operations": operations})
+                                    "operations": operations, "connections": connections,
+                                    "files": len(files)})
                     print(f"[{run}] {phase}: {wall:.2f} s", file=sys.stderr)
                 left = s3.list_object_versions(Bucket=bucket).get("Versions", [])
                 if left:
                     raise SystemExit(f"[{run}] {len(left)} originals left after DeleteOriginals")
     finally:
-        for process in (proxy_process, moto):
+        for process in processes:
             process.terminate()
             try:
                 process.wait(timeout=10)
@@ -183,18 +213,25 @@ def main():
                 process.kill()
 
     baseline = {r["phase"]: r["wall"] for r in results if r["run"] == "one"}
-    print(f"\n{args.objects} gzip objects of 1-20 KB in one group, moto on this machine "
-          f"({os.cpu_count()} cores), {args.latency_ms} ms added to every request\n")
-    print(f"{'run':>8} {'phase':>8} {'wall s':>8} {'vs one':>7} {'CPU s':>7} {'RSS MiB':>8} "
-          f"{'MiB sent':>9} {'MiB recv':>9}  requests by operation")
+    where = (f"s3-standin ({model})" if args.backend == "standin"
+             else f"moto, {args.latency_ms} ms added to every request")
+    print(f"\n{args.objects} gzip objects of 1-20 KB in one group, on this machine ({os.cpu_count()} cores), "
+          f"{where}\n")
+    print(f"{'run':>8} {'phase':>8} {'wall s':>8} {'vs one':>7} {'limit':>6} {'req/file':>8} {'CPU s':>7} "
+          f"{'RSS MiB':>8} {'MiB sent':>9} {'MiB recv':>9}  requests by operation")
     for r in results:
         sent = sum(t["bytes_sent"] for t in r["operations"].values()) / 2**20
         received = sum(t["bytes_received"] for t in r["operations"].values()) / 2**20
         ratio = baseline.get(r["phase"], 0) / r["wall"] if r["wall"] else 0
+        count = sum(t["count"] for t in r["operations"].values())
+        limit = count * args.latency_ms / 1000 / r["connections"]
         label = "one" if r["run"] == "one" else f"{r['run']} conn"
         requests = ", ".join(f"{name} {t['count']}" for name, t in sorted(r["operations"].items()))
-        print(f"{label:>8} {r['phase']:>8} {r['wall']:8.2f} {ratio:6.1f}x {r['cpu']:7.2f} {r['rss']:8d} "
-              f"{sent:9.1f} {received:9.1f}  {requests}")
+        slow = sum(t.get("slow_down", 0) for t in r["operations"].values())
+        print(f"{label:>8} {r['phase']:>8} {r['wall']:8.2f} {ratio:6.1f}x {limit / r['wall']:6.0%} "
+              f"{count / r['files']:8.3f} {r['cpu']:7.2f} {r['rss']:8d} {sent:9.1f} {received:9.1f}  "
+              f"{requests}" + (f"; {slow} answered 503 SlowDown" if slow else ""))
+    print("\nlimit: the latency limit (requests x median latency / connections) as a share of the wall time")
 
 
 if __name__ == "__main__":

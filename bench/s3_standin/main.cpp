@@ -12,9 +12,11 @@
 //
 // Prints "s3-standin listening http://127.0.0.1:PORT" and its model, then serves path-style S3
 // (bench/s3_standin/store.h) until SIGTERM or SIGINT. GET /_standin/stats answers the requests
-// by operation, the bytes each way and the 503s it gave, as JSON. It checks no signature.
+// by operation, the bytes each way and the 503s it gave, as JSON; POST /_standin/model changes the
+// model (a driver seeds at full speed, then measures). It checks no signature.
 #include <boost/asio.hpp>
 #include <boost/beast.hpp>
+#include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
 
@@ -46,14 +48,53 @@ struct Model {
   double bandwidth_bytes = 0;  // per connection and second; 0: unlimited
   double read_rate = 5500, write_rate = 3500;
   unsigned seed = 1;
+
+  std::string describe(unsigned threads) const {
+    const std::string bandwidth =
+        bandwidth_bytes > 0 ? std::to_string(bandwidth_bytes * 8 / 1e6) + " Mbit/s a connection"
+                            : "unlimited";
+    char text[256];
+    std::snprintf(text, sizeof text,
+                  "first byte median %.1f ms p99 %.1f ms, bandwidth %s, %.0f reads/s and %.0f "
+                  "writes/s per prefix (0: no limit), %u threads",
+                  latency_ms, p99_ms, bandwidth.c_str(), read_rate, write_rate, threads);
+    return text;
+  }
+};
+
+// The model in force; a driver may change it between phases (POST /_standin/model with any of
+// {"latency_ms", "p99_ms", "bandwidth_mbps", "read_rate", "write_rate"}): seeding at full speed,
+// then measuring under S3's latency and limits.
+class Models {
+ public:
+  explicit Models(Model model) : model_(model) {}
+  Model get() const {
+    std::lock_guard lock(mutex_);
+    return model_;
+  }
+  void set(const boost::json::object& changes) {
+    std::lock_guard lock(mutex_);
+    const auto number = [&](const char* name, double& field, double scale = 1) {
+      if (const auto* value = changes.if_contains(name)) field = value->to_number<double>() * scale;
+    };
+    number("latency_ms", model_.latency_ms);
+    number("p99_ms", model_.p99_ms);
+    number("bandwidth_mbps", model_.bandwidth_bytes, 1e6 / 8);
+    number("read_rate", model_.read_rate);
+    number("write_rate", model_.write_rate);
+    model_.p99_ms = std::max(model_.p99_ms, model_.latency_ms);
+  }
+
+ private:
+  mutable std::mutex mutex_;
+  Model model_;
 };
 
 // A token bucket per prefix and kind; a bucket holds a second's worth, as S3 absorbs short bursts.
 class RateLimits {
  public:
-  explicit RateLimits(const Model& model) : model_(model) {}
-  bool take(const std::string& prefix, bool write) {
-    const double rate = write ? model_.write_rate : model_.read_rate;
+  bool take(const Model& model, const std::string& prefix, bool write) {
+    const double rate = write ? model.write_rate : model.read_rate;
     if (rate <= 0) return true;
     const auto now = std::chrono::steady_clock::now();
     std::lock_guard lock(mutex_);
@@ -74,41 +115,49 @@ class RateLimits {
     double count;
     std::chrono::steady_clock::time_point at;
   };
-  const Model& model_;
   std::mutex mutex_;
   std::map<std::string, Tokens> buckets_;
 };
 
+// By operation: {"count", "bytes_received", "bytes_sent", "slow_down"} (received: request
+// bodies; sent: response bodies), the shape fault-proxy's stats have.
 class Stats {
  public:
   void count(const std::string& operation, std::size_t in, std::size_t out, bool throttled) {
     std::lock_guard lock(mutex_);
-    ++requests_[operation];
-    bytes_in_ += in;
-    bytes_out_ += out;
-    if (throttled) ++throttled_[operation];
+    Traffic& traffic = operations_[operation];
+    ++traffic.count;
+    traffic.received += in;
+    traffic.sent += out;
+    traffic.slow_down += throttled ? 1 : 0;
   }
-  std::string json() {
+  std::string json(const std::string& model) {
     std::lock_guard lock(mutex_);
-    boost::json::object requests, throttled;
-    for (const auto& [name, n] : requests_) requests[name] = n;
-    for (const auto& [name, n] : throttled_) throttled[name] = n;
-    return boost::json::serialize(boost::json::object{{"requests", requests},
-                                                      {"slow_down", throttled},
-                                                      {"bytes_in", bytes_in_},
-                                                      {"bytes_out", bytes_out_}});
+    boost::json::object operations;
+    for (const auto& [name, traffic] : operations_) {
+      operations[name] = {{"count", traffic.count},
+                          {"bytes_received", traffic.received},
+                          {"bytes_sent", traffic.sent},
+                          {"slow_down", traffic.slow_down}};
+    }
+    return boost::json::serialize(
+        boost::json::object{{"operations", operations}, {"model", model}});
   }
 
  private:
+  struct Traffic {
+    std::uint64_t count = 0, received = 0, sent = 0, slow_down = 0;
+  };
   std::mutex mutex_;
-  std::map<std::string, std::uint64_t> requests_, throttled_;
-  std::uint64_t bytes_in_ = 0, bytes_out_ = 0;
+  std::map<std::string, Traffic> operations_;
 };
 
 struct Shared {
-  Model model;
+  Shared(Model model, unsigned thread_count) : models(model), threads(thread_count) {}
+  Models models;
+  unsigned threads;
   Store store;
-  RateLimits limits{model};
+  RateLimits limits;
   Stats stats;
   std::atomic<unsigned> sessions{0};
 };
@@ -152,7 +201,7 @@ class Session : public std::enable_shared_from_this<Session> {
       : stream_(std::move(socket)),
         timer_(stream_.get_executor()),
         shared_(shared),
-        random_(shared.model.seed + shared.sessions++) {}
+        random_(shared.models.get().seed + shared.sessions++) {}
 
   void start() { read(); }
 
@@ -191,25 +240,34 @@ class Session : public std::enable_shared_from_this<Session> {
     const bool keep_alive = message.keep_alive();
     Response response;
     std::string operation = "Stats";
+    const Model model = shared_.models.get();
     if (message.target() == "/_standin/stats") {
-      response.body = shared_.stats.json();
+      response.body = shared_.stats.json(model.describe(shared_.threads));
       response.headers.emplace_back("Content-Type", "application/json");
+    } else if (message.target() == "/_standin/model" && message.method() == http::verb::post) {
+      boost::system::error_code failed;
+      const auto changes = boost::json::parse(message.body(), failed);
+      if (failed || !changes.is_object()) {
+        response = error(400, "InvalidRequest", "a JSON object of model fields");
+      } else {
+        shared_.models.set(changes.get_object());
+        response.body = shared_.models.get().describe(shared_.threads);
+      }
     } else {
       const Request request = to_request(message);
       const Classified what = classify(request);
       operation = what.operation;
       bool allowed = true;
       for (const auto& prefix : what.prefixes)
-        allowed = shared_.limits.take(prefix, what.write) && allowed;
+        allowed = shared_.limits.take(model, prefix, what.write) && allowed;
       response = allowed ? shared_.store.handle(request)
                          : error(503, "SlowDown", "Please reduce your request rate.");
       shared_.stats.count(operation, request.body.size(), response.body.size(), !allowed);
     }
-    send(std::move(response), keep_alive, message.body().size(), operation == "Stats");
+    send(std::move(response), model, keep_alive, message.body().size(), operation == "Stats");
   }
 
-  double delay_seconds(std::size_t bytes) {
-    const Model& model = shared_.model;
+  double delay_seconds(const Model& model, std::size_t bytes) {
     double delay = 0;
     if (model.latency_ms > 0) {
       const double sigma =
@@ -220,7 +278,8 @@ class Session : public std::enable_shared_from_this<Session> {
     return delay;
   }
 
-  void send(Response response, bool keep_alive, std::size_t request_bytes, bool immediate) {
+  void send(Response response, const Model& model, bool keep_alive, std::size_t request_bytes,
+            bool immediate) {
     auto message = std::make_shared<http::response<http::string_body>>(
         static_cast<http::status>(response.status), 11);
     for (const auto& [name, value] : response.headers) message->set(name, value);
@@ -231,7 +290,7 @@ class Session : public std::enable_shared_from_this<Session> {
     message->prepare_payload();
     if (response.head) message->content_length(response.content_length);
     const bool head = response.head;
-    const double delay = immediate ? 0 : delay_seconds(request_bytes + body_bytes);
+    const double delay = immediate ? 0 : delay_seconds(model, request_bytes + body_bytes);
     timer_.expires_after(std::chrono::microseconds(static_cast<long long>(delay * 1e6)));
     timer_.async_wait([self = shared_from_this(), message, keep_alive, head](beast::error_code) {
       if (head) {
@@ -292,8 +351,7 @@ void accept(tcp::acceptor& acceptor, Shared& shared) {
 
 int main(int argc, char** argv) {
   using namespace standin;
-  auto shared = std::make_unique<Shared>();
-  Model& model = shared->model;
+  Model model;
   unsigned short port = 0;
   unsigned threads = std::max(2u, std::thread::hardware_concurrency());
   for (int i = 1; i < argc; ++i) {
@@ -321,20 +379,14 @@ int main(int argc, char** argv) {
   }
   if (model.latency_ms > 0 && model.p99_ms < model.latency_ms)
     usage("--p99-ms is below --latency-ms");
+  auto shared = std::make_unique<Shared>(model, threads);
   boost::asio::io_context io(static_cast<int>(threads));
   boost::asio::ip::tcp::acceptor acceptor(io, {boost::asio::ip::make_address("127.0.0.1"), port});
   accept(acceptor, *shared);
   boost::asio::signal_set signals(io, SIGINT, SIGTERM);
   signals.async_wait([&](auto, int) { io.stop(); });
   std::printf("s3-standin listening http://127.0.0.1:%u\n", acceptor.local_endpoint().port());
-  std::printf(
-      "s3-standin model: first byte median %.1f ms p99 %.1f ms, bandwidth %s, %.0f reads/s "
-      "and %.0f writes/s per prefix, %u threads\n",
-      model.latency_ms, model.p99_ms,
-      model.bandwidth_bytes > 0
-          ? (std::to_string(model.bandwidth_bytes * 8 / 1e6) + " Mbit/s a connection").c_str()
-          : "unlimited",
-      model.read_rate, model.write_rate, threads);
+  std::printf("s3-standin model: %s\n", model.describe(threads).c_str());
   std::fflush(stdout);
   std::vector<std::thread> pool;
   for (unsigned t = 1; t < threads; ++t) pool.emplace_back([&] { io.run(); });
