@@ -68,16 +68,22 @@ std::vector<Result> run_bounded_ordered(
 }
 
 // Operations 0..count-1 whose results are taken in order, started ahead of the taker: at most
-// `concurrency` started and not yet taken, their weights (the bytes each result will hold) within
-// `budget` — though the one to be taken next is always started, whatever its weight.
+// `concurrency` in flight (started, not yet arrived), at most kWindowPerOperation x concurrency
+// started and not yet taken, their weights (the bytes each result will hold) within `budget` —
+// though the one to be taken next is always started, whatever its weight. An arrival starts the
+// next operation, so one slow request at the head does not stop the others: the results behind it
+// wait in the window (S3's first-byte latency has a long tail; an in-order window of `concurrency`
+// would run at the pace of its slowest request).
 template <typename Result>
 class ReadAhead {
  public:
+  static constexpr std::size_t kWindowPerOperation = 8;
   using Start = std::function<void(std::size_t, std::function<void(Result&&)>)>;
   ReadAhead(std::size_t count, std::size_t concurrency, std::uint64_t budget,
             std::function<std::uint64_t(std::size_t)> weight, Start start)
       : count_(count),
         concurrency_(std::max<std::size_t>(1, concurrency)),
+        window_(concurrency_ * kWindowPerOperation),
         budget_(budget),
         weight_(std::move(weight)),
         start_(std::move(start)),
@@ -85,45 +91,65 @@ class ReadAhead {
   // The started operations' callbacks reach this object: it waits for them.
   ~ReadAhead() {
     std::unique_lock lock(mutex_);
-    arrived_.wait(lock, [&] { return in_flight_ == 0; });
+    closing_ = true;
+    arrived_.wait(lock, [&] { return in_flight_ == 0 && finishing_ == 0; });
   }
   ReadAhead(const ReadAhead&) = delete;
   ReadAhead& operator=(const ReadAhead&) = delete;
 
   // The result of operation `index` (each taken once, in order).
   Result take(std::size_t index) {
-    start_up_to(index);
+    {
+      std::lock_guard lock(mutex_);
+      taking_ = index;
+    }
+    start_more();
     std::unique_lock lock(mutex_);
     arrived_.wait(lock, [&] { return slots_[index].has_value(); });
     Result result = std::move(*slots_[index]);
     slots_[index].reset();
     weight_ahead_ -= weight_(index);
+    taking_ = index + 1;
     lock.unlock();
-    start_up_to(index + 1);
+    start_more();
     return result;
   }
 
  private:
-  void start_up_to(std::size_t index) {
+  // One thread starts at a time (the taker or an arrival); another that finds it busy leaves it to
+  // that one, which looks again at everything each time it has started an operation.
+  void start_more() {
     std::unique_lock lock(mutex_);
-    while (next_ < count_ && (next_ <= index || (next_ - index < concurrency_ &&
-                                                 weight_ahead_ + weight_(next_) <= budget_))) {
+    if (starting_) return;
+    starting_ = true;
+    while (!closing_ && next_ < count_ &&
+           (next_ <= taking_ || (in_flight_ < concurrency_ && next_ - taking_ < window_ &&
+                                 weight_ahead_ + weight_(next_) <= budget_))) {
       const std::size_t slot = next_++;
       weight_ahead_ += weight_(slot);
       ++in_flight_;
       lock.unlock();
       start_(slot, [this, slot](Result&& result) {
+        {
+          std::lock_guard done(mutex_);
+          slots_[slot] = std::move(result);
+          --in_flight_;
+          ++finishing_;
+          arrived_.notify_all();
+        }
+        start_more();
         std::lock_guard done(mutex_);
-        slots_[slot] = std::move(result);
-        --in_flight_;
+        --finishing_;
         arrived_.notify_all();
       });
       lock.lock();
     }
+    starting_ = false;
   }
 
   const std::size_t count_;
   const std::size_t concurrency_;
+  const std::size_t window_;
   const std::uint64_t budget_;
   const std::function<std::uint64_t(std::size_t)> weight_;
   const Start start_;
@@ -131,8 +157,12 @@ class ReadAhead {
   std::mutex mutex_;
   std::condition_variable arrived_;
   std::size_t next_ = 0;
+  std::size_t taking_ = 0;  // the result the taker waits for, or takes next
   std::size_t in_flight_ = 0;
   std::uint64_t weight_ahead_ = 0;  // of the results started and not yet taken
+  std::size_t finishing_ = 0;       // arrivals still starting others: they reach this object
+  bool starting_ = false;
+  bool closing_ = false;
 };
 
 }  // namespace common

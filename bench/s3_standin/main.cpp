@@ -91,22 +91,34 @@ class Models {
 };
 
 // A token bucket per prefix and kind; a bucket holds a second's worth, as S3 absorbs short bursts.
+// A request takes what it needs from every prefix it touches, or nothing: one refused costs no
+// tokens (a throttled DeleteObjects deletes nothing, and is sent again whole).
 class RateLimits {
  public:
-  bool take(const Model& model, const std::string& prefix, bool write) {
+  bool take(const Model& model, const std::vector<std::string>& prefixes, bool write) {
     const double rate = write ? model.write_rate : model.read_rate;
     if (rate <= 0) return true;
+    std::map<std::string, double> needed;
+    for (const auto& prefix : prefixes) needed[(write ? "w " : "r ") + prefix] += 1;
     const auto now = std::chrono::steady_clock::now();
     std::lock_guard lock(mutex_);
-    auto [it, fresh] = buckets_.try_emplace((write ? "w " : "r ") + prefix, Tokens{rate, now});
-    Tokens& tokens = it->second;
-    if (!fresh) {
-      const std::chrono::duration<double> passed = now - tokens.at;
-      tokens.count = std::min(rate, tokens.count + passed.count() * rate);
-      tokens.at = now;
+    std::vector<Tokens*> buckets;
+    bool enough = true;
+    for (const auto& [name, count] : needed) {
+      auto [it, fresh] = buckets_.try_emplace(name, Tokens{rate, now});
+      Tokens& tokens = it->second;
+      if (!fresh) {
+        const std::chrono::duration<double> passed = now - tokens.at;
+        tokens.count = std::min(rate, tokens.count + passed.count() * rate);
+        tokens.at = now;
+      }
+      // More than a second's worth at once can never be had: it waits for a full bucket.
+      enough = enough && tokens.count >= std::min(count, rate);
+      buckets.push_back(&tokens);
     }
-    if (tokens.count < 1) return false;
-    tokens.count -= 1;
+    if (!enough) return false;
+    std::size_t i = 0;
+    for (const auto& [name, count] : needed) buckets[i++]->count -= std::min(count, rate);
     return true;
   }
 
@@ -257,9 +269,7 @@ class Session : public std::enable_shared_from_this<Session> {
       const Request request = to_request(message);
       const Classified what = classify(request);
       operation = what.operation;
-      bool allowed = true;
-      for (const auto& prefix : what.prefixes)
-        allowed = shared_.limits.take(model, prefix, what.write) && allowed;
+      const bool allowed = shared_.limits.take(model, what.prefixes, what.write);
       response = allowed ? shared_.store.handle(request)
                          : error(503, "SlowDown", "Please reduce your request rate.");
       shared_.stats.count(operation, request.body.size(), response.body.size(), !allowed);
