@@ -16,6 +16,8 @@ namespace standin {
 namespace {
 
 constexpr std::uint64_t kMinPartBytes = 5ull << 20;
+constexpr const char* kPreconditionFailed =
+    "At least one of the preconditions you specified did not hold";
 
 std::string escape(const std::string& text) {
   std::string out;
@@ -215,6 +217,22 @@ Store::Version& Store::put_version(Bucket& bucket, const std::string& key, Versi
   return versions.back();
 }
 
+std::string Store::delete_key(Bucket& bucket, const std::string& key,
+                              const std::string& version_id) {
+  auto it = bucket.keys.find(key);
+  if (!version_id.empty()) {
+    if (it != bucket.keys.end())
+      std::erase_if(it->second, [&](const Version& v) { return v.id == version_id; });
+  } else if (bucket.versioned) {
+    Version marker;
+    marker.delete_marker = true;
+    return put_version(bucket, key, std::move(marker)).id;
+  } else if (it != bucket.keys.end()) {
+    bucket.keys.erase(it);
+  }
+  return "";
+}
+
 Response Store::object_call(const Request& request, Bucket& bucket) {
   const std::string& method = request.method;
   const std::string upload_id = query_value(request, "uploadId");
@@ -241,19 +259,10 @@ Response Store::object_call(const Request& request, Bucket& bucket) {
   if (method == "DELETE") {
     Response response;
     response.status = 204;
-    const std::string version_id = query_value(request, "versionId");
-    auto it = bucket.keys.find(request.key);
-    if (!version_id.empty()) {
-      if (it != bucket.keys.end())
-        std::erase_if(it->second, [&](const Version& v) { return v.id == version_id; });
-    } else if (bucket.versioned) {
-      Version marker;
-      marker.delete_marker = true;
-      response.headers.emplace_back("x-amz-version-id",
-                                    put_version(bucket, request.key, std::move(marker)).id);
+    const std::string marker = delete_key(bucket, request.key, query_value(request, "versionId"));
+    if (!marker.empty()) {
+      response.headers.emplace_back("x-amz-version-id", marker);
       response.headers.emplace_back("x-amz-delete-marker", "true");
-    } else if (it != bucket.keys.end()) {
-      bucket.keys.erase(it);
     }
     return response;
   }
@@ -265,7 +274,7 @@ Response Store::object_call(const Request& request, Bucket& bucket) {
     if (number < 1 || number > 10000)
       return error(400, "InvalidArgument", "Part number must be 1-10000");
     if (!request.header("x-amz-copy-source").empty())
-      return copy_part(request, bucket, upload->second, number);
+      return copy_part(request, upload->second, number);
     Part part{etag_of(request.body), std::make_shared<const std::string>(request.body)};
     Response response;
     response.headers.emplace_back("ETag", part.etag);
@@ -287,8 +296,7 @@ Response Store::get_object(const Request& request, Bucket& bucket) {
   if (version->delete_marker) return error(405, "MethodNotAllowed", "a delete marker");
   const std::string if_match = request.header("if-match");
   if (!if_match.empty() && if_match != version->etag)
-    return error(412, "PreconditionFailed",
-                 "At least one of the preconditions you specified did not hold");
+    return error(412, "PreconditionFailed", kPreconditionFailed);
   const std::string& bytes = *version->bytes;
   Response response;
   response.headers.emplace_back("ETag", version->etag);
@@ -320,8 +328,7 @@ Response Store::put_object(const Request& request, Bucket& bucket) {
   const Version* current = find(bucket, request.key, "");
   const bool exists = current && !current->delete_marker;
   if (request.header("if-none-match") == "*" && exists)
-    return error(412, "PreconditionFailed",
-                 "At least one of the preconditions you specified did not hold");
+    return error(412, "PreconditionFailed", kPreconditionFailed);
   Version version;
   const bool copy = !request.header("x-amz-copy-source").empty();
   const bool replace = request.header("x-amz-metadata-directive") == "REPLACE";
@@ -378,14 +385,13 @@ const Store::Version* Store::copy_source(const Request& request, Response& failu
   }
   const std::string if_match = request.header("x-amz-copy-source-if-match");
   if (!if_match.empty() && if_match != version->etag) {
-    failure = error(412, "PreconditionFailed",
-                    "At least one of the preconditions you specified did not hold");
+    failure = error(412, "PreconditionFailed", kPreconditionFailed);
     return nullptr;
   }
   return version;
 }
 
-Response Store::copy_part(const Request& request, Bucket& bucket, Upload& upload, int number) {
+Response Store::copy_part(const Request& request, Upload& upload, int number) {
   Response failure;
   const Version* version = copy_source(request, failure);
   if (!version) return failure;
@@ -396,7 +402,6 @@ Response Store::copy_part(const Request& request, Bucket& bucket, Upload& upload
   Part part;
   part.bytes = std::make_shared<const std::string>(version->bytes->substr(first, last - first + 1));
   part.etag = etag_of(*part.bytes);
-  (void)bucket;  // parts are kept with their upload
   const std::string etag = part.etag;
   upload.parts[number] = std::move(part);
   return xml("<CopyPartResult>" + element("LastModified", now_iso()) + element("ETag", etag) +
@@ -430,8 +435,7 @@ Response Store::complete_upload(const Request& request, Bucket& bucket) {
   }
   const Version* current = find(bucket, request.key, "");
   if (request.header("if-none-match") == "*" && current && !current->delete_marker)
-    return error(412, "PreconditionFailed",
-                 "At least one of the preconditions you specified did not hold");
+    return error(412, "PreconditionFailed", kPreconditionFailed);
   Version version;
   version.etag = "\"" + common::md5_hex(digests) + "-" + std::to_string(named.size()) + "\"";
   version.bytes = std::make_shared<const std::string>(std::move(bytes));
@@ -589,25 +593,14 @@ Response Store::delete_objects(const Request& request, Bucket& bucket) {
     const std::string key = object.child_value("Key");
     const std::string version_id = object.child_value("VersionId");
     const std::string etag = object.child_value("ETag");
-    auto it = bucket.keys.find(key);
     const Version* current = find(bucket, key, version_id);
     if (!etag.empty() && current && current->etag != etag) {
       body += "<Error>" + element("Key", key) + element("VersionId", version_id) +
-              element("Code", "PreconditionFailed") +
-              element("Message", "At least one of the preconditions you specified did not hold") +
+              element("Code", "PreconditionFailed") + element("Message", kPreconditionFailed) +
               "</Error>";
       continue;
     }
-    if (!version_id.empty()) {
-      if (it != bucket.keys.end())
-        std::erase_if(it->second, [&](const Version& v) { return v.id == version_id; });
-    } else if (bucket.versioned) {
-      Version marker;
-      marker.delete_marker = true;
-      put_version(bucket, key, std::move(marker));
-    } else if (it != bucket.keys.end()) {
-      bucket.keys.erase(it);
-    }
+    delete_key(bucket, key, version_id);
     if (!quiet)
       body += "<Deleted>" + element("Key", key) +
               (version_id.empty() ? "" : element("VersionId", version_id)) + "</Deleted>";

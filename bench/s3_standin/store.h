@@ -82,7 +82,9 @@ class Store {
   // The version x-amz-copy-source names, checked against x-amz-copy-source-if-match; or the
   // error to answer.
   const Version* copy_source(const Request& request, Response& failure) const;
-  Response copy_part(const Request& request, Bucket& bucket, Upload& upload, int number);
+  Response copy_part(const Request& request, Upload& upload, int number);
+  // Deletes a version, or the key (a delete marker in a versioned bucket, whose id it returns).
+  std::string delete_key(Bucket& bucket, const std::string& key, const std::string& version_id);
   Response complete_upload(const Request& request, Bucket& bucket);
   Response list_objects(const Request& request, const Bucket& bucket) const;
   Response list_versions(const Request& request, const Bucket& bucket) const;
