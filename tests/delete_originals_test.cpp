@@ -4,6 +4,7 @@
 
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
+#include <functional>
 #include <set>
 #include <sstream>
 
@@ -60,6 +61,8 @@ class DeleteOriginalsTest : public ::testing::Test {
     result["run_id"] = run_id;
     return result;
   }
+  void expect_an_edited_receipt_deletes_nothing(
+      const std::function<void(json::object& output)>& edit, const std::string& says);
   // The key's versions ({version id, ETag}) as the aws CLI lists them: the claims about what
   // was deleted are checked with an independent client.
   std::vector<std::pair<std::string, std::string>> versions(const std::string& key) {
@@ -236,49 +239,48 @@ TEST_F(DeleteOriginalsTest, AnOutputThatDoesNotMatchItsReceiptStopsEverything) {
   EXPECT_EQ(tests::cli_keys(moto_, source_).size(), 1u);
 }
 
-// The receipt's index must place every original inside its output: one that does not (a receipt
-// edited, or written wrong) deletes nothing, since that original could not be cut out again.
-TEST_F(DeleteOriginalsTest, AnIndexThatDoesNotFitItsOutputStopsEverything) {
+// A day of a.log and b.log combined, its receipt edited by `edit`, then DeleteOriginals: it must
+// fail with VerificationFailed saying `says`, and delete nothing.
+void DeleteOriginalsTest::expect_an_edited_receipt_deletes_nothing(
+    const std::function<void(json::object& output)>& edit, const std::string& says) {
   const std::string dir = "app/2026-03-05/";
   s3_.put_object(source_, dir + "a.log", "a\n");
   s3_.put_object(source_, dir + "b.log", "b\n");
   const auto combined = combine_day();
   const auto ref = pipeline::FileRef::from_json(combined.at("receipt"), "receipt");
   auto receipt = json::parse(s3_.get_object(ref.bucket, ref.key));
-  auto& offsets = receipt.at("outputs").at(0).as_object().at("offsets").as_array();
-  ASSERT_EQ(offsets.size(), 2u);
-  offsets[1] = 1;  // b would start inside a
+  edit(receipt.at("outputs").at(0).as_object());
   s3_.put_object(ref.bucket, ref.key, json::serialize(receipt));
   const auto run = tests::invoke_handler(moto_, "DeleteOriginals", combined, environment());
   EXPECT_EQ(run.exit_code, 1);
   EXPECT_EQ(run.response.at("errorType").as_string(), "VerificationFailed") << run.logs;
-  EXPECT_NE(std::string(run.response.at("errorMessage").as_string()).find("inside the original"),
-            std::string::npos)
+  EXPECT_NE(std::string(run.response.at("errorMessage").as_string()).find(says), std::string::npos)
       << run.response;
   EXPECT_EQ(tests::cli_keys(moto_, source_).size(), 2u) << "nothing deleted";
+}
+
+// The receipt's index must place every original inside its output: one that does not (a receipt
+// edited, or written wrong) deletes nothing, since that original could not be cut out again.
+TEST_F(DeleteOriginalsTest, AnIndexThatDoesNotFitItsOutputStopsEverything) {
+  expect_an_edited_receipt_deletes_nothing(
+      [](json::object& output) {
+        auto& offsets = output.at("offsets").as_array();
+        ASSERT_EQ(offsets.size(), 2u);
+        offsets[1] = 1;  // b would start inside a
+      },
+      "inside the original");
 }
 
 // The output is read back and each original's range hashed: an index whose digests are those of
 // other bytes (here, two originals' swapped) deletes nothing, though size, ETag and ranges fit.
 TEST_F(DeleteOriginalsTest, AnOutputThatDoesNotHoldItsOriginalsByteForByteStopsEverything) {
-  const std::string dir = "app/2026-03-05/";
-  s3_.put_object(source_, dir + "a.log", "a\n");
-  s3_.put_object(source_, dir + "b.log", "b\n");
-  const auto combined = combine_day();
-  const auto ref = pipeline::FileRef::from_json(combined.at("receipt"), "receipt");
-  auto receipt = json::parse(s3_.get_object(ref.bucket, ref.key));
-  auto& digests = receipt.at("outputs").at(0).as_object().at("sha256").as_array();
-  ASSERT_EQ(digests.size(), 2u);
-  std::swap(digests[0], digests[1]);
-  s3_.put_object(ref.bucket, ref.key, json::serialize(receipt));
-  const auto run = tests::invoke_handler(moto_, "DeleteOriginals", combined, environment());
-  EXPECT_EQ(run.exit_code, 1);
-  EXPECT_EQ(run.response.at("errorType").as_string(), "VerificationFailed") << run.logs;
-  EXPECT_NE(std::string(run.response.at("errorMessage").as_string())
-                .find("a.log does not have the SHA-256 its index records"),
-            std::string::npos)
-      << run.response;
-  EXPECT_EQ(tests::cli_keys(moto_, source_).size(), 2u) << "nothing deleted";
+  expect_an_edited_receipt_deletes_nothing(
+      [](json::object& output) {
+        auto& digests = output.at("sha256").as_array();
+        ASSERT_EQ(digests.size(), 2u);
+        std::swap(digests[0], digests[1]);
+      },
+      "a.log does not have the SHA-256 its index records");
 }
 
 TEST_F(DeleteOriginalsTest, BadInputIsAClearErrorAndDeletesNothing) {
