@@ -76,8 +76,8 @@ std::string unused_key(const std::set<std::string>& existing, const std::string&
 }
 
 std::vector<PlannedOutput> plan_outputs(std::vector<Source> sources, const std::string& key_base,
-                                        std::uint64_t max_output_bytes,
-                                        std::uint64_t first_number) {
+                                        std::uint64_t max_output_bytes, std::uint64_t first_number,
+                                        std::size_t max_sources) {
   // Stable: the versions of one key stay in the order they were written.
   std::stable_sort(sources.begin(), sources.end(),
                    [](const Source& a, const Source& b) { return a.key < b.key; });
@@ -102,7 +102,8 @@ std::vector<PlannedOutput> plan_outputs(std::vector<Source> sources, const std::
         small_bytes + (source.size >= kOwnPartMinBytes ? 0 : source.size);
     const bool too_big = current.bytes + source.size > max_output_bytes;
     const bool too_many_parts = part_size_for(next_small, next_large) > common::kMaxPartBytes;
-    if (!current.sources.empty() && (too_big || too_many_parts)) close();
+    const bool too_many_sources = current.sources.size() >= max_sources;
+    if (!current.sources.empty() && (too_big || too_many_parts || too_many_sources)) close();
     large_parts += large_parts_of(source);
     small_bytes += source.size >= kOwnPartMinBytes ? 0 : source.size;
     current.bytes += source.size;

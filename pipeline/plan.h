@@ -25,16 +25,22 @@ inline constexpr std::uint64_t kOwnPartMinBytes = common::kMinPartBytes;
 // follow them.
 inline constexpr std::uint64_t kServerCopyTailBytes = common::kMinPartBytes;
 inline constexpr std::uint64_t kServerCopyMinBytes = 2 * kServerCopyTailBytes;
+// An output holds at most this many originals. Its index (the ledger record DeleteOriginals,
+// restore-original and validate-logs read whole, and CombineLogFiles holds while writing it) then
+// stays a few MiB, and CombineLogFiles' memory stays flat in the number of files of a group.
+inline constexpr std::size_t kMaxSourcesPerOutput = 10000;
 
 // Parts an output needs: each large source in ranges of at most 5 GiB, the small bytes packed.
 std::uint64_t parts_needed(const std::vector<Source>& sources, std::uint64_t part_size);
 
 // Splits sources (any order) into outputs named key_base-NNNN from first_number on: each at most
-// max_output_bytes (a single larger source gets an output of its own) and at most 10,000 parts,
-// with the packed part size grown as s3tar does when 10,000 parts of 8 MiB would not hold it.
+// max_output_bytes (a single larger source gets an output of its own), max_sources originals and
+// 10,000 parts, with the packed part size grown as s3tar does when 10,000 parts of 8 MiB would
+// not hold it.
 std::vector<PlannedOutput> plan_outputs(std::vector<Source> sources, const std::string& key_base,
                                         std::uint64_t max_output_bytes,
-                                        std::uint64_t first_number = 1);
+                                        std::uint64_t first_number = 1,
+                                        std::size_t max_sources = kMaxSourcesPerOutput);
 
 // The number after the highest key_base-NNNN among `existing` keys, 1 when there is none: a day
 // aggregated again (late files, a backfill) gets new outputs beside the earlier ones, never over

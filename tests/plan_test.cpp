@@ -66,7 +66,7 @@ TEST(Plan, LargeSourcesComeFirstSoEveryPartButTheLastIsBigEnough) {
 
 TEST(Plan, PartSizeGrowsWhenTenThousandPartsWouldNotHoldTheOutput) {
   // 200 GiB of 1 MiB files in one output: 8 MiB parts would need 25,600 parts.
-  const auto outputs = plan_outputs(sources(200 * 1024, kMiB), "big", 1ull << 40);
+  const auto outputs = plan_outputs(sources(200 * 1024, kMiB), "big", 1ull << 40, 1, 1ull << 30);
   ASSERT_EQ(outputs.size(), 1u);
   EXPECT_GT(outputs[0].part_size, 8 * kMiB);
   EXPECT_EQ(outputs[0].part_size % kMiB, 0u);
@@ -80,6 +80,16 @@ TEST(Plan, TooManyCopiedPartsSplitTheOutput) {
   for (const auto& output : outputs) {
     EXPECT_LE(parts_needed(output.sources, output.part_size), kMaxParts);
   }
+}
+
+TEST(Plan, AnOutputHoldsAtMostTenThousandOriginals) {
+  const auto outputs = plan_outputs(sources(25000, 1024), "many", 5 * kGiB);
+  ASSERT_EQ(outputs.size(), 3u);
+  EXPECT_EQ(outputs[0].sources.size(), kMaxSourcesPerOutput);
+  EXPECT_EQ(outputs[1].sources.size(), kMaxSourcesPerOutput);
+  EXPECT_EQ(outputs[2].sources.size(), 5000u);
+  EXPECT_EQ(outputs[0].sources.back().key, "k009999");
+  EXPECT_EQ(outputs[1].sources.front().key, "k010000");
 }
 
 TEST(Plan, SourcesOverFiveGibibytesCopyInRanges) {
