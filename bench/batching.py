@@ -187,7 +187,9 @@ def measure(stack, batch_size, count, consumers):
                     seen = first_seen.get(output["key"])
                     if seen is None:
                         continue
-                    for source in output["sources"]:
+                    index = output["index"]  # the receipt's summary; the originals are in the ledger
+                    record = json.loads(s3.get_object(Bucket=index["bucket"], Key=index["key"])["Body"].read())
+                    for source in record["sources"]:
                         latencies.setdefault(source["key"], seen - sent_at[source["key"]])
     watching.set()
     watcher.join()

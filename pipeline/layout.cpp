@@ -1,6 +1,7 @@
 #include "pipeline/layout.h"
 
 #include <cctype>
+#include <cstdio>
 
 #include "common/sigv4.h"
 #include "pipeline/work_files.h"
@@ -29,6 +30,14 @@ std::string run_file_key(const std::string& run_id, const std::string& name) {
 
 std::string run_folder(const std::string& run_id, const std::string& kind) {
   return "work/" + run_id + "/" + kind + "/";
+}
+
+std::string planned_sources_key(const std::string& plan_key, std::size_t output) {
+  const std::string stem =
+      plan_key.ends_with(".json") ? plan_key.substr(0, plan_key.size() - 5) : plan_key;
+  char suffix[32];
+  std::snprintf(suffix, sizeof suffix, "-%04zu.jsonl", output);
+  return stem + suffix;
 }
 
 std::string group_file_key(const std::string& run_id, const std::string& kind,

@@ -5,9 +5,11 @@
 //   work/<run>/units.json, groups.json          GetFiles' listing units and its groups
 //   work/<run>/files/<group>.jsonl              a group's file list (FileEntry lines)
 //   work/<run>/plans/<group>.json               DetermineOperationType's Plan
+//   work/<run>/plans/<group>-NNNN.jsonl         its output NNNN's sources (Source lines)
 //   work/<run>/receipts/<group>.json            CombineLogFiles' Receipt
 //   work/<run>/<kind>/<id>-<point>.<ext>        a continuation's checkpoint (continuation.h)
 //   work/<manifest id>/manifest.json, plan.json process_manifest's manifest and its plan
+//   (plan-NNNN.jsonl: its outputs' sources)
 //   ledger/<date>/<group>/<run>/<output>.json   the ledger of combined versions (ledger.h)
 // where <group> and <output> are work_file_name()s: readable, key-safe and collision-free.
 //
@@ -27,6 +29,8 @@ namespace pipeline {
 
 // work/<run>/<name>: a file of the run as a whole.
 std::string run_file_key(const std::string& run_id, const std::string& name);
+// <plan key less ".json">-NNNN.jsonl: the sources of the plan's output NNNN (from 1).
+std::string planned_sources_key(const std::string& plan_key, std::size_t output);
 // work/<run>/<kind>/: where the run's files of one kind are.
 std::string run_folder(const std::string& run_id, const std::string& kind);
 // work/<run>/<kind>/<name of id>.<extension>: the file of one group (files, plans, receipts).

@@ -58,6 +58,11 @@ struct Recovered {
 };
 Recovered read_from_any(common::S3Client& s3, const std::vector<HeldOriginal>& candidates);
 
+// The output with its index: a receipt's summary (OutputRecord::index) completed from the ledger
+// record it points at, which must describe the same output (bucket, key, size, ETag) with as many
+// originals of as many bytes; VerificationFailed otherwise. A whole record comes back as it is.
+OutputRecord with_index(common::S3Client& s3, const OutputRecord& output);
+
 // Reads an output once, in ranges, in bounded memory, hashing each original's range: why the
 // output no longer holds every original as its index records it (an original whose bytes have
 // another SHA-256, an output shorter than its index), or nullopt. An index without digests has

@@ -29,6 +29,7 @@ class RecordFields {
   RecordFields(boost::json::value&&, std::string) = delete;
   RecordFields(boost::json::object&&, std::string) = delete;
 
+  bool has(std::string_view name) const { return object_->contains(name); }
   // A required string; empty only when `may_be_empty`.
   std::string text(std::string_view name, bool may_be_empty = false) const {
     const boost::json::value* value = object_->if_contains(name);

@@ -58,15 +58,31 @@ std::string to_string(Operation operation) {
   return "aggregate";
 }
 
+OutputRecord OutputRecord::summary(const std::string& work_bucket,
+                                   const std::string& ledger_key) const {
+  OutputRecord summary{where, version_id, parts, copied_bytes, {}, source_bucket, {}, {}, {}, {}};
+  summary.index = FileRef{work_bucket, ledger_key, static_cast<std::int64_t>(files()),
+                          static_cast<std::int64_t>(source_bytes())};
+  return summary;
+}
+std::uint64_t OutputRecord::files() const {
+  return index ? static_cast<std::uint64_t>(index->count) : sources.size();
+}
+std::uint64_t OutputRecord::source_bytes() const {
+  if (index) return static_cast<std::uint64_t>(index->bytes);
+  std::uint64_t bytes = 0;
+  for (const auto& source : sources) bytes += source.size;
+  return bytes;
+}
+
 std::uint64_t Combined::files() const {
   std::uint64_t files = 0;
-  for (const auto& output : outputs) files += output.sources.size();
+  for (const auto& output : outputs) files += output.files();
   return files;
 }
 std::uint64_t Combined::bytes_in() const {
   std::uint64_t bytes = 0;
-  for (const auto& output : outputs)
-    for (const auto& source : output.sources) bytes += source.size;
+  for (const auto& output : outputs) bytes += output.source_bytes();
   return bytes;
 }
 std::uint64_t Combined::bytes_out() const {
@@ -144,12 +160,23 @@ void tag_invoke(const json::value_from_tag&, json::value& json, const PlannedOut
           {"copy", output.copy},
           {"part_size", output.part_size},
           {"bytes", output.bytes},
-          {"sources", list_json(output.sources)}};
+          {"sources", output.sources_file ? json::value(output.sources_file->to_json())
+                                          : json::value(list_json(output.sources))}};
 }
 PlannedOutput tag_invoke(const json::value_to_tag<PlannedOutput>&, const json::value& json) {
   const RecordFields fields(json, "a planned output");
-  return PlannedOutput{fields.text("key_base"), fields.flag("copy"), fields.count("part_size"),
-                       fields.count("bytes"), fields.list<Source>("sources")};
+  PlannedOutput output{fields.text("key_base"),
+                       fields.flag("copy"),
+                       fields.count("part_size"),
+                       fields.count("bytes"),
+                       {},
+                       std::nullopt};
+  const auto* sources = json.as_object().if_contains("sources");
+  if (sources != nullptr && sources->is_object())
+    output.sources_file = fields.record<FileRef>("sources");
+  else
+    output.sources = fields.list<Source>("sources");
+  return output;
 }
 
 void tag_invoke(const json::value_from_tag&, json::value& json, const OutputRef& output) {
@@ -215,11 +242,14 @@ std::optional<std::string> OutputRecord::index_problem() const {
 }
 
 void tag_invoke(const json::value_from_tag&, json::value& json, const OutputRecord& output) {
-  json::object object{
-      {"bucket", output.where.bucket},       {"key", output.where.key},
-      {"size", output.where.size},           {"etag", output.where.etag},
-      {"version_id", output.version_id},     {"parts", output.parts},
-      {"copied_bytes", output.copied_bytes}, {"sources", list_json(output.sources)}};
+  json::object object{{"bucket", output.where.bucket},      {"key", output.where.key},
+                      {"size", output.where.size},          {"etag", output.where.etag},
+                      {"version_id", output.version_id},    {"parts", output.parts},
+                      {"copied_bytes", output.copied_bytes}};
+  if (output.index)
+    object["index"] = output.index->to_json();
+  else
+    object["sources"] = list_json(output.sources);
   if (!output.source_bucket.empty()) object["source_bucket"] = output.source_bucket;
   if (!output.offsets.empty()) object["offsets"] = list_json(output.offsets);
   if (!output.sha256.empty()) object["sha256"] = list_json(output.sha256);
@@ -233,16 +263,22 @@ OutputRecord tag_invoke(const json::value_to_tag<OutputRecord>&, const json::val
                       fields.optional_text("version_id"),
                       fields.count("parts"),
                       fields.count("copied_bytes"),
-                      fields.list<Source>("sources"),
+                      fields.list<Source>("sources", fields.has("index")),
                       fields.optional_text("source_bucket"),
                       fields.counts("offsets"),
                       fields.texts("sha256", true),
-                      fields.texts("content_sha256", true)};
+                      fields.texts("content_sha256", true),
+                      std::nullopt};
   const auto parallel = [&](std::size_t size, const char* name) {
     if (size != 0 && size != output.sources.size())
       fields.refuse("has " + std::to_string(size) + " " + name + " for " +
                     std::to_string(output.sources.size()) + " sources");
   };
+  if (fields.has("index")) {
+    output.index = fields.record<FileRef>("index");
+    if (!output.sources.empty() || !output.offsets.empty() || !output.sha256.empty())
+      fields.refuse("is a summary (\"index\") and a whole record at once");
+  }
   parallel(output.offsets.size(), "offsets");
   parallel(output.sha256.size(), "sha256 digests");
   parallel(output.content_sha256.size(), "content_sha256 digests");

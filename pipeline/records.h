@@ -70,6 +70,9 @@ struct PlannedOutput {
   std::uint64_t part_size = 0;
   std::uint64_t bytes = 0;
   std::vector<Source> sources;
+  // Where the sources are when the plan keeps them apart (pipeline/plan_files.h): "sources" is
+  // then that file's reference, not a list.
+  std::optional<FileRef> sources_file;
   bool operator==(const PlannedOutput&) const = default;
 };
 
@@ -105,9 +108,12 @@ struct Plan {
   bool operator==(const Plan&) const = default;
 };
 
-// An output as written: what the ledger keeps and receipts list, and the index of what it holds.
+// An output as written: what the ledger keeps, and the index of what it holds.
 // {"bucket", "key", "size", "etag", "version_id", "parts", "copied_bytes", "sources": [Source],
-//  "source_bucket"?, "offsets"?: [n], "sha256"?: [hex], "content_sha256"?: [hex]}. Source i's
+//  "source_bucket"?, "offsets"?: [n], "sha256"?: [hex], "content_sha256"?: [hex]}. A receipt
+// lists each output as a summary instead: no sources, offsets nor digests, but "index": FileRef
+// to its ledger record (count: its originals, bytes: theirs), read with pipeline::with_index
+// (pipeline/originals.h); a receipt then stays small however many files a group has. Source i's
 // bytes, exactly as its version held them, are [offsets[i], offsets[i] + size) of the output (what
 // restore-original cuts out); sha256[i] is the SHA-256 of those bytes and content_sha256[i] of
 // their decompressed content (what a CloudTrail digest records of a log file; the same as sha256
@@ -127,7 +133,13 @@ struct OutputRecord {
   std::vector<std::uint64_t> offsets;
   std::vector<std::string> sha256;
   std::vector<std::string> content_sha256;
+  std::optional<FileRef> index;  // a summary's ledger record
   bool operator==(const OutputRecord&) const = default;
+
+  // This record without its sources and index, pointing at `ledger_key` in `work_bucket` instead.
+  OutputRecord summary(const std::string& work_bucket, const std::string& ledger_key) const;
+  std::uint64_t files() const;         // originals it holds
+  std::uint64_t source_bytes() const;  // their bytes
 };
 
 // An original left where it is, and why (PreconditionFailed, NoSuchKey, InvalidObjectState,

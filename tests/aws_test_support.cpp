@@ -258,4 +258,24 @@ std::string output_name(const std::string& directory) {
   return (slug.empty() ? "root" : slug) + "-" + common::sha256_hex(directory).substr(0, 8);
 }
 
+boost::json::object receipt_with_indexes(common::S3Client& s3, const std::string& bucket,
+                                         const std::string& key) {
+  auto receipt = boost::json::parse(s3.get_object(bucket, key)).as_object();
+  for (auto& output : receipt.at("outputs").as_array()) {
+    const auto& summary = output.as_object();
+    if (summary.contains("sources")) throw std::runtime_error("a receipt lists summaries");
+    const auto& index = summary.at("index").as_object();
+    auto record = boost::json::parse(s3.get_object(std::string(index.at("bucket").as_string()),
+                                                   std::string(index.at("key").as_string())))
+                      .as_object();
+    if (record.at("key") != summary.at("key") ||
+        record.at("sources").as_array().size() != index.at("count").to_number<std::size_t>())
+      throw std::runtime_error("the index of " + boost::json::serialize(summary.at("key")) +
+                               " is not its output's");
+    record["version_id"] = summary.at("version_id");
+    output = std::move(record);
+  }
+  return receipt;
+}
+
 }  // namespace tests

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "common/aws_client.h"
+#include "common/s3.h"
 #include "tests/test_support.h"
 
 namespace tests {
@@ -53,6 +54,12 @@ std::vector<std::pair<std::string, std::string>> cli_versions(const MotoFixture&
                                                               const std::string& key);
 // Multipart uploads still open in the bucket:
 std::size_t cli_open_uploads(const MotoFixture& moto, const std::string& bucket);
+
+// A receipt CombineLogFiles wrote, each output's summary replaced by the ledger record its
+// "index" points at (with the summary's version id): what tests compare outputs against. Throws
+// when a summary and its record disagree on the key or the number of originals.
+boost::json::object receipt_with_indexes(common::S3Client& s3, const std::string& bucket,
+                                         const std::string& key);
 
 // build/bin/fault-proxy in front of `upstream` with `arguments` (--rate, --faults, --seed, ...).
 class FaultProxy {

@@ -202,7 +202,7 @@ class Batching : public ::testing::Test {
     const std::string work = stack_->resource("WorkBucket");
     for (const auto& object : s3_->list_all(work, "work/")) {
       if (object.key.find("/receipts/") == std::string::npos) continue;
-      const auto receipt = json::parse(s3_->get_object(work, object.key)).as_object();
+      const auto receipt = tests::receipt_with_indexes(*s3_, work, object.key);
       for (const auto& output : receipt.at("outputs").as_array()) {
         std::string expected;
         for (const auto& source : output.at("sources").as_array()) {

@@ -80,7 +80,7 @@ class CombineTest : public ::testing::Test {
   }
   json::object receipt_of(const tests::Invocation& run) {
     const auto ref = pipeline::FileRef::from_json(run.response.at("receipt"), "receipt");
-    return json::parse(s3_.get_object(ref.bucket, ref.key)).as_object();
+    return tests::receipt_with_indexes(s3_, ref.bucket, ref.key);
   }
   // The output as the aws CLI downloads it, decompressed by the system's gzip when it is .gz.
   std::string fetch_text(const std::string& key) {
@@ -751,6 +751,28 @@ TEST_F(CombineTest, AnOutputThatIsNotWhatWasWrittenFailsTheCallAndWritesNoReceip
   for (const auto& work_key : tests::cli_keys(moto_, work_))
     EXPECT_EQ(work_key.find("/receipts/"), std::string::npos) << "a receipt: " << work_key;
   EXPECT_TRUE(source_exists(key));
+}
+
+// Each planned output's sources are in a file of their own: one that lost a line since planning
+// (edited, or written by something else) is refused before anything is written, never combined
+// short.
+TEST_F(CombineTest, APlanWhoseSourcesFileLostALineWritesNothing) {
+  const std::string dir = "app/2026-03-05/";
+  put(dir + "a.log", "a\n", "a\n");
+  put(dir + "b.log", "b\n", "b\n");
+  const auto run = plan_and_combine(dir, [&] {
+    std::vector<std::string> files;
+    for (const auto& object : s3_.list_all(work_, "work/run/plans/"))
+      if (object.key.ends_with(".jsonl")) files.push_back(object.key);
+    ASSERT_EQ(files.size(), 1u);
+    const std::string lines = s3_.get_object(work_, files[0]);
+    s3_.put_object(work_, files[0], lines.substr(0, lines.find('\n') + 1));
+  });
+  EXPECT_EQ(run.exit_code, 1) << run.logs;
+  EXPECT_EQ(run.response.at("errorType").as_string(), "InvalidInput") << run.logs;
+  EXPECT_NE(json::serialize(run.response).find("holds 1 sources"), std::string::npos)
+      << run.response;
+  EXPECT_TRUE(tests::cli_keys(moto_, destination_).empty());
 }
 
 TEST_F(CombineTest, BadInputIsAClearErrorAndWritesNothing) {

@@ -28,7 +28,7 @@ class CrawlerTriggerTest : public ::testing::Test {
     pipeline::Receipt receipt{"g", "src", "dest", {}, {}};
     for (const auto& output_key : output_keys)
       receipt.combined.outputs.push_back(
-          {{"dest", output_key, 1, "\"e\""}, "", 1, 0, {}, "src", {}, {}, {}});
+          {{"dest", output_key, 1, "\"e\""}, "", 1, 0, {}, "src", {}, {}, {}, {}});
     s3_.put_object(bucket, key, json::serialize(json::value_from(receipt)));
   }
 

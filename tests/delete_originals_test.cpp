@@ -62,7 +62,8 @@ class DeleteOriginalsTest : public ::testing::Test {
     return result;
   }
   void expect_an_edited_receipt_deletes_nothing(
-      const std::function<void(json::object& output)>& edit, const std::string& says);
+      const std::function<void(json::object& index)>& edit_index, const std::string& says,
+      const std::function<void(json::object& summary)>& edit_summary = {});
   // The key's versions ({version id, ETag}) as the aws CLI lists them: the claims about what
   // was deleted are checked with an independent client.
   std::vector<std::pair<std::string, std::string>> versions(const std::string& key) {
@@ -239,17 +240,24 @@ TEST_F(DeleteOriginalsTest, AnOutputThatDoesNotMatchItsReceiptStopsEverything) {
   EXPECT_EQ(tests::cli_keys(moto_, source_).size(), 1u);
 }
 
-// A day of a.log and b.log combined, its receipt edited by `edit`, then DeleteOriginals: it must
-// fail with VerificationFailed saying `says`, and delete nothing.
+// A day of a.log and b.log combined, then its output's summary in the receipt edited by
+// `edit_summary` and its index (the ledger record the summary points at) by `edit_index`, then
+// DeleteOriginals: it must fail with VerificationFailed saying `says`, and delete nothing.
 void DeleteOriginalsTest::expect_an_edited_receipt_deletes_nothing(
-    const std::function<void(json::object& output)>& edit, const std::string& says) {
+    const std::function<void(json::object& index)>& edit_index, const std::string& says,
+    const std::function<void(json::object& summary)>& edit_summary) {
   const std::string dir = "app/2026-03-05/";
   s3_.put_object(source_, dir + "a.log", "a\n");
   s3_.put_object(source_, dir + "b.log", "b\n");
   const auto combined = combine_day();
   const auto ref = pipeline::FileRef::from_json(combined.at("receipt"), "receipt");
   auto receipt = json::parse(s3_.get_object(ref.bucket, ref.key));
-  edit(receipt.at("outputs").at(0).as_object());
+  auto& summary = receipt.at("outputs").at(0).as_object();
+  const auto index = pipeline::FileRef::from_json(summary.at("index"), "index");
+  auto record = json::parse(s3_.get_object(index.bucket, index.key));
+  edit_index(record.as_object());
+  s3_.put_object(index.bucket, index.key, json::serialize(record));
+  if (edit_summary) edit_summary(summary);
   s3_.put_object(ref.bucket, ref.key, json::serialize(receipt));
   const auto run = tests::invoke_handler(moto_, "DeleteOriginals", combined, environment());
   EXPECT_EQ(run.exit_code, 1);
@@ -259,7 +267,15 @@ void DeleteOriginalsTest::expect_an_edited_receipt_deletes_nothing(
   EXPECT_EQ(tests::cli_keys(moto_, source_).size(), 2u) << "nothing deleted";
 }
 
-// The receipt's index must place every original inside its output: one that does not (a receipt
+// A receipt names each output's index, which must be that output's, with as many originals: one
+// pointing elsewhere, or counting otherwise, deletes nothing.
+TEST_F(DeleteOriginalsTest, AReceiptWhoseIndexIsNotItsOutputsStopsEverything) {
+  expect_an_edited_receipt_deletes_nothing(
+      [](json::object&) {}, "is not the index of",
+      [](json::object& summary) { summary.at("index").as_object()["count"] = 1; });
+}
+
+// The output's index must place every original inside its output: one that does not (an index
 // edited, or written wrong) deletes nothing, since that original could not be cut out again.
 TEST_F(DeleteOriginalsTest, AnIndexThatDoesNotFitItsOutputStopsEverything) {
   expect_an_edited_receipt_deletes_nothing(

@@ -37,9 +37,21 @@ class DetermineOperationTypeTest : public ::testing::Test {
     if (!fields.contains("date")) fields["date"] = "2026-03-05";
     return fields;
   }
+  // The plan with each output's sources read from the JSONL file the plan keeps them in.
   json::object plan_of(const tests::Invocation& run) {
     const auto ref = pipeline::FileRef::from_json(run.response.at("plan"), "plan");
-    return json::parse(s3_.get_object(ref.bucket, ref.key)).as_object();
+    auto plan = json::parse(s3_.get_object(ref.bucket, ref.key)).as_object();
+    for (auto& output : plan.at("outputs").as_array()) {
+      auto& sources = output.as_object().at("sources");
+      EXPECT_TRUE(sources.is_object()) << "each output's sources in a file of their own";
+      if (!sources.is_object()) continue;
+      const auto file = pipeline::FileRef::from_json(sources, "sources");
+      json::array lines;
+      for (auto& line : pipeline::read_jsonl(s3_, file)) lines.emplace_back(std::move(line));
+      EXPECT_EQ(lines.size(), static_cast<std::size_t>(file.count));
+      sources = std::move(lines);
+    }
+    return plan;
   }
 
   tests::MotoFixture moto_ = tests::moto_fixture();

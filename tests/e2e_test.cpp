@@ -205,7 +205,7 @@ class DailyAggregation : public ::testing::Test {
     std::size_t combined = 0;
     for (const auto& receipt_object :
          s3_->list_all(work_, "work/" + execution_name + "/receipts/")) {
-      const auto receipt = json::parse(s3_->get_object(work_, receipt_object.key)).as_object();
+      const auto receipt = tests::receipt_with_indexes(*s3_, work_, receipt_object.key);
       for (const auto& output : receipt.at("outputs").as_array()) {
         const std::string key(output.at("key").as_string());
         std::string expected;

@@ -62,6 +62,9 @@ TEST(Layout, WorkFilesAreTheRunsAndNamedSafely) {
             checkpoint_key("day-1", "progress", "g", 2, "json"));
   EXPECT_TRUE(
       ledger_key(ledger_prefix("2026-03-05", "g"), "out/k.gz").starts_with("ledger/2026-03-05/"));
+  EXPECT_EQ(planned_sources_key("work/day-1/plans/g-1a2b3c4d.json", 12),
+            "work/day-1/plans/g-1a2b3c4d-0012.jsonl");
+  EXPECT_EQ(planned_sources_key("work/m-7/plan.json", 1), "work/m-7/plan-0001.jsonl");
 }
 
 }  // namespace

@@ -69,9 +69,19 @@ TEST(Records, EachFixtureReadsBackAsTheSameJson) {
   ASSERT_EQ(plan.already_combined.size(), 1u);
   EXPECT_EQ(plan.already_combined[0].output.etag, "\"m-1\"");
   EXPECT_TRUE(round_trip<Plan>("plan_copy_all").outputs[0].copy);
+  const auto apart = round_trip<Plan>("plan_sources_apart");
+  ASSERT_TRUE(apart.outputs[0].sources_file.has_value()) << "the sources in a file of their own";
+  EXPECT_EQ(apart.outputs[0].sources_file->count, 100);
+  EXPECT_TRUE(apart.outputs[0].sources.empty());
   const auto receipt = round_trip<Receipt>("receipt");
   EXPECT_EQ(receipt.combined.files(), 2u);
   EXPECT_EQ(receipt.combined.skipped[0].reason, "zstd compressed: neither gzip nor text");
+  const auto summaries = round_trip<Receipt>("receipt_summaries");
+  ASSERT_EQ(summaries.combined.outputs.size(), 1u);
+  ASSERT_TRUE(summaries.combined.outputs[0].index.has_value()) << "the index stays in the ledger";
+  EXPECT_TRUE(summaries.combined.outputs[0].sources.empty());
+  EXPECT_EQ(summaries.combined.files(), 100u);
+  EXPECT_EQ(summaries.combined.bytes_in(), 831004u);
   EXPECT_EQ(round_trip<OutputRecord>("output_record").parts, 1u);
   EXPECT_TRUE(round_trip<OutputRecord>("output_record").offsets.empty())
       << "a record written before outputs kept their index";
@@ -193,6 +203,10 @@ TEST(Records, AMalformedRecordIsInvalidInputNamingTheField) {
   json::value bad_already = receipt;
   bad_already.at("already_combined").as_array()[0].as_object().erase("output");
   expect_invalid([&] { read_record<Receipt>(bad_already); }, "already combined", "\"output\"");
+  json::value both = fixture("receipt_summaries");
+  both.at("outputs").as_array()[0].as_object()["sources"] = json::array{};
+  both.at("outputs").as_array()[0].as_object()["offsets"] = json::array{0};
+  expect_invalid([&] { read_record<Receipt>(both); }, "a summary with an index", "is a summary");
 }
 
 }  // namespace

@@ -21,6 +21,7 @@
 #include "pipeline/layout.h"
 #include "pipeline/ledger.h"
 #include "pipeline/plan.h"
+#include "pipeline/plan_files.h"
 #include "pipeline/record_fields.h"
 #include "pipeline/work_files.h"
 #include "runtime/errors.h"
@@ -193,39 +194,12 @@ class Stream {
   }
 
   // The last part, the conditional completion and a check that S3 holds exactly what was
-  // written; nullopt when every source of this stream was left out.
+  // written; nullopt when every source of this stream was left out. What a receipt lists: the
+  // output's summary, its index staying in the ledger record.
   std::optional<OutputRecord> finish() {
-    if (!started()) return std::nullopt;
-    upload_buffer();
-    if (adopted_) return adopted_;
-    if (parts_.empty()) {
-      abort();
-      return std::nullopt;
-    }
-    OutputRecord output = record(common::multipart_etag(parts_));
-    common::PutOptions put;
-    put.content_type = "application/json";
-    s3_.put_object(config_.work_bucket, ledger_key_, json::serialize(json::value_from(output)),
-                   put);
-    try {
-      s3_.complete_multipart_upload(config_.destination_bucket, key_, upload_id_, parts_, true);
-    } catch (const common::NoSuchUpload&) {
-      return adopt();  // completed by a request whose answer was lost, then retried
-    } catch (const common::PreconditionFailed&) {
-      return adopt();  // the key exists: this very output written before, or never ours
-    }
-    // A creation whose answer was lost and then retried left an upload nobody will complete.
-    abort_uploads_except(upload_id_);
-    upload_id_.clear();
-    const auto head = s3_.head_object(config_.destination_bucket, key_);
-    if (head.size != bytes_) {
-      throw runtime::VerificationFailed("s3://" + config_.destination_bucket + "/" + key_ +
-                                        " holds " + std::to_string(head.size) + " bytes, " +
-                                        std::to_string(bytes_) + " were written");
-    }
-    output.where.etag = head.etag;
-    output.version_id = head.version_id;
-    return output;
+    auto output = complete();
+    if (!output) return std::nullopt;
+    return output->summary(config_.work_bucket, ledger_key_);
   }
 
   void abort() noexcept {
@@ -302,6 +276,40 @@ class Stream {
   }
 
  private:
+  std::optional<OutputRecord> complete() {
+    if (!started()) return std::nullopt;
+    upload_buffer();
+    if (adopted_) return adopted_;
+    if (parts_.empty()) {
+      abort();
+      return std::nullopt;
+    }
+    OutputRecord output = record(common::multipart_etag(parts_));
+    common::PutOptions put;
+    put.content_type = "application/json";
+    s3_.put_object(config_.work_bucket, ledger_key_, json::serialize(json::value_from(output)),
+                   put);
+    try {
+      s3_.complete_multipart_upload(config_.destination_bucket, key_, upload_id_, parts_, true);
+    } catch (const common::NoSuchUpload&) {
+      return adopt();  // completed by a request whose answer was lost, then retried
+    } catch (const common::PreconditionFailed&) {
+      return adopt();  // the key exists: this very output written before, or never ours
+    }
+    // A creation whose answer was lost and then retried left an upload nobody will complete.
+    abort_uploads_except(upload_id_);
+    upload_id_.clear();
+    const auto head = s3_.head_object(config_.destination_bucket, key_);
+    if (head.size != bytes_) {
+      throw runtime::VerificationFailed("s3://" + config_.destination_bucket + "/" + key_ +
+                                        " holds " + std::to_string(head.size) + " bytes, " +
+                                        std::to_string(bytes_) + " were written");
+    }
+    output.where.etag = head.etag;
+    output.version_id = head.version_id;
+    return output;
+  }
+
   OutputRecord record(const std::string& etag) const {
     return {{config_.destination_bucket, key_, bytes_, etag},
             "",
@@ -311,7 +319,8 @@ class Stream {
             source_bucket_,
             offsets_,
             sha256_,
-            content_sha256_};
+            content_sha256_,
+            std::nullopt};
   }
 
   // The upload is gone or the key taken: the object there is this output only if it is exactly
@@ -734,10 +743,7 @@ json::object with_manifest_plan(const Config& config, common::S3Client& s3, json
       config.destination_prefix, plan.source_bucket, plan.date, manifest_id);
   plan.outputs = pipeline::plan_outputs(std::move(sources), key_base, config.max_output_bytes);
   const std::string key = pipeline::run_file_key(manifest_id, "plan.json");
-  common::PutOptions put;
-  put.content_type = "application/json";
-  s3.put_object(config.work_bucket, key, json::serialize(json::value_from(plan)), put);
-  input["plan"] = pipeline::FileRef{config.work_bucket, key, 0, 0}.to_json();
+  input["plan"] = pipeline::write_plan(s3, config.work_bucket, key, std::move(plan)).to_json();
   input["run_id"] = manifest_id;
   input["group_id"] = manifest_id;
   return input;
@@ -874,11 +880,11 @@ json::value handle(const Config& config, common::S3Client& s3, const json::value
       return hand_over(config, s3, input, resume, index, std::nullopt, progress);
     const PlannedOutput& planned = plan.outputs[index];
     if (planned.copy) {
-      copy_output(config, s3, plan.source_bucket, planned.key_base, ledger_prefix, planned.sources,
-                  progress);
+      copy_output(config, s3, plan.source_bucket, planned.key_base, ledger_prefix,
+                  pipeline::planned_sources(s3, planned), progress);
     } else {
       OutputBuilder builder(s3, config, plan.source_bucket, planned.key_base, ledger_prefix,
-                            planned.part_size, planned.sources);
+                            planned.part_size, pipeline::planned_sources(s3, planned));
       if (resume.open_uploads) builder.restore(*resume.open_uploads);
       resume.open_uploads.reset();
       if (!builder.run(progress, deadline))

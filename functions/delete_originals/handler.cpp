@@ -179,7 +179,8 @@ json::value handle(const Config& config, common::S3Client& s3, const json::value
   const auto& input = event.get_object();
   const auto step = pipeline::read_record<pipeline::CombineResult>(input);
   const pipeline::FileRef& receipt_ref = step.receipt;
-  const Receipt receipt = pipeline::read_record<Receipt>(pipeline::read_json(s3, receipt_ref));
+  Receipt receipt = pipeline::read_record<Receipt>(pipeline::read_json(s3, receipt_ref));
+  for (auto& output : receipt.combined.outputs) output = pipeline::with_index(s3, output);
   const std::string& bucket = receipt.source_bucket;
   const std::string& group_id = receipt.group_id;
   const std::string run_id = step.run_id.empty() ? "delete" : step.run_id;

@@ -12,6 +12,7 @@
 #include "common/sigv4.h"
 #include "pipeline/layout.h"
 #include "pipeline/ledger.h"
+#include "pipeline/plan_files.h"
 #include "pipeline/work_files.h"
 #include "runtime/errors.h"
 #include "runtime/logging.h"
@@ -206,15 +207,11 @@ json::value handle(const Config& config, common::S3Client& s3, const json::value
   plan.outputs =
       plan_group(config, directory, name, plan.operation, existing_outputs, std::move(sources));
   const std::string key = pipeline::group_file_key(group.run_id, "plans", group.group_id, "json");
-  common::PutOptions put;
-  put.content_type = "application/json";
-  s3.put_object(config.work_bucket, key, json::serialize(json::value_from(plan)), put);
   runtime::log::info("planned", "group", group.group_id, "operation", to_string(plan.operation),
                      "outputs", plan.outputs.size(), "bytes", total);
-  result.plan =
-      pipeline::FileRef{config.work_bucket, key, static_cast<std::int64_t>(plan.outputs.size()),
-                        static_cast<std::int64_t>(total)};
   result.outputs = plan.outputs.size();
+  result.plan = pipeline::write_plan(s3, config.work_bucket, key, std::move(plan));
+  result.plan->bytes = static_cast<std::int64_t>(total);
   return json::value_from(result);
 }
 
