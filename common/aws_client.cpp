@@ -272,13 +272,14 @@ std::vector<AwsOutcome> AwsClient::send_all(std::vector<AwsRequest> requests,
 }
 
 void AwsClient::send_each(std::vector<AwsRequest> requests, std::size_t concurrency,
-                          const std::function<void(std::size_t, AwsOutcome&&)>& on_outcome) {
+                          const std::function<void(std::size_t, AwsOutcome&&)>& on_outcome,
+                          const Pacing& pacing) {
   run_bounded<AwsOutcome>(
       requests.size(), concurrency,
       [&](std::size_t index, std::function<void(AwsOutcome &&)> done) {
         send_async(std::move(requests[index]), std::move(done));
       },
-      on_outcome);
+      on_outcome, pacing);
 }
 
 }  // namespace common

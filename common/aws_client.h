@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "common/batch.h"
 #include "common/config.h"
 #include "common/errors.h"
 #include "common/http.h"
@@ -95,9 +96,11 @@ class AwsClient {
   AwsResponse send(AwsRequest request);
   // Many calls with at most `concurrency` in flight; outcomes in input order.
   std::vector<AwsOutcome> send_all(std::vector<AwsRequest> requests, std::size_t concurrency);
-  // Many calls; on_outcome(index, outcome) runs on the calling thread as each finishes.
+  // Many calls; on_outcome(index, outcome) runs on the calling thread as each finishes. With
+  // `pacing`, each starts no sooner than its pacer allows.
   void send_each(std::vector<AwsRequest> requests, std::size_t concurrency,
-                 const std::function<void(std::size_t, AwsOutcome&&)>& on_outcome);
+                 const std::function<void(std::size_t, AwsOutcome&&)>& on_outcome,
+                 const Pacing& pacing = {});
 
   const ServiceInfo& service() const { return service_; }
   const ClientOptions& options() const { return options_; }

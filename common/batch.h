@@ -1,8 +1,9 @@
 #pragma once
 // Runs many asynchronous operations with at most `concurrency` in flight: the one place the
-// project bounds concurrency — all at once (run_bounded), or read ahead of an ordered consumer
-// within a memory budget (ReadAhead).
+// project bounds concurrency — all at once (run_bounded, kept to a rate by a Pacer), or read
+// ahead of an ordered consumer within a memory budget (ReadAhead).
 #include <algorithm>
+#include <chrono>
 #include <condition_variable>
 #include <cstddef>
 #include <cstdint>
@@ -15,13 +16,51 @@
 
 namespace common {
 
+// A request rate to keep to, such as S3's per-prefix rates (3,500 writes a second, each key of a
+// DeleteObjects counting as one): sending at it costs nothing, while exceeding it is answered
+// with 503 SlowDown and a retry after a backoff, which wastes far more time than it saves. A
+// token bucket holding one second's worth; a reservation always succeeds and says when its
+// operation may start, so a cost above the bucket only waits longer. Used from one thread.
+class Pacer {
+ public:
+  using Clock = std::chrono::steady_clock;
+  // per_second <= 0: no pacing.
+  explicit Pacer(double per_second) : rate_(per_second), tokens_(per_second), last_(Clock::now()) {}
+
+  // When an operation costing `cost` units may start.
+  Clock::time_point reserve(double cost) {
+    const auto now = Clock::now();
+    if (rate_ <= 0) return now;
+    const std::chrono::duration<double> elapsed = now - last_;
+    tokens_ = std::min(rate_, tokens_ + rate_ * elapsed.count());
+    last_ = now;
+    tokens_ -= cost;
+    if (tokens_ >= 0) return now;
+    return now + std::chrono::duration_cast<Clock::duration>(
+                     std::chrono::duration<double>(-tokens_ / rate_));
+  }
+
+ private:
+  double rate_;
+  double tokens_;
+  Clock::time_point last_;
+};
+
+// How run_bounded keeps to a rate: operation i costs cost(i) of pacer's.
+struct Pacing {
+  Pacer* pacer = nullptr;
+  std::function<double(std::size_t)> cost;
+};
+
 // start(i, done) begins operation i and arranges for done(result) to be called exactly once,
-// from any thread. on_result(i, result) runs on the calling thread, as results arrive. Returns
-// once every operation has reported.
+// from any thread. on_result(i, result) runs on the calling thread, as results arrive. With
+// `pacing`, an operation starts no sooner than its pacer allows. Returns once every operation
+// has reported.
 template <typename Result>
 void run_bounded(std::size_t count, std::size_t concurrency,
                  const std::function<void(std::size_t, std::function<void(Result&&)>)>& start,
-                 const std::function<void(std::size_t, Result&&)>& on_result) {
+                 const std::function<void(std::size_t, Result&&)>& on_result,
+                 const Pacing& pacing = {}) {
   struct Shared {
     std::mutex mutex;
     std::condition_variable arrived;
@@ -32,8 +71,16 @@ void run_bounded(std::size_t count, std::size_t concurrency,
   std::size_t next = 0;
   std::size_t in_flight = 0;
   std::size_t finished = 0;
+  bool reserved = false;  // operation `next`'s start is reserved, for next_at
+  Pacer::Clock::time_point next_at{};
   while (finished < count) {
     while (next < count && in_flight < concurrency) {
+      if (pacing.pacer != nullptr && !reserved) {
+        next_at = pacing.pacer->reserve(pacing.cost(next));
+        reserved = true;
+      }
+      if (reserved && Pacer::Clock::now() < next_at) break;
+      reserved = false;
       const std::size_t index = next++;
       ++in_flight;
       start(index, [shared, index](Result&& result) {
@@ -45,7 +92,13 @@ void run_bounded(std::size_t count, std::size_t concurrency,
     std::pair<std::size_t, Result> item;
     {
       std::unique_lock lock(shared->mutex);
-      shared->arrived.wait(lock, [&] { return !shared->results.empty(); });
+      const auto arrived = [&] { return !shared->results.empty(); };
+      // Waiting for a paced start: woken by it, or by an arrival.
+      if (reserved && in_flight < concurrency) {
+        if (!shared->arrived.wait_until(lock, next_at, arrived)) continue;
+      } else {
+        shared->arrived.wait(lock, arrived);
+      }
       item = std::move(shared->results.front());
       shared->results.pop_front();
     }

@@ -595,7 +595,7 @@ std::vector<DeleteError> S3Client::parse_delete_errors(const std::string& body) 
 
 DeleteResult S3Client::delete_objects(const std::string& bucket,
                                       const std::vector<ObjectId>& objects, std::size_t concurrency,
-                                      std::size_t keys_per_request) {
+                                      std::size_t keys_per_request, Pacer* pacer) {
   keys_per_request = std::clamp<std::size_t>(keys_per_request, 1, kMaxDeleteKeys);
   std::vector<std::vector<ObjectId>> batches;
   for (std::size_t start = 0; start < objects.size(); start += keys_per_request) {
@@ -608,38 +608,42 @@ DeleteResult S3Client::delete_objects(const std::string& bucket,
 
   DeleteResult result;
   result.requests = static_cast<int>(requests.size());
-  client_.send_each(std::move(requests), concurrency, [&](std::size_t index, AwsOutcome&& outcome) {
-    if (!outcome.ok()) {
-      // The whole request failed after retries: every key in it is reported, none assumed gone.
-      std::string code = "RequestFailed";
-      std::string message;
-      try {
-        std::rethrow_exception(outcome.error);
-      } catch (const AwsError& error) {
-        code = error.code();
-        message = error.aws_message();
-      } catch (const std::exception& error) {
-        message = error.what();
-      }
-      for (const auto& object : batches[index])
-        result.errors.push_back(DeleteError{object, code, message});
-      return;
-    }
-    auto errors = parse_delete_errors(outcome.response.body);
-    // Quiet mode reports only failures: everything else in the batch was deleted.
-    for (const auto& object : batches[index]) {
-      const auto error = std::find_if(errors.begin(), errors.end(), [&](const DeleteError& e) {
-        return e.object.key == object.key &&
-               (object.version_id.empty() || e.object.version_id == object.version_id);
-      });
-      if (error == errors.end()) {
-        result.deleted.push_back(object);
-      } else {
-        // The object as asked for, condition and all: a retry must carry the same condition.
-        result.errors.push_back({object, error->code, error->message});
-      }
-    }
-  });
+  const Pacing pacing{pacer, [&](std::size_t index) { return double(batches[index].size()); }};
+  client_.send_each(
+      std::move(requests), concurrency,
+      [&](std::size_t index, AwsOutcome&& outcome) {
+        if (!outcome.ok()) {
+          // The whole request failed after retries: every key in it is reported, none assumed gone.
+          std::string code = "RequestFailed";
+          std::string message;
+          try {
+            std::rethrow_exception(outcome.error);
+          } catch (const AwsError& error) {
+            code = error.code();
+            message = error.aws_message();
+          } catch (const std::exception& error) {
+            message = error.what();
+          }
+          for (const auto& object : batches[index])
+            result.errors.push_back(DeleteError{object, code, message});
+          return;
+        }
+        auto errors = parse_delete_errors(outcome.response.body);
+        // Quiet mode reports only failures: everything else in the batch was deleted.
+        for (const auto& object : batches[index]) {
+          const auto error = std::find_if(errors.begin(), errors.end(), [&](const DeleteError& e) {
+            return e.object.key == object.key &&
+                   (object.version_id.empty() || e.object.version_id == object.version_id);
+          });
+          if (error == errors.end()) {
+            result.deleted.push_back(object);
+          } else {
+            // The object as asked for, condition and all: a retry must carry the same condition.
+            result.errors.push_back({object, error->code, error->message});
+          }
+        }
+      },
+      pacing);
   return result;
 }
 

@@ -15,7 +15,11 @@
 namespace common {
 
 // S3's limits, the one place they are written.
-inline constexpr std::size_t kMaxDeleteKeys = 1000;         // per DeleteObjects request
+inline constexpr std::size_t kMaxDeleteKeys = 1000;  // per DeleteObjects request
+// What S3 serves per partitioned prefix and second before it answers 503 SlowDown (each key of a
+// DeleteObjects counts as a write).
+inline constexpr double kPrefixWritesPerSecond = 3500;
+inline constexpr double kPrefixReadsPerSecond = 5500;
 inline constexpr std::uint64_t kMinPartBytes = 5ull << 20;  // every part but the last
 inline constexpr std::uint64_t kMaxPartBytes = 5ull << 30;  // a part, or a copied range
 inline constexpr std::uint64_t kMaxParts = 10000;           // per multipart upload
@@ -233,11 +237,13 @@ class S3Client {
                                                  const std::string& prefix = "");
 
   // Deletes exactly these versions: Quiet requests of at most `keys_per_request` (≤ 1,000) keys,
-  // up to `concurrency` in flight. Keys S3 refused, or whose request failed after retries, come
-  // back in `errors`; the rest in `deleted`.
+  // up to `concurrency` in flight, each started when `pacer` (keys a second) allows, if there is
+  // one. Keys S3 refused, or whose request failed after retries, come back in `errors`; the rest
+  // in `deleted`.
   DeleteResult delete_objects(const std::string& bucket, const std::vector<ObjectId>& objects,
                               std::size_t concurrency = 8,
-                              std::size_t keys_per_request = kMaxDeleteKeys);
+                              std::size_t keys_per_request = kMaxDeleteKeys,
+                              Pacer* pacer = nullptr);
 
   // Request builders and parsers, for callers that batch with AwsClient::send_each.
   AwsRequest list_request(const std::string& bucket, const ListOptions& options,

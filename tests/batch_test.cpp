@@ -79,3 +79,41 @@ TEST(ReadAhead, TheBudgetBoundsTheBytesAheadButTheNextIsAlwaysStarted) {
 }
 
 }  // namespace
+
+namespace {
+
+// A pacer grants one second's worth at once, then one unit each 1/rate seconds; run_bounded
+// starts nothing before its reserved time. Only lower bounds are checked: a slow machine starts
+// later, never sooner.
+TEST(Pacer, ARateOfTwoThousandGrantsTheFirstSecondsWorthThenWaits) {
+  common::Pacer pacer(2000);
+  const auto now = common::Pacer::Clock::now();
+  EXPECT_LE(pacer.reserve(1000), now + std::chrono::milliseconds(5)) << "within the burst";
+  EXPECT_LE(pacer.reserve(1000), now + std::chrono::milliseconds(5)) << "within the burst";
+  EXPECT_GE(pacer.reserve(1000), now + std::chrono::milliseconds(495)) << "past it: half a second";
+  EXPECT_GE(pacer.reserve(1000), now + std::chrono::milliseconds(995));
+  common::Pacer unpaced(0);
+  const auto granted = unpaced.reserve(1e9);
+  EXPECT_LE(granted, common::Pacer::Clock::now()) << "no rate: never waits";
+}
+
+TEST(Pacer, RunBoundedStartsEachOperationNoSoonerThanItsPacerAllows) {
+  common::Pacer pacer(2000);
+  std::vector<common::Pacer::Clock::time_point> started(5);
+  std::vector<std::size_t> finished;
+  common::run_bounded<int>(
+      started.size(), 8,
+      [&](std::size_t index, std::function<void(int&&)> done) {
+        started[index] = common::Pacer::Clock::now();
+        done(0);
+      },
+      [&](std::size_t index, int&&) { finished.push_back(index); },
+      common::Pacing{&pacer, [](std::size_t) { return 1000.0; }});
+  EXPECT_EQ(finished.size(), started.size());
+  for (std::size_t i = 2; i < started.size(); ++i) {
+    EXPECT_GE(started[i] - started[0], std::chrono::milliseconds(500 * (i - 1) - 5))
+        << "operation " << i << " started before its time";
+  }
+}
+
+}  // namespace

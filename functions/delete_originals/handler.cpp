@@ -134,10 +134,10 @@ struct Tally {
 // One chunk: keys S3 refuses are retried; a key whose ETag no longer matches was overwritten
 // after it was combined and stays; one already gone is done.
 void delete_chunk(const Config& config, common::S3Client& s3, const std::string& bucket,
-                  std::vector<common::ObjectId> doomed, Tally& tally) {
+                  std::vector<common::ObjectId> doomed, Tally& tally, common::Pacer& pacer) {
   for (int round = 1; round <= kDeleteRounds && !doomed.empty(); ++round) {
-    const auto result =
-        s3.delete_objects(bucket, doomed, config.delete_concurrency, config.keys_per_request);
+    const auto result = s3.delete_objects(bucket, doomed, config.delete_concurrency,
+                                          config.keys_per_request, &pacer);
     tally.deleted += static_cast<std::int64_t>(result.deleted.size());
     doomed.clear();
     for (const auto& error : result.errors) {
@@ -166,6 +166,8 @@ Config Config::from_environment() {
   config.delete_concurrency =
       common::number_setting("DELETE_CONCURRENCY", config.delete_concurrency);
   config.keys_per_request = common::number_setting("DELETE_BATCH_KEYS", config.keys_per_request);
+  config.keys_per_second =
+      common::number_setting("DELETE_KEYS_PER_SECOND", config.keys_per_second, 0);
   if (config.keys_per_request > common::kMaxDeleteKeys) {
     throw runtime::ConfigurationError(
         "DELETE_BATCH_KEYS is at most 1000 (S3's DeleteObjects limit)");
@@ -193,6 +195,8 @@ json::value handle(const Config& config, common::S3Client& s3, const json::value
   const std::vector<Source> originals = originals_of(receipt);
   // Chunks of originals between looks at the deadline; at least one per invocation.
   const std::size_t chunk = config.keys_per_request * config.delete_concurrency;
+  // A group's originals share their folder: one prefix's write rate for all of them.
+  common::Pacer pacer(static_cast<double>(config.keys_per_second));
   bool progressed = false;
   while (next < originals.size()) {
     if (progressed && deadline.reached()) {
@@ -204,7 +208,7 @@ json::value handle(const Config& config, common::S3Client& s3, const json::value
     const std::vector<Source> slice(
         originals.begin() + static_cast<std::ptrdiff_t>(next),
         originals.begin() + static_cast<std::ptrdiff_t>(std::min(originals.size(), next + chunk)));
-    delete_chunk(config, s3, bucket, doomed_of(slice), tally);
+    delete_chunk(config, s3, bucket, doomed_of(slice), tally, pacer);
     next += slice.size();
     progressed = true;
   }

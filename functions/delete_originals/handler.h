@@ -16,7 +16,9 @@
 // DeleteObjects takes 1,000 keys a request with several requests in flight; keys S3 refuses are
 // retried twice more, then reported (they stay in place: nothing is lost by leaving them).
 //
-// Environment: DELETE_CONCURRENCY (8), DELETE_BATCH_KEYS (1000: keys per DeleteObjects request);
+// Environment: DELETE_CONCURRENCY (8), DELETE_BATCH_KEYS (1000: keys per DeleteObjects request),
+// DELETE_KEYS_PER_SECOND (3500, S3's write rate per prefix: the deletes keep to it rather than be
+// answered 503 SlowDown and back off; 0 sends as fast as the concurrency allows);
 // DEADLINE_MARGIN_MS and MAX_INVOCATION_MS as for every function (common/deadline.h).
 #include "common/deadline.h"
 #include "common/s3.h"
@@ -27,6 +29,7 @@ namespace functions::delete_originals {
 struct Config {
   std::size_t delete_concurrency = 8;
   std::size_t keys_per_request = common::kMaxDeleteKeys;
+  std::size_t keys_per_second = static_cast<std::size_t>(common::kPrefixWritesPerSecond);
   static Config from_environment();
 };
 
