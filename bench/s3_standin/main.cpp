@@ -13,7 +13,9 @@
 // Prints "s3-standin listening http://127.0.0.1:PORT" and its model, then serves path-style S3
 // (bench/s3_standin/store.h) until SIGTERM or SIGINT. GET /_standin/stats answers the requests
 // by operation, the bytes each way and the 503s it gave, as JSON; POST /_standin/model changes the
-// model (a driver seeds at full speed, then measures). It checks no signature.
+// model (a driver seeds at full speed, then measures); POST /_standin/seed?bucket=B&size=N puts
+// each key of its body (one a line) holding N bytes, for buckets of millions of keys. It checks
+// no signature.
 #include <boost/asio.hpp>
 #include <boost/beast.hpp>
 #include <boost/json/parse.hpp>
@@ -265,6 +267,9 @@ class Session : public std::enable_shared_from_this<Session> {
         shared_.models.set(changes.get_object());
         response.body = shared_.models.get().describe(shared_.threads);
       }
+    } else if (message.target().starts_with("/_standin/seed?") &&
+               message.method() == http::verb::post) {
+      response = seed(message);
     } else {
       const Request request = to_request(message);
       const Classified what = classify(request);
@@ -275,6 +280,27 @@ class Session : public std::enable_shared_from_this<Session> {
       shared_.stats.count(operation, request.body.size(), response.body.size(), !allowed);
     }
     send(std::move(response), model, keep_alive, message.body().size(), operation == "Stats");
+  }
+
+  // POST /_standin/seed?bucket=NAME&size=BYTES with one key a line: each key put holding BYTES.
+  Response seed(const http::request<http::string_body>& message) {
+    const Request target = to_request(message);  // the query, decoded
+    const std::string bucket = target.query.contains("bucket") ? target.query.at("bucket") : "";
+    const std::string size = target.query.contains("size") ? target.query.at("size") : "0";
+    if (bucket.empty() || size.find_first_not_of("0123456789") != std::string::npos)
+      return error(400, "InvalidRequest", "seed?bucket=NAME&size=BYTES");
+    std::vector<std::string> keys;
+    std::string_view body = message.body();
+    for (std::size_t start = 0; start < body.size();) {
+      std::size_t end = body.find('\n', start);
+      if (end == std::string_view::npos) end = body.size();
+      if (end > start) keys.emplace_back(body.substr(start, end - start));
+      start = end + 1;
+    }
+    shared_.store.seed(bucket, keys, std::stoull(size));
+    Response response;
+    response.body = std::to_string(keys.size()) + " keys\n";
+    return response;
   }
 
   double delay_seconds(const Model& model, std::size_t bytes) {

@@ -208,6 +208,20 @@ const Store::Version* Store::find(const Bucket& bucket, const std::string& key,
   return nullptr;
 }
 
+void Store::seed(const std::string& bucket_name, const std::vector<std::string>& keys,
+                 std::uint64_t size) {
+  const auto bytes = std::make_shared<const std::string>(size, 'x');
+  const std::string etag = etag_of(*bytes);
+  std::lock_guard lock(mutex_);
+  Bucket& bucket = buckets_[bucket_name];
+  for (const auto& key : keys) {
+    Version version;
+    version.bytes = bytes;
+    version.etag = etag;
+    put_version(bucket, key, std::move(version));
+  }
+}
+
 Store::Version& Store::put_version(Bucket& bucket, const std::string& key, Version version) {
   auto& versions = bucket.keys[key];
   version.id = bucket.versioned ? new_id() : "null";

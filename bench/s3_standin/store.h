@@ -47,6 +47,9 @@ Classified classify(const Request& request);
 class Store {
  public:
   Response handle(const Request& request);
+  // Puts `keys` into `bucket` (created if need be), each holding the same `size` bytes: how a
+  // benchmark fills a bucket of a million keys without a million PUTs.
+  void seed(const std::string& bucket, const std::vector<std::string>& keys, std::uint64_t size);
 
  private:
   struct Version {
