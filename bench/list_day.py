@@ -107,7 +107,7 @@ def main():
         started = time.monotonic()
         seed(endpoint, keys)
         print(f"seeded {len(keys)} keys in {time.monotonic() - started:.0f} s", file=sys.stderr)
-        model = combine_delete.set_model(endpoint, latency_ms=args.latency_ms, p99_ms=args.p99_ms,
+        model = combine_delete.set_model(endpoint, latency_ms=args.latency_ms, p99_ms=max(args.p99_ms, args.latency_ms),
                                          read_rate=5500, write_rate=3500)
         date = f"{day[0]}-{day[1]:02d}-{day[2]:02d}"
         environment = {"AWS_ENDPOINT_URL": endpoint, "AWS_ACCESS_KEY_ID": "testing",

@@ -441,12 +441,17 @@ void S3Client::get_object_to(const std::string& bucket, const std::string& key,
   single.send(std::move(request));
 }
 
-WriteResult S3Client::put_object(const std::string& bucket, const std::string& key,
-                                 std::string body, const PutOptions& options) {
+AwsRequest S3Client::put_object_request(const std::string& bucket, const std::string& key,
+                                        std::string body, const PutOptions& options) const {
   AwsRequest request = object_request("PutObject", "PUT", bucket, key);
   add_put_headers(request, options);
   request.body = std::move(body);
-  return write_result(client_.send(std::move(request)));
+  return request;
+}
+
+WriteResult S3Client::put_object(const std::string& bucket, const std::string& key,
+                                 std::string body, const PutOptions& options) {
+  return write_result(client_.send(put_object_request(bucket, key, std::move(body), options)));
 }
 
 WriteResult S3Client::put_object(const std::string& bucket, const std::string& key,

@@ -254,6 +254,8 @@ class S3Client {
                                 const GetOptions& options) const;
   AwsRequest head_object_request(const std::string& bucket, const std::string& key,
                                  const std::string& version_id = "") const;
+  AwsRequest put_object_request(const std::string& bucket, const std::string& key, std::string body,
+                                const PutOptions& options = {}) const;
   static HeadResult head_result(const AwsResponse& response);
   AwsRequest delete_objects_request(const std::string& bucket,
                                     const std::vector<ObjectId>& objects) const;

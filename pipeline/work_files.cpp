@@ -88,17 +88,46 @@ json::array read_json_array(common::S3Client& s3, const FileRef& file) {
   return std::move(value.as_array());
 }
 
-FileRef write_jsonl(common::S3Client& s3, const std::string& bucket, const std::string& key,
-                    const std::vector<json::object>& items, std::int64_t bytes) {
+namespace {
+
+std::string jsonl_body(const std::vector<json::object>& items) {
   std::string body;
   for (const auto& item : items) {
     body += json::serialize(item);
     body.push_back('\n');
   }
+  return body;
+}
+
+common::PutOptions jsonl_options() {
   common::PutOptions options;
   options.content_type = "application/x-ndjson";
-  s3.put_object(bucket, key, std::move(body), options);
+  return options;
+}
+
+}  // namespace
+
+FileRef write_jsonl(common::S3Client& s3, const std::string& bucket, const std::string& key,
+                    const std::vector<json::object>& items, std::int64_t bytes) {
+  s3.put_object(bucket, key, jsonl_body(items), jsonl_options());
   return FileRef{bucket, key, static_cast<std::int64_t>(items.size()), bytes};
+}
+
+std::vector<FileRef> write_jsonl_files(common::S3Client& s3, const std::string& bucket,
+                                       std::vector<JsonlFile> files, std::size_t concurrency) {
+  std::vector<common::AwsRequest> requests;
+  std::vector<FileRef> written;
+  for (auto& file : files) {
+    requests.push_back(
+        s3.put_object_request(bucket, file.key, jsonl_body(file.items), jsonl_options()));
+    written.push_back(
+        FileRef{bucket, file.key, static_cast<std::int64_t>(file.items.size()), file.bytes});
+    file.items.clear();
+  }
+  for (auto& outcome : s3.client().send_all(std::move(requests), concurrency)) {
+    if (!outcome.ok()) std::rethrow_exception(outcome.error);
+  }
+  return written;
 }
 
 std::vector<json::object> read_jsonl(common::S3Client& s3, const FileRef& file) {

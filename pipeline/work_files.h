@@ -53,4 +53,14 @@ FileRef write_jsonl(common::S3Client& s3, const std::string& bucket, const std::
                     const std::vector<boost::json::object>& items, std::int64_t bytes);
 std::vector<boost::json::object> read_jsonl(common::S3Client& s3, const FileRef& file);
 
+// Many JSONL files at once, at most `concurrency` PUTs in flight: {key, lines, bytes} each; their
+// references in the same order. The first failure is thrown once every PUT has answered.
+struct JsonlFile {
+  std::string key;
+  std::vector<boost::json::object> items;
+  std::int64_t bytes = 0;
+};
+std::vector<FileRef> write_jsonl_files(common::S3Client& s3, const std::string& bucket,
+                                       std::vector<JsonlFile> files, std::size_t concurrency);
+
 }  // namespace pipeline

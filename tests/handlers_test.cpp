@@ -12,6 +12,7 @@
 #include "functions/delete_originals/handler.h"
 #include "functions/determine_operation_type/handler.h"
 #include "pipeline/continuation.h"
+#include "pipeline/plan_files.h"
 #include "pipeline/records.h"
 #include "tests/aws_test_support.h"
 
@@ -79,7 +80,8 @@ TEST_F(Handlers, AGroupGoesFromFileListToPlanToReceiptToDeletionInProcess) {
       functions::determine_operation_type::handle(planning, s3_, json::value_from(group));
   const auto plan = read_back<Plan>(planned.at("plan"));
   ASSERT_EQ(plan.outputs.size(), 1u);
-  EXPECT_EQ(plan.outputs[0].sources.size(), 5u) << "sizes and etags asked of S3";
+  EXPECT_EQ(pipeline::planned_sources(s3_, plan.outputs[0]).size(), 5u)
+      << "sizes and etags asked of S3";
 
   functions::combine_log_files::Config combining;
   combining.work_bucket = work_;

@@ -106,6 +106,14 @@ std::string query_value(const Request& request, const std::string& name) {
   return it == request.query.end() ? "" : it->second;
 }
 
+// The first string after every string that starts with `prefix` (none: the empty string, as the
+// end of the keys).
+std::string past_prefix(std::string prefix) {
+  while (!prefix.empty() && static_cast<unsigned char>(prefix.back()) == 0xff) prefix.pop_back();
+  if (!prefix.empty()) prefix.back() = static_cast<char>(prefix.back() + 1);
+  return prefix;
+}
+
 }  // namespace
 
 std::string Request::header(const std::string& name) const {
@@ -476,12 +484,11 @@ Response Store::list_objects(const Request& request, const Bucket& bucket) const
   std::set<std::string> common_prefixes;
   int count = 0;
   bool truncated = false;
-  for (auto it = bucket.keys.upper_bound(after); it != bucket.keys.end(); ++it) {
+  // Straight to the prefix: a bucket of a million keys is not walked for each listing.
+  for (auto it = after < prefix ? bucket.keys.lower_bound(prefix) : bucket.keys.upper_bound(after);
+       it != bucket.keys.end(); ++it) {
     const auto& [key, versions] = *it;
-    if (!key.starts_with(prefix)) {
-      if (key > prefix) break;
-      continue;
-    }
+    if (!key.starts_with(prefix)) break;
     if (versions.empty() || versions.back().delete_marker) continue;
     if (count == limit) {
       truncated = true;
@@ -493,7 +500,8 @@ Response Store::list_objects(const Request& request, const Bucket& bucket) const
       const std::string folder = key.substr(0, cut + delimiter.size());
       common_prefixes.insert(folder);
       ++count;
-      while (std::next(it) != bucket.keys.end() && std::next(it)->first.starts_with(folder)) ++it;
+      const std::string past = past_prefix(folder);
+      it = std::prev(past.empty() ? bucket.keys.end() : bucket.keys.lower_bound(past));
       last = it->first;
       continue;
     }

@@ -242,11 +242,12 @@ bool wanted(const Config& config, const Unit& unit, const common::S3Object& obje
   return true;
 }
 
-// Filters a unit's objects, splits them into groups and writes each group's file list.
-std::vector<Group> write_groups(const Config& config, common::S3Client& s3, const Unit& unit,
-                                std::vector<common::S3Object>& objects, const Date& date,
-                                const std::string& run_id, Totals& totals) {
-  std::map<std::string, std::pair<Group, std::vector<json::object>>> by_group;
+// Filters a unit's objects and splits them into groups, each with its file list's lines (the
+// bytes counted in the group's reference).
+using ListedGroups = std::map<std::string, std::pair<Group, std::vector<json::object>>>;
+ListedGroups groups_of(const Config& config, const Unit& unit,
+                       std::vector<common::S3Object>& objects, const Date& date, Totals& totals) {
+  ListedGroups by_group;
   // S3 lists each key's versions newest first: each key's versions go oldest first, so a key's
   // contents follow one another in the output as they were written.
   std::reverse(objects.begin(), objects.end());
@@ -265,14 +266,31 @@ std::vector<Group> write_groups(const Config& config, common::S3Client& s3, cons
                                                          object.last_modified, object.version_id})
                         .as_object());
   }
+  return by_group;
+}
+
+// The groups of a round of units, their file lists written side by side (a day has thousands of
+// groups: one PUT after another would take longer than all the listing).
+std::vector<Group> write_groups(const Config& config, common::S3Client& s3,
+                                const std::vector<Unit>& units,
+                                std::vector<std::vector<common::S3Object>>& listings,
+                                const Date& date, const std::string& run_id, Totals& totals) {
   std::vector<Group> groups;
-  for (auto& [group_id, listed] : by_group) {
-    auto& [group, lines] = listed;
-    const std::string key = pipeline::group_file_key(run_id, "files", group_id, "jsonl");
-    group.files = pipeline::write_jsonl(s3, config.work_bucket, key, lines, group.files.bytes);
-    totals.files += group.files.count;
-    totals.bytes += group.files.bytes;
-    groups.push_back(std::move(group));
+  std::vector<pipeline::JsonlFile> files;
+  for (std::size_t i = 0; i < units.size(); ++i) {
+    for (auto& [group_id, listed] : groups_of(config, units[i], listings[i], date, totals)) {
+      auto& [group, lines] = listed;
+      files.push_back({pipeline::group_file_key(run_id, "files", group_id, "jsonl"),
+                       std::move(lines), group.files.bytes});
+      groups.push_back(std::move(group));
+    }
+  }
+  const auto written = pipeline::write_jsonl_files(s3, config.work_bucket, std::move(files),
+                                                   config.list_concurrency);
+  for (std::size_t i = 0; i < groups.size(); ++i) {
+    groups[i].files = written[i];
+    totals.files += written[i].count;
+    totals.bytes += written[i].bytes;
   }
   return groups;
 }
@@ -499,8 +517,9 @@ json::value handle(const Config& config, common::S3Client& s3, const json::value
   Listing listing =
       resumed ? resume_listing(s3, *resumed) : start_listing(config, s3, input, date, run_id);
 
-  // Units listed between two looks at the deadline: enough to keep every connection busy.
-  const std::size_t units_per_round = 2 * config.list_concurrency;
+  // Units listed between two looks at the deadline: enough to keep every connection busy past
+  // the slowest request of each wave (a round waits for its last listing and its last file list).
+  const std::size_t units_per_round = 8 * config.list_concurrency;
   bool progressed = false;
   while (listing.next < listing.units.size()) {
     // At least one round per invocation, or a late start would hand back the same continuation
@@ -510,11 +529,8 @@ json::value handle(const Config& config, common::S3Client& s3, const json::value
     std::vector<Unit> round(listing.units.begin() + static_cast<std::ptrdiff_t>(listing.next),
                             listing.units.begin() + static_cast<std::ptrdiff_t>(end));
     auto listings = list_units(config, s3, round);
-    for (std::size_t i = 0; i < round.size(); ++i) {
-      for (auto& group :
-           write_groups(config, s3, round[i], listings[i], date, run_id, listing.totals))
-        listing.groups.push_back(std::move(group));
-    }
+    for (auto& group : write_groups(config, s3, round, listings, date, run_id, listing.totals))
+      listing.groups.push_back(std::move(group));
     listing.next = end;
     progressed = true;
   }
