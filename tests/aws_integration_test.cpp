@@ -177,6 +177,21 @@ TEST_F(S3Test, VersionedBucketListsVersionsAndDeleteMarkers) {
   }
   EXPECT_EQ(markers, 1);
   EXPECT_EQ(log_versions, 3);
+  // With a delimiter, everything below a folder is one common prefix; loose keys are listed.
+  s3_.put_object(bucket_, "dir/a.json", "a");
+  s3_.put_object(bucket_, "dir/sub/b.json", "b");
+  common::VersionListOptions root;
+  root.delimiter = "/";
+  root.max_keys = 1;
+  std::set<std::string> loose;
+  std::vector<std::string> folders;
+  s3_.for_each_version_page(bucket_, root, [&](common::VersionPage& page) {
+    for (const auto& version : page.versions) loose.insert(version.key);
+    for (const auto& folder : page.common_prefixes) folders.push_back(folder);
+    return true;
+  });
+  EXPECT_EQ(folders, std::vector<std::string>{"dir/"});
+  EXPECT_EQ(loose, (std::set<std::string>{"log.json", "other.json"}));
   // Copies read exactly the version named, not the current one.
   s3_.copy_object({bucket_, "log.json", version_ids[1], std::nullopt, ""}, bucket_,
                   "copy-of-v1.json");

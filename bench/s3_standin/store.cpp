@@ -527,6 +527,7 @@ Response Store::list_objects(const Request& request, const Bucket& bucket) const
 
 Response Store::list_versions(const Request& request, const Bucket& bucket) const {
   const std::string prefix = query_value(request, "prefix");
+  const std::string delimiter = query_value(request, "delimiter");
   const bool encode = query_value(request, "encoding-type") == "url";
   const std::string key_marker = query_value(request, "key-marker");
   const std::string version_marker = query_value(request, "version-id-marker");
@@ -535,6 +536,7 @@ Response Store::list_versions(const Request& request, const Bucket& bucket) cons
   int count = 0;
   bool truncated = false;
   std::string next_key, next_version;
+  std::set<std::string> common_prefixes;
   auto it =
       key_marker.empty() ? bucket.keys.lower_bound(prefix) : bucket.keys.lower_bound(key_marker);
   for (; it != bucket.keys.end() && !truncated; ++it) {
@@ -545,6 +547,22 @@ Response Store::list_versions(const Request& request, const Bucket& bucket) cons
     }
     // Newest first, past the markers: a key marker alone means after that key.
     if (key == key_marker && version_marker.empty()) continue;
+    const auto cut = delimiter.empty() ? std::string::npos : key.find(delimiter, prefix.size());
+    if (cut != std::string::npos) {
+      // A folder is one entry; a page ending with it goes on after its last key.
+      if (count == limit) {
+        truncated = true;
+        break;
+      }
+      const std::string folder = key.substr(0, cut + delimiter.size());
+      common_prefixes.insert(folder);
+      ++count;
+      const std::string past = past_prefix(folder);
+      it = std::prev(past.empty() ? bucket.keys.end() : bucket.keys.lower_bound(past));
+      next_key = it->first;
+      next_version.clear();
+      continue;
+    }
     bool past_marker = key != key_marker;
     for (auto v = versions.rbegin(); v != versions.rend(); ++v) {
       if (!past_marker) {
@@ -569,6 +587,9 @@ Response Store::list_versions(const Request& request, const Bucket& bucket) cons
       ++count;
     }
   }
+  for (const auto& folder : common_prefixes)
+    body += "<CommonPrefixes>" + element("Prefix", key_for_listing(folder, encode)) +
+            "</CommonPrefixes>";
   std::string head = "<ListVersionsResult>" + element("Name", request.bucket) +
                      element("Prefix", prefix) + element("MaxKeys", std::to_string(limit)) +
                      element("IsTruncated", truncated ? "true" : "false");
