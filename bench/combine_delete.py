@@ -130,6 +130,7 @@ def main():
                         help="S3's median first-byte latency (moto: added to every request by the proxy)")
     parser.add_argument("--p99-ms", type=float, default=60, help="the stand-in's p99 first-byte latency")
     parser.add_argument("--backend", choices=("standin", "moto"), default="standin")
+    parser.add_argument("--report", help="also write the figures as JSON to this file (bench/cost.py reads it)")
     parser.add_argument("--env", action="append", default=[], metavar="NAME=VALUE",
                         help="more environment for the functions (a setting to compare)")
     args = parser.parse_args()
@@ -178,7 +179,11 @@ def main():
                 environment = dict(common, HTTP_MAX_CONNECTIONS_PER_HOST=str(connections),
                                    DOWNLOAD_CONCURRENCY=str(connections), DELETE_CONCURRENCY=str(connections),
                                    LIST_CONCURRENCY=str(connections), HEAD_CONCURRENCY=str(connections))
-                plan, _, _, _ = invoke("DetermineOperationType", group, environment, scratch)
+                before = stats(args.backend, proxy)
+                plan, wall, cpu, rss = invoke("DetermineOperationType", group, environment, scratch)
+                results.append({"run": run, "phase": "plan", "wall": wall, "cpu": cpu, "rss": rss,
+                                "operations": difference(stats(args.backend, proxy), before),
+                                "connections": connections, "files": len(files)})
                 plan["run_id"] = f"bench-{run}"
 
                 for phase, function in (("combine", "CombineLogFiles"), ("delete", "DeleteOriginals")):
@@ -216,6 +221,10 @@ def main():
             except subprocess.TimeoutExpired:
                 process.kill()
 
+    if args.report:
+        with open(args.report, "w") as out:
+            json.dump({"benchmark": "combine_delete", "objects": args.objects, "latency_ms": args.latency_ms,
+                       "model": model, "results": results}, out, indent=1)
     baseline = {r["phase"]: r["wall"] for r in results if r["run"] == "one"}
     where = (f"s3-standin ({model})" if args.backend == "standin"
              else f"moto, {args.latency_ms} ms added to every request")

@@ -92,6 +92,7 @@ def main():
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--latency-ms", type=float, default=20)
     parser.add_argument("--p99-ms", type=float, default=60)
+    parser.add_argument("--report", help="also write the figures as JSON to this file (bench/cost.py reads it)")
     args = parser.parse_args()
 
     keys, day = layout(args.keys, args.accounts, min(args.regions, len(REGIONS)), args.days)
@@ -123,6 +124,7 @@ def main():
                                    "operations": combine_delete.difference(combine_delete.stats("standin", endpoint),
                                                                            before),
                                    "extra": f"{cpu:.2f} CPU-s, {rss} MiB peak RSS, {response['group_count']} groups"}
+            groups = response["group_count"]
         before = combine_delete.stats("standin", endpoint)
         started = time.monotonic()
         found = scan(endpoint, day)
@@ -146,6 +148,10 @@ def main():
         operations = ", ".join(f"{op} {t['count']}" for op, t in sorted(r["operations"].items()))
         print(f"{name:>16} {r['wall']:8.2f} {count:9d} {floor:8.2f} {floor / r['wall']:10.0%} {r['found']:9d}  "
               f"{operations}{f', {slow} answered 503 SlowDown' if slow else ''}; {r['extra']}")
+    if args.report:
+        with open(args.report, "w") as out:
+            json.dump({"benchmark": "list_day", "keys": len(keys), "date": date, "model": model,
+                       "groups": groups, "results": results}, out, indent=1)
     ratio = results["sequential scan"]["wall"] / results["GetFiles"]["wall"]
     print(f"\nGetFiles / sequential scan: {ratio:.1f}x faster, "
           f"{sum(t['count'] for t in results['GetFiles']['operations'].values())} requests against "

@@ -1,0 +1,193 @@
+#!/usr/bin/env python3
+"""Dollars per million files, from measured figures and list prices (one table below, dated).
+
+    bench/combine_delete.py --objects 10000 --runs 64 --report large.json
+    bench/combine_delete.py --objects 300 --runs 64 --report small.json
+    bench/list_day.py --report list.json
+    bench/cost.py --combine large.json --small small.json --list list.json [--files-per-group 288]
+
+The daily pipeline, per group (one account, log type and region a day, or one folder): the
+DetermineOperationType, CombineLogFiles and DeleteOriginals invocations as the benchmarks measured
+them (each phase's seconds and S3 requests fitted as fixed + per file through the small and the
+large run), at the memory template.yaml gives each function (arm64); the seven state transitions
+of the group's child execution; GetFiles and the parent execution's transitions as
+bench/list_day.py measured a day, shared among that day's groups. Prints the breakdown and the
+total at --files-per-group (CloudTrail delivers a file every five minutes per account and region:
+288 a day) and at other group sizes, next to the design this project replaced ($270 a month for
+240,000 files, 81 % of it the Glue job).
+
+The batch pipeline (process_manifest) is not measured here (bench/batching.py runs on moto): its
+figures are what its state machine does per file, labelled as an estimate. Storage is left out:
+it is the same whatever combines the files. The benchmarks run on this machine's cores; on Lambda
+a function gets CPU in proportion to its memory, so CPU-bound phases of small functions take
+longer. DeleteObjects is priced as a POST, though S3 may count it among the free DELETEs."""
+import argparse
+import json
+import os
+import re
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+# us-east-1 list prices, as AWS's pricing pages give them (checked 2026-11-26). Dollars.
+PRICES_DATE = "2026-11-26"
+PRICES = {
+    "lambda_arm64_gb_second": 0.0000133334,
+    "lambda_request": 0.20 / 1e6,
+    "s3_standard_put_list": 0.005 / 1000,  # PUT, COPY, POST, LIST
+    "s3_standard_get": 0.0004 / 1000,  # GET, HEAD and the rest
+    "s3_ia_put": 0.01 / 1000,  # writes of STANDARD_IA objects (the outputs)
+    "s3_ia_get": 0.001 / 1000,
+    "s3_ia_retrieval_gb": 0.01,
+    "sfn_standard_transition": 0.025 / 1000,
+    "dynamodb_write_unit": 0.625 / 1e6,  # on demand
+    "sqs_request": 0.40 / 1e6,
+}
+ORIGINAL_PER_MONTH, ORIGINAL_FILES_PER_MONTH = 270.0, 240000
+GROUP_TRANSITIONS = 7  # DetermineOperationType, a Choice, CombineLogFiles, a Choice, DeleteOriginals, a Choice, Succeed
+RUN_TRANSITIONS = 8  # the day, GetFiles, two Choices, the Map, CrawlerTrigger and the ends
+# Operations on the destination (STANDARD_IA) and what kind of request each is.
+OUTPUT_WRITES = {"CreateMultipartUpload", "UploadPart", "UploadPartCopy", "CompleteMultipartUpload"}
+WRITES = {"PutObject", "CopyObject", "ListObjectsV2", "ListObjectVersions", "ListMultipartUploads", "ListParts",
+          "DeleteObjects", "AbortMultipartUpload"} | OUTPUT_WRITES
+FUNCTIONS = {"plan": "DetermineOperationTypeFunction", "combine": "CombineLogFilesFunction",
+             "delete": "DeleteOriginalsFunction", "list": "GetFilesFunction"}
+
+
+def memory_mb():
+    """Each function's MemorySize in template.yaml (the Globals' when it names none)."""
+    sizes, function, default = {}, None, 128
+    with open(os.path.join(ROOT, "template.yaml")) as template:
+        for line in template:
+            if re.match(r"^  [A-Za-z]+Function:\s*$", line):
+                function = line.strip().rstrip(":")
+            match = re.match(r"^\s+MemorySize:\s*(\d+)", line)
+            if match:
+                if function is None:
+                    default = int(match.group(1))
+                else:
+                    sizes[function] = int(match.group(1))
+    return {phase: sizes.get(name, default) for phase, name in FUNCTIONS.items()}
+
+
+def phases(report):
+    """{phase: (files, wall s, {operation: {count, bytes_received, ...}})} of the 64-connection run."""
+    chosen = {}
+    for result in report["results"]:
+        if result["run"] != "one":
+            chosen[result["phase"]] = (result["files"], result["wall"], result["operations"])
+    return chosen
+
+
+def fit(small, large, value):
+    """fixed + per file, through the two runs (per file only, with one)."""
+    (n1, v1), (n2, v2) = (small[0], value(small)), (large[0], value(large))
+    if small is large or n1 == n2:
+        return 0.0, v2 / n2
+    per_file = (v2 - v1) / (n2 - n1)
+    return max(0.0, v1 - per_file * n1), per_file
+
+
+def request_cost(operation, count, phase):
+    if operation in OUTPUT_WRITES:
+        return count * PRICES["s3_ia_put"]
+    if operation in WRITES:
+        return count * PRICES["s3_standard_put_list"]
+    if phase == "delete" and operation == "GetObject":  # reading the outputs back
+        return count * PRICES["s3_ia_get"]
+    return count * PRICES["s3_standard_get"]
+
+
+def daily(combine, small, listing, files_per_group, memory):
+    """Dollars per million files, by item."""
+    groups = 1e6 / files_per_group
+    items = {}
+    for phase in ("plan", "combine", "delete"):
+        a, b = combine[phase], small[phase]
+        fixed, per_file = fit(b, a, lambda p: p[1])
+        seconds = groups * fixed + 1e6 * per_file
+        items[f"Lambda {phase} (GB-s)"] = seconds * memory[phase] / 1024 * PRICES["lambda_arm64_gb_second"]
+        items[f"Lambda {phase} (invocations)"] = groups * PRICES["lambda_request"]
+        operations = set(a[2]) | set(b[2])
+        cost = 0.0
+        for operation in operations:
+            count = lambda p, op=operation: p[2].get(op, {}).get("count", 0)
+            fixed, per_file = fit(b, a, count)
+            cost += request_cost(operation, groups * fixed + 1e6 * per_file, phase)
+        items[f"S3 requests {phase}"] = cost
+    # The stand-in counts what it sent: the outputs read back before deleting.
+    read_back = combine["delete"][2].get("GetObject", {}).get("bytes_sent", 0)
+    items["S3 IA retrieval (read-back)"] = (read_back / 2**30 * 1e6 / combine["delete"][0]
+                                            * PRICES["s3_ia_retrieval_gb"])
+    # GetFiles' work is per group (a day folder or two listed, a file list written): the measured
+    # day's cost per group, for as many groups as a million files make.
+    list_groups, list_wall, list_operations = listing
+    per_group = groups / list_groups
+    items["Lambda list (GB-s)"] = (list_wall * memory["list"] / 1024 * PRICES["lambda_arm64_gb_second"]
+                                   * per_group)
+    items["S3 requests list"] = sum(request_cost(op, t["count"], "list")
+                                    for op, t in list_operations.items()) * per_group
+    items["Step Functions transitions"] = ((GROUP_TRANSITIONS + RUN_TRANSITIONS / list_groups) * groups
+                                           * PRICES["sfn_standard_transition"])
+    return items
+
+
+def batch_estimate(files_per_manifest):
+    """process_manifest as its state machine runs it, per million files (not measured here)."""
+    manifests = 1e6 / files_per_manifest
+    return {
+        "Step Functions: a child execution per file to mark it completed": 1e6 * PRICES["sfn_standard_transition"],
+        "Step Functions: the manifest's own states": manifests * 12 * PRICES["sfn_standard_transition"],
+        "DynamoDB: the notification recorded, claimed, completed (3 writes a file)":
+            3e6 * PRICES["dynamodb_write_unit"],
+        "SQS: received and deleted in batches of 10": 2e5 * PRICES["sqs_request"],
+    }
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--combine", required=True, help="combine_delete.py --report of a large group")
+    parser.add_argument("--small", help="combine_delete.py --report of a small group (an invocation's fixed cost)")
+    parser.add_argument("--list", required=True, help="list_day.py --report")
+    parser.add_argument("--files-per-group", type=float, default=288)
+    parser.add_argument("--files-per-manifest", type=float, default=1000)
+    args = parser.parse_args()
+    with open(args.combine) as f:
+        combine = phases(json.load(f))
+    small = combine
+    if args.small:
+        with open(args.small) as f:
+            small = phases(json.load(f))
+    with open(args.list) as f:
+        report = json.load(f)
+    getfiles = report["results"]["GetFiles"]
+    listing = (report["groups"], getfiles["wall"], getfiles["operations"])
+    memory = memory_mb()
+
+    original = ORIGINAL_PER_MONTH / ORIGINAL_FILES_PER_MONTH * 1e6
+    print(f"Prices: us-east-1 list prices of {PRICES_DATE}; Lambda on arm64 at template.yaml's memory "
+          f"({', '.join(f'{p} {m} MB' for p, m in memory.items())})")
+    print(f"Measured: {args.combine} ({combine['combine'][0]} files)"
+          + (f", {args.small} ({small['combine'][0]} files)" if args.small else "")
+          + f", {args.list} ({getfiles['found']} files of a day in {listing[0]} groups)\n")
+    items = daily(combine, small, listing, args.files_per_group, memory)
+    total = sum(items.values())
+    print(f"Daily pipeline, {args.files_per_group:g} files per group: dollars per million files")
+    for name, dollars in sorted(items.items(), key=lambda item: -item[1]):
+        print(f"  {name:<34} {dollars:9.4f}  {dollars / total:6.1%}")
+    print(f"  {'total':<34} {total:9.4f}  (goal: at most 5)")
+    print(f"  the design it replaced: {original:.2f} per million files ({ORIGINAL_PER_MONTH:.0f} dollars a month "
+          f"for {ORIGINAL_FILES_PER_MONTH:,} files): {original / total:.0f}x ours\n")
+    print("By files per group (transitions and invocations are per group):")
+    for n in (13, 50, 100, 288, 1000, 10000):
+        print(f"  {n:>6} files per group: {sum(daily(combine, small, listing, n, memory).values()):9.4f} "
+              "dollars per million files")
+    batch = batch_estimate(args.files_per_manifest)
+    print(f"\nBatch pipeline (process_manifest), {args.files_per_manifest:g} files per manifest: an ESTIMATE from "
+          "its state machine, not a measurement; plus the daily pipeline's Lambda and S3 per file")
+    for name, dollars in batch.items():
+        print(f"  {name:<72} {dollars:9.4f}")
+    print(f"  {'total beyond the Lambda and S3 costs':<72} {sum(batch.values()):9.4f}")
+
+
+if __name__ == "__main__":
+    main()
