@@ -324,7 +324,7 @@ TEST_F(DailyAggregation, InvocationsCutShortByTheDeadlineGiveTheOneShotResult) {
   const auto one_shot = run_day_and_check("e2e-one-shot");
   ASSERT_FALSE(one_shot.empty());
   start_stack(
-      "--env MAX_INVOCATION_MS=0 --env LIST_CONCURRENCY=2 --env DELETE_BATCH_KEYS=4"
+      "--env MAX_INVOCATION_MS=0 --env LIST_CONCURRENCY=1 --env DELETE_BATCH_KEYS=4"
       " --env DELETE_CONCURRENCY=1");
   const auto sliced = run_day_and_check("e2e-sliced");
   EXPECT_TRUE(sliced == one_shot) << "same keys, same content";
