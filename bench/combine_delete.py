@@ -179,8 +179,12 @@ def main():
                 environment = dict(common, HTTP_MAX_CONNECTIONS_PER_HOST=str(connections),
                                    DOWNLOAD_CONCURRENCY=str(connections), DELETE_CONCURRENCY=str(connections),
                                    LIST_CONCURRENCY=str(connections), HEAD_CONCURRENCY=str(connections))
+                if args.backend == "standin":
+                    model = set_model(endpoint, **measured)
                 before = stats(args.backend, proxy)
                 plan, wall, cpu, rss = invoke("DetermineOperationType", group, environment, scratch)
+                if args.backend == "standin":
+                    set_model(endpoint, **unmeasured)
                 results.append({"run": run, "phase": "plan", "wall": wall, "cpu": cpu, "rss": rss,
                                 "operations": difference(stats(args.backend, proxy), before),
                                 "connections": connections, "files": len(files)})
