@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <chrono>
 #include <ctime>
+#include <optional>
 #include <set>
 #include <sstream>
 
@@ -112,6 +113,23 @@ std::string past_prefix(std::string prefix) {
   while (!prefix.empty() && static_cast<unsigned char>(prefix.back()) == 0xff) prefix.pop_back();
   if (!prefix.empty()) prefix.back() = static_cast<char>(prefix.back() + 1);
   return prefix;
+}
+
+// The folder `key` stands for in a listing below `prefix` with `delimiter` (its name up to and
+// with the first delimiter past the prefix), or nullopt when it is listed as itself.
+std::optional<std::string> folder_of(const std::string& key, const std::string& prefix,
+                                     const std::string& delimiter) {
+  if (delimiter.empty()) return std::nullopt;
+  const auto cut = key.find(delimiter, prefix.size());
+  if (cut == std::string::npos) return std::nullopt;
+  return key.substr(0, cut + delimiter.size());
+}
+
+// The last key in `folder`: a listing goes on after it.
+template <typename Keys>
+typename Keys::const_iterator last_in(const Keys& keys, const std::string& folder) {
+  const std::string past = past_prefix(folder);
+  return std::prev(past.empty() ? keys.end() : keys.lower_bound(past));
 }
 
 }  // namespace
@@ -494,14 +512,11 @@ Response Store::list_objects(const Request& request, const Bucket& bucket) const
       truncated = true;
       break;
     }
-    const auto cut = delimiter.empty() ? std::string::npos : key.find(delimiter, prefix.size());
-    if (cut != std::string::npos) {
+    if (const auto folder = folder_of(key, prefix, delimiter)) {
       // A folder is one entry: the page goes on after its last key.
-      const std::string folder = key.substr(0, cut + delimiter.size());
-      common_prefixes.insert(folder);
+      common_prefixes.insert(*folder);
       ++count;
-      const std::string past = past_prefix(folder);
-      it = std::prev(past.empty() ? bucket.keys.end() : bucket.keys.lower_bound(past));
+      it = last_in(bucket.keys, *folder);
       last = it->first;
       continue;
     }
@@ -547,18 +562,15 @@ Response Store::list_versions(const Request& request, const Bucket& bucket) cons
     }
     // Newest first, past the markers: a key marker alone means after that key.
     if (key == key_marker && version_marker.empty()) continue;
-    const auto cut = delimiter.empty() ? std::string::npos : key.find(delimiter, prefix.size());
-    if (cut != std::string::npos) {
+    if (const auto folder = folder_of(key, prefix, delimiter)) {
       // A folder is one entry; a page ending with it goes on after its last key.
       if (count == limit) {
         truncated = true;
         break;
       }
-      const std::string folder = key.substr(0, cut + delimiter.size());
-      common_prefixes.insert(folder);
+      common_prefixes.insert(*folder);
       ++count;
-      const std::string past = past_prefix(folder);
-      it = std::prev(past.empty() ? bucket.keys.end() : bucket.keys.lower_bound(past));
+      it = last_in(bucket.keys, *folder);
       next_key = it->first;
       next_version.clear();
       continue;
