@@ -121,7 +121,7 @@ Recovered read_from_any(common::S3Client& s3, const std::vector<HeldOriginal>& c
 OutputRecord with_index(common::S3Client& s3, const OutputRecord& output) {
   if (!output.index) return output;
   const FileRef& ledger = *output.index;
-  OutputRecord record;
+  std::optional<OutputRecord> record;
   try {
     record =
         read_record<OutputRecord>(boost::json::parse(s3.get_object(ledger.bucket, ledger.key)));
@@ -129,22 +129,22 @@ OutputRecord with_index(common::S3Client& s3, const OutputRecord& output) {
     throw runtime::VerificationFailed("the index of " + where(output) + " (s3://" + ledger.bucket +
                                       "/" + ledger.key + ") is gone");
   } catch (const boost::system::system_error&) {
-    record.index = ledger;  // not JSON: refused below like any record that does not fit
+    // Not JSON: refused below like any record that does not fit.
   } catch (const runtime::InvalidInput&) {
-    record.index = ledger;
+    // Not an output record.
   }
-  const bool fits = !record.index && record.where.bucket == output.where.bucket &&
-                    record.where.key == output.where.key &&
-                    record.where.size == output.where.size &&
-                    record.where.etag == output.where.etag && record.files() == output.files() &&
-                    record.source_bytes() == output.source_bytes();
+  const bool fits = record && !record->index && record->where.bucket == output.where.bucket &&
+                    record->where.key == output.where.key &&
+                    record->where.size == output.where.size &&
+                    record->where.etag == output.where.etag && record->files() == output.files() &&
+                    record->source_bytes() == output.source_bytes();
   if (!fits) {
     throw runtime::VerificationFailed("s3://" + ledger.bucket + "/" + ledger.key +
                                       " is not the index of " + where(output) +
                                       " its receipt describes");
   }
-  record.version_id = output.version_id;  // known only once the output was completed
-  return record;
+  record->version_id = output.version_id;  // known only once the output was completed
+  return *record;
 }
 
 std::optional<std::string> content_problem(common::S3Client& s3, const OutputRecord& output) {

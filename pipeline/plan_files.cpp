@@ -8,19 +8,22 @@
 namespace pipeline {
 
 FileRef write_plan(common::S3Client& s3, const std::string& bucket, const std::string& key,
-                   Plan plan) {
+                   Plan plan, std::size_t concurrency) {
   std::uint64_t bytes = 0;
+  std::vector<JsonlFile> files;
   for (std::size_t i = 0; i < plan.outputs.size(); ++i) {
     PlannedOutput& output = plan.outputs[i];
-    std::vector<boost::json::object> lines;
-    lines.reserve(output.sources.size());
+    JsonlFile file{planned_sources_key(key, i + 1), {}, static_cast<std::int64_t>(output.bytes)};
+    file.items.reserve(output.sources.size());
     for (const auto& source : output.sources)
-      lines.push_back(boost::json::value_from(source).as_object());
-    output.sources_file = write_jsonl(s3, bucket, planned_sources_key(key, i + 1), lines,
-                                      static_cast<std::int64_t>(output.bytes));
+      file.items.push_back(boost::json::value_from(source).as_object());
+    files.push_back(std::move(file));
     output.sources.clear();
     bytes += output.bytes;
   }
+  // The sources first: a plan never names a file that is not there yet.
+  const auto written = write_jsonl_files(s3, bucket, std::move(files), concurrency);
+  for (std::size_t i = 0; i < plan.outputs.size(); ++i) plan.outputs[i].sources_file = written[i];
   common::PutOptions put;
   put.content_type = "application/json";
   s3.put_object(bucket, key, boost::json::serialize(boost::json::value_from(plan)), put);

@@ -10,10 +10,11 @@
 
 namespace pipeline {
 
-// Writes each output's sources to their file (planned_sources_key) and the plan, naming those
-// files, to `key`; the plan's reference (count: outputs, bytes: the sources').
+// Writes each output's sources to their file (planned_sources_key, at most `concurrency` PUTs
+// in flight), then the plan, naming those files, to `key`; the plan's reference (count: outputs,
+// bytes: the sources'). Planning is deterministic: written again, the files are the same.
 FileRef write_plan(common::S3Client& s3, const std::string& bucket, const std::string& key,
-                   Plan plan);
+                   Plan plan, std::size_t concurrency);
 
 // A planned output's sources: read from their file, or as the plan holds them (a plan written
 // before they were kept apart). InvalidInput when the file does not hold as many as planned.

@@ -743,7 +743,9 @@ json::object with_manifest_plan(const Config& config, common::S3Client& s3, json
       config.destination_prefix, plan.source_bucket, plan.date, manifest_id);
   plan.outputs = pipeline::plan_outputs(std::move(sources), key_base, config.max_output_bytes);
   const std::string key = pipeline::run_file_key(manifest_id, "plan.json");
-  input["plan"] = pipeline::write_plan(s3, config.work_bucket, key, std::move(plan)).to_json();
+  input["plan"] = pipeline::write_plan(s3, config.work_bucket, key, std::move(plan),
+                                       config.download_concurrency)
+                      .to_json();
   input["run_id"] = manifest_id;
   input["group_id"] = manifest_id;
   return input;

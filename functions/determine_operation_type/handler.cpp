@@ -210,8 +210,8 @@ json::value handle(const Config& config, common::S3Client& s3, const json::value
   runtime::log::info("planned", "group", group.group_id, "operation", to_string(plan.operation),
                      "outputs", plan.outputs.size(), "bytes", total);
   result.outputs = plan.outputs.size();
-  result.plan = pipeline::write_plan(s3, config.work_bucket, key, std::move(plan));
-  result.plan->bytes = static_cast<std::int64_t>(total);
+  result.plan =
+      pipeline::write_plan(s3, config.work_bucket, key, std::move(plan), config.head_concurrency);
   return json::value_from(result);
 }
 
