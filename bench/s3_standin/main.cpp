@@ -14,8 +14,8 @@
 // (bench/s3_standin/store.h) until SIGTERM or SIGINT. GET /_standin/stats answers the requests
 // by operation, the bytes each way and the 503s it gave, as JSON; POST /_standin/model changes the
 // model (a driver seeds at full speed, then measures); POST /_standin/seed?bucket=B&size=N puts
-// each key of its body (one a line) holding N bytes, for buckets of millions of keys. It checks
-// no signature.
+// each key of its body (one a line) holding N bytes, for buckets of millions of keys, and
+// ...&from=KEY each holding the body of the bucket's object KEY. It checks no signature.
 #include <boost/asio.hpp>
 #include <boost/beast.hpp>
 #include <boost/json/parse.hpp>
@@ -282,7 +282,8 @@ class Session : public std::enable_shared_from_this<Session> {
     send(std::move(response), model, keep_alive, message.body().size(), operation == "Stats");
   }
 
-  // POST /_standin/seed?bucket=NAME&size=BYTES with one key a line: each key put holding BYTES.
+  // POST /_standin/seed?bucket=NAME&size=BYTES with one key a line: each key put holding BYTES,
+  // or with &from=KEY holding the body of the object KEY.
   Response seed(const http::request<http::string_body>& message) {
     const Request target = to_request(message);  // the query, decoded
     const std::string bucket = target.query.contains("bucket") ? target.query.at("bucket") : "";
@@ -297,7 +298,12 @@ class Session : public std::enable_shared_from_this<Session> {
       if (end > start) keys.emplace_back(body.substr(start, end - start));
       start = end + 1;
     }
-    shared_.store.seed(bucket, keys, std::stoull(size));
+    if (target.query.contains("from")) {
+      if (!shared_.store.seed_from(bucket, keys, target.query.at("from")))
+        return error(404, "NoSuchKey", "seed: no object " + target.query.at("from") + " to copy");
+    } else {
+      shared_.store.seed(bucket, keys, std::stoull(size));
+    }
     Response response;
     response.body = std::to_string(keys.size()) + " keys\n";
     return response;

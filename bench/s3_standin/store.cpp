@@ -248,6 +248,22 @@ void Store::seed(const std::string& bucket_name, const std::vector<std::string>&
   }
 }
 
+bool Store::seed_from(const std::string& bucket_name, const std::vector<std::string>& keys,
+                      const std::string& from) {
+  std::lock_guard lock(mutex_);
+  Bucket& bucket = buckets_[bucket_name];
+  const Version* source = find(bucket, from, "");
+  if (source == nullptr || source->delete_marker) return false;
+  const Version shared = *source;
+  for (const auto& key : keys) {
+    Version version;
+    version.bytes = shared.bytes;
+    version.etag = shared.etag;
+    put_version(bucket, key, std::move(version));
+  }
+  return true;
+}
+
 Store::Version& Store::put_version(Bucket& bucket, const std::string& key, Version version) {
   auto& versions = bucket.keys[key];
   version.id = bucket.versioned ? new_id() : "null";
