@@ -130,6 +130,36 @@ std::vector<FileRef> write_jsonl_files(common::S3Client& s3, const std::string& 
   return written;
 }
 
+void write_jsonl_files_async(common::S3Client& s3, const std::string& bucket,
+                             std::vector<JsonlFile> files,
+                             std::function<void(std::vector<FileRef>&&, std::exception_ptr)> done) {
+  struct Writing {
+    std::vector<FileRef> written;
+    std::size_t pending = 0;
+    std::exception_ptr error;
+    std::function<void(std::vector<FileRef>&&, std::exception_ptr)> done;
+  };
+  auto writing = std::make_shared<Writing>();
+  writing->pending = files.size();
+  writing->done = std::move(done);
+  if (files.empty()) return writing->done({}, nullptr);
+  std::vector<common::AwsRequest> requests;
+  for (auto& file : files) {
+    requests.push_back(
+        s3.put_object_request(bucket, file.key, jsonl_body(file.items), jsonl_options()));
+    writing->written.push_back(
+        FileRef{bucket, file.key, static_cast<std::int64_t>(file.items.size()), file.bytes});
+  }
+  files.clear();
+  // Answers arrive on the engine's one thread: the count needs no lock.
+  for (auto& request : requests) {
+    s3.client().send_async(std::move(request), [writing](common::AwsOutcome&& outcome) {
+      if (!outcome.ok() && !writing->error) writing->error = outcome.error;
+      if (--writing->pending == 0) writing->done(std::move(writing->written), writing->error);
+    });
+  }
+}
+
 std::vector<json::object> read_jsonl(common::S3Client& s3, const FileRef& file) {
   const std::string body = s3.get_object(file.bucket, file.key);
   std::vector<json::object> items;

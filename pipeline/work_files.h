@@ -5,6 +5,8 @@
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
 #include <cstdint>
+#include <exception>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -62,5 +64,11 @@ struct JsonlFile {
 };
 std::vector<FileRef> write_jsonl_files(common::S3Client& s3, const std::string& bucket,
                                        std::vector<JsonlFile> files, std::size_t concurrency);
+// The same without a waiting thread, for a caller already inside a chain of asynchronous
+// requests: every PUT at once (the HTTP engine's connection limit queues them); done(references,
+// first error) runs on the engine's thread once every PUT has answered.
+void write_jsonl_files_async(common::S3Client& s3, const std::string& bucket,
+                             std::vector<JsonlFile> files,
+                             std::function<void(std::vector<FileRef>&&, std::exception_ptr)> done);
 
 }  // namespace pipeline

@@ -6,6 +6,7 @@
 #include <mutex>
 #include <set>
 
+#include "common/batch.h"
 #include "common/dates.h"
 #include "common/settings.h"
 #include "common/sigv4.h"
@@ -79,6 +80,67 @@ std::vector<std::vector<std::string>> children(common::S3Client& s3, const std::
   return result;
 }
 
+// Each account's aggregated log types, each with its region folders: (type prefix, regions) in
+// the accounts' order. An account's regions are listed as soon as its types are, so discovery
+// waits for its slowest account rather than for the slowest listing of each level twice.
+using TypeRegions = std::pair<std::string, std::vector<std::string>>;
+std::vector<TypeRegions> types_and_regions(const Config& config, common::S3Client& s3,
+                                           const std::string& bucket,
+                                           const std::vector<std::string>& accounts) {
+  struct Found {
+    std::vector<TypeRegions> types;
+    std::size_t pending = 0;  // region listings not yet ended, on the engine's one thread
+    std::exception_ptr error;
+  };
+  using Done = std::function<void(Found &&)>;
+  auto folders = [](const std::string& prefix) {
+    common::ListOptions options;
+    options.prefix = prefix;
+    options.delimiter = "/";
+    return options;
+  };
+  auto found = common::run_bounded_ordered<Found>(
+      accounts.size(), config.list_concurrency, [&](std::size_t index, Done done) {
+        auto account = std::make_shared<Found>();
+        auto finish = std::make_shared<Done>(std::move(done));
+        s3.list_async(
+            bucket, folders(accounts[index]),
+            [&config, account](common::ListPage& page) {
+              for (auto& prefix : page.common_prefixes) {
+                if (aggregated_type(config, last_segment(prefix)))
+                  account->types.push_back({std::move(prefix), {}});
+              }
+              return true;
+            },
+            [&s3, &bucket, folders, account, finish](std::exception_ptr error) {
+              account->pending = account->types.size();
+              if (error || account->pending == 0) {
+                account->error = error;
+                return (*finish)(std::move(*account));
+              }
+              for (auto& type : account->types) {
+                s3.list_async(
+                    bucket, folders(type.first),
+                    [&type](common::ListPage& page) {
+                      for (auto& prefix : page.common_prefixes)
+                        type.second.push_back(std::move(prefix));
+                      return true;
+                    },
+                    [account, finish](std::exception_ptr region_error) {
+                      if (region_error && !account->error) account->error = region_error;
+                      if (--account->pending == 0) (*finish)(std::move(*account));
+                    });
+              }
+            });
+      });
+  std::vector<TypeRegions> types;
+  for (auto& account : found) {
+    if (account.error) std::rethrow_exception(account.error);
+    for (auto& type : account.types) types.push_back(std::move(type));
+  }
+  return types;
+}
+
 std::vector<Unit> control_tower_units(const Config& config, common::S3Client& s3,
                                       const Date& date) {
   const std::string& bucket = config.control_tower_bucket;
@@ -109,21 +171,16 @@ std::vector<Unit> control_tower_units(const Config& config, common::S3Client& s3
       if (is_account_id(last_segment(prefix))) accounts.push_back(prefix);
     }
   }
-  std::vector<std::string> types;
-  for (const auto& list : children(s3, bucket, accounts, config.list_concurrency)) {
-    for (const auto& prefix : list) {
-      if (aggregated_type(config, last_segment(prefix))) types.push_back(prefix);
-    }
-  }
-  const auto regions = children(s3, bucket, types, config.list_concurrency);
+  const auto types = types_and_regions(config, s3, bucket, accounts);
   char padded[16], unpadded[16];
   std::snprintf(padded, sizeof padded, "%04d/%02d/%02d/", date.year, date.month, date.day);
   std::snprintf(unpadded, sizeof unpadded, "%04d/%d/%d/", date.year, date.month, date.day);
   std::vector<Unit> units;
-  for (std::size_t t = 0; t < types.size(); ++t) {
-    const std::string type = last_segment(types[t]);
-    const std::string account = last_segment(types[t].substr(0, types[t].size() - type.size() - 1));
-    for (const auto& region_prefix : regions[t]) {
+  for (const auto& [type_prefix, regions] : types) {
+    const std::string type = last_segment(type_prefix);
+    const std::string account =
+        last_segment(type_prefix.substr(0, type_prefix.size() - type.size() - 1));
+    for (const auto& region_prefix : regions) {
       const std::string region = last_segment(region_prefix);
       if (!config.regions.empty() &&
           std::find(config.regions.begin(), config.regions.end(), region) == config.regions.end()) {
@@ -159,41 +216,6 @@ std::vector<Unit> other_bucket_units(common::S3Client& s3, const std::string& bu
   }
   for (auto& partition : partitions) add(std::move(partition), false);
   return units;
-}
-
-// Lists every prefix of every unit: every version but delete markers, with its version id. A
-// version superseded during the day is an original of its own: it is combined (pinned to its
-// version) like the current one, never deleted unseen.
-std::vector<std::vector<common::S3Object>> list_units(const Config& config, common::S3Client& s3,
-                                                      const std::vector<Unit>& units) {
-  std::vector<std::size_t> unit_of;
-  std::vector<common::VersionListOptions> listings;
-  for (std::size_t u = 0; u < units.size(); ++u) {
-    for (const auto& prefix : units[u].prefixes) {
-      common::VersionListOptions options;
-      options.prefix = prefix;
-      if (units[u].root_only) options.delimiter = "/";
-      listings.push_back(options);
-      unit_of.push_back(u);
-    }
-  }
-  std::vector<std::vector<common::S3Object>> objects(units.size());
-  // One bucket per list_versions_many: the listings go out grouped by bucket.
-  std::map<std::string, std::vector<std::size_t>> by_bucket;
-  for (std::size_t i = 0; i < listings.size(); ++i)
-    by_bucket[units[unit_of[i]].bucket].push_back(i);
-  for (const auto& [bucket, indexes] : by_bucket) {
-    std::vector<common::VersionListOptions> bucket_listings;
-    for (auto i : indexes) bucket_listings.push_back(listings[i]);
-    auto pages = s3.list_versions_many(
-        bucket, bucket_listings, config.list_concurrency,
-        [](const common::S3Object& version) { return !version.delete_marker; });
-    for (std::size_t j = 0; j < indexes.size(); ++j) {
-      auto& into = objects[unit_of[indexes[j]]];
-      for (auto& version : pages[j].versions) into.push_back(std::move(version));
-    }
-  }
-  return objects;
 }
 
 struct Totals {
@@ -269,28 +291,127 @@ ListedGroups groups_of(const Config& config, const Unit& unit,
   return by_group;
 }
 
-// The groups of a round of units, their file lists written side by side (a day has thousands of
-// groups: one PUT after another would take longer than all the listing).
-std::vector<Group> write_groups(const Config& config, common::S3Client& s3,
-                                const std::vector<Unit>& units,
-                                std::vector<std::vector<common::S3Object>>& listings,
-                                const Date& date, const std::string& run_id, Totals& totals) {
+// One unit's part of a round: its groups with their file lists written, and what it skipped.
+struct UnitListed {
   std::vector<Group> groups;
-  std::vector<pipeline::JsonlFile> files;
-  for (std::size_t i = 0; i < units.size(); ++i) {
-    for (auto& [group_id, listed] : groups_of(config, units[i], listings[i], date, totals)) {
-      auto& [group, lines] = listed;
-      files.push_back({pipeline::group_file_key(run_id, "files", group_id, "jsonl"),
-                       std::move(lines), group.files.bytes});
+  std::int64_t skipped_recent = 0;
+  std::exception_ptr error;
+};
+
+// A unit as one chain of requests on the HTTP engine's thread: its prefixes listed (every version
+// but delete markers, with its version id: a version superseded during the day is an original of
+// its own, combined pinned to its version like the current one, never deleted unseen), then its
+// groups' file lists written. Chained, a round keeps every connection busy until its last unit;
+// listed all, then written all, it waited twice for its slowest request. The groups are formed on
+// the engine's thread: a unit is one account, type, region and day, or one folder of another
+// bucket, and sorting its keys takes far less than listing them.
+class UnitListing : public std::enable_shared_from_this<UnitListing> {
+ public:
+  UnitListing(const Config& config, common::S3Client& s3, const Unit& unit, const Date& date,
+              const std::string& run_id, std::chrono::system_clock::time_point newest_allowed,
+              std::function<void(UnitListed&&)> done)
+      : config_(config),
+        s3_(s3),
+        unit_(unit),
+        date_(date),
+        run_id_(run_id),
+        newest_allowed_(newest_allowed),
+        done_(std::move(done)) {}
+
+  // Every prefix at once (a day's padded and unpadded folders): the chain is as long as one.
+  void start() {
+    pending_ = unit_.prefixes.size();
+    if (pending_ == 0) return write();
+    for (const auto& prefix : unit_.prefixes) list(prefix);
+  }
+
+ private:
+  void list(const std::string& prefix) {
+    common::VersionListOptions options;
+    options.prefix = prefix;
+    if (unit_.root_only) options.delimiter = "/";
+    auto self = shared_from_this();
+    s3_.list_versions_async(
+        unit_.bucket, options,
+        [self](common::VersionPage& page) {
+          for (auto& version : page.versions) {
+            if (!version.delete_marker) self->objects_.push_back(std::move(version));
+          }
+          return true;
+        },
+        [self](std::exception_ptr error) {
+          if (error && !self->error_) self->error_ = error;
+          if (--self->pending_ > 0) return;
+          if (self->error_) return self->finish(self->error_);
+          self->write();
+        });
+  }
+
+  void write() {
+    std::vector<pipeline::JsonlFile> files;
+    try {
+      Totals counted;
+      counted.newest_allowed = newest_allowed_;
+      for (auto& [group_id, listed] : groups_of(config_, unit_, objects_, date_, counted)) {
+        auto& [group, lines] = listed;
+        files.push_back({pipeline::group_file_key(run_id_, "files", group_id, "jsonl"),
+                         std::move(lines), group.files.bytes});
+        result_.groups.push_back(std::move(group));
+      }
+      result_.skipped_recent = counted.skipped_recent;
+      objects_ = {};
+    } catch (...) {
+      return finish(std::current_exception());
+    }
+    auto self = shared_from_this();
+    pipeline::write_jsonl_files_async(
+        s3_, config_.work_bucket, std::move(files),
+        [self](std::vector<FileRef>&& written, std::exception_ptr error) {
+          for (std::size_t i = 0; i < written.size(); ++i)
+            self->result_.groups[i].files = written[i];
+          self->finish(error);
+        });
+  }
+
+  void finish(std::exception_ptr error) {
+    result_.error = error;
+    done_(std::move(result_));
+  }
+
+  const Config& config_;
+  common::S3Client& s3_;
+  const Unit& unit_;
+  const Date& date_;
+  const std::string& run_id_;
+  std::chrono::system_clock::time_point newest_allowed_;
+  std::function<void(UnitListed&&)> done_;
+  std::vector<common::S3Object> objects_;
+  std::size_t pending_ = 0;  // listings not yet ended; their callbacks share the engine's thread
+  std::exception_ptr error_;
+  UnitListed result_;
+};
+
+// A round of units, at most LIST_CONCURRENCY at once: their groups in the units' order, counted
+// into `totals`. The first failure is thrown once every unit has ended.
+std::vector<Group> list_round(const Config& config, common::S3Client& s3,
+                              const std::vector<Unit>& units, const Date& date,
+                              const std::string& run_id, Totals& totals) {
+  auto listed = common::run_bounded_ordered<UnitListed>(
+      units.size(), config.list_concurrency,
+      [&](std::size_t index, std::function<void(UnitListed &&)> done) {
+        std::make_shared<UnitListing>(config, s3, units[index], date, run_id, totals.newest_allowed,
+                                      std::move(done))
+            ->start();
+      });
+  std::vector<Group> groups;
+  for (auto& unit : listed) {
+    if (unit.error) std::rethrow_exception(unit.error);
+    totals.skipped_recent += unit.skipped_recent;
+    for (auto& group : unit.groups) {
+      totals.files += group.files.count;
+      totals.bytes += group.files.bytes;
       groups.push_back(std::move(group));
     }
-  }
-  const auto written = pipeline::write_jsonl_files(s3, config.work_bucket, std::move(files),
-                                                   config.list_concurrency);
-  for (std::size_t i = 0; i < groups.size(); ++i) {
-    groups[i].files = written[i];
-    totals.files += written[i].count;
-    totals.bytes += written[i].bytes;
   }
   return groups;
 }
@@ -518,7 +639,7 @@ json::value handle(const Config& config, common::S3Client& s3, const json::value
       resumed ? resume_listing(s3, *resumed) : start_listing(config, s3, input, date, run_id);
 
   // Units listed between two looks at the deadline: enough to keep every connection busy past
-  // the slowest request of each wave (a round waits for its last listing and its last file list).
+  // the slowest chain of each round (a round waits for its last unit).
   const std::size_t units_per_round = 8 * config.list_concurrency;
   bool progressed = false;
   while (listing.next < listing.units.size()) {
@@ -528,8 +649,7 @@ json::value handle(const Config& config, common::S3Client& s3, const json::value
     const std::size_t end = std::min(listing.units.size(), listing.next + units_per_round);
     std::vector<Unit> round(listing.units.begin() + static_cast<std::ptrdiff_t>(listing.next),
                             listing.units.begin() + static_cast<std::ptrdiff_t>(end));
-    auto listings = list_units(config, s3, round);
-    for (auto& group : write_groups(config, s3, round, listings, date, run_id, listing.totals))
+    for (auto& group : list_round(config, s3, round, date, run_id, listing.totals))
       listing.groups.push_back(std::move(group));
     listing.next = end;
     progressed = true;
