@@ -131,6 +131,23 @@ def daily(combine, small, listing, files_per_group, memory):
     return items
 
 
+def day_measured(run, memory):
+    """Dollars per million files of a whole day bench/whole_day.py ran (its first, lowest limit)."""
+    scale = 1e6 / run["files"]
+    phase_of = {"GetFiles": "list", "DetermineOperationType": "plan", "CombineLogFiles": "combine",
+                "DeleteOriginals": "delete"}
+    items = {}
+    for function, lines in run["reports"].items():
+        billed = sum(int(-(-(duration + init) // 1)) for duration, init, _ in lines) / 1000
+        items[f"Lambda {phase_of[function]} (GB-s, invocations)"] = scale * (
+            billed * memory[phase_of[function]] / 1024 * PRICES["lambda_arm64_gb_second"]
+            + len(lines) * PRICES["lambda_request"])
+    # Not split by phase: a GetObject priced as STANDARD's, though the read-back reads STANDARD_IA.
+    items["S3 requests"] = scale * sum(request_cost(op, t["count"], "day") for op, t in run["operations"].items())
+    items["Step Functions transitions"] = scale * run["transitions"] * PRICES["sfn_standard_transition"]
+    return items
+
+
 def batch_estimate(files_per_manifest):
     """process_manifest as its state machine runs it, per million files (not measured here)."""
     manifests = 1e6 / files_per_manifest
@@ -150,6 +167,8 @@ def main():
     parser.add_argument("--list", required=True, help="list_day.py --report")
     parser.add_argument("--files-per-group", type=float, default=288)
     parser.add_argument("--files-per-manifest", type=float, default=1000)
+    parser.add_argument("--day", help="whole_day.py --report: that day's cost, measured end to end, next to the "
+                                      "model's at its files per group")
     args = parser.parse_args()
     with open(args.combine) as f:
         combine = phases(json.load(f))
@@ -181,6 +200,18 @@ def main():
     for n in (13, 50, 100, 288, 1000, 10000):
         print(f"  {n:>6} files per group: {sum(daily(combine, small, listing, n, memory).values()):9.4f} "
               "dollars per million files")
+    if args.day:
+        with open(args.day) as f:
+            run = json.load(f)["results"][0]
+        measured = day_measured(run, memory)
+        per_group = run["files"] / run["groups"]
+        modelled = sum(daily(combine, small, listing, per_group, memory).values())
+        print(f"\nA whole day measured end to end ({args.day}: {run['files']} files in {run['groups']} groups, "
+              f"{per_group:.1f} a group, Lambda concurrency limit {run['limit']}): dollars per million files")
+        for name, dollars in sorted(measured.items(), key=lambda item: -item[1]):
+            print(f"  {name:<44} {dollars:9.4f}")
+        print(f"  {'total':<44} {sum(measured.values()):9.4f}  (the model above at {per_group:.1f} files per "
+              f"group: {modelled:.4f})")
     batch = batch_estimate(args.files_per_manifest)
     print(f"\nBatch pipeline (process_manifest), {args.files_per_manifest:g} files per manifest: an ESTIMATE from "
           "its state machine, not a measurement; plus the daily pipeline's Lambda and S3 per file")
