@@ -66,11 +66,15 @@ class Endpoint(http.server.ThreadingHTTPServer):
     """HTTPS for every AWS service: notes when it first answered since the last reset()."""
     daemon_threads = True
 
-    def __init__(self, chain, key):
+    def handle_error(self, request, client_address):
+        pass  # a client killed after its first answer resets its connection
+
+    def __init__(self, chain=None, key=None):
         super().__init__(("127.0.0.1", 0), EndpointHandler)
-        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        context.load_cert_chain(chain, key)
-        self.socket = context.wrap_socket(self.socket, server_side=True)
+        if chain:
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(chain, key)
+            self.socket = context.wrap_socket(self.socket, server_side=True)
         self.answered = threading.Event()
         self.first = None
 
@@ -225,8 +229,9 @@ def main():
         with open(bundle) as text:
             count = text.read().count("BEGIN CERTIFICATE")
         endpoint = Endpoint(chain, key)
+        plain = Endpoint()  # the same without TLS: what the handshake and the bundle cost
         runtime = RuntimeApi()
-        for server in (endpoint, runtime):
+        for server in (endpoint, plain, runtime):
             threading.Thread(target=server.serve_forever, daemon=True).start()
         url = f"https://127.0.0.1:{endpoint.server_address[1]}"
         environment = dict(os.environ, **cold_start.ENVIRONMENT)
@@ -236,8 +241,9 @@ def main():
                            AWS_LAMBDA_FUNCTION_VERSION="$LATEST")
         print(f"exec → first AWS answer over HTTPS (TLS 1.3, RSA 2048 leaf and intermediate, the root among "
               f"{count} certificates of the bundle), median of {args.runs} on this machine ({os.cpu_count()} cores)")
-        print("| function | its first request | packaged (static) | build/bin (dynamic) | python3 + boto3 | python / packaged |")
-        print("|---|---|---|---|---|---|")
+        print("| function | its first request | packaged (static) | packaged, plain HTTP | build/bin (dynamic) "
+              "| python3 + boto3 | python / packaged |")
+        print("|---|---|---|---|---|---|---|")
         for logical_id in sorted(os.listdir(cold_start.ARTIFACTS)):
             name = logical_id.removesuffix("Function")
             event = sample_event(logical_id, environment)
@@ -247,13 +253,16 @@ def main():
                 figures.append(statistics.median(first_answer([bootstrap], environment, endpoint, runtime, event)
                                                  for _ in range(args.runs)))
                 request = endpoint.request
+            without_tls = dict(environment, AWS_ENDPOINT_URL=f"http://127.0.0.1:{plain.server_address[1]}")
+            plain_ms = statistics.median(first_answer([os.path.join(cold_start.ARTIFACTS, logical_id, "bootstrap")],
+                                                      without_tls, plain, runtime, event) for _ in range(args.runs))
             python = statistics.median(
                 first_answer([sys.executable, "-c", PYTHON, cold_start.CLIENTS[name], request], environment, endpoint)
                 for _ in range(args.runs))
-            print(f"| {name} | {request[:60]} | {figures[0] * 1000:.1f} ms | {figures[1] * 1000:.1f} ms | {python * 1000:.0f} ms "
+            print(f"| {name} | {request[:60]} | {figures[0] * 1000:.1f} ms | {plain_ms * 1000:.1f} ms | {figures[1] * 1000:.1f} ms | {python * 1000:.0f} ms "
                   f"| {python / figures[0]:.1f}× |")
-        endpoint.shutdown()
-        runtime.shutdown()
+        for server in (endpoint, plain, runtime):
+            server.shutdown()
 
 
 if __name__ == "__main__":

@@ -539,9 +539,9 @@ Listing resume_listing(common::S3Client& s3, const pipeline::ListingContinuation
   return listing;
 }
 
-// A first call: the delay-window line, and the units to list, written down for continuations.
+// A first call: the delay-window line, and the units to list.
 Listing start_listing(const Config& config, common::S3Client& s3, const json::object& input,
-                      const Date& date, const std::string& run_id) {
+                      const Date& date) {
   Listing listing;
   listing.totals.newest_allowed = run_start(input) - config.delay_window;
   const std::vector<std::string> wanted = wanted_buckets(config, input);
@@ -554,16 +554,20 @@ Listing start_listing(const Config& config, common::S3Client& s3, const json::ob
     if (!included(bucket)) continue;
     for (auto& unit : other_bucket_units(s3, bucket)) listing.units.push_back(std::move(unit));
   }
-  json::array unit_items;
-  for (const auto& unit : listing.units) unit_items.push_back(json::value_from(unit));
-  listing.units_file = pipeline::write_json_array(
-      s3, config.work_bucket, pipeline::run_file_key(run_id, "units.json"), unit_items, 0);
   runtime::log::info("discovered listing units", "date", date.iso(), "units", listing.units.size());
   return listing;
 }
 
+// The units are written down for the continuations only when there will be one: a day listed in
+// one invocation waits for one PUT less.
 json::object hand_over(const Config& config, common::S3Client& s3, const json::object& input,
-                       const Listing& listing, const std::string& run_id) {
+                       Listing& listing, const std::string& run_id) {
+  if (listing.units_file.key.empty()) {
+    json::array unit_items;
+    for (const auto& unit : listing.units) unit_items.push_back(json::value_from(unit));
+    listing.units_file = pipeline::write_json_array(
+        s3, config.work_bucket, pipeline::run_file_key(run_id, "units.json"), unit_items, 0);
+  }
   std::vector<json::object> lines;
   for (const auto& group : listing.groups) lines.push_back(json::value_from(group).as_object());
   const FileRef partial = pipeline::write_jsonl(
@@ -635,8 +639,7 @@ json::value handle(const Config& config, common::S3Client& s3, const json::value
   const Date date = date_of(input);
   const std::string run_id = pipeline::run_id_of(input);  // make_handler gives one
   const auto resumed = pipeline::continuation_of<pipeline::ListingContinuation>(input, "GetFiles");
-  Listing listing =
-      resumed ? resume_listing(s3, *resumed) : start_listing(config, s3, input, date, run_id);
+  Listing listing = resumed ? resume_listing(s3, *resumed) : start_listing(config, s3, input, date);
 
   // Units listed between two looks at the deadline: enough to keep every connection busy past
   // the slowest chain of each round (a round waits for its last unit).
