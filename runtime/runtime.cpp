@@ -212,7 +212,7 @@ int run(const HandlerFactory& make_handler, const ErrorNamer& name_error) {
   // HTTP engine's thread allocates every response body and the handler's thread frees it.
   // CombineLogFiles on 30,000 files (three outputs) peaked at 67 MiB without either, 55 MiB with
   // the threshold and 49 MiB with both, against 41 MiB for 10,000 (bench/combine_delete.py).
-  mallopt(M_MMAP_THRESHOLD, 1 << 20);
+  mallopt(M_MMAP_THRESHOLD, 128 << 10);
   mallopt(M_ARENA_MAX, 1);
   log::configure_from_environment();
   metrics::configure_from_environment();

@@ -1,5 +1,7 @@
 #include "functions/combine_log_files/handler.h"
 
+#include <malloc.h>
+
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <condition_variable>
@@ -36,6 +38,12 @@ namespace {
 
 constexpr std::uint64_t kSniffBytes = 64 << 10;         // read to tell gzip, text and binary apart
 constexpr std::uint64_t kCheckRangeBytes = 8ull << 20;  // a large gzip source is inflated in these
+// A part's buffer is reserved whole (up to 64 MiB; beyond the mmap threshold a reservation costs
+// only the pages written), with room for the source that takes it past the part size: grown by
+// doubling, every part left a trail of 16 KiB-512 KiB blocks among the index entries, and the
+// heap grew by 2.7 MiB with each output of 10,000 files.
+constexpr std::uint64_t kPartSlack = 1 << 20;
+constexpr std::uint64_t kMaxReservedPart = 64ull << 20;
 
 using pipeline::Combined;
 using pipeline::OutputRecord;
@@ -122,6 +130,17 @@ class Stream {
   Stream(const Stream&) = delete;
   Stream& operator=(const Stream&) = delete;
 
+  // Room for an output's sources up front: grown one doubling at a time among the downloads, these
+  // vectors fragmented the heap the same way a part's buffer did. Beyond the mmap threshold the
+  // room is mapped, and a page no source reaches is never touched.
+  void reserve(std::size_t sources) {
+    sources_.reserve(sources);
+    offsets_.reserve(sources);
+    sha256_.reserve(sources);
+    content_sha256_.reserve(sources);
+    indexes_.reserve(sources);
+  }
+
   bool started() const { return !upload_id_.empty() || adopted_.has_value(); }
   bool adopted() const { return adopted_.has_value(); }
   // Whether source `index` is already in an uploaded part (a resumed call must not add it again).
@@ -155,6 +174,8 @@ class Stream {
   void append(std::string_view data) {
     if (data.empty() || adopted_) return;
     start();
+    if (buffer_.capacity() < part_size_)
+      buffer_.reserve(std::min(part_size_, kMaxReservedPart) + kPartSlack);
     buffer_.append(data);
     bytes_ += data.size();
   }
@@ -504,6 +525,8 @@ class OutputBuilder {
     std::stable_partition(sources_.begin(), sources_.end(), [](const Source& source) {
       return source.size >= pipeline::kServerCopyMinBytes;
     });
+    gzip_.reserve(sources_.size());
+    plain_.reserve(sources_.size());
   }
 
   void restore(const json::object& state) {
@@ -515,6 +538,7 @@ class OutputBuilder {
   // Processes sources until done (true) or the deadline passes at a commit point (false).
   bool run(Progress& progress, const common::Deadline& deadline) {
     std::vector<std::int64_t> small;
+    small.reserve(sources_.size());
     for (auto index = next_; index < static_cast<std::int64_t>(sources_.size()); ++index) {
       const Source& source = sources_[static_cast<std::size_t>(index)];
       if (source.size < pipeline::kServerCopyMinBytes) {
@@ -893,6 +917,11 @@ json::value handle(const Config& config, common::S3Client& s3, const json::value
         return hand_over(config, s3, input, resume, index, builder.checkpoint(), progress);
     }
     progressed = true;
+    // What an output freed goes back to the system before the next one starts: the next output's
+    // downloads then land on fresh pages rather than around the last one's leftovers. With the
+    // reservations above, 100,000 files (10 outputs) peak at 44 MiB against 42 MiB for 10,000;
+    // without this call at 51 MiB (bench/combine_delete.py).
+    malloc_trim(0);
   }
   return finish(config, s3, plan, run_id, group_id, progress);
 }
