@@ -206,12 +206,14 @@ ErrorReport describe_current_exception(const ErrorNamer& name_error) {
 
 int run(const HandlerFactory& make_handler, const ErrorNamer& name_error) {
   // Memory a function frees goes back to the system rather than stay fragmented in the heap, so
-  // its peak does not grow with the work it has done. Buffers of 1 MiB and more (parts, ranges,
-  // request bodies) are mapped and unmapped on their own: glibc would otherwise raise its
-  // threshold to the largest buffer freed, after which they come from the heap. One arena: the
-  // HTTP engine's thread allocates every response body and the handler's thread frees it.
-  // CombineLogFiles on 30,000 files (three outputs) peaked at 67 MiB without either, 55 MiB with
-  // the threshold and 49 MiB with both, against 41 MiB for 10,000 (bench/combine_delete.py).
+  // its peak does not grow with the work it has done. Buffers of 128 KiB and more (parts, ranges,
+  // request bodies, vectors of an output's sources) are mapped and unmapped on their own: glibc
+  // would otherwise raise its threshold to the largest buffer freed, after which they come from
+  // the heap. One arena: the HTTP engine's thread allocates every response body and the handler's
+  // thread frees it. CombineLogFiles on 30,000 files (three outputs) peaked at 67 MiB without
+  // either, 55 MiB with a 1 MiB threshold, 49 MiB with one arena too and 47 MiB with the threshold
+  // at 128 KiB, against 41 MiB for 10,000 (bench/combine_delete.py); its own reservations and
+  // malloc_trim between outputs did the rest.
   mallopt(M_MMAP_THRESHOLD, 128 << 10);
   mallopt(M_ARENA_MAX, 1);
   log::configure_from_environment();
