@@ -67,7 +67,9 @@ def difference(after, before):
     result = {}
     for name, traffic in after.items():
         old = before.get(name, {key: 0 for key in traffic})
-        delta = {key: traffic[key] - old[key] for key in traffic}
+        delta = {key: traffic[key] - old.get(key, 0) for key in traffic}
+        if "most_in_flight" in traffic:  # a peak since the last read, not a count
+            delta["most_in_flight"] = traffic["most_in_flight"]
         if delta["count"]:
             result[name] = delta
     return result
@@ -250,7 +252,9 @@ def main():
         slow = sum(t.get("slow_down", 0) for t in r["operations"].values())
         print(f"{label:>8} {r['phase']:>8} {r['wall']:8.2f} {ratio:6.1f}x {limit / r['wall']:6.0%} "
               f"{count / r['files']:8.3f} {r['cpu']:7.2f} {r['rss']:8d} {sent:9.1f} {received:9.1f}  "
-              f"{requests}" + (f"; {slow} answered 503 SlowDown" if slow else ""))
+              f"{requests}" + (f"; {slow} answered 503 SlowDown" if slow else "")
+              + (f"; at most {batches} DeleteObjects in flight" if (batches := r["operations"].get(
+                  "DeleteObjects", {}).get("most_in_flight")) else ""))
     print("\nlimit: the least time the requests can take, as a share of the wall time: the latency limit "
           "(requests x median latency / connections), or for the delete on the stand-in the per-prefix write "
           f"rate's if longer (keys beyond a second's burst / {WRITE_RATE}/s)")

@@ -267,8 +267,10 @@ def print_run(r, memory):
     slow = sum(t.get("slow_down", 0) for t in r["operations"].values())
     print(f"{'all':>24} {sum(len(v) for v in r['reports'].values()):11d} {'':>5} {gb_seconds:9.1f}   "
           f"(arm64 at template.yaml's memory: ${gb_seconds * cost.PRICES['lambda_arm64_gb_second']:.4f})")
+    deletes = r["operations"].get("DeleteObjects", {})
     print(f"S3 requests: {count} ({count / r['files']:.3f} per file"
-          f"{f', {slow} answered 503 SlowDown' if slow else ''}): "
+          f"{f', {slow} answered 503 SlowDown' if slow else ''}; at most "
+          f"{deletes.get('most_in_flight', 0)} DeleteObjects in flight): "
           + ", ".join(f"{op} {t['count']}" for op, t in sorted(r["operations"].items())))
     print(f"outcome: GetFiles listed {r['listed_files']} of {r['files']} files; CombineLogFiles combined "
           f"{r['combined_files']} ({r['combined_bytes'] / 2**20:.1f} MiB of the {r['bytes'] / 2**20:.1f} MiB seeded; "

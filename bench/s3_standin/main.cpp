@@ -134,9 +134,20 @@ class RateLimits {
 };
 
 // By operation: {"count", "bytes_received", "bytes_sent", "slow_down"} (received: request
-// bodies; sent: response bodies), the shape fault-proxy's stats have.
+// bodies; sent: response bodies), the shape fault-proxy's stats have, and "most_in_flight": the
+// most requests of the operation it held at once (read, not yet answered) since the stats were
+// last read, so a driver reading them before and after a phase has the phase's.
 class Stats {
  public:
+  void begin(const std::string& operation) {
+    std::lock_guard lock(mutex_);
+    Traffic& traffic = operations_[operation];
+    traffic.most_in_flight = std::max(traffic.most_in_flight, ++traffic.in_flight);
+  }
+  void end(const std::string& operation) {
+    std::lock_guard lock(mutex_);
+    --operations_[operation].in_flight;
+  }
   void count(const std::string& operation, std::size_t in, std::size_t out, bool throttled) {
     std::lock_guard lock(mutex_);
     Traffic& traffic = operations_[operation];
@@ -148,11 +159,13 @@ class Stats {
   std::string json(const std::string& model) {
     std::lock_guard lock(mutex_);
     boost::json::object operations;
-    for (const auto& [name, traffic] : operations_) {
+    for (auto& [name, traffic] : operations_) {
       operations[name] = {{"count", traffic.count},
                           {"bytes_received", traffic.received},
                           {"bytes_sent", traffic.sent},
-                          {"slow_down", traffic.slow_down}};
+                          {"slow_down", traffic.slow_down},
+                          {"most_in_flight", traffic.most_in_flight}};
+      traffic.most_in_flight = traffic.in_flight;
     }
     return boost::json::serialize(
         boost::json::object{{"operations", operations}, {"model", model}});
@@ -161,6 +174,7 @@ class Stats {
  private:
   struct Traffic {
     std::uint64_t count = 0, received = 0, sent = 0, slow_down = 0;
+    std::uint64_t in_flight = 0, most_in_flight = 0;
   };
   std::mutex mutex_;
   std::map<std::string, Traffic> operations_;
@@ -254,6 +268,7 @@ class Session : public std::enable_shared_from_this<Session> {
     const bool keep_alive = message.keep_alive();
     Response response;
     std::string operation = "Stats";
+    std::string answering;  // an S3 operation, counted in flight until answered
     const Model model = shared_.models.get();
     if (message.target() == "/_standin/stats") {
       response.body = shared_.stats.json(model.describe(shared_.threads));
@@ -274,12 +289,15 @@ class Session : public std::enable_shared_from_this<Session> {
       const Request request = to_request(message);
       const Classified what = classify(request);
       operation = what.operation;
+      shared_.stats.begin(operation);
+      answering = operation;
       const bool allowed = shared_.limits.take(model, what.prefixes, what.write);
       response = allowed ? shared_.store.handle(request)
                          : error(503, "SlowDown", "Please reduce your request rate.");
       shared_.stats.count(operation, request.body.size(), response.body.size(), !allowed);
     }
-    send(std::move(response), model, keep_alive, message.body().size(), operation == "Stats");
+    send(std::move(response), model, keep_alive, message.body().size(), operation == "Stats",
+         std::move(answering));
   }
 
   // POST /_standin/seed?bucket=NAME&size=BYTES with one key a line: each key put holding BYTES,
@@ -321,7 +339,7 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void send(Response response, const Model& model, bool keep_alive, std::size_t request_bytes,
-            bool immediate) {
+            bool immediate, std::string answering) {
     auto message = std::make_shared<http::response<http::string_body>>(
         static_cast<http::status>(response.status), 11);
     for (const auto& [name, value] : response.headers) message->set(name, value);
@@ -334,7 +352,9 @@ class Session : public std::enable_shared_from_this<Session> {
     const bool head = response.head;
     const double delay = immediate ? 0 : delay_seconds(model, request_bytes + body_bytes);
     timer_.expires_after(std::chrono::microseconds(static_cast<long long>(delay * 1e6)));
-    timer_.async_wait([self = shared_from_this(), message, keep_alive, head](beast::error_code) {
+    timer_.async_wait([self = shared_from_this(), message, keep_alive, head,
+                       answering = std::move(answering)](beast::error_code) {
+      if (!answering.empty()) self->shared_.stats.end(answering);
       if (head) {
         // The header alone, with the object's Content-Length.
         auto serializer = std::make_shared<http::response_serializer<http::string_body>>(*message);
