@@ -53,6 +53,16 @@ FUNCTIONS = {"plan": "DetermineOperationTypeFunction", "combine": "CombineLogFil
              "delete": "DeleteOriginalsFunction", "list": "GetFilesFunction"}
 
 
+# Each function's phase, by the name lambda-local and the benchmarks give it.
+PHASE_OF = {name.removesuffix("Function"): phase for phase, name in FUNCTIONS.items()}
+
+
+def billed_seconds(reports):
+    """Seconds Lambda bills for these REPORTs [(duration ms, init ms, max MB)]: each rounded up to
+    the millisecond, init included, as it bills the provided runtime."""
+    return sum(int(-(-(duration + init) // 1)) for duration, init, _ in reports) / 1000
+
+
 def memory_mb():
     """Each function's MemorySize in template.yaml (the Globals' when it names none)."""
     sizes, function, default = {}, None, 128
@@ -134,13 +144,11 @@ def daily(combine, small, listing, files_per_group, memory):
 def day_measured(run, memory):
     """Dollars per million files of a whole day bench/whole_day.py ran (its first, lowest limit)."""
     scale = 1e6 / run["files"]
-    phase_of = {"GetFiles": "list", "DetermineOperationType": "plan", "CombineLogFiles": "combine",
-                "DeleteOriginals": "delete"}
     items = {}
     for function, lines in run["reports"].items():
-        billed = sum(int(-(-(duration + init) // 1)) for duration, init, _ in lines) / 1000
-        items[f"Lambda {phase_of[function]} (GB-s, invocations)"] = scale * (
-            billed * memory[phase_of[function]] / 1024 * PRICES["lambda_arm64_gb_second"]
+        phase = PHASE_OF[function]
+        items[f"Lambda {phase} (GB-s, invocations)"] = scale * (
+            billed_seconds(lines) * memory[phase] / 1024 * PRICES["lambda_arm64_gb_second"]
             + len(lines) * PRICES["lambda_request"])
     # Not split by phase: a GetObject priced as STANDARD's, though the read-back reads STANDARD_IA.
     items["S3 requests"] = scale * sum(request_cost(op, t["count"], "day") for op, t in run["operations"].items())

@@ -49,8 +49,7 @@ import list_day  # noqa: E402  (Control Tower's layout)
 DATE = (2026, 3, 15)
 TYPES = ("CloudTrail", "CloudTrail-Digest", "Config")
 TEMPLATES_PER_TYPE = 8
-FUNCTIONS = {"GetFiles": "list", "DetermineOperationType": "plan", "CombineLogFiles": "combine",
-             "DeleteOriginals": "delete"}
+FUNCTIONS = cost.PHASE_OF  # each function by its name, with its phase
 # The Retry of every Task in aggregate_daily.asl.json: these are retried, 2 s, 4 s, ... 6 times.
 RETRIED = {"Throttled", "TransientError", "ConflictError", "Runtime.ExitError", "Sandbox.Timedout"}
 
@@ -256,8 +255,7 @@ def print_run(r, memory):
     gb_seconds = 0.0
     for function, phase in FUNCTIONS.items():
         lines = r["reports"][function]
-        billed = sum(int(-(-(duration + init) // 1)) for duration, init, _ in lines) / 1000
-        gb = billed * memory[phase] / 1024
+        gb = cost.billed_seconds(lines) * memory[phase] / 1024
         gb_seconds += gb
         durations = [duration for duration, _, _ in lines] or [0]
         print(f"{function:>24} {len(lines):11d} {sum(1 for _, init, _ in lines if init):5d} {gb:9.1f} "

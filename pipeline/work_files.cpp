@@ -113,21 +113,35 @@ FileRef write_jsonl(common::S3Client& s3, const std::string& bucket, const std::
   return FileRef{bucket, key, static_cast<std::int64_t>(items.size()), bytes};
 }
 
-std::vector<FileRef> write_jsonl_files(common::S3Client& s3, const std::string& bucket,
-                                       std::vector<JsonlFile> files, std::size_t concurrency) {
+namespace {
+
+// Each file's PUT and the reference it will have once written, in the files' order.
+struct JsonlPuts {
   std::vector<common::AwsRequest> requests;
   std::vector<FileRef> written;
+};
+JsonlPuts jsonl_puts(common::S3Client& s3, const std::string& bucket,
+                     std::vector<JsonlFile> files) {
+  JsonlPuts puts;
   for (auto& file : files) {
-    requests.push_back(
+    puts.requests.push_back(
         s3.put_object_request(bucket, file.key, jsonl_body(file.items), jsonl_options()));
-    written.push_back(
+    puts.written.push_back(
         FileRef{bucket, file.key, static_cast<std::int64_t>(file.items.size()), file.bytes});
     file.items.clear();
   }
-  for (auto& outcome : s3.client().send_all(std::move(requests), concurrency)) {
+  return puts;
+}
+
+}  // namespace
+
+std::vector<FileRef> write_jsonl_files(common::S3Client& s3, const std::string& bucket,
+                                       std::vector<JsonlFile> files, std::size_t concurrency) {
+  JsonlPuts puts = jsonl_puts(s3, bucket, std::move(files));
+  for (auto& outcome : s3.client().send_all(std::move(puts.requests), concurrency)) {
     if (!outcome.ok()) std::rethrow_exception(outcome.error);
   }
-  return written;
+  return std::move(puts.written);
 }
 
 void write_jsonl_files_async(common::S3Client& s3, const std::string& bucket,
@@ -139,20 +153,14 @@ void write_jsonl_files_async(common::S3Client& s3, const std::string& bucket,
     std::exception_ptr error;
     std::function<void(std::vector<FileRef>&&, std::exception_ptr)> done;
   };
+  if (files.empty()) return done({}, nullptr);
+  JsonlPuts puts = jsonl_puts(s3, bucket, std::move(files));
   auto writing = std::make_shared<Writing>();
-  writing->pending = files.size();
+  writing->pending = puts.requests.size();
+  writing->written = std::move(puts.written);
   writing->done = std::move(done);
-  if (files.empty()) return writing->done({}, nullptr);
-  std::vector<common::AwsRequest> requests;
-  for (auto& file : files) {
-    requests.push_back(
-        s3.put_object_request(bucket, file.key, jsonl_body(file.items), jsonl_options()));
-    writing->written.push_back(
-        FileRef{bucket, file.key, static_cast<std::int64_t>(file.items.size()), file.bytes});
-  }
-  files.clear();
   // Answers arrive on the engine's one thread: the count needs no lock.
-  for (auto& request : requests) {
+  for (auto& request : puts.requests) {
     s3.client().send_async(std::move(request), [writing](common::AwsOutcome&& outcome) {
       if (!outcome.ok() && !writing->error) writing->error = outcome.error;
       if (--writing->pending == 0) writing->done(std::move(writing->written), writing->error);

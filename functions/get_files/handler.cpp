@@ -63,17 +63,20 @@ using pipeline::Group;
 using pipeline::GroupKind;
 using Unit = pipeline::ListingUnit;
 
-// The sub-folders of each prefix (delimiter "/"), listed in parallel, every page.
+// A listing of the sub-folders of `prefix` (delimiter "/").
+common::ListOptions folders_of(const std::string& prefix) {
+  common::ListOptions options;
+  options.prefix = prefix;
+  options.delimiter = "/";
+  return options;
+}
+
+// The sub-folders of each prefix, listed in parallel, every page.
 std::vector<std::vector<std::string>> children(common::S3Client& s3, const std::string& bucket,
                                                const std::vector<std::string>& prefixes,
                                                std::size_t concurrency) {
   std::vector<common::ListOptions> listings;
-  for (const auto& prefix : prefixes) {
-    common::ListOptions options;
-    options.prefix = prefix;
-    options.delimiter = "/";
-    listings.push_back(options);
-  }
+  for (const auto& prefix : prefixes) listings.push_back(folders_of(prefix));
   std::vector<std::vector<std::string>> result;
   for (auto& page : s3.list_many(bucket, listings, concurrency))
     result.push_back(std::move(page.common_prefixes));
@@ -93,18 +96,12 @@ std::vector<TypeRegions> types_and_regions(const Config& config, common::S3Clien
     std::exception_ptr error;
   };
   using Done = std::function<void(Found &&)>;
-  auto folders = [](const std::string& prefix) {
-    common::ListOptions options;
-    options.prefix = prefix;
-    options.delimiter = "/";
-    return options;
-  };
   auto found = common::run_bounded_ordered<Found>(
       accounts.size(), config.list_concurrency, [&](std::size_t index, Done done) {
         auto account = std::make_shared<Found>();
         auto finish = std::make_shared<Done>(std::move(done));
         s3.list_async(
-            bucket, folders(accounts[index]),
+            bucket, folders_of(accounts[index]),
             [&config, account](common::ListPage& page) {
               for (auto& prefix : page.common_prefixes) {
                 if (aggregated_type(config, last_segment(prefix)))
@@ -112,7 +109,7 @@ std::vector<TypeRegions> types_and_regions(const Config& config, common::S3Clien
               }
               return true;
             },
-            [&s3, &bucket, folders, account, finish](std::exception_ptr error) {
+            [&s3, &bucket, account, finish](std::exception_ptr error) {
               account->pending = account->types.size();
               if (error || account->pending == 0) {
                 account->error = error;
@@ -120,7 +117,7 @@ std::vector<TypeRegions> types_and_regions(const Config& config, common::S3Clien
               }
               for (auto& type : account->types) {
                 s3.list_async(
-                    bucket, folders(type.first),
+                    bucket, folders_of(type.first),
                     [&type](common::ListPage& page) {
                       for (auto& prefix : page.common_prefixes)
                         type.second.push_back(std::move(prefix));
