@@ -178,12 +178,14 @@ struct Receipt {
 // What the state machines hand from one step to the next (a step's result is the next one's
 // event). Counts are for people and metrics; a reader needs only the ids and the references.
 
-// GetFiles' result: {"run_id", "date", "groups": FileRef to a JSON array of Group,
-// "group_count", "file_count", "bytes", "skipped_recent"}.
+// GetFiles' result: {"run_id", "date", "groups": FileRef to a JSON array of every Group,
+// "short_groups" and "long_groups": the same groups parted by whether they finish well within an
+// Express child execution's five minutes, "group_count", "file_count", "bytes", "skipped_recent"}.
 struct ListingResult {
   std::string run_id;
   std::string date;
   FileRef groups;
+  FileRef short_groups, long_groups;
   std::uint64_t group_count = 0, file_count = 0, bytes = 0, skipped_recent = 0;
   bool operator==(const ListingResult&) const = default;
 };

@@ -62,12 +62,38 @@ FileRef FileRef::from_json(const json::value& value, const std::string& what) {
   return file;
 }
 
-FileRef write_json_array(common::S3Client& s3, const std::string& bucket, const std::string& key,
-                         const json::array& items, std::int64_t bytes) {
+namespace {
+
+common::PutOptions json_options() {
   common::PutOptions options;
   options.content_type = "application/json";
-  s3.put_object(bucket, key, json::serialize(items), options);
+  return options;
+}
+
+}  // namespace
+
+FileRef write_json_array(common::S3Client& s3, const std::string& bucket, const std::string& key,
+                         const json::array& items, std::int64_t bytes) {
+  s3.put_object(bucket, key, json::serialize(items), json_options());
   return FileRef{bucket, key, static_cast<std::int64_t>(items.size()), bytes};
+}
+
+std::vector<FileRef> write_json_arrays(common::S3Client& s3, const std::string& bucket,
+                                       std::vector<JsonArrayFile> files) {
+  std::vector<common::AwsRequest> requests;
+  std::vector<FileRef> written;
+  for (auto& file : files) {
+    requests.push_back(
+        s3.put_object_request(bucket, file.key, json::serialize(file.items), json_options()));
+    written.push_back(
+        FileRef{bucket, file.key, static_cast<std::int64_t>(file.items.size()), file.bytes});
+    file.items.clear();
+  }
+  const std::size_t concurrency = std::max<std::size_t>(1, requests.size());
+  for (auto& outcome : s3.client().send_all(std::move(requests), concurrency)) {
+    if (!outcome.ok()) std::rethrow_exception(outcome.error);
+  }
+  return written;
 }
 
 json::value read_json(common::S3Client& s3, const FileRef& file) {

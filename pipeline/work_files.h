@@ -49,6 +49,14 @@ boost::json::value read_json(common::S3Client& s3, const FileRef& file);
 FileRef write_json_array(common::S3Client& s3, const std::string& bucket, const std::string& key,
                          const boost::json::array& items, std::int64_t bytes);
 boost::json::array read_json_array(common::S3Client& s3, const FileRef& file);
+// Several at once, all PUTs in flight together; their references in the same order.
+struct JsonArrayFile {
+  std::string key;
+  boost::json::array items;
+  std::int64_t bytes = 0;
+};
+std::vector<FileRef> write_json_arrays(common::S3Client& s3, const std::string& bucket,
+                                       std::vector<JsonArrayFile> files);
 
 // One JSON object per line.
 FileRef write_jsonl(common::S3Client& s3, const std::string& bucket, const std::string& key,

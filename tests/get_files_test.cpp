@@ -65,9 +65,10 @@ class GetFilesTest : public ::testing::Test {
             {"DESTINATION_PREFIX", "aggregated/"}};
   }
 
-  // group id -> the keys of its file list
-  std::map<std::string, std::set<std::string>> groups_of(const json::value& response) {
-    const auto groups_ref = pipeline::FileRef::from_json(response.at("groups"), "groups");
+  // group id -> the keys of its file list; `which`: "groups" (all), "short_groups" or "long_groups"
+  std::map<std::string, std::set<std::string>> groups_of(const json::value& response,
+                                                         const char* which = "groups") {
+    const auto groups_ref = pipeline::FileRef::from_json(response.at(which), which);
     std::map<std::string, std::set<std::string>> groups;
     for (const auto& group : pipeline::read_json_array(s3_, groups_ref)) {
       const auto files = pipeline::FileRef::from_json(group.at("files"), "files");
@@ -161,6 +162,43 @@ TEST_F(GetFilesTest, FindsTheDaysFilesInBothLayoutsAndAllDateForms) {
   EXPECT_EQ(run.response.at("group_count").as_int64(), 9);
   EXPECT_NE(run.logs.find("stripped it"), std::string::npos)
       << "s3:// in OTHER_BUCKETS is reported";
+}
+
+// A short group runs in an Express child execution (five minutes at most), a long one in a
+// Standard one: each group is in exactly one of the two lists, by its files and its bytes.
+TEST_F(GetFilesTest, EachGroupIsShortOrLongByItsFilesAndBytes) {
+  auto parted = [&](const std::string& max_files, const std::string& max_bytes) {
+    auto env = environment();
+    env["SHORT_GROUP_MAX_FILES"] = max_files;
+    env["SHORT_GROUP_MAX_BYTES"] = max_bytes;
+    const auto run = tests::invoke_handler(
+        moto_, "GetFiles", {{"date", "2026-03-05"}, {"run_id", "t-parted-" + max_files}}, env);
+    EXPECT_EQ(run.exit_code, 0) << run.logs;
+    auto all = groups_of(run.response);
+    auto short_groups = groups_of(run.response, "short_groups");
+    const auto long_groups = groups_of(run.response, "long_groups");
+    EXPECT_EQ(run.response.at("short_groups").at("count").as_int64() +
+                  run.response.at("long_groups").at("count").as_int64(),
+              run.response.at("group_count").as_int64());
+    for (const auto& [id, keys] : long_groups) {
+      EXPECT_FALSE(short_groups.contains(id)) << id << " is in both lists";
+      short_groups.emplace(id, keys);
+    }
+    EXPECT_EQ(short_groups, all) << "the two lists hold every group once";
+    std::set<std::string> long_ids;
+    for (const auto& [id, keys] : long_groups) long_ids.insert(id);
+    return long_ids;
+  };
+  // By files: only the CloudTrail group of two files is over one file.
+  EXPECT_EQ(parted("1", "1000000"),
+            std::set<std::string>{ct_bucket_ + "/111111111111/CloudTrail/eu-west-1"});
+  // By bytes: the Control Tower files are 14 bytes each, the others 5.
+  EXPECT_EQ(parted("5000", "10"),
+            (std::set<std::string>{ct_bucket_ + "/111111111111/CloudTrail/eu-west-1",
+                                   ct_bucket_ + "/111111111111/Config/eu-west-1",
+                                   ct_bucket_ + "/222222222222/CloudTrail/us-east-1"}));
+  // 0 files: every group is long (no Express at all).
+  EXPECT_EQ(parted("0", "1000000").size(), 9u);
 }
 
 TEST_F(GetFilesTest, FileListsCarrySizeEtagAndTheListedVersion) {

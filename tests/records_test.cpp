@@ -130,7 +130,9 @@ TEST(Records, EachContinuationReadsBackAsTheSameJson) {
 }
 
 TEST(Records, EachStepsResultReadsBackAsTheSameJson) {
-  EXPECT_EQ(round_trip<ListingResult>("result_listing").group_count, 12u);
+  const auto listing = round_trip<ListingResult>("result_listing");
+  EXPECT_EQ(listing.group_count, 12u);
+  EXPECT_EQ(listing.short_groups.count + listing.long_groups.count, listing.groups.count);
   const auto plan = round_trip<PlanResult>("result_plan");
   ASSERT_TRUE(plan.plan.has_value());
   EXPECT_EQ(round_trip<CombineResult>("result_combine").skipped, 1u);

@@ -514,12 +514,6 @@ struct Listing {
   Totals totals;
 };
 
-json::array groups_json(const std::vector<Group>& groups) {
-  json::array items;
-  for (const auto& group : groups) items.push_back(json::value_from(group));
-  return items;
-}
-
 Listing resume_listing(common::S3Client& s3, const pipeline::ListingContinuation& state) {
   Listing listing;
   listing.totals.newest_allowed = *common::parse_s3_time(state.newest_allowed);
@@ -582,24 +576,45 @@ json::object hand_over(const Config& config, common::S3Client& s3, const json::o
                                     static_cast<std::uint64_t>(listing.totals.skipped_recent)});
 }
 
+bool is_short(const Config& config, const Group& group) {
+  return static_cast<std::uint64_t>(group.files.count) <= config.short_group_max_files &&
+         static_cast<std::uint64_t>(group.files.bytes) <= config.short_group_max_bytes;
+}
+
+// Every group, and the same groups parted into short and long, written side by side.
+std::vector<FileRef> write_groups(const Config& config, common::S3Client& s3,
+                                  const std::vector<Group>& groups, const std::string& run_id) {
+  std::vector<pipeline::JsonArrayFile> files(3);
+  files[0].key = pipeline::run_file_key(run_id, "groups.json");
+  files[1].key = pipeline::run_file_key(run_id, "short-groups.json");
+  files[2].key = pipeline::run_file_key(run_id, "long-groups.json");
+  for (const auto& group : groups) {
+    auto& part = files[is_short(config, group) ? 1 : 2];
+    for (auto* file : {&files[0], &part}) {
+      file->items.push_back(json::value_from(group));
+      file->bytes += group.files.bytes;
+    }
+  }
+  return pipeline::write_json_arrays(s3, config.work_bucket, std::move(files));
+}
+
 json::object finish_listing(const Config& config, common::S3Client& s3, const Listing& listing,
                             const Date& date, const std::string& run_id) {
   const Totals& totals = listing.totals;
-  const FileRef groups_file = pipeline::write_json_array(
-      s3, config.work_bucket, pipeline::run_file_key(run_id, "groups.json"),
-      groups_json(listing.groups), totals.bytes);
+  const std::vector<FileRef> written = write_groups(config, s3, listing.groups, run_id);
   runtime::metrics::add("FilesFound", runtime::metrics::Unit::Count,
                         static_cast<double>(totals.files));
   runtime::metrics::add("BytesFound", runtime::metrics::Unit::Bytes,
                         static_cast<double>(totals.bytes));
-  runtime::log::info("files found", "date", date.iso(), "groups", listing.groups.size(), "files",
-                     totals.files, "bytes", totals.bytes, "skipped_recent", totals.skipped_recent);
-  return json::value_from(
-             pipeline::ListingResult{run_id, date.iso(), groups_file, listing.groups.size(),
-                                     static_cast<std::uint64_t>(totals.files),
-                                     static_cast<std::uint64_t>(totals.bytes),
-                                     static_cast<std::uint64_t>(totals.skipped_recent)})
-      .as_object();
+  runtime::log::info("files found", "date", date.iso(), "groups", listing.groups.size(),
+                     "long_groups", written[2].count, "files", totals.files, "bytes", totals.bytes,
+                     "skipped_recent", totals.skipped_recent);
+  pipeline::ListingResult result{run_id, date.iso(), written[0], written[1], written[2]};
+  result.group_count = listing.groups.size();
+  result.file_count = static_cast<std::uint64_t>(totals.files);
+  result.bytes = static_cast<std::uint64_t>(totals.bytes);
+  result.skipped_recent = static_cast<std::uint64_t>(totals.skipped_recent);
+  return json::value_from(result).as_object();
 }
 
 }  // namespace
@@ -619,6 +634,10 @@ Config Config::from_environment() {
   config.destination_bucket = bucket_name(common::setting("DESTINATION_BUCKET"));
   config.destination_prefix = common::setting("DESTINATION_PREFIX", config.destination_prefix);
   config.combine_digests = common::flag_setting("COMBINE_CLOUDTRAIL_DIGESTS", false);
+  config.short_group_max_files =
+      common::number_setting("SHORT_GROUP_MAX_FILES", config.short_group_max_files, 0);
+  config.short_group_max_bytes =
+      common::number_setting("SHORT_GROUP_MAX_BYTES", config.short_group_max_bytes, 0);
   if (config.control_tower_bucket.empty() && config.other_buckets.empty()) {
     throw runtime::ConfigurationError(
         "set CONTROL_TOWER_BUCKET or OTHER_BUCKETS: nothing to aggregate");
