@@ -7,7 +7,9 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <latch>
 #include <set>
+#include <thread>
 
 #include "common/json_services.h"
 #include "common/s3.h"
@@ -266,6 +268,46 @@ TEST_F(S3Test, MultipartFromCopyRangesAndAFinalSmallPart) {
   s3_.abort_multipart_upload(bucket_, "abandoned.bin", aborted);
   EXPECT_THROW(s3_.upload_part(bucket_, "abandoned.bin", aborted, 2, "y"), common::NoSuchUpload)
       << "an aborted upload takes no part";
+}
+
+// Two attempts at one output (an Express child run twice) complete the same key at once: S3
+// applies a conditional write atomically, so one wins and the other is refused (412, or 409
+// ConditionalRequestConflict while the first is in flight), and the key has one version.
+TEST_F(S3Test, ConcurrentConditionalCompletionsOfOneKeyHaveOneWinner) {
+  ASSERT_EQ(tests::aws_cli(moto_, "s3api put-bucket-versioning --bucket " + bucket_ +
+                                      " --versioning-configuration Status=Enabled")
+                .exit_code,
+            0);
+  constexpr int kWriters = 6;
+  std::vector<std::string> uploads(kWriters);
+  std::vector<std::vector<common::CompletedPart>> parts(kWriters);
+  for (int i = 0; i < kWriters; ++i) {
+    uploads[i] = s3_.create_multipart_upload(bucket_, "out.log");
+    parts[i].push_back(s3_.upload_part(bucket_, "out.log", uploads[i], 1, "the same bytes\n"));
+  }
+  std::latch ready(kWriters);
+  std::vector<std::string> outcomes(kWriters);
+  std::vector<std::thread> writers;
+  for (int i = 0; i < kWriters; ++i) {
+    writers.emplace_back([&, i] {
+      S3Client client{tests::moto_options(moto_)};
+      ready.arrive_and_wait();
+      try {
+        client.complete_multipart_upload(bucket_, "out.log", uploads[i], parts[i], true);
+        outcomes[i] = "written";
+      } catch (const common::AwsError& error) {
+        outcomes[i] = error.code();
+      }
+    });
+  }
+  for (auto& writer : writers) writer.join();
+  std::multiset<std::string> counted(outcomes.begin(), outcomes.end());
+  EXPECT_EQ(counted.count("written"), 1u) << ::testing::PrintToString(outcomes);
+  EXPECT_EQ(counted.count("written") + counted.count("PreconditionFailed") +
+                counted.count("ConditionalRequestConflict"),
+            static_cast<std::size_t>(kWriters))
+      << ::testing::PrintToString(outcomes);
+  EXPECT_EQ(tests::cli_versions(moto_, bucket_, "out.log").size(), 1u);
 }
 
 TEST_F(S3Test, RangedAndStreamedGets) {

@@ -5,8 +5,10 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <functional>
+#include <iostream>
 #include <set>
 #include <sstream>
+#include <thread>
 
 #include "common/s3.h"
 #include "pipeline/work_files.h"
@@ -111,6 +113,76 @@ TEST_F(DeleteOriginalsTest, EveryVersionIsCombinedAndExactlyTheCombinedVersionsG
 // A day whose outputs were verified but whose deletions never ran (DeleteOriginals failed, the
 // Map run was aborted), run again: what is already in a standing output goes straight to
 // deletion, and every line is in the destination exactly once.
+// An Express child execution (a short group of the daily run) runs at least once: the same
+// group's steps, with the same run id, may run twice side by side. Each bootstrap runs as its own
+// process; a chain that fails is retried as Step Functions retries it. Every original ends up in
+// exactly one output, byte for byte, no output key gets a second version, and every original goes.
+TEST_F(DeleteOriginalsTest, AGroupsStepsRunTwiceAtOnceCombineEachOriginalOnce) {
+  version_source();
+  ASSERT_EQ(tests::aws_cli(moto_, "s3api put-bucket-versioning --bucket " + destination_ +
+                                      " --versioning-configuration Status=Enabled")
+                .exit_code,
+            0);
+  std::string expected;
+  for (int i = 0; i < 40; ++i) {
+    const std::string line = "line " + std::to_string(i) + " " +
+                             std::string(static_cast<std::size_t>(i) * 50, 'x') + "\n";
+    s3_.put_object(source_, "app/2026-03-05/" + std::to_string(100 + i) + ".log", line);
+    expected += line;
+  }
+  const auto found = tests::invoke_handler(
+      moto_, "GetFiles", {{"date", "2026-03-05"}, {"run_id", "express"}}, environment());
+  ASSERT_EQ(found.exit_code, 0) << found.logs;
+  json::object group = pipeline::read_json_array(s3_, pipeline::FileRef::from_json(
+                                                          found.response.at("short_groups"), "g"))
+                           .at(0)
+                           .as_object();
+  group["run_id"] = "express";
+
+  // One child's steps as the state machine runs them: a step is retried until it answers (at
+  // most 5 times), and a continuation is fed back in; the number of failed attempts.
+  auto chain = [&](std::string& failures) {
+    auto step = [&](const char* function, json::value event) {
+      for (int attempt = 0; attempt < 5; ++attempt) {
+        auto run = tests::invoke_function(moto_, function, event, environment());
+        if (run.exit_code == 0) return run.response;
+        failures += std::string(function) + ": " + json::serialize(run.response) + "\n";
+      }
+      return json::value();
+    };
+    json::value result = step("DetermineOperationType", group);
+    if (!result.is_object() || result.at("operation") == "none") return;
+    for (const char* function : {"CombineLogFiles", "DeleteOriginals"}) {
+      if (!result.is_object()) return;
+      do {
+        result.as_object()["run_id"] = "express";
+        result = step(function, result);
+      } while (result.is_object() && result.as_object().contains("continuation"));
+    }
+  };
+  std::string first_failures, second_failures;
+  std::thread second([&] { chain(second_failures); });
+  chain(first_failures);
+  second.join();
+  std::cout << "failed attempts, retried:\n" << first_failures << second_failures;
+
+  EXPECT_TRUE(s3_.list_all(source_).empty()) << "every original is deleted";
+  std::string combined;
+  for (const auto& key : tests::cli_keys(moto_, destination_, "")) {
+    const auto output_versions = tests::cli_versions(moto_, destination_, key);
+    EXPECT_EQ(output_versions.size(), 1u)
+        << key << " written twice, ETags " << output_versions.front().second << " and "
+        << output_versions.back().second;
+    combined += tests::aws_cli(moto_, "s3 cp s3://" + destination_ + "/" + key + " -").out;
+  }
+  std::multiset<std::string> lines_out, lines_in;
+  for (auto [text, lines] : {std::pair{&combined, &lines_out}, std::pair{&expected, &lines_in}}) {
+    std::istringstream stream(*text);
+    for (std::string line; std::getline(stream, line);) lines->insert(line);
+  }
+  EXPECT_EQ(lines_out, lines_in) << "each line once, none lost";
+}
+
 TEST_F(DeleteOriginalsTest, ADayRunAgainAfterItsDeletionsFailedCombinesNothingTwice) {
   version_source();
   const std::string dir = "app/2026-03-05/";

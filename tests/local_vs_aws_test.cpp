@@ -174,6 +174,46 @@ TEST_F(OnTheLocalStack, ARoleMissingOneActionItsCallsNeedFailsTheRunWithAccessDe
   EXPECT_TRUE(keys(destination_).empty());
 }
 
+// A group of up to ShortGroupMaxFiles files runs in an Express child execution, a larger one in
+// a Standard child: the two Map Runs of one day share the groups between them, and each group is
+// combined and cleaned up the same way.
+TEST_F(OnTheLocalStack, ShortGroupsRunAsExpressChildrenAndLongOnesAsStandard) {
+  start(
+      "--parameter OtherBuckets=sized-logs --parameter DelayWindowSeconds=0"
+      " --parameter ShortGroupMaxFiles=1");
+  auto files = seed_four_groups("sized-logs");
+  const std::string second = std::string("app/") + kDay + "/b.log";
+  put("sized-logs", second, "app second line\n");
+
+  const std::string arn = start_execution("AggregateDailyStateMachine", R"({"date":"2026-03-05"})");
+  const auto execution = stack_->wait_for(arn);
+
+  ASSERT_EQ(execution.at("status").as_string(), "SUCCEEDED") << json::serialize(execution);
+  EXPECT_TRUE(keys("sized-logs").empty()) << "every original is combined and deleted";
+  std::set<std::string> expected;
+  for (const char* folder : {"alb", "app", "vpc", "waf"})
+    expected.insert(output_prefix("sized-logs", std::string(folder) + "/" + kDay + "/") +
+                    "-0001.log");
+  EXPECT_EQ(keys(destination_), expected);
+
+  std::map<std::string, int> succeeded;  // Map Run label -> its children that succeeded
+  const auto runs = aws("stepfunctions list-map-runs --execution-arn " + arn);
+  for (const auto& listed : runs.at("mapRuns").as_array()) {
+    const std::string run_arn(listed.at("mapRunArn").as_string());
+    const auto map_run = aws("stepfunctions describe-map-run --map-run-arn " + run_arn);
+    const std::string label = run_arn.substr(run_arn.find('/') + 1);
+    succeeded[label.substr(0, label.find(':'))] =
+        map_run.at("itemCounts").at("succeeded").to_number<int>();
+  }
+  EXPECT_EQ(succeeded, (std::map<std::string, int>{{"long-groups", 1}, {"short-groups", 3}}))
+      << json::serialize(runs);
+  const auto machine = aws("stepfunctions describe-state-machine --state-machine-arn " +
+                           stack_->resource("AggregateDailyStateMachine"));
+  EXPECT_NE(std::string(machine.at("definition").as_string()).find(R"("ExecutionType": "EXPRESS")"),
+            std::string::npos)
+      << "the definition deployed is the template's, Express children and all";
+}
+
 TEST_F(OnTheLocalStack, OriginalsItMayNotDeleteAreReportedAndTheRestDeleted) {
   // A bucket policy or an object lock refuses some deletes in an organisation's log archive.
   start("--parameter OtherBuckets=kept-logs --parameter DelayWindowSeconds=0",
