@@ -5,7 +5,7 @@ notification queue, and 3 consumer loops do what Lambda's SQS event source does 
 --batch records, invoke ManifestBuilder through lambda-local's Invoke API, delete what it did not
 report failed. process_manifest runs in moto's Step Functions and writes the batch objects.
 
-    bench/batching.py [--files 1000] [--batches 1,10]
+    bench/batching.py [--files 1000] [--batches 1,10] [--report batch.json]
 
 Per SQS batch size, on a fresh stack each: DynamoDB requests per file (the builder's, counted by
 the fault proxy at rate 0 between the functions and moto), wall time per ManifestBuilder
@@ -15,6 +15,7 @@ Needs scripts/build first."""
 import argparse
 import concurrent.futures
 import json
+import math
 import os
 import statistics
 import subprocess
@@ -25,6 +26,9 @@ import time
 import urllib.request
 
 import boto3
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import cost  # noqa: E402  (the functions' memory and REPORT lines)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SOURCE = "bench-batching-src"
@@ -131,6 +135,7 @@ def measure(stack, batch_size, count, consumers):
             sent_at[key] = now
 
     invocation_walls = []
+    sqs_requests = [0]  # the receives and deletes of Lambda's event source, which SQS bills
     lock = threading.Lock()
 
     def consume():
@@ -139,6 +144,8 @@ def measure(stack, batch_size, count, consumers):
         while idle < 3:
             messages = client.receive_message(QueueUrl=queue, MaxNumberOfMessages=batch_size,
                                               WaitTimeSeconds=1, VisibilityTimeout=60).get("Messages", [])
+            with lock:
+                sqs_requests[0] += 1
             if not messages:
                 idle += 1
                 continue
@@ -155,6 +162,8 @@ def measure(stack, batch_size, count, consumers):
                     for j, m in enumerate(messages) if m["MessageId"] not in failed]
             if done:
                 client.delete_message_batch(QueueUrl=queue, Entries=done)
+                with lock:
+                    sqs_requests[0] += 1
             with lock:
                 invocation_walls.append(wall)
 
@@ -196,10 +205,56 @@ def measure(stack, batch_size, count, consumers):
     if len(latencies) != count:
         raise SystemExit(f"[batch {batch_size}] {count - len(latencies)} files never reached a batch object")
     requests = sum(builder_operations.values())
-    return {"batch": batch_size, "invocations": len(invocation_walls), "drain": drained,
-            "wall_median": statistics.median(invocation_walls), "wall_p90": percentile(invocation_walls, 0.9),
-            "per_notification": drained / count, "requests_per_file": requests / count,
-            "operations": builder_operations, "latency": sorted(latencies.values())}
+    result = {"batch": batch_size, "invocations": len(invocation_walls), "drain": drained,
+              "wall_median": statistics.median(invocation_walls), "wall_p90": percentile(invocation_walls, 0.9),
+              "per_notification": drained / count, "requests_per_file": requests / count,
+              "operations": builder_operations, "latency": sorted(latencies.values())}
+    result["cost"] = what_was_billed(stack, before, count, sqs_requests[0], batch_size)
+    return result
+
+
+def what_was_billed(stack, before, files, sqs_calls, batch_size):
+    """What AWS would bill for these files, once every process_manifest execution has ended: every
+    function's REPORTs and requests, the state machine's transitions, Express children and
+    DynamoDB updates, and the SQS requests (the notifications S3 sends, one a file, and the
+    event source's receives and deletes). For bench/cost.py --batch."""
+    sfn = stack.client("stepfunctions")
+    machine = stack.info["state_machines"]["ProcessManifestStateMachine"]
+    deadline = time.monotonic() + 600
+    while sfn.list_executions(stateMachineArn=machine, statusFilter="RUNNING")["executions"]:
+        if time.monotonic() > deadline:
+            raise SystemExit("process_manifest executions still running after 10 minutes")
+        time.sleep(1)
+    transitions = dynamodb_tasks = express_children = manifests = 0
+    for page in sfn.get_paginator("list_executions").paginate(stateMachineArn=machine):
+        for execution in page["executions"]:
+            manifests += 1
+            for history in sfn.get_paginator("get_execution_history").paginate(
+                    executionArn=execution["executionArn"]):
+                for event in history["events"]:
+                    transitions += event["type"].endswith("StateEntered")
+                    scheduled = event.get("taskScheduledEventDetails", {})
+                    dynamodb_tasks += scheduled.get("resourceType") == "dynamodb"
+            for run in sfn.list_map_runs(executionArn=execution["executionArn"])["mapRuns"]:
+                express_children += sfn.describe_map_run(mapRunArn=run["mapRunArn"])["itemCounts"]["total"]
+    after = stack.operations()
+    operations = {name: after[name]["count"] - before.get(name, {"count": 0})["count"] for name in after}
+    # A transaction's write costs two units an item, and an item a unit a KB begun: the manifest
+    # item each claim appends to holds its file list, half of it on average when claimed.
+    table = stack.info["resources"]["LedgerTable"]
+    manifest_kb = [len(json.dumps(item)) / 1024
+                   for page in stack.client("dynamodb").get_paginator("scan").paginate(TableName=table)
+                   for item in page["Items"] if "files" in item]
+    mean_half_kb = max(1, math.ceil(statistics.mean(manifest_kb) / 2)) if manifest_kb else 1
+    transactions = operations.get("TransactWriteItems", 0)
+    functions = [name for name in cost.function_memory_mb() if name.endswith("Function")]
+    return {"files": files, "batch": batch_size, "manifests": manifests, "operations": operations,
+            "transitions": transitions, "express_children": express_children,
+            # each child makes one update, as does each dynamodb task of the manifest's own
+            "state_machine_dynamodb_writes": express_children + dynamodb_tasks,
+            "transaction_write_units": 2 * (files + transactions * mean_half_kb),
+            "sqs_requests": files + sqs_calls,
+            "reports": cost.reports(stack.info["logs"], functions)}
 
 
 def main():
@@ -207,6 +262,8 @@ def main():
     parser.add_argument("--files", type=int, default=1000)
     parser.add_argument("--batches", default="1,10", help="SQS batch sizes; the first is the baseline")
     parser.add_argument("--consumers", type=int, default=3)
+    parser.add_argument("--report", help="write what the last batch size's run would be billed, as JSON for "
+                                         "bench/cost.py --batch")
     args = parser.parse_args()
     results = []
     for batch in (int(b) for b in args.batches.split(",")):
@@ -225,6 +282,9 @@ def main():
               f" | {statistics.median(lat):.1f} / {percentile(lat, 0.9):.1f} / {lat[-1]:.1f} s |")
     for r in results:
         print(f"batch {r['batch']}: DynamoDB requests by operation: {json.dumps(r['operations'], sort_keys=True)}")
+    if args.report:
+        with open(args.report, "w") as out:
+            json.dump(results[-1]["cost"], out, indent=1)
 
 
 if __name__ == "__main__":

@@ -75,7 +75,18 @@ def difference(after, before):
     return result
 
 
-def seed(s3, bucket, objects, rng_seed):
+def folders(count):
+    """The day folders of `count` groups: one, or as Control Tower spreads a day (an account's
+    CloudTrail folder per region, the accounts one after another)."""
+    if count == 1:
+        return [f"app/{DAY}/"]
+    import list_day  # here: it imports this module for the stand-in's controls
+    day = DAY.replace("-", "/")
+    return [f"{list_day.ORGANISATION}/AWSLogs/{100000000000 + n // len(list_day.REGIONS)}/CloudTrail/"
+            f"{list_day.REGIONS[n % len(list_day.REGIONS)]}/{day}/" for n in range(count)]
+
+
+def seed(s3, bucket, objects, rng_seed, prefixes=1):
     s3.create_bucket(Bucket=bucket)
     s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
     rng = random.Random(rng_seed)
@@ -92,7 +103,8 @@ def seed(s3, bucket, objects, rng_seed):
             lines.append(line)
             size += len(line) + 1
         bodies.append(gzip.compress(("\n".join(lines) + "\n").encode()))
-    keys = [f"app/{DAY}/part-{n:05d}.json.gz" for n in range(objects)]
+    day_folders = folders(prefixes)
+    keys = [f"{day_folders[n % prefixes]}part-{n:06d}.json.gz" for n in range(objects)]
 
     def put(index):
         response = s3.put_object(Bucket=bucket, Key=keys[index], Body=bodies[index])
@@ -124,6 +136,29 @@ def invoke(function, event, environment, scratch):
     return json.loads(done.stdout), wall, cpu, max(int(value) for value in rss) if rss else 0
 
 
+def run_phase(function, events, environment, scratch):
+    """One phase: each group's invocations (fed their continuations until none) under lambda-local,
+    the groups side by side, as a Map runs them; (responses, wall s, CPU s, peak RSS MiB)."""
+    def chain(indexed):
+        index, event = indexed
+        cpu, rss = 0.0, 0
+        while True:
+            response, _, seconds, peak = invoke(function, event, environment, os.path.join(scratch, str(index)))
+            cpu += seconds
+            rss = max(rss, peak)
+            if "continuation" not in response:
+                return response, cpu, rss
+            event = response
+
+    for index in range(len(events)):
+        os.makedirs(os.path.join(scratch, str(index)), exist_ok=True)
+    started = time.monotonic()
+    with concurrent.futures.ThreadPoolExecutor(len(events)) as pool:
+        done = list(pool.map(chain, enumerate(events)))
+    wall = time.monotonic() - started
+    return [d[0] for d in done], wall, sum(d[1] for d in done), max(d[2] for d in done)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--objects", type=int, default=10000)
@@ -132,6 +167,9 @@ def main():
                         help="S3's median first-byte latency (moto: added to every request by the proxy)")
     parser.add_argument("--p99-ms", type=float, default=60, help="the stand-in's p99 first-byte latency")
     parser.add_argument("--backend", choices=("standin", "moto"), default="standin")
+    parser.add_argument("--prefixes", type=int, default=1,
+                        help="spread the objects over this many Control Tower day folders, one group each, "
+                             "every phase running the groups side by side")
     parser.add_argument("--report", help="also write the figures as JSON to this file (bench/cost.py reads it)")
     parser.add_argument("--env", action="append", default=[], metavar="NAME=VALUE",
                         help="more environment for the functions (a setting to compare)")
@@ -168,54 +206,37 @@ def main():
                 connections = 1 if run == "one" else int(run)
                 bucket = f"bench-source-{run}"
                 seeding = time.monotonic()
-                files = seed(s3, bucket, args.objects, rng_seed=7)
+                files = seed(s3, bucket, args.objects, rng_seed=7, prefixes=args.prefixes)
                 total = sum(f["size"] for f in files)
                 print(f"[{run}] seeded {len(files)} objects, {total / 2**20:.1f} MiB, in "
                       f"{time.monotonic() - seeding:.0f} s", file=sys.stderr)
-                listing = "\n".join(json.dumps(f) for f in files) + "\n"
-                s3.put_object(Bucket="bench-work", Key=f"lists/{run}.jsonl", Body=listing.encode())
-                group = {"group_id": f"bench-{run}", "kind": "other", "source_bucket": bucket, "date": DAY,
-                         "directory": f"app/{DAY}/", "run_id": f"bench-{run}",
-                         "files": {"bucket": "bench-work", "key": f"lists/{run}.jsonl", "count": len(files),
-                                   "bytes": total}}
+                groups = []
+                for n, folder in enumerate(folders(args.prefixes)):
+                    mine = [f for f in files if f["key"].startswith(folder)]
+                    listing = "\n".join(json.dumps(f) for f in mine) + "\n"
+                    s3.put_object(Bucket="bench-work", Key=f"lists/{run}-{n}.jsonl", Body=listing.encode())
+                    groups.append({"group_id": f"bench-{run}-{n}", "kind": "other", "source_bucket": bucket,
+                                   "date": DAY, "directory": folder, "run_id": f"bench-{run}",
+                                   "files": {"bucket": "bench-work", "key": f"lists/{run}-{n}.jsonl",
+                                             "count": len(mine), "bytes": sum(f["size"] for f in mine)}})
                 environment = dict(common, HTTP_MAX_CONNECTIONS_PER_HOST=str(connections),
                                    DOWNLOAD_CONCURRENCY=str(connections), DELETE_CONCURRENCY=str(connections),
                                    LIST_CONCURRENCY=str(connections), HEAD_CONCURRENCY=str(connections))
-                if args.backend == "standin":
-                    model = set_model(endpoint, **measured)
-                before = stats(args.backend, proxy)
-                plan, wall, cpu, rss = invoke("DetermineOperationType", group, environment, scratch)
-                if args.backend == "standin":
-                    set_model(endpoint, **unmeasured)
-                results.append({"run": run, "phase": "plan", "wall": wall, "cpu": cpu, "rss": rss,
-                                "operations": difference(stats(args.backend, proxy), before),
-                                "connections": connections, "files": len(files)})
-                plan["run_id"] = f"bench-{run}"
-
-                for phase, function in (("combine", "CombineLogFiles"), ("delete", "DeleteOriginals")):
+                events = groups
+                for phase, function in (("plan", "DetermineOperationType"), ("combine", "CombineLogFiles"),
+                                        ("delete", "DeleteOriginals")):
                     if args.backend == "standin":
                         model = set_model(endpoint, **measured)
                     before = stats(args.backend, proxy)
-                    wall = cpu = 0.0
-                    rss = 0
-                    event = plan
-                    while True:
-                        response, seconds, cpu_seconds, peak = invoke(function, event, environment, scratch)
-                        wall += seconds
-                        cpu += cpu_seconds
-                        rss = max(rss, peak)
-                        if "continuation" not in response:
-                            break
-                        event = response
-                    if phase == "combine":
-                        plan = dict(response, run_id=f"bench-{run}")
+                    responses, wall, cpu, rss = run_phase(function, events, environment, scratch)
                     operations = difference(stats(args.backend, proxy), before)
                     if args.backend == "standin":
                         set_model(endpoint, **unmeasured)
                     results.append({"run": run, "phase": phase, "wall": wall, "cpu": cpu, "rss": rss,
                                     "operations": operations, "connections": connections,
-                                    "files": len(files)})
+                                    "files": len(files), "prefixes": args.prefixes})
                     print(f"[{run}] {phase}: {wall:.2f} s", file=sys.stderr)
+                    events = [dict(response, run_id=f"bench-{run}") for response in responses]
                 left = s3.list_object_versions(Bucket=bucket).get("Versions", [])
                 if left:
                     raise SystemExit(f"[{run}] {len(left)} originals left after DeleteOriginals")
@@ -234,7 +255,9 @@ def main():
     baseline = {r["phase"]: r["wall"] for r in results if r["run"] == "one"}
     where = (f"s3-standin ({model})" if args.backend == "standin"
              else f"moto, {args.latency_ms} ms added to every request")
-    print(f"\n{args.objects} gzip objects of 1-20 KB in one group, on this machine ({os.cpu_count()} cores), "
+    spread = ("one group" if args.prefixes == 1 else
+              f"{args.prefixes} groups, one a Control Tower day folder, each phase running them side by side")
+    print(f"\n{args.objects} gzip objects of 1-20 KB in {spread}, on this machine ({os.cpu_count()} cores), "
           f"{where}\n")
     print(f"{'run':>8} {'phase':>8} {'wall s':>8} {'vs one':>7} {'limit':>6} {'req/file':>8} {'CPU s':>7} "
           f"{'RSS MiB':>8} {'MiB sent':>9} {'MiB recv':>9}  requests by operation")
@@ -243,10 +266,11 @@ def main():
         received = sum(t["bytes_received"] for t in r["operations"].values()) / 2**20
         ratio = baseline.get(r["phase"], 0) / r["wall"] if r["wall"] else 0
         count = sum(t["count"] for t in r["operations"].values())
-        limit = count * args.latency_ms / 1000 / r["connections"]
+        prefixes = r.get("prefixes", 1)
+        limit = count * args.latency_ms / 1000 / (r["connections"] * prefixes)
         if r["phase"] == "delete" and args.backend == "standin":
-            # Each key a write on the one prefix: the rate allows a second's burst, then 3,500/s.
-            limit = max(limit, (r["files"] - WRITE_RATE) / WRITE_RATE)
+            # Each key a write on its prefix: the rate allows a second's burst, then 3,500/s.
+            limit = max(limit, (r["files"] / prefixes - WRITE_RATE) / WRITE_RATE)
         label = "one" if r["run"] == "one" else f"{r['run']} conn"
         requests = ", ".join(f"{name} {t['count']}" for name, t in sorted(r["operations"].items()))
         slow = sum(t.get("slow_down", 0) for t in r["operations"].values())
@@ -255,8 +279,13 @@ def main():
               f"{requests}" + (f"; {slow} answered 503 SlowDown" if slow else "")
               + (f"; at most {batches} DeleteObjects in flight" if (batches := r["operations"].get(
                   "DeleteObjects", {}).get("most_in_flight")) else ""))
+    for r in results:
+        if r["phase"] == "delete" and r.get("prefixes", 1) > 1:
+            rate = r["files"] / r["wall"]
+            print(f"\n{r['run']} conn, delete across {r['prefixes']} prefixes: {rate:,.0f} keys a second, "
+                  f"{rate / WRITE_RATE:.1f}x the {WRITE_RATE:,} writes a second one prefix allows")
     print("\nlimit: the least time the requests can take, as a share of the wall time: the latency limit "
-          "(requests x median latency / connections), or for the delete on the stand-in the per-prefix write "
+          "(requests x median latency / connections of all groups), or for the delete on the stand-in the per-prefix write "
           f"rate's if longer (keys beyond a second's burst / {WRITE_RATE}/s)")
 
 

@@ -5,24 +5,30 @@
     bench/combine_delete.py --objects 300 --runs 64 --report small.json
     bench/list_day.py --report list.json
     bench/cost.py --combine large.json --small small.json --list list.json [--files-per-group 288]
+        [--day day.json (bench/whole_day.py --report)] [--batch batch.json (bench/batching.py --report)]
 
 The daily pipeline, per group (one account, log type and region a day, or one folder): the
 DetermineOperationType, CombineLogFiles and DeleteOriginals invocations as the benchmarks measured
 them (each phase's seconds and S3 requests fitted as fixed + per file through the small and the
-large run), at the memory template.yaml gives each function (arm64); the seven state transitions
-of the group's child execution; GetFiles and the parent execution's transitions as
+large run), at the memory template.yaml gives each function (arm64); the group's child execution
+(an Express one up to ShortGroupMaxFiles files, billed by request and by its duration, the three
+phases one after another; a Standard one's seven state transitions beyond); GetFiles and the
+parent execution's transitions as
 bench/list_day.py measured a day, shared among that day's groups. Prints the breakdown and the
 total at --files-per-group (CloudTrail delivers a file every five minutes per account and region:
 288 a day) and at other group sizes, next to the design this project replaced ($270 a month for
 240,000 files, 81 % of it the Glue job).
 
-The batch pipeline (process_manifest) is not measured here (bench/batching.py runs on moto): its
-figures are what its state machine does per file, labelled as an estimate. Storage is left out:
+The batch pipeline (--batch, from bench/batching.py --report): what ManifestBuilder and
+process_manifest did on the local stack for a number of files, every request and transition
+counted (an Express child of "Mark the files completed" billed at 100 ms). Storage is left out:
 it is the same whatever combines the files. The benchmarks run on this machine's cores; on Lambda
 a function gets CPU in proportion to its memory, so CPU-bound phases of small functions take
 longer. DeleteObjects is priced as a POST, though S3 may count it among the free DELETEs."""
 import argparse
+import collections
 import json
+import math
 import os
 import re
 
@@ -39,12 +45,20 @@ PRICES = {
     "s3_ia_get": 0.001 / 1000,
     "s3_ia_retrieval_gb": 0.01,
     "sfn_standard_transition": 0.025 / 1000,
+    "sfn_express_request": 1.00 / 1e6,
+    "sfn_express_gb_second": 0.00001667,  # the first 1,000 GB-hours a month; billed per 100 ms, 64 MB at least
     "dynamodb_write_unit": 0.625 / 1e6,  # on demand
+    "dynamodb_read_unit": 0.125 / 1e6,
     "sqs_request": 0.40 / 1e6,
 }
 ORIGINAL_PER_MONTH, ORIGINAL_FILES_PER_MONTH = 270.0, 240000
-GROUP_TRANSITIONS = 7  # DetermineOperationType, a Choice, CombineLogFiles, a Choice, DeleteOriginals, a Choice, Succeed
-RUN_TRANSITIONS = 8  # the day, GetFiles, two Choices, the Map, CrawlerTrigger and the ends
+# A long group's Standard child: DetermineOperationType, a Choice, CombineLogFiles, a Choice,
+# DeleteOriginals, a Choice, Succeed. A short group's Express child is billed by request and duration.
+GROUP_TRANSITIONS = 7
+EXPRESS_GB = 64 / 1024  # an Express execution's memory is billed in 64 MB steps; a group's state is far less
+# "Which day", "Named day", GetFiles, "More to list?", "Any files?", "Any short groups?", "Each short
+# group", "Any long groups?", CrawlerTrigger (and "Each long group" on a day with long groups).
+RUN_TRANSITIONS = 9
 # Operations on the destination (STANDARD_IA) and what kind of request each is.
 OUTPUT_WRITES = {"CreateMultipartUpload", "UploadPart", "UploadPartCopy", "CompleteMultipartUpload"}
 WRITES = {"PutObject", "CopyObject", "ListObjectsV2", "ListObjectVersions", "ListMultipartUploads", "ListParts",
@@ -64,7 +78,13 @@ def billed_seconds(reports):
 
 
 def memory_mb():
-    """Each function's MemorySize in template.yaml (the Globals' when it names none)."""
+    """Each phase's function's MemorySize in template.yaml (the Globals' when it names none)."""
+    sizes = function_memory_mb()
+    return {phase: sizes[name] for phase, name in FUNCTIONS.items()}
+
+
+def function_memory_mb():
+    """{logical id: MemorySize} of every function in template.yaml (the Globals' when it names none)."""
     sizes, function, default = {}, None, 128
     with open(os.path.join(ROOT, "template.yaml")) as template:
         for line in template:
@@ -76,7 +96,38 @@ def memory_mb():
                     default = int(match.group(1))
                 else:
                     sizes[function] = int(match.group(1))
-    return {phase: sizes.get(name, default) for phase, name in FUNCTIONS.items()}
+    return collections.defaultdict(lambda: default, sizes)
+
+
+def reports(log_directory, functions):
+    """{function: [(duration ms, init ms, max memory MB)]} from the REPORT lines lambda-local wrote
+    to <log_directory>/<function>.log, as Lambda writes them."""
+    result = {}
+    for function in functions:
+        lines = []
+        path = os.path.join(log_directory, f"{function}.log")
+        if os.path.exists(path):
+            with open(path, errors="replace") as log:
+                for line in log:
+                    match = re.search(r"REPORT .*Duration: ([\d.]+) ms.*Max Memory Used: (\d+) MB"
+                                      r"(?:.*Init Duration: ([\d.]+) ms)?", line)
+                    if match:
+                        lines.append((float(match.group(1)), float(match.group(3) or 0), int(match.group(2))))
+        result[function] = lines
+    return result
+
+
+def short_group_max_files():
+    """ShortGroupMaxFiles' default in template.yaml: larger groups run as Standard children."""
+    with open(os.path.join(ROOT, "template.yaml")) as template:
+        text = template.read()
+    return int(re.search(r"\n  ShortGroupMaxFiles:\n(?:    .*\n)*?    Default: (\d+)", text).group(1))
+
+
+def express_child(seconds):
+    """Dollars of one Express child execution that runs this long."""
+    return (PRICES["sfn_express_request"]
+            + math.ceil(seconds * 10) / 10 * EXPRESS_GB * PRICES["sfn_express_gb_second"])
 
 
 def phases(report):
@@ -111,10 +162,12 @@ def daily(combine, small, listing, files_per_group, memory):
     """Dollars per million files, by item."""
     groups = 1e6 / files_per_group
     items = {}
+    chain_seconds = 0.0  # a group's steps, one after another: its child execution's duration
     for phase in ("plan", "combine", "delete"):
         a, b = combine[phase], small[phase]
         fixed, per_file = fit(b, a, lambda p: p[1])
         seconds = groups * fixed + 1e6 * per_file
+        chain_seconds += fixed + per_file * files_per_group
         items[f"Lambda {phase} (GB-s)"] = seconds * memory[phase] / 1024 * PRICES["lambda_arm64_gb_second"]
         items[f"Lambda {phase} (invocations)"] = groups * PRICES["lambda_request"]
         operations = set(a[2]) | set(b[2])
@@ -136,8 +189,11 @@ def daily(combine, small, listing, files_per_group, memory):
                                    * per_group)
     items["S3 requests list"] = sum(request_cost(op, t["count"], "list")
                                     for op, t in list_operations.items()) * per_group
-    items["Step Functions transitions"] = ((GROUP_TRANSITIONS + RUN_TRANSITIONS / list_groups) * groups
-                                           * PRICES["sfn_standard_transition"])
+    items["Step Functions transitions"] = RUN_TRANSITIONS / list_groups * groups * PRICES["sfn_standard_transition"]
+    if files_per_group <= short_group_max_files():
+        items["Step Functions Express children"] = groups * express_child(chain_seconds)
+    else:
+        items["Step Functions transitions"] += groups * GROUP_TRANSITIONS * PRICES["sfn_standard_transition"]
     return items
 
 
@@ -153,19 +209,47 @@ def day_measured(run, memory):
     # Not split by phase: a GetObject priced as STANDARD's, though the read-back reads STANDARD_IA.
     items["S3 requests"] = scale * sum(request_cost(op, t["count"], "day") for op, t in run["operations"].items())
     items["Step Functions transitions"] = scale * run["transitions"] * PRICES["sfn_standard_transition"]
+    items["Step Functions Express children"] = scale * (
+        run["express_children"] * PRICES["sfn_express_request"]
+        + run["express_seconds"] * EXPRESS_GB * PRICES["sfn_express_gb_second"])
     return items
 
 
-def batch_estimate(files_per_manifest):
-    """process_manifest as its state machine runs it, per million files (not measured here)."""
-    manifests = 1e6 / files_per_manifest
-    return {
-        "Step Functions: a child execution per file to mark it completed": 1e6 * PRICES["sfn_standard_transition"],
-        "Step Functions: the manifest's own states": manifests * 12 * PRICES["sfn_standard_transition"],
-        "DynamoDB: the notification recorded, claimed, completed (3 writes a file)":
-            3e6 * PRICES["dynamodb_write_unit"],
-        "SQS: received and deleted in batches of 10": 2e5 * PRICES["sqs_request"],
-    }
+DYNAMODB_WRITES = {"PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem"}
+DYNAMODB_READS = {"GetItem", "Query", "Scan", "BatchGetItem", "TransactGetItems"}
+
+
+def batch_measured(run, memory):
+    """Dollars per million files of the batch pipeline as bench/batching.py --report ran it: the
+    functions' REPORTs and requests (S3, DynamoDB, Step Functions), process_manifest's transitions
+    and Express children, its own DynamoDB updates, and the SQS requests."""
+    scale = 1e6 / run["files"]
+    items = {}
+    for function, lines in run["reports"].items():
+        if lines:
+            items[f"Lambda {function.removesuffix('Function')} (GB-s, invocations)"] = scale * (
+                billed_seconds(lines) * memory[function] / 1024 * PRICES["lambda_arm64_gb_second"]
+                + len(lines) * PRICES["lambda_request"])
+    s3, writes, reads, other = 0.0, 0.0, 0.0, {}
+    for operation, count in run["operations"].items():
+        if operation in DYNAMODB_WRITES:
+            writes += count  # items of at most 1 KB: one write unit each
+        elif operation == "TransactWriteItems":
+            writes += run["transaction_write_units"]  # two units an item, by its size: batching.py
+        elif operation in DYNAMODB_READS:
+            reads += count
+        elif operation in ("StartExecution", "Publish", "SendMessage"):
+            other[operation] = count
+        else:
+            s3 += request_cost(operation, count, "batch")
+    writes += run["state_machine_dynamodb_writes"]
+    items["S3 requests (the functions')"] = scale * s3
+    items["DynamoDB writes"] = scale * writes * PRICES["dynamodb_write_unit"]
+    items["DynamoDB reads"] = scale * reads * PRICES["dynamodb_read_unit"]
+    items["Step Functions transitions"] = scale * run["transitions"] * PRICES["sfn_standard_transition"]
+    items["Step Functions Express children (100 ms each)"] = scale * run["express_children"] * express_child(0.1)
+    items["SQS requests (notifications sent, received, deleted)"] = scale * run["sqs_requests"] * PRICES["sqs_request"]
+    return items
 
 
 def main():
@@ -174,7 +258,7 @@ def main():
     parser.add_argument("--small", help="combine_delete.py --report of a small group (an invocation's fixed cost)")
     parser.add_argument("--list", required=True, help="list_day.py --report")
     parser.add_argument("--files-per-group", type=float, default=288)
-    parser.add_argument("--files-per-manifest", type=float, default=1000)
+    parser.add_argument("--batch", help="batching.py --report: the batch pipeline's cost, measured on the local stack")
     parser.add_argument("--day", help="whole_day.py --report: that day's cost, measured end to end, next to the "
                                       "model's at its files per group")
     args = parser.parse_args()
@@ -220,13 +304,17 @@ def main():
             print(f"  {name:<44} {dollars:9.4f}")
         print(f"  {'total':<44} {sum(measured.values()):9.4f}  (the model above at {per_group:.1f} files per "
               f"group: {modelled:.4f})")
-    batch = batch_estimate(args.files_per_manifest)
-    print(f"\nBatch pipeline (process_manifest), {args.files_per_manifest:g} files per manifest: an ESTIMATE from "
-          "its state machine, not a measurement; plus the daily pipeline's Lambda and S3 per file")
-    for name, dollars in batch.items():
-        print(f"  {name:<72} {dollars:9.4f}")
-    print(f"  {'total beyond the Lambda and S3 costs':<72} {sum(batch.values()):9.4f}")
-
+    if args.batch:
+        with open(args.batch) as f:
+            run = json.load(f)
+        batch = batch_measured(run, function_memory_mb())
+        print(f"\nBatch pipeline (ManifestBuilder, process_manifest) measured on the local stack ({args.batch}: "
+              f"{run['files']} files in {run['manifests']} manifests, SQS batches of {run['batch']}): "
+              "dollars per million files")
+        total = sum(batch.values())
+        for name, dollars in sorted(batch.items(), key=lambda item: -item[1]):
+            print(f"  {name:<58} {dollars:9.4f}  {dollars / total:6.1%}")
+        print(f"  {'total':<58} {total:9.4f}")
 
 if __name__ == "__main__":
     main()

@@ -27,6 +27,7 @@ import collections
 import concurrent.futures
 import gzip
 import json
+import math
 import os
 import random
 import re
@@ -111,6 +112,9 @@ class Driver:
     def __init__(self, url, limit):
         self.url = url
         self.transitions = 0
+        self.express_children = 0
+        self.express_seconds = 0.0  # billed: each child's duration rounded up to 100 ms
+        self.inside = threading.local()  # .express: this thread runs an Express child
         self.retries = 0
         self.running = 0
         self.busiest = 0
@@ -118,6 +122,9 @@ class Driver:
         self.limit = threading.BoundedSemaphore(limit)
 
     def count(self, transitions=1):
+        """State transitions of Standard executions (an Express child is billed by request and duration)."""
+        if getattr(self.inside, "express", False):
+            return
         with self.lock:
             self.transitions += transitions
 
@@ -155,8 +162,10 @@ class Driver:
             if "continuation" not in event:
                 return event
 
-    def group(self, item, run_id):
-        """One child execution of the "Each group" Map."""
+    def group(self, item, run_id, express):
+        """One child execution of "Each short group" (Express) or "Each long group" (Standard)."""
+        self.inside.express = express
+        started = time.monotonic()
         answer = self.invoke("DetermineOperationType", {"group": item, "run_id": run_id})
         self.count()  # "Anything to combine?"
         combined, deleted = {}, {}
@@ -164,24 +173,11 @@ class Driver:
             combined = self.loop("CombineLogFiles", answer)
             deleted = self.loop("DeleteOriginals", combined)
         self.count()  # "Group done"
+        if express:
+            with self.lock:
+                self.express_children += 1
+                self.express_seconds += math.ceil((time.monotonic() - started) * 10) / 10
         return combined, deleted
-
-
-def reports(log_directory):
-    """{function: [(duration ms, init ms, max memory MB)]} from the REPORT lines Lambda would write."""
-    result = {}
-    for function in FUNCTIONS:
-        lines = []
-        path = os.path.join(log_directory, f"{function}.log")
-        if os.path.exists(path):
-            with open(path, errors="replace") as log:
-                for line in log:
-                    match = re.search(r"REPORT .*Duration: ([\d.]+) ms.*Max Memory Used: (\d+) MB"
-                                      r"(?:.*Init Duration: ([\d.]+) ms)?", line)
-                    if match:
-                        lines.append((float(match.group(1)), float(match.group(3) or 0), int(match.group(2))))
-        result[function] = lines
-    return result
 
 
 def run_day(args, limit, endpoint, s3, memory, scratch):
@@ -214,14 +210,22 @@ def run_day(args, limit, endpoint, s3, memory, scratch):
         driver.count(2)  # "Which day", "Named day"
         listing = driver.loop("GetFiles", {"date": f"{DATE[0]}-{DATE[1]:02d}-{DATE[2]:02d}", "run_id": run_id})
         listed = time.monotonic() - started
-        driver.count(2)  # "Any files?", "Each group"
-        combine_delete.set_model(endpoint, latency_ms=0, p99_ms=0, read_rate=0, write_rate=0)
-        items = json.loads(s3.get_object(Bucket=listing["groups"]["bucket"], Key=listing["groups"]["key"])["Body"]
-                           .read())  # the Map's ItemReader, a request Step Functions makes
-        combine_delete.set_model(endpoint, latency_ms=args.latency_ms,
-                                 p99_ms=max(args.p99_ms, args.latency_ms), read_rate=5500, write_rate=3500)
-        with concurrent.futures.ThreadPoolExecutor(limit) as pool:
-            done = list(pool.map(lambda item: driver.group(item, run_id), items))
+        driver.count(1)  # "Any files?"
+        done, items = [], []
+        for part, express in (("short_groups", True), ("long_groups", False)):
+            driver.count(1)  # "Any short groups?", "Any long groups?"
+            if listing[part]["count"] == 0:
+                continue
+            driver.count(1)  # the Map state
+            # The Map's ItemReader: a request Step Functions makes, not the functions.
+            combine_delete.set_model(endpoint, latency_ms=0, p99_ms=0, read_rate=0, write_rate=0)
+            part_items = json.loads(s3.get_object(Bucket=listing[part]["bucket"], Key=listing[part]["key"])["Body"]
+                                    .read())
+            combine_delete.set_model(endpoint, latency_ms=args.latency_ms,
+                                     p99_ms=max(args.p99_ms, args.latency_ms), read_rate=5500, write_rate=3500)
+            with concurrent.futures.ThreadPoolExecutor(limit) as pool:
+                done += list(pool.map(lambda item: driver.group(item, run_id, express), part_items))
+            items += part_items
         wall = time.monotonic() - started
         driver.count(1)  # CrawlerTrigger is not run here: it has nothing to do on the stand-in
     finally:
@@ -237,20 +241,24 @@ def run_day(args, limit, endpoint, s3, memory, scratch):
         Bucket="bench-destination", Prefix=f"aggregated-{limit}/") for item in page.get("Contents", []))
     return {"limit": limit, "files": files, "bytes": total, "groups": len(items), "listed_files": listing["file_count"],
             "wall": wall, "list_wall": listed, "transitions": driver.transitions, "retries": driver.retries,
+            "express_children": driver.express_children, "express_seconds": driver.express_seconds,
+            "long_groups": listing["long_groups"]["count"],
             "busiest": driver.busiest, "operations": operations, "left": left, "output_bytes": stored,
             "combined_files": sum(c.get("files", 0) for c, _ in done),
             "combined_bytes": sum(c.get("bytes_in", 0) for c, _ in done),
             "deleted": sum(d.get("deleted", 0) for _, d in done),
             "not_deleted": sum(d.get("failed", 0) + d.get("kept_changed", 0) for _, d in done),
             "cpu": (cpu_after.ru_utime - cpu_before.ru_utime) + (cpu_after.ru_stime - cpu_before.ru_stime),
-            "reports": reports(log_directory), "model": model}
+            "reports": cost.reports(log_directory, FUNCTIONS), "model": model}
 
 
 def print_run(r, memory):
     print(f"\nLambda concurrency limit {r['limit']}: {r['files']} files ({r['bytes'] / 2**20:.0f} MiB) in "
           f"{r['groups']} groups, {r['wall']:.1f} s ({r['list_wall']:.1f} s listing, "
           f"{r['wall'] - r['list_wall']:.1f} s the groups); busiest {r['busiest']} invocations at once; "
-          f"{r['cpu']:.0f} CPU-s of the functions; {r['transitions']} state transitions; {r['retries']} retries")
+          f"{r['cpu']:.0f} CPU-s of the functions; {r['express_children']} Express children "
+          f"({r['express_seconds']:.1f} s billed), {r['long_groups']} long groups, {r['transitions']} Standard state "
+          f"transitions; {r['retries']} retries")
     print(f"{'function':>24} {'invocations':>11} {'cold':>5} {'GB-s':>9} {'mean ms':>8} {'max ms':>8} {'max MB':>7}")
     gb_seconds = 0.0
     for function, phase in FUNCTIONS.items():
