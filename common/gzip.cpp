@@ -3,6 +3,7 @@
 #include <zlib.h>
 
 #include <array>
+#include <utility>
 #include <stdexcept>
 
 namespace common {
@@ -161,6 +162,61 @@ ContentCheck TextChecker::finish() {
   if (!started_) return {};
   const std::string digest = hash_.hex_digest();
   return {ContentKind::kText, last_byte_, "", digest, digest};
+}
+
+namespace {
+
+// Enough of an object's start to tell gzip, bzip2 and the other magic bytes from text.
+constexpr std::size_t kMagicBytes = 10;
+
+}  // namespace
+
+struct ContentStream::Inflating {
+  detail::MemberInflater inflater;
+};
+
+ContentStream::ContentStream(Sink sink) : sink_(std::move(sink)) {}
+
+ContentStream::~ContentStream() = default;
+
+void ContentStream::feed(std::string_view bytes) {
+  if (kind_ != ContentKind::kEmpty) return pass(bytes);
+  head_.append(bytes);
+  if (head_.size() >= kMagicBytes) decide();
+}
+
+void ContentStream::finish() {
+  if (kind_ == ContentKind::kEmpty && !head_.empty()) decide();
+  if (kind_ != ContentKind::kGzip) return;
+  if (auto failure = inflating_->inflater.finish()) throw ContentRefused(*failure);
+}
+
+void ContentStream::decide() {
+  if (is_gzip(head_)) {
+    kind_ = ContentKind::kGzip;
+    inflating_ = std::make_unique<Inflating>();
+  } else if (auto reason = binary_reason(head_)) {
+    throw ContentRefused(*reason);
+  } else {
+    kind_ = ContentKind::kText;
+  }
+  pass(std::exchange(head_, {}));
+}
+
+void ContentStream::pass(std::string_view bytes) {
+  if (kind_ == ContentKind::kText) {
+    if (bytes.find('\0') != std::string_view::npos)
+      throw ContentRefused("binary content (NUL bytes)");
+    if (!bytes.empty()) sink_(bytes);
+    return;
+  }
+  auto failure =
+      inflating_->inflater.feed(bytes, [&](std::string_view text) -> std::optional<std::string> {
+        if (text.find('\0') != std::string_view::npos) return "gzip of binary content (NUL bytes)";
+        if (!text.empty()) sink_(text);
+        return std::nullopt;
+      });
+  if (failure) throw ContentRefused(*failure);
 }
 
 ContentCheck check_content(std::string_view bytes) {

@@ -3,8 +3,10 @@
 // the other way round. Only what can be combined safely is combined: gzip whose every member
 // inflates to text, and text. Anything else (a truncated or corrupt member, bzip2, zstd, zip,
 // Parquet, anything with NUL bytes) stays where it is.
+#include <functional>
 #include <memory>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 
@@ -68,6 +70,40 @@ class TextChecker {
 
 // The verdict on a whole object held in memory.
 ContentCheck check_content(std::string_view bytes);
+
+// An object's text as its bytes stream by, in bounded memory, by what its first bytes are: gzip
+// members (any number) are inflated, text passes through, anything else is refused. The sink
+// gets the text in chunks, cut anywhere.
+class ContentStream {
+ public:
+  using Sink = std::function<void(std::string_view text)>;
+  explicit ContentStream(Sink sink);
+  ~ContentStream();
+  ContentStream(const ContentStream&) = delete;
+  ContentStream& operator=(const ContentStream&) = delete;
+
+  // ContentRefused with the reason once the bytes so far cannot be gzip of text, or text.
+  void feed(std::string_view bytes);
+  // Once every byte was fed: ContentRefused for gzip that ends inside a member.
+  void finish();
+  // kEmpty until enough bytes came to decide (or none at all), then kGzip or kText.
+  ContentKind kind() const { return kind_; }
+
+ private:
+  void decide();
+  void pass(std::string_view bytes);
+
+  Sink sink_;
+  ContentKind kind_ = ContentKind::kEmpty;
+  std::string head_;  // the first bytes, held until they say what the object is
+  struct Inflating;
+  std::unique_ptr<Inflating> inflating_;
+};
+
+class ContentRefused : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
 
 // A complete gzip member whose content is "\n": appended after a gzip source whose text does not
 // end in a newline, so the next file starts on a line of its own once the output is decompressed.
