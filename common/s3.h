@@ -8,6 +8,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/aws_client.h"
@@ -102,6 +103,11 @@ struct CompletedPart {
   int number = 0;
   std::string etag;
 };
+
+// A general purpose bucket's name by S3's rules: 3-63 lowercase letters, digits, dots and
+// hyphens, a letter or digit at each end, no "..", not an IP address, none of S3's reserved
+// prefixes and suffixes.
+bool valid_bucket_name(std::string_view name);
 
 // An ETag as S3's HTTP headers and listings give it, quoted: event notifications carry it bare, and
 // an etag compared across the two must be written one way.

@@ -24,6 +24,16 @@ bool flag_setting(const char* name, bool fallback);
 // A tuning knob: a whole number of at least `minimum`, nullopt when unset, empty or anything else.
 std::optional<std::uint64_t> lenient_number(const char* name, std::uint64_t minimum = 0);
 
+// Where in S3: a bucket and a key prefix (empty: the whole bucket).
+struct S3Location {
+  std::string bucket;
+  std::string prefix;
+  bool operator==(const S3Location&) const = default;
+};
+// A comma-separated list of "s3://bucket/prefix", "bucket/prefix" or "bucket"; ConfigurationError
+// naming the variable and the item for a bucket name S3 would refuse ("s3:" never becomes one).
+std::vector<S3Location> location_list_setting(const char* name);
+
 // `text` without the white space around it.
 std::string trimmed(std::string_view text);
 

@@ -5,12 +5,12 @@
 #include <cstdint>
 #include <string_view>
 
-#include "functions/manifest_builder/handler.h"
+#include "pipeline/notifications.h"
 #include "runtime/errors.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   try {
-    for (const auto& object : functions::manifest_builder::objects_of_message(
+    for (const auto& object : pipeline::objects_of_message(
              std::string_view(reinterpret_cast<const char*>(data), size))) {
       if (object.bucket.empty() || object.key.empty()) __builtin_trap();
     }

@@ -8,6 +8,7 @@
 #include "common/config.h"
 #include "common/http.h"
 #include "common/s3.h"
+#include "common/settings.h"
 #include "runtime/errors.h"
 #include "tests/test_support.h"
 
@@ -183,6 +184,39 @@ TEST(CaBundle, EnvironmentThenTheUsualPlaces) {
     EXPECT_EQ(probed, "/etc/pki/tls/certs/ca-bundle.crt");
   } else {
     EXPECT_EQ(probed, "/etc/ssl/certs/ca-certificates.crt");
+  }
+}
+
+// S3's bucket naming rules, and locations written the ways people write them: "s3://name/prefix"
+// must never become a bucket named "s3:".
+TEST(Settings, BucketsFollowS3sNamingRules) {
+  for (const std::string good :
+       {"abc", "logs.example-org", "aws-controltower-logs-123456789012-eu-west-1", "a1b"})
+    EXPECT_TRUE(common::valid_bucket_name(good)) << good;
+  EXPECT_TRUE(common::valid_bucket_name(std::string(63, 'a')));
+  for (const char* bad :
+       {"ab", "s3:", "Logs", "logs_archive", "-logs", "logs-", "a..b", "192.168.1.1", "xn--logs",
+        "logs-s3alias", "logs--ol-s3", "a b", "logs/prefix", ""})
+    EXPECT_FALSE(common::valid_bucket_name(bad)) << bad;
+  EXPECT_FALSE(common::valid_bucket_name(std::string(64, 'a')));
+}
+
+TEST(Settings, LocationsAreBucketAndPrefixHoweverWritten) {
+  setenv("SOURCES", " s3://zscaler-logs/web/ , app-logs/2026 ,plain-bucket,s3://only-bucket", 1);
+  const auto locations = common::location_list_setting("SOURCES");
+  const std::vector<common::S3Location> expected = {
+      {"zscaler-logs", "web/"}, {"app-logs", "2026"}, {"plain-bucket", ""}, {"only-bucket", ""}};
+  EXPECT_EQ(locations, expected);
+  for (const char* bad : {"s3:/logs", "S3://Logs/x", "s3:", "bucket_with_underscore/x"}) {
+    setenv("SOURCES", bad, 1);
+    try {
+      common::location_list_setting("SOURCES");
+      ADD_FAILURE() << bad << " accepted";
+    } catch (const runtime::ConfigurationError& error) {
+      EXPECT_NE(std::string(error.what()).find(std::string("SOURCES: '") + bad + "'"),
+                std::string::npos)
+          << error.what();
+    }
   }
 }
 

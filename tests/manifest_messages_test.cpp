@@ -7,13 +7,13 @@
 #include <boost/json/serialize.hpp>
 #include <fstream>
 
-#include "functions/manifest_builder/handler.h"
+#include "pipeline/notifications.h"
 #include "runtime/errors.h"
 #include "tests/test_support.h"
 
 namespace {
 
-using functions::manifest_builder::objects_of_message;
+using pipeline::objects_of_message;
 
 std::string first_body(const char* sample) {
   std::ifstream in(

@@ -4,9 +4,9 @@
 //
 // Events:
 // - an SQS batch ({"Records": [{"messageId", "body", ...}]}) whose bodies are S3 notifications:
-//   plain, SNS-wrapped, or EventBridge "Object Created". Keys are URL-decoded ('+' is a space);
-//   s3:TestEvent is ignored. Result: {"batchItemFailures": [{"itemIdentifier": messageId}]} for
-//   exactly the records it could not take (SQS redelivers those, then moves them to the DLQ).
+//   plain, SNS-wrapped, or EventBridge "Object Created" (pipeline::objects_of_message). Result:
+//   {"batchItemFailures": [{"itemIdentifier": messageId}]} for exactly the records it could not
+//   take (SQS redelivers those, then moves them to the DLQ).
 // - {"action": "flush"}: cuts what is pending for dates that are over, and for partitions whose
 //   oldest pending file is older than MAX_AGE_S.
 // - {"action": "sweep"}: starts manifests whose files were claimed but whose execution was never
@@ -43,6 +43,7 @@
 #include "common/dates.h"
 #include "common/json_services.h"
 #include "common/s3.h"
+#include "pipeline/notifications.h"
 #include "runtime/runtime.h"
 
 namespace functions::manifest_builder {
@@ -60,19 +61,7 @@ struct Config {
   static Config from_environment();  // ConfigurationError on a missing or bad setting
 };
 
-// One object from a notification.
-struct CreatedObject {
-  std::string bucket;
-  std::string key;  // decoded
-  std::uint64_t size = 0;
-  std::string etag;
-  std::string version_id;
-  common::Date date;  // the UTC day of the event
-};
-
-// The objects a message body announces: empty for s3:TestEvent and for events that are not
-// "object created". InvalidInput for a body that is none of the three shapes, or malformed.
-std::vector<CreatedObject> objects_of_message(std::string_view body);
+using pipeline::CreatedObject;
 
 struct Clients {
   common::DynamoDbClient& dynamodb;
