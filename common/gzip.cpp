@@ -3,8 +3,8 @@
 #include <zlib.h>
 
 #include <array>
-#include <utility>
 #include <stdexcept>
+#include <utility>
 
 namespace common {
 

@@ -87,17 +87,16 @@ S3Object parse_object(const pugi::xml_node& node, bool decode_keys) {
 
 bool valid_bucket_name(std::string_view name) {
   if (name.size() < 3 || name.size() > 63) return false;
-  auto letter_or_digit = [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
-  };
+  auto letter_or_digit = [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); };
   if (!letter_or_digit(name.front()) || !letter_or_digit(name.back())) return false;
   for (char c : name) {
     if (!letter_or_digit(c) && c != '.' && c != '-') return false;
   }
   if (name.find("..") != std::string_view::npos) return false;
-  if (name.starts_with("xn--") || name.starts_with("sthree-") || name.starts_with("amzn-s3-demo-") ||
-      name.ends_with("-s3alias") || name.ends_with("--ol-s3") || name.ends_with(".mrap") ||
-      name.ends_with("--x-s3") || name.ends_with("--table-s3"))
+  if (name.starts_with("xn--") || name.starts_with("sthree-") ||
+      name.starts_with("amzn-s3-demo-") || name.ends_with("-s3alias") ||
+      name.ends_with("--ol-s3") || name.ends_with(".mrap") || name.ends_with("--x-s3") ||
+      name.ends_with("--table-s3"))
     return false;
   // Four dot-separated runs of digits: an IP address.
   int parts = 1;
