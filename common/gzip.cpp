@@ -231,10 +231,9 @@ ContentCheck check_content(std::string_view bytes) {
   return checker.finish();
 }
 
-std::string gzip(std::string_view text) {
+std::string gzip(std::string_view text, int level) {
   z_stream stream{};
-  if (deflateInit2(&stream, Z_BEST_COMPRESSION, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) !=
-      Z_OK) {
+  if (deflateInit2(&stream, level, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
     throw std::runtime_error("deflateInit2 failed");
   }
   std::string out(deflateBound(&stream, static_cast<uLong>(text.size())) + 32, '\0');

@@ -111,6 +111,8 @@ const std::string& newline_gzip_member();
 
 // Decompresses concatenated gzip members (tests and tools); throws on invalid gzip.
 std::string gunzip(std::string_view compressed);
-std::string gzip(std::string_view text);
+// One gzip member of `text`; level 1 (fastest) to 9 (smallest, the default: outputs are kept for
+// years), as zlib's.
+std::string gzip(std::string_view text, int level = 9);
 
 }  // namespace common
