@@ -13,10 +13,10 @@
 
 #include "common/json_services.h"
 #include "common/s3.h"
+#include "common/sqs.h"
 #include "functions/lambda_errors.h"
 #include "runtime/metrics.h"
 #include "tests/aws_test_support.h"
-#include "tests/sqs_client.h"
 
 namespace {
 
@@ -552,7 +552,7 @@ TEST(Sqs, SendReceiveDelete) {
   const auto moto = tests::moto_fixture();
   const std::string name = tests::unique_name("queue");
   ASSERT_EQ(tests::aws_cli(moto, "sqs create-queue --queue-name " + name).exit_code, 0);
-  tests::SqsClient sqs(tests::moto_options(moto));
+  common::SqsClient sqs(tests::moto_options(moto));
   const std::string url = sqs.get_queue_url(name);
   std::vector<std::string> bodies;
   for (int i = 0; i < 10; ++i) bodies.push_back(R"({"n":)" + std::to_string(i) + "}");
@@ -571,6 +571,17 @@ TEST(Sqs, SendReceiveDelete) {
   EXPECT_TRUE(sqs.receive_messages(url, 10, 0, 0).empty());
   EXPECT_THROW(sqs.send_message_batch(url, std::vector<std::string>(11, "x")),
                runtime::InvalidInput);
+
+  // A message with its reason, as LogForwarder sends a poison record to its dead-letter queue;
+  // read back with the aws CLI.
+  sqs.send_message(url, R"({"Records":[]})", {{"reason", "zstd content"}, {"object", "b/k"}});
+  const auto cli = tests::aws_cli(
+      moto, "sqs receive-message --queue-url " + url + " --message-attribute-names All");
+  ASSERT_EQ(cli.exit_code, 0) << cli.err;
+  const auto answer = boost::json::parse(cli.out);
+  const auto& attributes = answer.at("Messages").at(0).at("MessageAttributes");
+  EXPECT_EQ(attributes.at("reason").at("StringValue"), "zstd content");
+  EXPECT_EQ(attributes.at("object").at("StringValue"), "b/k");
 }
 
 // ---- Signature checking ---------------------------------------------------------------------

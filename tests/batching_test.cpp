@@ -20,7 +20,7 @@
 #include "common/s3.h"
 #include "common/sigv4.h"
 #include "tests/aws_test_support.h"
-#include "tests/sqs_client.h"
+#include "common/sqs.h"
 
 namespace {
 
@@ -74,7 +74,7 @@ class Batching : public ::testing::Test {
         std::make_unique<tests::LocalStack>("--parameter OtherBuckets=" + std::string(kSource) +
                                             " --env SWEEP_AFTER_S=0");  // swept once all is done
     s3_ = std::make_unique<common::S3Client>(tests::moto_options(stack_->moto()));
-    sqs_ = std::make_unique<tests::SqsClient>(tests::moto_options(stack_->moto()));
+    sqs_ = std::make_unique<common::SqsClient>(tests::moto_options(stack_->moto()));
     ASSERT_EQ(tests::aws_cli(stack_->moto(), std::string("s3api create-bucket --bucket ") + kSource)
                   .exit_code,
               0);
@@ -127,7 +127,7 @@ class Batching : public ::testing::Test {
     std::vector<std::thread> threads;
     for (int t = 0; t < loops; ++t) {
       threads.emplace_back([&] {
-        tests::SqsClient sqs(tests::moto_options(stack_->moto()));
+        common::SqsClient sqs(tests::moto_options(stack_->moto()));
         int idle = 0;
         while (idle < 3) {
           const auto messages = sqs.receive_messages(queue_, 10, 1, 1);
@@ -219,7 +219,7 @@ class Batching : public ::testing::Test {
 
   std::unique_ptr<tests::LocalStack> stack_;
   std::unique_ptr<common::S3Client> s3_;
-  std::unique_ptr<tests::SqsClient> sqs_;
+  std::unique_ptr<common::SqsClient> sqs_;
   std::string queue_;
   std::mutex mutex_;
   std::map<std::string, std::string> etags_;
