@@ -21,16 +21,15 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const pipeline::BatchLimits limits{7, 256, 128};
   std::string text, sent;
   std::uint64_t last_line = 0;
-  pipeline::LineBatcher batcher({"logs", "k", "", 0, 0}, limits, non_json,
-                                [&](pipeline::LineBatch&& batch) {
-                                  if (batch.lines == 0 || batch.lines > limits.max_lines ||
-                                      batch.body.size() > limits.max_bytes ||
-                                      batch.id.first_line <= last_line ||
-                                      batch.id.last_line < batch.id.first_line)
-                                    __builtin_trap();
-                                  last_line = batch.id.last_line;
-                                  sent += batch.body;
-                                });
+  pipeline::LineBatcher batcher(
+      {"logs", "k", "", 0, 0}, limits, non_json, [&](pipeline::LineBatch&& batch) {
+        if (batch.lines == 0 || batch.lines > limits.max_lines ||
+            batch.body.size() > limits.max_bytes || batch.id.first_line <= last_line ||
+            batch.id.last_line < batch.id.first_line)
+          __builtin_trap();
+        last_line = batch.id.last_line;
+        sent += batch.body;
+      });
   common::ContentStream stream([&](std::string_view piece) {
     text.append(piece);
     batcher.feed(piece);
@@ -45,7 +44,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   } catch (const runtime::InvalidInput&) {
     return 0;
   }
-  if (stream.kind() == common::ContentKind::kGzip && common::gunzip(bytes) != text) __builtin_trap();
+  if (stream.kind() == common::ContentKind::kGzip && common::gunzip(bytes) != text)
+    __builtin_trap();
   if (non_json == pipeline::NonJsonLines::kSend) {
     std::string expected, line;
     for (std::size_t i = 0; i <= text.size(); ++i) {

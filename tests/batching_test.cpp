@@ -19,8 +19,8 @@
 #include "common/json_services.h"
 #include "common/s3.h"
 #include "common/sigv4.h"
-#include "tests/aws_test_support.h"
 #include "common/sqs.h"
+#include "tests/aws_test_support.h"
 
 namespace {
 
