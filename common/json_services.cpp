@@ -351,4 +351,23 @@ std::vector<CloudTrailPublicKey> CloudTrailClient::list_public_keys(double start
   return keys;
 }
 
+// ---- Secrets Manager and SSM Parameter Store ------------------------------------------------
+
+std::string SecretsClient::secret_string(const std::string& secret_id) {
+  static const ServiceInfo info{"secretsmanager", "SECRETS_MANAGER", "secretsmanager",
+                                Protocol::Json};
+  JsonServiceClient json(info, "secretsmanager.", "application/x-amz-json-1.1",
+                         ClientOptions::from_environment(info));
+  return json.call("GetSecretValue", {{"SecretId", secret_id}}).string("SecretString");
+}
+
+std::string SecretsClient::parameter_value(const std::string& name) {
+  static const ServiceInfo info{"ssm", "SSM", "ssm", Protocol::Json};
+  JsonServiceClient json(info, "AmazonSSM.", "application/x-amz-json-1.1",
+                         ClientOptions::from_environment(info));
+  return json.call("GetParameter", {{"Name", name}, {"WithDecryption", true}})
+      .member("Parameter")
+      .string("Value");
+}
+
 }  // namespace common

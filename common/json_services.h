@@ -184,4 +184,12 @@ class CloudTrailClient {
   JsonServiceClient json_;
 };
 
+// A secret read at initialisation: a Secrets Manager secret's SecretString, or an SSM parameter's
+// value decrypted (SecureString). Neither is ever logged.
+class SecretsClient {
+ public:
+  static std::string secret_string(const std::string& secret_id);
+  static std::string parameter_value(const std::string& name);
+};
+
 }  // namespace common

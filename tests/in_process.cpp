@@ -17,6 +17,7 @@
 #include "functions/determine_operation_type/handler.h"
 #include "functions/get_files/handler.h"
 #include "functions/lambda_errors.h"
+#include "functions/log_forwarder/handler.h"
 #include "functions/manifest_builder/handler.h"
 #include "runtime/logging.h"
 #include "runtime/metrics.h"
@@ -32,7 +33,8 @@ runtime::HandlerFactory factory_of(const std::string& function) {
       {"CombineLogFiles", functions::combine_log_files::make_handler},
       {"DeleteOriginals", functions::delete_originals::make_handler},
       {"CrawlerTrigger", functions::crawler_trigger::make_handler},
-      {"ManifestBuilder", functions::manifest_builder::make_handler}};
+      {"ManifestBuilder", functions::manifest_builder::make_handler},
+      {"LogForwarder", functions::log_forwarder::make_handler}};
   return kFactories.at(function);
 }
 

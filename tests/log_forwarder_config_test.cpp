@@ -13,10 +13,10 @@ namespace {
 using functions::log_forwarder::Config;
 
 constexpr const char* kSettings[] = {
-    "SOURCES",         "ENDPOINTS",         "BATCH_MAX_LINES",      "BATCH_MAX_BYTES",
-    "MAX_LINE_BYTES",  "NON_JSON_LINES",    "GZIP_REQUESTS",        "REQUESTS_IN_FLIGHT",
-    "ENDPOINT_REST_S", "AUTH_TOKEN_SECRET", "AUTH_TOKEN_PARAMETER", "AUTH_HEADER",
-    "AUTH_SCHEME"};
+    "DEAD_LETTER_QUEUE_URL", "SOURCES",         "ENDPOINTS",         "BATCH_MAX_LINES",
+    "BATCH_MAX_BYTES",       "MAX_LINE_BYTES",  "NON_JSON_LINES",    "GZIP_REQUESTS",
+    "REQUESTS_IN_FLIGHT",    "ENDPOINT_REST_S", "AUTH_TOKEN_SECRET", "AUTH_TOKEN_PARAMETER",
+    "AUTH_HEADER",           "AUTH_SCHEME"};
 
 void environment(const std::map<std::string, std::string>& values) {
   for (const char* name : kSettings) unsetenv(name);
@@ -35,6 +35,7 @@ std::string refusal(const std::map<std::string, std::string>& values) {
 }
 
 const std::map<std::string, std::string> kMinimal = {
+    {"DEAD_LETTER_QUEUE_URL", "https://sqs.eu-west-1.amazonaws.com/123456789012/forwarder-dlq"},
     {"SOURCES", "s3://zscaler-logs/web/"},
     {"ENDPOINTS", "https://ingest.example.com:8443/v1/logs"}};
 
@@ -62,8 +63,15 @@ TEST(LogForwarderConfig, TheDefaultsAndAnS3UrlSource) {
 }
 
 TEST(LogForwarderConfig, EachBadSettingIsNamed) {
-  EXPECT_EQ(refusal({{"ENDPOINTS", "https://a.example.com"}}), "SOURCES is required");
-  EXPECT_EQ(refusal({{"SOURCES", "logs-bucket"}}), "ENDPOINTS is required");
+  auto without = [](const char* name) {
+    auto values = kMinimal;
+    values.erase(name);
+    return values;
+  };
+  EXPECT_NE(refusal(without("DEAD_LETTER_QUEUE_URL")).find("DEAD_LETTER_QUEUE_URL"),
+            std::string::npos);
+  EXPECT_EQ(refusal(without("SOURCES")), "SOURCES is required");
+  EXPECT_EQ(refusal(without("ENDPOINTS")), "ENDPOINTS is required");
   EXPECT_NE(refusal(with("SOURCES", "s3:/zscaler-logs")).find("SOURCES: 's3:/zscaler-logs'"),
             std::string::npos);
   EXPECT_EQ(refusal(with("ENDPOINTS", "https://a.example.com,ftp://b.example.com")),

@@ -1,12 +1,26 @@
 #include "functions/log_forwarder/handler.h"
 
 #include <algorithm>
+#include <condition_variable>
+#include <mutex>
 
+#include "common/dates.h"
+#include "common/errors.h"
+#include "common/gzip.h"
+#include "common/sigv4.h"
+#include "pipeline/record_fields.h"
 #include "runtime/errors.h"
+#include "runtime/logging.h"
+#include "runtime/metrics.h"
 
 namespace functions::log_forwarder {
 
+namespace json = boost::json;
+using SteadyClock = std::chrono::steady_clock;
+
 namespace {
+
+constexpr std::uint64_t kRangeBytes = 8ull << 20;  // read at a time: memory stays flat in size
 
 // S3 accepts a body of any size, but no ingestion endpoint takes more than some tens of MiB.
 constexpr std::uint64_t kMaxBatchBytes = 64ull << 20;
@@ -35,10 +49,105 @@ std::uint64_t at_most(const char* name, std::uint64_t value, std::uint64_t maxim
   return value;
 }
 
+// The batches of one object under way: the object is done when each has its answer.
+class Outstanding {
+ public:
+  void add() {
+    std::lock_guard lock(mutex_);
+    ++count_;
+  }
+  void answered(std::optional<std::string> failure) {
+    {
+      std::lock_guard lock(mutex_);
+      --count_;
+      if (failure && !failure_) failure_ = std::move(failure);
+      if (!failure) ++delivered_;
+    }
+    changed_.notify_all();
+  }
+  // The first failure, once every batch has its answer.
+  std::optional<std::string> wait() {
+    std::unique_lock lock(mutex_);
+    changed_.wait(lock, [&] { return count_ == 0; });
+    return failure_;
+  }
+  std::uint64_t delivered() const {
+    std::lock_guard lock(mutex_);
+    return delivered_;
+  }
+
+ private:
+  mutable std::mutex mutex_;
+  std::condition_variable changed_;
+  std::size_t count_ = 0;
+  std::uint64_t delivered_ = 0;
+  std::optional<std::string> failure_;
+};
+
+// Reads the object announced into `sink`, range by range; false when it was overwritten since.
+bool read_announced(common::S3Client& s3, const pipeline::CreatedObject& object,
+                    const std::function<void(std::string_view)>& sink) {
+  for (std::uint64_t first = 0; first < object.size; first += kRangeBytes) {
+    common::GetOptions options;
+    options.version_id = object.version_id;
+    if (object.version_id.empty()) options.if_match = object.etag;
+    options.range = common::ByteRange{first, std::min(object.size, first + kRangeBytes) - 1};
+    try {
+      s3.get_object_to(object.bucket, object.key, options, [&](std::string_view bytes) {
+        sink(bytes);
+        return true;
+      });
+    } catch (const common::PreconditionFailed&) {
+      if (first > 0) throw;  // changed half-way: the lines sent stand, the rest is retried
+      return false;
+    } catch (const common::NoSuchKey&) {
+      if (first > 0) throw;
+      return false;  // deleted since: nothing to forward
+    }
+  }
+  return true;
+}
+
 }  // namespace
+
+Forwarded forward_object(const Config& config, Clients clients,
+                         const pipeline::CreatedObject& object, SteadyClock::time_point deadline) {
+  Forwarded forwarded;
+  Outstanding outstanding;
+  pipeline::LineBatcher batcher(
+      pipeline::BatchId{object.bucket, object.key, object.version_id, 0, 0}, config.limits,
+      config.non_json, [&](pipeline::LineBatch&& batch) {
+        outstanding.add();
+        clients.delivery.send(std::move(batch.body), batch.id.text(), deadline,
+                              [&outstanding](std::optional<std::string> failure) {
+                                outstanding.answered(std::move(failure));
+                              });
+      });
+  common::ContentStream content([&](std::string_view text) { batcher.feed(text); });
+  try {
+    forwarded.superseded =
+        !read_announced(clients.s3, object, [&](std::string_view bytes) { content.feed(bytes); });
+    if (!forwarded.superseded) {
+      content.finish();
+      batcher.finish();
+    }
+  } catch (...) {
+    outstanding.wait();  // the callbacks hold references to this frame
+    throw;
+  }
+  if (auto failure = outstanding.wait()) {
+    throw runtime::Error(runtime::error_type::kTransientError,
+                         "not every batch was delivered: " + *failure);
+  }
+  forwarded.lines = batcher.lines();
+  forwarded.dropped = batcher.dropped();
+  forwarded.batches = outstanding.delivered();
+  return forwarded;
+}
 
 Config Config::from_environment() {
   Config config;
+  config.dead_letter_queue_url = common::required_setting("DEAD_LETTER_QUEUE_URL");
   config.sources = common::location_list_setting("SOURCES");
   if (config.sources.empty()) throw runtime::ConfigurationError("SOURCES is required");
   for (const auto& url : common::list_setting("ENDPOINTS")) {
@@ -93,6 +202,138 @@ bool Config::forwards(const std::string& bucket, const std::string& key) const {
   return std::any_of(sources.begin(), sources.end(), [&](const common::S3Location& source) {
     return source.bucket == bucket && key.starts_with(source.prefix);
   });
+}
+
+namespace {
+
+struct Totals {
+  std::uint64_t objects = 0, lines = 0, batches = 0, dropped = 0, skipped = 0, superseded = 0,
+                poison = 0;
+  std::vector<double> lag_seconds;  // event time to the last batch acknowledged, per object
+};
+
+double percentile(std::vector<double> values, double fraction) {
+  std::sort(values.begin(), values.end());
+  const auto index = static_cast<std::size_t>(fraction * static_cast<double>(values.size() - 1));
+  return values[index];
+}
+
+// A poison object goes to the dead-letter queue with its reason, once: redelivering it would
+// fail the same way.
+void send_to_dead_letters(const Config& config, Clients clients, const std::string& body,
+                          const std::string& where, const std::string& reason) {
+  clients.sqs.send_message(config.dead_letter_queue_url, body,
+                           {{"reason", reason}, {"object", where}});
+  runtime::log::warn("sent to the dead-letter queue", "object", where, "reason", reason);
+}
+
+void forward_message(const Config& config, Clients clients, const std::string& body,
+                     SteadyClock::time_point deadline, Totals& totals) {
+  std::vector<pipeline::CreatedObject> objects;
+  try {
+    objects = pipeline::objects_of_message(body);
+  } catch (const runtime::InvalidInput& malformed) {
+    ++totals.poison;
+    return send_to_dead_letters(config, clients, body, "", malformed.what());
+  }
+  for (const auto& object : objects) {
+    if (!config.forwards(object.bucket, object.key)) {
+      ++totals.skipped;
+      continue;
+    }
+    // Keys may hold any byte: named encoded in logs and attributes.
+    const std::string where = object.bucket + "/" + common::uri_encode(object.key, true);
+    try {
+      const Forwarded forwarded = forward_object(config, clients, object, deadline);
+      ++totals.objects;
+      totals.lines += forwarded.lines;
+      totals.batches += forwarded.batches;
+      totals.dropped += forwarded.dropped;
+      totals.superseded += forwarded.superseded;
+      if (const auto announced = common::parse_s3_time(object.event_time)) {
+        totals.lag_seconds.push_back(
+            std::chrono::duration<double>(std::chrono::system_clock::now() - *announced).count());
+      }
+    } catch (const common::ContentRefused& refused) {
+      ++totals.poison;
+      send_to_dead_letters(config, clients, body, where, refused.what());
+    } catch (const runtime::InvalidInput& refused) {
+      ++totals.poison;
+      send_to_dead_letters(config, clients, body, where, refused.what());
+    }
+  }
+}
+
+void report(const Totals& totals, std::size_t failed) {
+  using runtime::metrics::Unit;
+  runtime::metrics::add("ObjectsForwarded", Unit::Count, static_cast<double>(totals.objects));
+  runtime::metrics::add("LinesForwarded", Unit::Count, static_cast<double>(totals.lines));
+  runtime::metrics::add("BatchesForwarded", Unit::Count, static_cast<double>(totals.batches));
+  runtime::metrics::add("PoisonObjects", Unit::Count, static_cast<double>(totals.poison));
+  if (!totals.lag_seconds.empty()) {
+    runtime::metrics::add("LagP50", Unit::Seconds, percentile(totals.lag_seconds, 0.5));
+    runtime::metrics::add("LagP99", Unit::Seconds, percentile(totals.lag_seconds, 0.99));
+  }
+  runtime::log::info("batch", "objects", totals.objects, "lines", totals.lines, "batches",
+                     totals.batches, "dropped", totals.dropped, "skipped", totals.skipped,
+                     "superseded", totals.superseded, "poison", totals.poison, "failed", failed);
+}
+
+}  // namespace
+
+json::value handle(const Config& config, Clients clients, const json::value& event,
+                   const common::Deadline& deadline) {
+  const pipeline::RecordFields fields(event, "the event");
+  const auto* records = fields.object().if_contains("Records");
+  if (records == nullptr || !records->is_array())
+    throw runtime::InvalidInput("expected an SQS batch ({\"Records\": [...]})");
+  const auto stop_at = SteadyClock::now() + deadline.remaining();
+  Totals totals;
+  json::array failures;
+  for (const auto& value : records->get_array()) {
+    const pipeline::RecordFields record(value, "an SQS record");
+    const std::string message_id = record.text("messageId");
+    // Not started this late: SQS delivers it again.
+    if (deadline.reached()) {
+      failures.push_back(json::object{{"itemIdentifier", message_id}});
+      continue;
+    }
+    try {
+      forward_message(config, clients, record.text("body", true), stop_at, totals);
+    } catch (const std::exception& error) {
+      runtime::log::error("record not forwarded; SQS delivers it again", "messageId", message_id,
+                          "error", error.what());
+      failures.push_back(json::object{{"itemIdentifier", message_id}});
+    }
+  }
+  report(totals, failures.size());
+  return json::object{{"batchItemFailures", std::move(failures)}};
+}
+
+runtime::Handler make_handler() {
+  auto config = std::make_shared<Config>(Config::from_environment());
+  common::DeliveryOptions options;
+  options.urls = config->endpoints;
+  options.in_flight_per_endpoint = config->requests_in_flight;
+  options.rest = config->endpoint_rest;
+  options.gzip = config->gzip_requests;
+  std::string token;
+  if (!config->auth_token_secret.empty())
+    token = common::SecretsClient::secret_string(config->auth_token_secret);
+  if (!config->auth_token_parameter.empty())
+    token = common::SecretsClient::parameter_value(config->auth_token_parameter);
+  if (!token.empty()) {
+    options.headers.emplace_back(config->auth_header, config->auth_scheme.empty()
+                                                          ? token
+                                                          : config->auth_scheme + " " + token);
+  }
+  auto s3 = std::make_shared<common::S3Client>();
+  auto sqs = std::make_shared<common::SqsClient>();
+  auto delivery = std::make_shared<common::HttpDelivery>(common::HttpEngine::shared(), options);
+  return [config, s3, sqs, delivery](const json::value& event,
+                                     const runtime::InvocationContext& context) {
+    return handle(*config, Clients{*s3, *sqs, *delivery}, event, common::Deadline(context));
+  };
 }
 
 }  // namespace functions::log_forwarder

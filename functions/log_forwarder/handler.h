@@ -1,8 +1,18 @@
 #pragma once
-// LogForwarder: sends the lines of each new log object to HTTP ingestion endpoints (issue 16;
-// what is here so far is its settings).
+// LogForwarder: sends the lines of each new log object to HTTP ingestion endpoints.
+//
+// Event: an SQS batch whose bodies are S3 "object created" notifications (pipeline/notifications).
+// Each object under SOURCES is read in 8 MiB ranges (the version announced, else the ETag
+// announced: an object overwritten since is skipped, its own notification follows), its text
+// decided by its magic bytes (common::ContentStream), cut into batches (pipeline::LineBatcher)
+// and delivered (common::HttpDelivery) before the invocation's deadline. Result:
+// {"batchItemFailures": [...]} naming the records to redeliver: one whose batches did not all
+// arrive. A poison object (not text, a line too long) is sent to DEAD_LETTER_QUEUE_URL with its
+// reason as a message attribute and not redelivered. Delivery is at least once: a redelivered
+// record sends its batches again under the same ids.
 //
 // Environment:
+// - DEAD_LETTER_QUEUE_URL (required): where a poison record goes, with its reason;
 // - SOURCES (required): the buckets and prefixes whose objects are forwarded, comma-separated,
 //   each "s3://bucket/prefix", "bucket/prefix" or "bucket";
 // - ENDPOINTS (required): the endpoints' URLs, comma-separated, http:// or https://;
@@ -20,13 +30,22 @@
 #include <string>
 #include <vector>
 
+#include <boost/json/value.hpp>
+
 #include "common/config.h"
+#include "common/deadline.h"
+#include "common/http_delivery.h"
+#include "common/s3.h"
 #include "common/settings.h"
+#include "common/sqs.h"
 #include "pipeline/line_batches.h"
+#include "pipeline/notifications.h"
+#include "runtime/runtime.h"
 
 namespace functions::log_forwarder {
 
 struct Config {
+  std::string dead_letter_queue_url;
   std::vector<common::S3Location> sources;
   std::vector<std::string> endpoints;
   pipeline::BatchLimits limits;
@@ -44,5 +63,29 @@ struct Config {
   // Whether an object is under one of the sources.
   bool forwards(const std::string& bucket, const std::string& key) const;
 };
+
+struct Clients {
+  common::S3Client& s3;
+  common::SqsClient& sqs;
+  common::HttpDelivery& delivery;
+};
+
+struct Forwarded {
+  std::uint64_t lines = 0;    // numbered, empty ones included
+  std::uint64_t batches = 0;  // delivered
+  std::uint64_t dropped = 0;  // not JSON, under NON_JSON_LINES=drop
+  bool superseded = false;    // overwritten since its notification: not read
+};
+
+// One object to the endpoints. common::ContentRefused or runtime::InvalidInput for a poison
+// object; runtime::Error (TransientError) naming why when a batch was not delivered by `deadline`.
+Forwarded forward_object(const Config& config, Clients clients,
+                         const pipeline::CreatedObject& object,
+                         std::chrono::steady_clock::time_point deadline);
+
+boost::json::value handle(const Config& config, Clients clients, const boost::json::value& event,
+                          const common::Deadline& deadline);
+
+runtime::Handler make_handler();
 
 }  // namespace functions::log_forwarder
