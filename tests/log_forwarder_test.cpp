@@ -93,11 +93,33 @@ TEST_F(LogForwarderTest, EveryLineOfEveryKindOfObjectArrivesOnceAndAReplayRepeat
   EXPECT_EQ(stats.duplicate_batches, batches);
 }
 
+// Many more batches than requests in flight, in more than one range: the reading waits for the
+// endpoint's answers, and every line still arrives once.
+TEST_F(LogForwarderTest, AnObjectOfManyBatchesAndRangesArrivesWhole) {
+  devtools::HttpSink sink(0, {});
+  std::string text;
+  for (int i = 0; i < 3000; ++i) text += "{\"n\":" + std::to_string(i) + "}\n";
+  std::string big(9u << 20, 'x');  // over one 8 MiB range, in lines of 1 KiB
+  for (std::size_t i = 1023; i < big.size(); i += 1024) big[i] = '\n';
+  const json::object event{{"Records", json::array{put("web/many.json.gz", common::gzip(text)),
+                                                   put("web/big.log", big)}}};
+  auto env = environment(sink.url());
+  env["REQUESTS_IN_FLIGHT"] = "2";
+  const auto run = tests::invoke_handler(moto_, "LogForwarder", event, env);
+  ASSERT_EQ(run.exit_code, 0) << run.logs;
+  EXPECT_EQ(json::serialize(run.response), R"({"batchItemFailures":[]})");
+  const auto stats = sink.stats();
+  EXPECT_EQ(stats.lines, 3000u + (9u << 20) / 1024);
+  EXPECT_EQ(stats.ids.size(), 1500u + (9u << 20) / 1024 / 2);
+  EXPECT_EQ(stats.duplicate_batches, 0u);
+}
+
 TEST_F(LogForwarderTest, APoisonObjectGoesToTheDeadLetterQueueWithItsReason) {
   devtools::HttpSink sink(0, {});
   const json::object event{
-      {"Records", json::array{put("web/x.zst", std::string("\x28\xb5\x2f\xfd", 4) + "frame"),
-                              put("web/ok.log", "fine\n")}}};
+      {"Records",
+       json::array{put("web/x.zst", std::string("\x28\xb5\x2f\xfd", 4) + std::string(100, 'z')),
+                   put("web/ok.log", "fine\n")}}};
   const auto run = tests::invoke_handler(moto_, "LogForwarder", event, environment(sink.url()));
   ASSERT_EQ(run.exit_code, 0) << run.logs;
   EXPECT_EQ(json::serialize(run.response), R"({"batchItemFailures":[]})")

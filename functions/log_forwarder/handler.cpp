@@ -85,6 +85,8 @@ class Outstanding {
 };
 
 // Reads the object announced into `sink`, range by range; false when it was overwritten since.
+// Each range is read whole before the sink sees it: the sink blocks on the endpoints' answers and
+// may throw, and neither may happen on the HTTP engine's thread, where a streamed body arrives.
 bool read_announced(common::S3Client& s3, const pipeline::CreatedObject& object,
                     const std::function<void(std::string_view)>& sink) {
   for (std::uint64_t first = 0; first < object.size; first += kRangeBytes) {
@@ -92,11 +94,9 @@ bool read_announced(common::S3Client& s3, const pipeline::CreatedObject& object,
     options.version_id = object.version_id;
     if (object.version_id.empty()) options.if_match = object.etag;
     options.range = common::ByteRange{first, std::min(object.size, first + kRangeBytes) - 1};
+    std::string range;
     try {
-      s3.get_object_to(object.bucket, object.key, options, [&](std::string_view bytes) {
-        sink(bytes);
-        return true;
-      });
+      range = s3.get_object(object.bucket, object.key, options);
     } catch (const common::PreconditionFailed&) {
       if (first > 0) throw;  // changed half-way: the lines sent stand, the rest is retried
       return false;
@@ -104,6 +104,7 @@ bool read_announced(common::S3Client& s3, const pipeline::CreatedObject& object,
       if (first > 0) throw;
       return false;  // deleted since: nothing to forward
     }
+    sink(range);
   }
   return true;
 }
