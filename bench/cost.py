@@ -27,6 +27,7 @@ a function gets CPU in proportion to its memory, so CPU-bound phases of small fu
 longer. DeleteObjects is priced as a POST, though S3 may count it among the free DELETEs."""
 import argparse
 import collections
+import functools
 import json
 import math
 import os
@@ -117,8 +118,10 @@ def reports(log_directory, functions):
     return result
 
 
+@functools.cache
 def short_group_max_files():
-    """ShortGroupMaxFiles' default in template.yaml: larger groups run as Standard children."""
+    """ShortGroupMaxFiles' default in template.yaml: larger groups run as Standard children (read
+    once: the model asks for every group size it prices)."""
     with open(os.path.join(ROOT, "template.yaml")) as template:
         text = template.read()
     return int(re.search(r"\n  ShortGroupMaxFiles:\n(?:    .*\n)*?    Default: (\d+)", text).group(1))

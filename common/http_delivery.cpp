@@ -96,7 +96,6 @@ void HttpDelivery::attempt(const std::shared_ptr<Job>& job) {
     chosen = pick_endpoint(now);
     if (chosen) {
       ++endpoints_[*chosen].in_flight;
-      ++in_flight_;
     } else {
       auto soonest = Clock::time_point::max();
       for (const auto& endpoint : endpoints_)
@@ -136,7 +135,6 @@ void HttpDelivery::answered(const std::shared_ptr<Job>& job, std::size_t index,
     std::lock_guard lock(mutex_);
     Endpoint& endpoint = endpoints_[index];
     --endpoint.in_flight;
-    --in_flight_;
     if (ok) {
       endpoint.failures_in_a_row = 0;
       stats_.bytes += job->body.size();

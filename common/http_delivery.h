@@ -80,7 +80,6 @@ class HttpDelivery {
   std::condition_variable changed_;
   std::vector<Endpoint> endpoints_;
   std::size_t next_ = 0;
-  std::size_t in_flight_ = 0;
   std::size_t unfinished_ = 0;
   DeliveryStats stats_;
 };

@@ -22,6 +22,11 @@ bool is_json(std::string_view line) {
   return !error;  // incomplete JSON and anything after it are errors too
 }
 
+runtime::InvalidInput line_too_long(std::uint64_t number, std::size_t limit) {
+  return runtime::InvalidInput("line " + std::to_string(number) + " is longer than " +
+                               std::to_string(limit) + " bytes");
+}
+
 }  // namespace
 
 std::string BatchId::text() const {
@@ -39,8 +44,7 @@ void LineBatcher::feed(std::string_view text) {
     const std::size_t newline = text.find('\n');
     const std::string_view piece = text.substr(0, newline);
     if (partial_.size() + piece.size() > limits_.max_line_bytes + 1) {  // + 1: a "\r" to drop
-      throw runtime::InvalidInput("line " + std::to_string(line_number_ + 1) + " is longer than " +
-                                  std::to_string(limits_.max_line_bytes) + " bytes");
+      throw line_too_long(line_number_ + 1, limits_.max_line_bytes);
     }
     if (newline == std::string_view::npos) {
       partial_.append(piece);
@@ -69,8 +73,7 @@ void LineBatcher::take_line(std::string_view line) {
   ++line_number_;
   if (line.ends_with('\r')) line.remove_suffix(1);
   if (line.size() > limits_.max_line_bytes) {
-    throw runtime::InvalidInput("line " + std::to_string(line_number_) + " is longer than " +
-                                std::to_string(limits_.max_line_bytes) + " bytes");
+    throw line_too_long(line_number_, limits_.max_line_bytes);
   }
   if (line.empty()) return;
   if (non_json_ == NonJsonLines::kSend || is_json(line)) return add(line);

@@ -70,6 +70,28 @@ common::PutOptions json_options() {
   return options;
 }
 
+// Work files' PUTs and the references they will have once written, in the files' order: what
+// write_json_arrays and both writers of JSONL files send.
+struct WorkFilePuts {
+  std::vector<common::AwsRequest> requests;
+  std::vector<FileRef> written;
+
+  void add(common::S3Client& s3, const std::string& bucket, const std::string& key,
+           std::string body, const common::PutOptions& options, std::size_t items,
+           std::int64_t bytes) {
+    requests.push_back(s3.put_object_request(bucket, key, std::move(body), options));
+    written.push_back(FileRef{bucket, key, static_cast<std::int64_t>(items), bytes});
+  }
+};
+
+// Sends them, at most `concurrency` at once; the first failure is thrown once all have answered.
+std::vector<FileRef> send_puts(common::S3Client& s3, WorkFilePuts puts, std::size_t concurrency) {
+  for (auto& outcome : s3.client().send_all(std::move(puts.requests), concurrency)) {
+    if (!outcome.ok()) std::rethrow_exception(outcome.error);
+  }
+  return std::move(puts.written);
+}
+
 }  // namespace
 
 FileRef write_json_array(common::S3Client& s3, const std::string& bucket, const std::string& key,
@@ -80,20 +102,13 @@ FileRef write_json_array(common::S3Client& s3, const std::string& bucket, const 
 
 std::vector<FileRef> write_json_arrays(common::S3Client& s3, const std::string& bucket,
                                        std::vector<JsonArrayFile> files) {
-  std::vector<common::AwsRequest> requests;
-  std::vector<FileRef> written;
+  WorkFilePuts puts;
   for (auto& file : files) {
-    requests.push_back(
-        s3.put_object_request(bucket, file.key, json::serialize(file.items), json_options()));
-    written.push_back(
-        FileRef{bucket, file.key, static_cast<std::int64_t>(file.items.size()), file.bytes});
+    puts.add(s3, bucket, file.key, json::serialize(file.items), json_options(), file.items.size(),
+             file.bytes);
     file.items.clear();
   }
-  const std::size_t concurrency = std::max<std::size_t>(1, requests.size());
-  for (auto& outcome : s3.client().send_all(std::move(requests), concurrency)) {
-    if (!outcome.ok()) std::rethrow_exception(outcome.error);
-  }
-  return written;
+  return send_puts(s3, std::move(puts), std::max<std::size_t>(1, files.size()));
 }
 
 json::value read_json(common::S3Client& s3, const FileRef& file) {
@@ -141,19 +156,12 @@ FileRef write_jsonl(common::S3Client& s3, const std::string& bucket, const std::
 
 namespace {
 
-// Each file's PUT and the reference it will have once written, in the files' order.
-struct JsonlPuts {
-  std::vector<common::AwsRequest> requests;
-  std::vector<FileRef> written;
-};
-JsonlPuts jsonl_puts(common::S3Client& s3, const std::string& bucket,
-                     std::vector<JsonlFile> files) {
-  JsonlPuts puts;
+WorkFilePuts jsonl_puts(common::S3Client& s3, const std::string& bucket,
+                        std::vector<JsonlFile> files) {
+  WorkFilePuts puts;
   for (auto& file : files) {
-    puts.requests.push_back(
-        s3.put_object_request(bucket, file.key, jsonl_body(file.items), jsonl_options()));
-    puts.written.push_back(
-        FileRef{bucket, file.key, static_cast<std::int64_t>(file.items.size()), file.bytes});
+    puts.add(s3, bucket, file.key, jsonl_body(file.items), jsonl_options(), file.items.size(),
+             file.bytes);
     file.items.clear();
   }
   return puts;
@@ -163,11 +171,7 @@ JsonlPuts jsonl_puts(common::S3Client& s3, const std::string& bucket,
 
 std::vector<FileRef> write_jsonl_files(common::S3Client& s3, const std::string& bucket,
                                        std::vector<JsonlFile> files, std::size_t concurrency) {
-  JsonlPuts puts = jsonl_puts(s3, bucket, std::move(files));
-  for (auto& outcome : s3.client().send_all(std::move(puts.requests), concurrency)) {
-    if (!outcome.ok()) std::rethrow_exception(outcome.error);
-  }
-  return std::move(puts.written);
+  return send_puts(s3, jsonl_puts(s3, bucket, std::move(files)), concurrency);
 }
 
 void write_jsonl_files_async(common::S3Client& s3, const std::string& bucket,
@@ -180,7 +184,7 @@ void write_jsonl_files_async(common::S3Client& s3, const std::string& bucket,
     std::function<void(std::vector<FileRef>&&, std::exception_ptr)> done;
   };
   if (files.empty()) return done({}, nullptr);
-  JsonlPuts puts = jsonl_puts(s3, bucket, std::move(files));
+  WorkFilePuts puts = jsonl_puts(s3, bucket, std::move(files));
   auto writing = std::make_shared<Writing>();
   writing->pending = puts.requests.size();
   writing->written = std::move(puts.written);

@@ -26,19 +26,13 @@ constexpr std::uint64_t kRangeBytes = 8ull << 20;  // read at a time: memory sta
 constexpr std::uint64_t kMaxBatchBytes = 64ull << 20;
 constexpr std::uint64_t kMaxBatchLines = 1'000'000;
 
-std::string name_of(const std::vector<std::string>& allowed) {
-  std::string text;
-  for (const auto& value : allowed) text += (text.empty() ? "" : ", ") + value;
-  return text;
-}
-
 pipeline::NonJsonLines non_json_setting() {
   const std::string value = common::trimmed(common::setting("NON_JSON_LINES", "send"));
   if (value == "send") return pipeline::NonJsonLines::kSend;
   if (value == "wrap") return pipeline::NonJsonLines::kWrap;
   if (value == "drop") return pipeline::NonJsonLines::kDrop;
-  throw runtime::ConfigurationError("NON_JSON_LINES must be one of " +
-                                    name_of({"send", "wrap", "drop"}) + ", not '" + value + "'");
+  throw runtime::ConfigurationError("NON_JSON_LINES must be one of send, wrap, drop, not '" +
+                                    value + "'");
 }
 
 std::uint64_t at_most(const char* name, std::uint64_t value, std::uint64_t maximum) {
