@@ -15,6 +15,10 @@ TEST(LambdaErrors, AwsErrorsAreNamedAsTheStateMachinesRetryAndCatchThem) {
   EXPECT_EQ(lambda_error_type(common::TransportError("reset")), "TransientError");
   EXPECT_EQ(lambda_error_type(common::AwsError("PreconditionFailed", "", "", 412, false)),
             "ConflictError");
+  // S3's answer to a conditional write while another write of the key is under way (two
+  // attempts at one output: an Express child run twice); the retried step adopts the winner's.
+  EXPECT_EQ(lambda_error_type(common::AwsError("ConditionalRequestConflict", "", "", 409, false)),
+            "ConflictError");
   EXPECT_EQ(lambda_error_type(common::ConditionalCheckFailed("ConditionalCheckFailedException", "",
                                                              "", 400, false)),
             "ConflictError");
