@@ -78,21 +78,26 @@ bool flag_setting(const char* name, bool fallback) {
                                     setting(name) + "'");
 }
 
+std::optional<S3Location> parse_s3_location(std::string_view text) {
+  if (text.starts_with("s3://")) text.remove_prefix(5);
+  const auto slash = text.find('/');
+  S3Location location{std::string(text.substr(0, slash)),
+                      slash == std::string_view::npos ? "" : std::string(text.substr(slash + 1))};
+  if (!valid_bucket_name(location.bucket)) return std::nullopt;
+  return location;
+}
+
 std::vector<S3Location> location_list_setting(const char* name) {
   std::vector<S3Location> locations;
   for (const auto& item : list_setting(name)) {
-    std::string_view text = item;
-    if (text.starts_with("s3://")) text.remove_prefix(5);
-    const auto slash = text.find('/');
-    S3Location location{std::string(text.substr(0, slash)),
-                        slash == std::string_view::npos ? "" : std::string(text.substr(slash + 1))};
-    if (!valid_bucket_name(location.bucket)) {
+    auto location = parse_s3_location(item);
+    if (!location) {
       throw runtime::ConfigurationError(
           std::string(name) + ": '" + item +
           "' does not name a bucket S3 allows (write s3://bucket/prefix,"
           " bucket/prefix or bucket)");
     }
-    locations.push_back(std::move(location));
+    locations.push_back(std::move(*location));
   }
   return locations;
 }

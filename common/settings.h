@@ -30,6 +30,8 @@ struct S3Location {
   std::string prefix;
   bool operator==(const S3Location&) const = default;
 };
+// "s3://bucket/prefix", "bucket/prefix" or "bucket"; nullopt for a bucket name S3 would refuse.
+std::optional<S3Location> parse_s3_location(std::string_view text);
 // A comma-separated list of "s3://bucket/prefix", "bucket/prefix" or "bucket"; ConfigurationError
 // naming the variable and the item for a bucket name S3 would refuse ("s3:" never becomes one).
 std::vector<S3Location> location_list_setting(const char* name);

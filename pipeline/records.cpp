@@ -420,4 +420,65 @@ DeleteResult tag_invoke(const json::value_to_tag<DeleteResult>&, const json::val
   return result;
 }
 
+void tag_invoke(const json::value_from_tag&, json::value& json, const BackfillRequest& request) {
+  json = {{"source", request.source}, {"from", request.from}, {"to", request.to}};
+}
+BackfillRequest tag_invoke(const json::value_to_tag<BackfillRequest>&, const json::value& json) {
+  const RecordFields fields(json, "the backfill's request");
+  return BackfillRequest{fields.text("source"), fields.text("from"), fields.text("to")};
+}
+
+void tag_invoke(const json::value_from_tag&, json::value& json, const BackfillPlan& plan) {
+  json = {{"bucket", plan.bucket}, {"prefix", plan.prefix}, {"from", plan.from}, {"to", plan.to}};
+}
+BackfillPlan tag_invoke(const json::value_to_tag<BackfillPlan>&, const json::value& json) {
+  const RecordFields fields(json, "the backfill's plan");
+  return BackfillPlan{fields.text("bucket"), fields.text("prefix", true), fields.text("from"),
+                      fields.text("to")};
+}
+
+void tag_invoke(const json::value_from_tag&, json::value& json, const ListedObject& item) {
+  json::object& object = json.emplace_object();
+  object["Key"] = item.key;
+  object["Size"] = item.size;
+  object["Etag"] = item.etag;
+  object["LastModified"] = item.last_modified;
+  if (!item.storage_class.empty()) object["StorageClass"] = item.storage_class;
+}
+ListedObject tag_invoke(const json::value_to_tag<ListedObject>&, const json::value& json) {
+  const RecordFields fields(json, "a listed object");
+  ListedObject item{fields.text("Key"), fields.count("Size"), fields.text("Etag"), 0,
+                    fields.optional_text("StorageClass")};
+  const json::value* modified = fields.object().if_contains("LastModified");
+  if (modified != nullptr && modified->is_int64()) {
+    item.last_modified = modified->get_int64();
+  } else if (modified != nullptr && modified->is_uint64()) {
+    item.last_modified = static_cast<std::int64_t>(modified->get_uint64());
+  } else {
+    fields.refuse("needs \"LastModified\" as seconds since the epoch");
+  }
+  return item;
+}
+
+void tag_invoke(const json::value_from_tag&, json::value& json, const BackfillBatch& batch) {
+  json = {{"BatchInput", json::value_from(batch.plan)}, {"Items", json::value_from(batch.items)}};
+}
+BackfillBatch tag_invoke(const json::value_to_tag<BackfillBatch>&, const json::value& json) {
+  const RecordFields fields(json, "a backfill batch");
+  return BackfillBatch{fields.record<BackfillPlan>("BatchInput"),
+                       fields.list<ListedObject>("Items")};
+}
+
+void tag_invoke(const json::value_from_tag&, json::value& json, const BackfillResult& result) {
+  json = {{"objects", result.objects},       {"lines", result.lines},
+          {"batches", result.batches},       {"outside", result.outside},
+          {"superseded", result.superseded}, {"poison", result.poison}};
+}
+BackfillResult tag_invoke(const json::value_to_tag<BackfillResult>&, const json::value& json) {
+  const RecordFields fields(json, "a backfill batch's result");
+  return BackfillResult{fields.count("objects"),    fields.count("lines"),
+                        fields.count("batches"),    fields.count("outside"),
+                        fields.count("superseded"), fields.count("poison")};
+}
+
 }  // namespace pipeline

@@ -220,6 +220,50 @@ struct DeleteResult {
   bool operator==(const DeleteResult&) const = default;
 };
 
+// LogForwarder's backfill (statemachines/forward_backfill.asl.json): every object of a bucket and
+// prefix last modified in [from, to), forwarded as if just created.
+
+// What an operator starts it with: {"source": "s3://bucket/prefix" | "bucket/prefix", "from",
+// "to"} (RFC 3339 times). LogForwarder checks it and answers the BackfillPlan.
+struct BackfillRequest {
+  std::string source;
+  std::string from, to;
+  bool operator==(const BackfillRequest&) const = default;
+};
+
+// The request checked: {"bucket", "prefix", "from", "to"}, the times as UTC seconds
+// (YYYY-MM-DDTHH:MM:SSZ). The Map lists bucket/prefix and hands it to each batch as BatchInput.
+struct BackfillPlan {
+  std::string bucket, prefix;
+  std::string from, to;
+  bool operator==(const BackfillPlan&) const = default;
+};
+
+// An item of the Map's S3 listing, as Step Functions' listObjectsV2 reader gives it: {"Key",
+// "Size", "Etag" (quoted), "LastModified" (UTC seconds since the epoch), "StorageClass"?}.
+struct ListedObject {
+  std::string key;
+  std::uint64_t size = 0;
+  std::string etag;
+  std::int64_t last_modified = 0;
+  std::string storage_class;
+  bool operator==(const ListedObject&) const = default;
+};
+
+// One batch of the Map: {"BatchInput": BackfillPlan, "Items": [ListedObject]}.
+struct BackfillBatch {
+  BackfillPlan plan;
+  std::vector<ListedObject> items;
+  bool operator==(const BackfillBatch&) const = default;
+};
+
+// What a batch forwarded: {"objects", "lines", "batches", "outside" (modified outside [from,
+// to) or not under SOURCES), "superseded", "poison"}.
+struct BackfillResult {
+  std::uint64_t objects = 0, lines = 0, batches = 0, outside = 0, superseded = 0, poison = 0;
+  bool operator==(const BackfillResult&) const = default;
+};
+
 // Reads a record of type T from JSON, or InvalidInput.
 template <typename T>
 T read_record(const boost::json::value& json) {
@@ -238,6 +282,11 @@ PIPELINE_RECORD_CONVERSIONS(PlannedOutput)
 PIPELINE_RECORD_CONVERSIONS(OutputRef)
 PIPELINE_RECORD_CONVERSIONS(AlreadyCombined)
 PIPELINE_RECORD_CONVERSIONS(Plan)
+PIPELINE_RECORD_CONVERSIONS(BackfillRequest)
+PIPELINE_RECORD_CONVERSIONS(BackfillPlan)
+PIPELINE_RECORD_CONVERSIONS(ListedObject)
+PIPELINE_RECORD_CONVERSIONS(BackfillBatch)
+PIPELINE_RECORD_CONVERSIONS(BackfillResult)
 PIPELINE_RECORD_CONVERSIONS(OutputRecord)
 PIPELINE_RECORD_CONVERSIONS(SkippedFile)
 PIPELINE_RECORD_CONVERSIONS(Combined)

@@ -143,4 +143,115 @@ TEST_F(LogForwarderTest, ARecordWhoseBatchesWereRefusedGoesBackToTheQueue) {
   EXPECT_TRUE(sqs_.receive_messages(dead_letters_, 10, 0).empty());
 }
 
+// Lag is measured to the last byte acknowledged: an object overwritten since its notification
+// was not read, so it has no lag to report (its own notification will).
+TEST_F(LogForwarderTest, AnObjectOverwrittenSinceItsNotificationIsSkippedAndHasNoLag) {
+  devtools::HttpSink sink(0, {});
+  const auto stale = put("web/rewritten.log", "first\n");
+  s3_.put_object(bucket_, "web/rewritten.log", "second\n");
+  const auto run =
+      tests::invoke_handler(moto_, "LogForwarder", json::object{{"Records", json::array{stale}}},
+                            environment(sink.url()));
+  ASSERT_EQ(run.exit_code, 0) << run.logs;
+  EXPECT_EQ(json::serialize(run.response), R"({"batchItemFailures":[]})");
+  EXPECT_EQ(sink.stats().lines, 0u);
+  EXPECT_NE(run.logs.find("superseded=1"), std::string::npos) << run.logs;
+  EXPECT_NE(run.logs.find(R"("ObjectsForwarded":0)"), std::string::npos) << run.logs;
+  EXPECT_EQ(run.logs.find("LagP50"), std::string::npos) << run.logs;
+}
+
+// The token is read at initialisation from SSM Parameter Store as the function's role, sent as
+// configured, and never written to the logs.
+TEST_F(LogForwarderTest, TheAuthTokenComesFromParameterStoreAndIsNeverLogged) {
+  const std::string token = "tok-" + tests::unique_name("secret");
+  devtools::HttpSink sink(0, {}, token);
+  const std::string name = "/forwarder/" + tests::unique_name("token");
+  ASSERT_EQ(tests::aws_cli(
+                moto_, "ssm put-parameter --type SecureString --name " + name + " --value " + token)
+                .exit_code,
+            0);
+  auto env = environment(sink.url());
+  env["AUTH_TOKEN_PARAMETER"] = name;
+  const json::object event{{"Records", json::array{put("web/token.log", "a\nb\n")}}};
+  const auto run = tests::invoke_handler(moto_, "LogForwarder", event, env);
+  ASSERT_EQ(run.exit_code, 0) << run.logs;
+  EXPECT_EQ(json::serialize(run.response), R"({"batchItemFailures":[]})") << run.logs;
+  EXPECT_EQ(sink.stats().lines, 2u);
+  EXPECT_EQ(run.logs.find(token), std::string::npos);
+
+  env.erase("AUTH_TOKEN_PARAMETER");
+  const std::string secret = tests::unique_name("forwarder-token");
+  ASSERT_EQ(tests::aws_cli(moto_, "secretsmanager create-secret --name " + secret +
+                                      " --secret-string " + token)
+                .exit_code,
+            0);
+  env["AUTH_TOKEN_SECRET"] = secret;
+  const auto again = tests::invoke_handler(
+      moto_, "LogForwarder", json::object{{"Records", json::array{put("web/token2.log", "c\n")}}},
+      env);
+  ASSERT_EQ(again.exit_code, 0) << again.logs;
+  EXPECT_EQ(json::serialize(again.response), R"({"batchItemFailures":[]})") << again.logs;
+  EXPECT_EQ(sink.stats().lines, 3u);
+}
+
+// The backfill's request is checked before anything is listed, and each batch of the listing
+// forwards what was modified within the window, nothing else.
+TEST_F(LogForwarderTest, ABackfillForwardsWhatChangedWithinItsWindowAndRefusesBadRequests) {
+  devtools::HttpSink sink(0, {});
+  const auto env = environment(sink.url());
+  const auto refused = [&](const json::object& request, const std::string& named) {
+    const auto run = tests::invoke_handler(moto_, "LogForwarder", request, env);
+    EXPECT_NE(run.exit_code, 0) << named;
+    ASSERT_TRUE(run.response.is_object()) << run.logs;
+    EXPECT_EQ(run.response.at("errorType"), "InvalidInput");
+    const std::string error(run.response.at("errorMessage").as_string());
+    EXPECT_NE(error.find(named), std::string::npos) << error;
+  };
+  refused({{"source", "s3://" + bucket_ + "/dns/"},
+           {"from", "2026-03-05T00:00:00Z"},
+           {"to", "2026-03-06T00:00:00Z"}},
+          "is not under SOURCES (s3://" + bucket_ + "/web/)");
+  refused({{"source", "s3://s3:/web/"},
+           {"from", "2026-03-05T00:00:00Z"},
+           {"to", "2026-03-06T00:00:00Z"}},
+          "does not name a bucket S3 allows");
+  refused({{"source", "s3://" + bucket_ + "/web/"},
+           {"from", "2026-03-05T00:00:00+01:00"},
+           {"to", "2026-03-06T00:00:00Z"}},
+          "must be a UTC time");
+  refused({{"source", "s3://" + bucket_ + "/web/"},
+           {"from", "2026-03-06T00:00:00Z"},
+           {"to", "2026-03-06T00:00:00Z"}},
+          "\"from\" must be before \"to\"");
+
+  const auto planned =
+      tests::invoke_handler(moto_, "LogForwarder",
+                            json::object{{"source", "s3://" + bucket_ + "/web/2026/"},
+                                         {"from", "2026-03-05T00:00:00Z"},
+                                         {"to", "2026-03-06T00:00:00Z"}},
+                            env);
+  ASSERT_EQ(planned.exit_code, 0) << planned.logs;
+  EXPECT_EQ(planned.response,
+            json::parse(R"({"bucket":")" + bucket_ +
+                        R"(","prefix":"web/2026/","from":"2026-03-05T00:00:00.000Z",)"
+                        R"("to":"2026-03-06T00:00:00.000Z"})"));
+
+  const auto inside = s3_.put_object(bucket_, "web/2026/in.log", "1\n2\n3\n");
+  const auto after = s3_.put_object(bucket_, "web/2026/after.log", "late\n");
+  json::object batch{{"BatchInput", planned.response},
+                     {"Items", json::array{json::object{{"Key", "web/2026/in.log"},
+                                                        {"Size", 6},
+                                                        {"Etag", inside.etag},
+                                                        {"LastModified", 1772712000}},
+                                           json::object{{"Key", "web/2026/after.log"},
+                                                        {"Size", 5},
+                                                        {"Etag", after.etag},
+                                                        {"LastModified", 1772755200}}}}};
+  const auto forwarded = tests::invoke_handler(moto_, "LogForwarder", batch, env);
+  ASSERT_EQ(forwarded.exit_code, 0) << forwarded.logs;
+  EXPECT_EQ(forwarded.response, json::parse(R"({"objects":1,"lines":3,"batches":2,"outside":1,)"
+                                            R"("superseded":0,"poison":0})"));
+  EXPECT_EQ(sink.stats().lines, 3u);
+}
+
 }  // namespace

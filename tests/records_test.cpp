@@ -211,4 +211,21 @@ TEST(Records, AMalformedRecordIsInvalidInputNamingTheField) {
   expect_invalid([&] { read_record<Receipt>(both); }, "a summary with an index", "is a summary");
 }
 
+// LogForwarder's backfill: the request an operator writes, a batch of Step Functions' S3 listing
+// (its field names and epoch seconds, as AWS documents the listObjectsV2 reader), the result.
+TEST(Records, TheBackfillsRecordsReadBackAsTheSameJson) {
+  EXPECT_EQ(round_trip<BackfillRequest>("backfill_request").source, "s3://zscaler-logs/web/");
+  const auto batch = round_trip<BackfillBatch>("backfill_batch");
+  ASSERT_EQ(batch.items.size(), 2u);
+  EXPECT_EQ(batch.items[0].key, "web/2026/03/05/a b+c.json.gz");
+  EXPECT_EQ(batch.items[0].last_modified, 1772672400);
+  EXPECT_EQ(batch.items[1].storage_class, "");
+  EXPECT_EQ(round_trip<BackfillResult>("result_backfill").outside, 1u);
+  auto item = fixture("backfill_batch").at("Items").at(0);
+  expect_invalid([&] { read_record<ListedObject>(with(item, "LastModified", "2026-03-05")); },
+                 "a listed object modified at a text", "\"LastModified\"");
+  expect_invalid([&] { read_record<ListedObject>(without(item, "Etag")); },
+                 "a listed object without its ETag", "\"Etag\"");
+}
+
 }  // namespace

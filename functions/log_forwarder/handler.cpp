@@ -4,11 +4,15 @@
 #include <condition_variable>
 #include <mutex>
 
+#include <boost/json/serialize.hpp>
+#include <boost/json/value_from.hpp>
+
 #include "common/dates.h"
 #include "common/errors.h"
 #include "common/gzip.h"
 #include "common/sigv4.h"
 #include "pipeline/record_fields.h"
+#include "runtime/clock.h"
 #include "runtime/errors.h"
 #include "runtime/logging.h"
 #include "runtime/metrics.h"
@@ -222,6 +226,35 @@ void send_to_dead_letters(const Config& config, Clients clients, const std::stri
   runtime::log::warn("sent to the dead-letter queue", "object", where, "reason", reason);
 }
 
+// One object, or the dead-letter queue with its reason when it is poison (`body`: what goes there,
+// the notification or the listed item). A batch not delivered is thrown on.
+void forward_or_dead_letter(const Config& config, Clients clients,
+                            const pipeline::CreatedObject& object, const std::string& body,
+                            SteadyClock::time_point deadline, Totals& totals, bool measure_lag) {
+  // Keys may hold any byte: named encoded in logs and attributes.
+  const std::string where = object.bucket + "/" + common::uri_encode(object.key, true);
+  try {
+    const Forwarded forwarded = forward_object(config, clients, object, deadline);
+    totals.objects += forwarded.superseded ? 0 : 1;
+    totals.lines += forwarded.lines;
+    totals.batches += forwarded.batches;
+    totals.dropped += forwarded.dropped;
+    totals.superseded += forwarded.superseded;
+    // An object not read has no last byte acknowledged: its own notification brings its lag.
+    const auto announced = common::parse_s3_time(object.event_time);
+    if (measure_lag && announced && !forwarded.superseded) {
+      totals.lag_seconds.push_back(
+          std::chrono::duration<double>(std::chrono::system_clock::now() - *announced).count());
+    }
+  } catch (const common::ContentRefused& refused) {
+    ++totals.poison;
+    send_to_dead_letters(config, clients, body, where, refused.what());
+  } catch (const runtime::InvalidInput& refused) {
+    ++totals.poison;
+    send_to_dead_letters(config, clients, body, where, refused.what());
+  }
+}
+
 void forward_message(const Config& config, Clients clients, const std::string& body,
                      SteadyClock::time_point deadline, Totals& totals) {
   std::vector<pipeline::CreatedObject> objects;
@@ -236,27 +269,40 @@ void forward_message(const Config& config, Clients clients, const std::string& b
       ++totals.skipped;
       continue;
     }
-    // Keys may hold any byte: named encoded in logs and attributes.
-    const std::string where = object.bucket + "/" + common::uri_encode(object.key, true);
-    try {
-      const Forwarded forwarded = forward_object(config, clients, object, deadline);
-      ++totals.objects;
-      totals.lines += forwarded.lines;
-      totals.batches += forwarded.batches;
-      totals.dropped += forwarded.dropped;
-      totals.superseded += forwarded.superseded;
-      if (const auto announced = common::parse_s3_time(object.event_time)) {
-        totals.lag_seconds.push_back(
-            std::chrono::duration<double>(std::chrono::system_clock::now() - *announced).count());
-      }
-    } catch (const common::ContentRefused& refused) {
-      ++totals.poison;
-      send_to_dead_letters(config, clients, body, where, refused.what());
-    } catch (const runtime::InvalidInput& refused) {
-      ++totals.poison;
-      send_to_dead_letters(config, clients, body, where, refused.what());
+    forward_or_dead_letter(config, clients, object, body, deadline, totals, true);
+  }
+}
+
+// A backfill names its window in UTC: no offset is guessed.
+std::chrono::system_clock::time_point utc_time(const std::string& text, const std::string& field) {
+  const auto time = common::parse_s3_time(text);
+  if (!time || !text.ends_with('Z')) {
+    throw runtime::InvalidInput("the backfill's \"" + field +
+                                "\" must be a UTC time such as 2026-03-05T00:00:00Z, not '" + text +
+                                "'");
+  }
+  return *time;
+}
+
+// The delivery's counters run from initialisation; an invocation reports what changed in it.
+void report_delivery(const common::DeliveryStats& before, const common::DeliveryStats& after) {
+  using runtime::metrics::Unit;
+  runtime::metrics::add("BytesForwarded", Unit::Bytes,
+                        static_cast<double>(after.bytes - before.bytes));
+  for (const auto& [cause, count] : after.retries) {
+    const auto earlier = before.retries.find(cause);
+    const auto retries = count - (earlier == before.retries.end() ? 0 : earlier->second);
+    if (retries > 0) {
+      const std::string name = cause == "transport" ? "Transport" : cause;  // 429, 5xx, 408
+      runtime::metrics::add("RetriesOn" + name, Unit::Count, static_cast<double>(retries));
     }
   }
+  std::uint64_t errors = 0;
+  for (std::size_t i = 0; i < after.endpoint_errors.size(); ++i) {
+    errors += after.endpoint_errors[i] -
+              (i < before.endpoint_errors.size() ? before.endpoint_errors[i] : 0);
+  }
+  runtime::metrics::add("EndpointErrors", Unit::Count, static_cast<double>(errors));
 }
 
 void report(const Totals& totals, std::size_t failed) {
@@ -276,13 +322,79 @@ void report(const Totals& totals, std::size_t failed) {
 
 }  // namespace
 
+pipeline::BackfillPlan plan_backfill(const Config& config,
+                                     const pipeline::BackfillRequest& request) {
+  const auto location = common::parse_s3_location(request.source);
+  if (!location) {
+    throw runtime::InvalidInput("the backfill's \"source\" '" + request.source +
+                                "' does not name a bucket S3 allows (write s3://bucket/prefix)");
+  }
+  // This function's role reads its SOURCES and nothing else.
+  const bool covered =
+      std::any_of(config.sources.begin(), config.sources.end(), [&](const auto& source) {
+        return source.bucket == location->bucket && location->prefix.starts_with(source.prefix);
+      });
+  if (!covered) {
+    std::string sources;
+    for (const auto& source : config.sources)
+      sources += (sources.empty() ? "s3://" : ", s3://") + source.bucket + "/" + source.prefix;
+    throw runtime::InvalidInput("the backfill's source s3://" + location->bucket + "/" +
+                                location->prefix + " is not under SOURCES (" + sources + ")");
+  }
+  const auto from = utc_time(request.from, "from");
+  const auto to = utc_time(request.to, "to");
+  if (from >= to) throw runtime::InvalidInput("the backfill's \"from\" must be before \"to\"");
+  return pipeline::BackfillPlan{location->bucket, location->prefix,
+                                runtime::format_rfc3339_ms(from), runtime::format_rfc3339_ms(to)};
+}
+
+pipeline::BackfillResult forward_listed(const Config& config, Clients clients,
+                                        const pipeline::BackfillBatch& batch,
+                                        SteadyClock::time_point deadline) {
+  const auto from = utc_time(batch.plan.from, "from");
+  const auto to = utc_time(batch.plan.to, "to");
+  Totals totals;
+  std::uint64_t outside = 0;
+  for (const auto& item : batch.items) {
+    const std::chrono::system_clock::time_point modified{std::chrono::seconds(item.last_modified)};
+    if (modified < from || modified >= to || !config.forwards(batch.plan.bucket, item.key)) {
+      ++outside;
+      continue;
+    }
+    const pipeline::CreatedObject object{batch.plan.bucket,
+                                         item.key,
+                                         item.size,
+                                         item.etag,
+                                         "",
+                                         common::Date::from_time_point(modified),
+                                         runtime::format_rfc3339_ms(modified)};
+    const json::value body{{"bucket", batch.plan.bucket}, {"item", json::value_from(item)}};
+    forward_or_dead_letter(config, clients, object, json::serialize(body), deadline, totals, false);
+  }
+  report(totals, 0);
+  return pipeline::BackfillResult{totals.objects, totals.lines,      totals.batches,
+                                  outside,        totals.superseded, totals.poison};
+}
+
 json::value handle(const Config& config, Clients clients, const json::value& event,
                    const common::Deadline& deadline) {
   const pipeline::RecordFields fields(event, "the event");
-  const auto* records = fields.object().if_contains("Records");
-  if (records == nullptr || !records->is_array())
-    throw runtime::InvalidInput("expected an SQS batch ({\"Records\": [...]})");
   const auto stop_at = SteadyClock::now() + deadline.remaining();
+  if (fields.has("source")) {
+    return json::value_from(
+        plan_backfill(config, pipeline::read_record<pipeline::BackfillRequest>(event)));
+  }
+  if (fields.has("BatchInput")) {
+    const auto batch = pipeline::read_record<pipeline::BackfillBatch>(event);
+    return json::value_from(forward_listed(config, clients, batch, stop_at));
+  }
+  const auto* records = fields.object().if_contains("Records");
+  if (records == nullptr || !records->is_array()) {
+    throw runtime::InvalidInput(
+        "expected an SQS batch ({\"Records\": [...]}), a backfill's request ({\"source\", "
+        "\"from\", \"to\"}) or a batch of its listing ({\"BatchInput\", \"Items\"})");
+  }
+  const auto delivery_before = clients.delivery.stats();
   Totals totals;
   json::array failures;
   for (const auto& value : records->get_array()) {
@@ -302,6 +414,7 @@ json::value handle(const Config& config, Clients clients, const json::value& eve
     }
   }
   report(totals, failures.size());
+  report_delivery(delivery_before, clients.delivery.stats());
   return json::object{{"batchItemFailures", std::move(failures)}};
 }
 

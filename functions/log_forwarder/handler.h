@@ -1,7 +1,7 @@
 #pragma once
 // LogForwarder: sends the lines of each new log object to HTTP ingestion endpoints.
 //
-// Event: an SQS batch whose bodies are S3 "object created" notifications (pipeline/notifications).
+// Events: an SQS batch whose bodies are S3 "object created" notifications (pipeline/notifications).
 // Each object under SOURCES is read in 8 MiB ranges (the version announced, else the ETag
 // announced: an object overwritten since is skipped, its own notification follows), its text
 // decided by its magic bytes (common::ContentStream), cut into batches (pipeline::LineBatcher)
@@ -10,6 +10,11 @@
 // arrive. A poison object (not text, a line too long) is sent to DEAD_LETTER_QUEUE_URL with its
 // reason as a message attribute and not redelivered. Delivery is at least once: a redelivered
 // record sends its batches again under the same ids.
+//
+// The backfill (statemachines/forward_backfill.asl.json) sends two more: its request
+// ({"source", "from", "to"}), answered with the plan it checked, and each batch of its listing
+// ({"BatchInput", "Items"}), forwarded as above and answered with what it forwarded
+// (pipeline/records.h).
 //
 // Environment:
 // - DEAD_LETTER_QUEUE_URL (required): where a poison record goes, with its reason;
@@ -40,6 +45,7 @@
 #include "common/sqs.h"
 #include "pipeline/line_batches.h"
 #include "pipeline/notifications.h"
+#include "pipeline/records.h"
 #include "runtime/runtime.h"
 
 namespace functions::log_forwarder {
@@ -83,6 +89,19 @@ Forwarded forward_object(const Config& config, Clients clients,
                          const pipeline::CreatedObject& object,
                          std::chrono::steady_clock::time_point deadline);
 
+// A backfill's request checked against SOURCES, its times in UTC; InvalidInput naming what is
+// wrong (the state machine then fails before listing anything).
+pipeline::BackfillPlan plan_backfill(const Config& config,
+                                     const pipeline::BackfillRequest& request);
+
+// A batch of the backfill's listing: each item modified within the plan's window and under
+// SOURCES forwarded (its listed ETag read), poison ones to the dead-letter queue; runtime::Error
+// when a batch was not delivered, so the Map retries the whole batch under the same ids.
+pipeline::BackfillResult forward_listed(const Config& config, Clients clients,
+                                        const pipeline::BackfillBatch& batch,
+                                        std::chrono::steady_clock::time_point deadline);
+
+// An SQS batch, a backfill's request or a batch of its listing, told apart by their fields.
 boost::json::value handle(const Config& config, Clients clients, const boost::json::value& event,
                           const common::Deadline& deadline);
 
