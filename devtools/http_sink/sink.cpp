@@ -3,6 +3,7 @@
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
 #include <chrono>
+#include <functional>
 #include <thread>
 #include <vector>
 
@@ -50,6 +51,8 @@ std::string HttpSink::stats_json() const {
                                       {"distinct_batches", distinct},
                                       {"lines", s.lines},
                                       {"duplicate_batches", s.duplicate_batches},
+                                      {"distinct_lines", s.distinct_lines},
+                                      {"changed_duplicates", s.changed_duplicates},
                                       {"bad_batches", s.bad_batches},
                                       {"unauthorised", s.unauthorised},
                                       {"faults", std::move(faults)}});
@@ -129,7 +132,14 @@ std::optional<Response> HttpSink::take(const Request& request) {
   }
   ++stats_.accepted_batches;
   stats_.lines += lines;
-  if (stats_.ids[id]++ > 0) ++stats_.duplicate_batches;
+  const std::size_t digest = std::hash<std::string>{}(body);
+  if (stats_.ids[id]++ > 0) {
+    ++stats_.duplicate_batches;
+    stats_.changed_duplicates += digests_[id] != digest;
+  } else {
+    stats_.distinct_lines += lines;
+    digests_[id] = digest;
+  }
   return answer(http::status::ok, request, "ok\n");
 }
 

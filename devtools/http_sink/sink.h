@@ -27,10 +27,12 @@ struct SinkFaults {
 
 struct SinkStats {
   std::uint64_t requests = 0;
-  std::uint64_t accepted_batches = 0;   // answered 200
-  std::uint64_t lines = 0;              // in accepted batches, repeats included
-  std::uint64_t duplicate_batches = 0;  // accepted with an id accepted before
-  std::uint64_t bad_batches = 0;        // no id, not gzip as announced, not NDJSON lines
+  std::uint64_t accepted_batches = 0;    // answered 200
+  std::uint64_t lines = 0;               // in accepted batches, repeats included
+  std::uint64_t duplicate_batches = 0;   // accepted with an id accepted before
+  std::uint64_t distinct_lines = 0;      // in the first acceptance of each id
+  std::uint64_t changed_duplicates = 0;  // an id accepted before, with other lines this time
+  std::uint64_t bad_batches = 0;         // no id, not gzip as announced, not NDJSON lines
   std::uint64_t unauthorised = 0;
   std::map<std::string, std::uint64_t> faults;  // by kind
   std::map<std::string, std::uint64_t> ids;     // accepted batch id -> times accepted
@@ -60,6 +62,7 @@ class HttpSink {
   std::string token_;
   mutable std::mutex mutex_;
   SinkStats stats_;
+  std::map<std::string, std::size_t> digests_;  // accepted batch id -> hash of its lines
   std::mt19937 random_;
   std::unique_ptr<HttpServer> server_;
 };
