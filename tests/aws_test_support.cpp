@@ -8,12 +8,14 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <mutex>
 #include <random>
 #include <stdexcept>
 #include <thread>
 
 #include "common/json_services.h"
 #include "common/sigv4.h"
+#include "common/sqs.h"
 
 namespace tests {
 
@@ -276,6 +278,52 @@ boost::json::object receipt_with_indexes(common::S3Client& s3, const std::string
     output = std::move(record);
   }
   return receipt;
+}
+
+EventSourceRun run_sqs_event_source(const LocalStack& stack, const std::string& queue_url,
+                                    const std::string& function, int pollers, int visibility_s) {
+  std::mutex mutex;
+  EventSourceRun total;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < pollers; ++t) {
+    threads.emplace_back([&] {
+      common::SqsClient sqs(moto_options(stack.moto()));
+      int idle = 0;
+      while (idle < 3) {
+        const auto messages = sqs.receive_messages(queue_url, 10, 1, visibility_s);
+        if (messages.empty()) {
+          ++idle;
+          continue;
+        }
+        idle = 0;
+        boost::json::array records;
+        for (const auto& message : messages) {
+          records.push_back(boost::json::object{{"messageId", message.message_id},
+                                                {"receiptHandle", message.receipt_handle},
+                                                {"body", message.body},
+                                                {"eventSource", "aws:sqs"}});
+        }
+        const auto run = stack.invoke(function, boost::json::object{{"Records", records}});
+        std::set<std::string> failed;
+        if (run.exit_code != 0 || !run.response.is_object()) {
+          for (const auto& message : messages) failed.insert(message.message_id);
+        } else {
+          for (const auto& failure : run.response.at("batchItemFailures").as_array())
+            failed.insert(std::string(failure.at("itemIdentifier").as_string()));
+        }
+        std::vector<std::string> done;
+        for (const auto& message : messages) {
+          if (!failed.contains(message.message_id)) done.push_back(message.receipt_handle);
+        }
+        if (!done.empty()) sqs.delete_message_batch(queue_url, done);
+        std::lock_guard lock(mutex);
+        total.invocations += 1;
+        total.failed_records += static_cast<int>(failed.size());
+      }
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  return total;
 }
 
 }  // namespace tests

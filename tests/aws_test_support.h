@@ -117,4 +117,15 @@ class LocalStack {
   MotoFixture moto_;
 };
 
+// Lambda's SQS event source, locally: `pollers` loops each receive a batch of up to 10 (hidden
+// for `visibility_s`), invoke `function` with it, and delete what the function did not name in
+// batchItemFailures (all of it stays when the invocation failed), until the queue has been empty
+// three receives in a row.
+struct EventSourceRun {
+  int invocations = 0;
+  int failed_records = 0;  // left for redelivery
+};
+EventSourceRun run_sqs_event_source(const LocalStack& stack, const std::string& queue_url,
+                                    const std::string& function, int pollers, int visibility_s = 1);
+
 }  // namespace tests

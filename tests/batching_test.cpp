@@ -121,49 +121,12 @@ class Batching : public ::testing::Test {
     }
   }
 
-  // One event-source loop: receive, invoke, delete what succeeded. Failed records come back after
-  // the 1 s visibility timeout the test uses (the template's is 360 s).
+  // Failed records come back after the 1 s visibility timeout the test uses (the template's is
+  // 360 s).
   void consume_until_idle(int loops) {
-    std::vector<std::thread> threads;
-    for (int t = 0; t < loops; ++t) {
-      threads.emplace_back([&] {
-        common::SqsClient sqs(tests::moto_options(stack_->moto()));
-        int idle = 0;
-        while (idle < 3) {
-          const auto messages = sqs.receive_messages(queue_, 10, 1, 1);
-          if (messages.empty()) {
-            ++idle;
-            continue;
-          }
-          idle = 0;
-          json::array records;
-          for (const auto& message : messages) {
-            records.push_back(json::object{{"messageId", message.message_id},
-                                           {"receiptHandle", message.receipt_handle},
-                                           {"body", message.body},
-                                           {"eventSource", "aws:sqs"}});
-          }
-          const auto run =
-              stack_->invoke("ManifestBuilderFunction", json::object{{"Records", records}});
-          std::set<std::string> failed;
-          if (run.exit_code != 0) {
-            for (const auto& message : messages) failed.insert(message.message_id);
-          } else {
-            for (const auto& failure : run.response.at("batchItemFailures").as_array())
-              failed.insert(std::string(failure.at("itemIdentifier").as_string()));
-          }
-          std::vector<std::string> done;
-          for (const auto& message : messages) {
-            if (!failed.contains(message.message_id)) done.push_back(message.receipt_handle);
-          }
-          if (!done.empty()) sqs.delete_message_batch(queue_, done);
-          std::lock_guard lock(mutex_);
-          invocations_ += 1;
-          failures_ += static_cast<int>(failed.size());
-        }
-      });
-    }
-    for (auto& thread : threads) thread.join();
+    const auto run = tests::run_sqs_event_source(*stack_, queue_, "ManifestBuilderFunction", loops);
+    invocations_ += run.invocations;
+    failures_ += run.failed_records;
   }
 
   // Every execution of process_manifest, once none is running.

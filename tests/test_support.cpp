@@ -116,12 +116,12 @@ BackgroundProcess::BackgroundProcess(const std::string& command, const std::stri
     if (got <= 0) break;
     pending.append(chunk, static_cast<std::size_t>(got));
     const auto found = pending.find(ready_marker);
-    if (found != std::string::npos) {
+    // The whole line: a long one (the local stack's) comes in more than one read.
+    const auto end = found == std::string::npos ? found : pending.find('\n', found);
+    if (end != std::string::npos) {
       const auto start = pending.rfind('\n', found);
-      const auto end = pending.find('\n', found);
-      ready_line_ =
-          pending.substr(start == std::string::npos ? 0 : start + 1,
-                         end == std::string::npos ? std::string::npos : end - (start + 1));
+      ready_line_ = pending.substr(start == std::string::npos ? 0 : start + 1,
+                                   end - (start == std::string::npos ? 0 : start + 1));
       // Keep draining stdout in the background so the child never blocks on a full pipe.
       std::thread([fd = out[0]] {
         char sink[4096];
