@@ -18,7 +18,7 @@ ARCH ?= arm64
 ARTIFACTS_ROOT ?= $(CURDIR)/build/artifacts/$(ARCH)
 ARTIFACTS_DIR ?= $(ARTIFACTS_ROOT)/$(subst build-,,$@)
 FUNCTIONS := GetFiles DetermineOperationType CombineLogFiles DeleteOriginals CrawlerTrigger \
-             ManifestBuilder
+             ManifestBuilder LogForwarder
 STATIC_BIN := $(CURDIR)/build/static-$(ARCH)/cmake/bin
 STRIP_x86_64 := strip
 STRIP_arm64 := aarch64-linux-gnu-strip
