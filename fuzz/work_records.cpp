@@ -55,6 +55,10 @@ void read_every_record(const boost::json::value& value) {
   read_or_refuse<pipeline::ListingContinuation>(value);
   read_or_refuse<pipeline::CombineContinuation>(value);
   read_or_refuse<pipeline::DeleteContinuation>(value);
+  read_or_refuse<pipeline::BackfillRequest>(value);
+  read_or_refuse<pipeline::BackfillPlan>(value);
+  read_or_refuse<pipeline::BackfillBatch>(value);
+  read_or_refuse<pipeline::BackfillResult>(value);
 }
 
 }  // namespace

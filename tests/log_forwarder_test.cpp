@@ -83,6 +83,8 @@ TEST_F(LogForwarderTest, EveryLineOfEveryKindOfObjectArrivesOnceAndAReplayRepeat
   const std::size_t batches = stats.ids.size();
   EXPECT_EQ(batches, 3u + 2u + 1u + 1u) << "two lines a batch, per object";
   EXPECT_NE(run.logs.find(R"("LinesForwarded":12)"), std::string::npos) << run.logs;
+  EXPECT_NE(run.logs.find(R"("EndpointErrors":0)"), std::string::npos) << run.logs;
+  EXPECT_EQ(run.logs.find(R"("BytesForwarded":0)"), std::string::npos) << run.logs;
   EXPECT_TRUE(sqs_.receive_messages(dead_letters_, 10, 0).empty()) << "nothing was poison";
 
   // Delivered again (SQS is at least once): the same batches under the same ids.
@@ -140,6 +142,8 @@ TEST_F(LogForwarderTest, ARecordWhoseBatchesWereRefusedGoesBackToTheQueue) {
   EXPECT_EQ(json::serialize(run.response),
             R"({"batchItemFailures":[{"itemIdentifier":"m-web/refused.log"}]})");
   EXPECT_NE(run.logs.find("refused it: HTTP 401"), std::string::npos) << run.logs;
+  EXPECT_NE(run.logs.find(R"("EndpointErrors":2)"), std::string::npos)
+      << "both batches" << run.logs;
   EXPECT_TRUE(sqs_.receive_messages(dead_letters_, 10, 0).empty());
 }
 
