@@ -31,10 +31,7 @@ import json
 import os
 import queue
 import random
-import re
-import resource
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -45,7 +42,8 @@ import boto3
 import botocore.config
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from combine_delete import start  # noqa: E402  (one way to start the local servers)
+import combine_delete  # noqa: E402  (one way to start the local servers and to invoke a bootstrap)
+from combine_delete import start  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIN = os.path.join(ROOT, "build", "bin")
@@ -99,24 +97,10 @@ def notification(key, size, etag, when):
 
 def invoke(records, environment, scratch):
     """One invocation under lambda-local at 1,769 MB: (response, wall s, CPU s, peak RSS MiB)."""
-    path = os.path.join(scratch, "event.json")
-    with open(path, "w") as out:
-        json.dump({"Records": records}, out)
-    command = [os.path.join(BIN, "lambda-local"), "invoke", os.path.join(BIN, "LogForwarder"), path,
-               "--timeout", "900", "--memory", "1769", "--log-level", "WARN"]
-    for name, value in environment.items():
-        command += ["--env", f"{name}={value}"]
-    cpu_before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    started = time.monotonic()
-    done = subprocess.run(command, capture_output=True, text=True)
-    wall = time.monotonic() - started
-    cpu_after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    response = json.loads(done.stdout) if done.stdout.strip() else {}
-    if done.returncode != 0 or response.get("batchItemFailures"):
-        raise SystemExit(f"LogForwarder failed:\n{done.stdout}\n{done.stderr[-2000:]}")
-    rss = [int(value) for value in re.findall(r"Max Memory Used: (\d+) MB", done.stderr)]
-    cpu = (cpu_after.ru_utime - cpu_before.ru_utime) + (cpu_after.ru_stime - cpu_before.ru_stime)
-    return response, wall, cpu, max(rss) if rss else 0
+    done = combine_delete.invoke("LogForwarder", {"Records": records}, environment, scratch)
+    if done[0].get("batchItemFailures"):
+        raise SystemExit(f"LogForwarder left records to SQS: {done[0]['batchItemFailures']}")
+    return done
 
 
 def sink_stats(sink):

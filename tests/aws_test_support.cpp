@@ -280,6 +280,23 @@ boost::json::object receipt_with_indexes(common::S3Client& s3, const std::string
   return receipt;
 }
 
+boost::json::object s3_object_created(const std::string& bucket, const std::string& key,
+                                      std::uint64_t size, std::string etag) {
+  std::string encoded = common::uri_encode(key, true);
+  for (std::size_t at = encoded.find("%20"); at != std::string::npos; at = encoded.find("%20"))
+    encoded.replace(at, 3, "+");
+  std::erase(etag, '"');
+  const boost::json::object object{{"key", encoded}, {"size", size}, {"eTag", etag}};
+  return boost::json::object{
+      {"Records", boost::json::array{boost::json::object{
+                      {"eventVersion", "2.1"},
+                      {"eventSource", "aws:s3"},
+                      {"eventTime", "2026-03-05T10:00:00.000Z"},
+                      {"eventName", "ObjectCreated:Put"},
+                      {"s3", boost::json::object{{"bucket", boost::json::object{{"name", bucket}}},
+                                                 {"object", object}}}}}}};
+}
+
 EventSourceRun run_sqs_event_source(const LocalStack& stack, const std::string& queue_url,
                                     const std::string& function, int pollers, int visibility_s) {
   std::mutex mutex;

@@ -117,6 +117,11 @@ class LocalStack {
   MotoFixture moto_;
 };
 
+// S3's "object created" notification of one object, as S3 writes it (the key URL-encoded, a space
+// as '+'; the ETag without its quotes), created at 2026-03-05T10:00:00.000Z.
+boost::json::object s3_object_created(const std::string& bucket, const std::string& key,
+                                      std::uint64_t size, std::string etag);
+
 // Lambda's SQS event source, locally: `pollers` loops each receive a batch of up to 10 (hidden
 // for `visibility_s`), invoke `function` with it, and delete what the function did not name in
 // batchItemFailures (all of it stays when the invocation failed), until the queue has been empty

@@ -28,18 +28,9 @@ namespace json = boost::json;
 
 constexpr const char* kSource = "batch-src";
 
-// As S3 writes keys into notifications: URL-encoded, a space as '+'.
-std::string notification_key(const std::string& key) {
-  std::string encoded = common::uri_encode(key, true);
-  for (std::size_t at = encoded.find("%20"); at != std::string::npos; at = encoded.find("%20"))
-    encoded.replace(at, 3, "+");
-  return encoded;
-}
-
 // S3's notification for one object, in one of the three shapes ManifestBuilder takes.
 std::string notification(const std::string& key, std::size_t size, const std::string& etag,
                          int shape) {
-  const std::string time = "2026-03-05T10:00:00.000Z";
   if (shape == 2) {  // EventBridge: keys as they are
     return json::serialize(json::object{
         {"version", "0"},
@@ -50,16 +41,7 @@ std::string notification(const std::string& key, std::size_t size, const std::st
          json::object{{"bucket", json::object{{"name", kSource}}},
                       {"object", json::object{{"key", key}, {"size", size}, {"etag", etag}}}}}});
   }
-  const std::string s3 = json::serialize(json::object{
-      {"Records", json::array{json::object{
-                      {"eventVersion", "2.1"},
-                      {"eventSource", "aws:s3"},
-                      {"eventTime", time},
-                      {"eventName", "ObjectCreated:Put"},
-                      {"s3", json::object{{"bucket", json::object{{"name", kSource}}},
-                                          {"object", json::object{{"key", notification_key(key)},
-                                                                  {"size", size},
-                                                                  {"eTag", etag}}}}}}}}});
+  const std::string s3 = json::serialize(tests::s3_object_created(kSource, key, size, etag));
   if (shape == 1) {  // through SNS
     return json::serialize(
         json::object{{"Type", "Notification"}, {"MessageId", "sns-1"}, {"Message", s3}});

@@ -40,19 +40,7 @@ class Forwarding : public ::testing::Test {
   // Puts an object and publishes S3's notification of it to the topic, as S3 would.
   void put(const std::string& key, const std::string& body) {
     const auto written = s3_->put_object(kBucket, key, body);
-    std::string etag = written.etag;
-    std::erase(etag, '"');
-    const json::object notification{
-        {"Records",
-         json::array{json::object{
-             {"eventVersion", "2.1"},
-             {"eventSource", "aws:s3"},
-             {"eventTime", "2026-03-05T10:00:00.000Z"},
-             {"eventName", "ObjectCreated:Put"},
-             {"s3", json::object{{"bucket", json::object{{"name", kBucket}}},
-                                 {"object", json::object{{"key", common::uri_encode(key, true)},
-                                                         {"size", body.size()},
-                                                         {"eTag", etag}}}}}}}}};
+    const auto notification = tests::s3_object_created(kBucket, key, body.size(), written.etag);
     tests::TempDir dir;
     std::ofstream(dir.path() / "message.json") << json::serialize(notification);
     const auto published = tests::aws_cli(

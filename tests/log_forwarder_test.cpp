@@ -30,17 +30,7 @@ class LogForwarderTest : public ::testing::Test {
   // Puts an object and returns the SQS record S3's notification of it would be.
   json::object put(const std::string& key, const std::string& body) {
     const auto written = s3_.put_object(bucket_, key, body);
-    const json::object notification{
-        {"Records",
-         json::array{json::object{
-             {"eventVersion", "2.1"},
-             {"eventSource", "aws:s3"},
-             {"eventTime", "2026-03-05T10:00:00.000Z"},
-             {"eventName", "ObjectCreated:Put"},
-             {"s3", json::object{{"bucket", json::object{{"name", bucket_}}},
-                                 {"object", json::object{{"key", common::uri_encode(key, true)},
-                                                         {"size", body.size()},
-                                                         {"eTag", written.etag}}}}}}}}};
+    const auto notification = tests::s3_object_created(bucket_, key, body.size(), written.etag);
     return json::object{{"messageId", "m-" + key},
                         {"receiptHandle", "r"},
                         {"body", json::serialize(notification)},
