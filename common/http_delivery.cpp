@@ -32,6 +32,8 @@ std::optional<std::string> retry_cause(const HttpResponse& response) {
 
 struct HttpDelivery::Job {
   std::string body;
+  std::string plain_body;  // made once, for an endpoint that takes no gzip
+  bool sent_compressed = false;
   std::string id;
   Clock::time_point deadline;
   Done done;
@@ -90,12 +92,14 @@ std::optional<std::size_t> HttpDelivery::pick_endpoint(Clock::time_point now) {
 void HttpDelivery::attempt(const std::shared_ptr<Job>& job) {
   std::optional<std::size_t> chosen;
   std::chrono::milliseconds until_one_wakes{50};
+  bool compressed = options_.gzip;
   {
     std::lock_guard lock(mutex_);
     const auto now = Clock::now();
     chosen = pick_endpoint(now);
     if (chosen) {
       ++endpoints_[*chosen].in_flight;
+      compressed = compressed && !endpoints_[*chosen].plain;
     } else {
       auto soonest = Clock::time_point::max();
       for (const auto& endpoint : endpoints_)
@@ -118,9 +122,11 @@ void HttpDelivery::attempt(const std::shared_ptr<Job>& job) {
   request.url = endpoints_[*chosen].url;
   request.headers = options_.headers;
   request.headers.emplace_back("content-type", "application/x-ndjson");
-  if (options_.gzip) request.headers.emplace_back("content-encoding", "gzip");
+  if (compressed) request.headers.emplace_back("content-encoding", "gzip");
+  job->sent_compressed = compressed;
   request.headers.emplace_back("x-batch-id", job->id);
-  request.body = job->body;
+  if (options_.gzip && !compressed && job->plain_body.empty()) job->plain_body = gunzip(job->body);
+  request.body = options_.gzip && !compressed ? job->plain_body : job->body;
   const std::size_t endpoint = *chosen;
   engine_.submit(std::move(request), [this, job, endpoint](HttpResponse&& response) {
     answered(job, endpoint, std::move(response));
@@ -131,13 +137,18 @@ void HttpDelivery::answered(const std::shared_ptr<Job>& job, std::size_t index,
                             HttpResponse&& response) {
   const bool ok = !response.transport_failed() && response.status >= 200 && response.status < 300;
   const auto cause = ok ? std::nullopt : retry_cause(response);
+  bool refused_gzip = false;
   {
     std::lock_guard lock(mutex_);
     Endpoint& endpoint = endpoints_[index];
     --endpoint.in_flight;
+    // Each request in flight when it first said so is refused too: each goes again, plain.
+    refused_gzip = response.status == 415 && job->sent_compressed;
+    endpoint.plain = endpoint.plain || refused_gzip;
     if (ok) {
       endpoint.failures_in_a_row = 0;
-      stats_.bytes += job->body.size();
+      stats_.bytes +=
+          options_.gzip && !job->sent_compressed ? job->plain_body.size() : job->body.size();
     } else {
       ++stats_.endpoint_errors[index];
       if (cause && ++endpoint.failures_in_a_row >= options_.failures_to_rest) {
@@ -148,6 +159,7 @@ void HttpDelivery::answered(const std::shared_ptr<Job>& job, std::size_t index,
   }
   changed_.notify_all();
   if (ok) return finish(job, std::nullopt);
+  if (refused_gzip) return attempt(job);  // not a failure of the body: it goes plain now
   if (!cause) {
     return finish(job, "endpoint " + std::to_string(index + 1) + " refused it: HTTP " +
                            std::to_string(response.status));

@@ -4,7 +4,8 @@
 // the endpoints' answers are the backpressure), retries with full-jitter backoff on 408, 429, 5xx,
 // resets and timeouts, Retry-After honoured, and an endpoint that keeps failing rests out of the
 // rotation for a while. A body no endpoint takes before its deadline, or that one refuses outright
-// (another 4xx), fails with the reason. Delivery is at least once: an answer lost after the
+// (another 4xx), fails with the reason. An endpoint that answers 415 to a gzip body is sent
+// plain bodies from then on. Delivery is at least once: an answer lost after the
 // endpoint took the body sends it again, under the same id.
 #include <chrono>
 #include <condition_variable>
@@ -29,7 +30,7 @@ struct DeliveryOptions {
   std::chrono::milliseconds rest{30000};
   RetryPolicy retry;   // its backoff; the deadline, not max_attempts, bounds the tries
   HeaderList headers;  // on every request (an auth token: never logged)
-  bool gzip = true;    // Content-Encoding: gzip, at zlib's level 1
+  bool gzip = true;    // Content-Encoding: gzip, at zlib's level 1, to each endpoint that takes it
 };
 
 struct DeliveryStats {
@@ -65,6 +66,7 @@ class HttpDelivery {
     std::size_t in_flight = 0;
     int failures_in_a_row = 0;
     std::chrono::steady_clock::time_point resting_until{};
+    bool plain = false;  // answered 415 to a gzip body: sent plain bodies since
   };
 
   void attempt(const std::shared_ptr<Job>& job);

@@ -130,6 +130,27 @@ TEST(HttpDelivery, ARefusalIsNotRetriedAndNamesTheStatus) {
   EXPECT_EQ(sink.stats().unauthorised, 3u) << "one try each";
 }
 
+// "Gzip request bodies when the endpoint accepts it": one that answers 415 to a gzip body is
+// sent plain from then on; the other keeps getting gzip.
+TEST(HttpDelivery, AnEndpointThatRefusesGzipIsSentPlainBodies) {
+  devtools::SinkFaults plain_only;
+  plain_only.refuses_gzip = true;
+  devtools::HttpSink takes_plain(0, plain_only), takes_gzip(0, {});
+  common::HttpEngine engine;
+  common::HttpDelivery delivery(engine, options_for({takes_plain.url(), takes_gzip.url()}));
+  Outcome outcome;
+  send_batches(delivery, 20, outcome);
+  delivery.wait();
+  EXPECT_EQ(outcome.delivered, 20);
+  EXPECT_EQ(outcome.failed, 0);
+  const auto plain = takes_plain.stats(), gzip = takes_gzip.stats();
+  EXPECT_EQ(plain.distinct_lines + gzip.distinct_lines, 200u);
+  EXPECT_GE(plain.accepted_batches, 5u) << "the rotation goes on through it";
+  EXPECT_LE(plain.faults.at("415"), 4u) << "only the requests in flight when it first refused";
+  EXPECT_FALSE(gzip.faults.contains("415"));
+  EXPECT_EQ(delivery.stats().failed, 0u);
+}
+
 TEST(HttpDelivery, ABatchNoEndpointTakesBeforeItsDeadlineFailsThen) {
   devtools::SinkFaults faults;
   faults.rate = 1;

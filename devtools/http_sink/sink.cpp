@@ -111,6 +111,11 @@ std::optional<Response> HttpSink::take(const Request& request) {
     ++stats_.unauthorised;
     return answer(http::status::unauthorized, request, "no valid token\n");
   }
+  if (faults_.refuses_gzip && request[http::field::content_encoding] == "gzip") {
+    std::lock_guard lock(mutex_);
+    ++stats_.faults["415"];
+    return answer(http::status::unsupported_media_type, request, "no gzip here\n");
+  }
   const std::string id(request["X-Batch-Id"]);
   std::string body = request.body();
   bool bad = id.empty();

@@ -21,6 +21,7 @@ struct SinkFaults {
   bool unavailable = true;        // 503
   bool slow = true;               // answered after slow_ms, then accepted
   bool reset = true;              // the connection closed without an answer
+  bool refuses_gzip = false;      // a gzip body is answered 415, as an endpoint without it does
   int slow_ms = 2000;
   std::uint32_t seed = 1;
 };
