@@ -158,11 +158,23 @@ TEST_F(CrawlerTriggerTest, ACrawlerThatDoesNotExistFailsNamingIt) {
   EXPECT_NE(message.find(missing), std::string::npos) << message;
 }
 
+// Projection mode: the template's tables project their partitions (Athena partition projection),
+// so the run has nothing to register and nothing is asked of Glue or S3.
+TEST_F(CrawlerTriggerTest, ProjectionModeHasNothingToDo) {
+  const auto run = tests::invoke_handler(moto_, "CrawlerTrigger", json::object{{"run_id", "r"}},
+                                         {{"CRAWLER_MODE", "projection"}});
+  ASSERT_EQ(run.exit_code, 0) << run.logs;
+  EXPECT_EQ(run.response, json::parse(R"({"mode":"projection","registered":0})"));
+  EXPECT_EQ(run.logs.find(R"("AwsRequests")"), std::string::npos) << "no AWS request" << run.logs;
+}
+
 TEST_F(CrawlerTriggerTest, BadConfigurationFailsInitialisation) {
   const auto run = tests::invoke_handler(moto_, "CrawlerTrigger", json::object{},
                                          {{"CRAWLER_MODE", "sometimes"}});
   EXPECT_EQ(run.exit_code, 1);
   EXPECT_EQ(run.response.at("errorType").as_string(), "ConfigurationError");
+  EXPECT_NE(run.response.at("errorMessage").as_string().find("crawler, partitions or projection"),
+            std::string::npos);
   const auto none = tests::invoke_handler(moto_, "CrawlerTrigger", json::object{}, {});
   EXPECT_EQ(none.response.at("errorType").as_string(), "ConfigurationError");
 }

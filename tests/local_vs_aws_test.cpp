@@ -13,6 +13,7 @@
 #include <sstream>
 #include <string>
 
+#include "common/dates.h"
 #include "tests/aws_test_support.h"
 
 namespace {
@@ -383,6 +384,101 @@ TEST_F(OnTheLocalStack, LogBucketsUnderSseKmsAreReadWithTheKeyTheStackIsGiven) {
       log.find(R"("group":"other-kms-logs/alb/2026-03-05/","outputs":0,"files":0,"skipped":1)"),
       std::string::npos)
       << log;
+}
+
+// Projection mode (the default): the stack's Glue tables project the folders a daily run writes,
+// so Athena finds a new day with nothing registered. Each output of a Control Tower day and of
+// another bucket's day lies where its table's storage.location.template puts the partition values
+// its key carries, each value within the table's projection; CloudTrail-Digest has no table; the
+// saved queries are in the stack's workgroup and read tables that exist.
+TEST_F(OnTheLocalStack, TheTablesProjectTheFoldersADailyRunWrites) {
+  start(
+      "--parameter ControlTowerBucket=ct-logs --parameter OrganizationId=o-proj000001"
+      " --parameter OtherBuckets=app-logs --parameter DelayWindowSeconds=0");
+  create_bucket("ct-logs");
+  const auto seeded = tests::run_command(
+      tests::credentials_env(moto()) + tests::source_path("tools/seed-logs").string() +
+      " --endpoint " + moto().endpoint + " --bucket ct-logs --organization o-proj000001 --date " +
+      kDay + " --accounts 2 --regions eu-west-1,us-east-1 --files 2");
+  ASSERT_EQ(seeded.exit_code, 0) << seeded.err;
+  seed_four_groups("app-logs");
+  const auto execution =
+      run("AggregateDailyStateMachine", std::string(R"({"date": ")") + kDay + R"("})");
+  ASSERT_EQ(execution.at("status"), "SUCCEEDED") << json::serialize(execution);
+
+  const std::string database = stack_->resource("GlueDatabase");
+  const auto listed = aws("glue get-tables --database-name " + database);
+  std::map<std::string, json::object> tables;
+  for (const auto& table : listed.at("TableList").as_array())
+    tables[std::string(table.at("Name").as_string())] = table.as_object();
+  ASSERT_EQ(tables.size(), 3u) << json::serialize(listed);
+  const std::map<std::string, std::string> table_of_folder{
+      {"CloudTrail", "cloudtrail"}, {"Config", "config"}, {"app-logs", "other_logs"}};
+
+  std::map<std::string, int> outputs_per_table;
+  for (const auto& key : keys(destination_)) {
+    const std::string rest = key.substr(std::string("aggregated/").size());
+    const std::string folder = rest.substr(0, rest.find('/'));
+    if (folder == "CloudTrail-Digest") continue;
+    ASSERT_TRUE(table_of_folder.contains(folder)) << key;
+    const auto& table = tables.at(table_of_folder.at(folder));
+    const auto& parameters = table.at("Parameters").as_object();
+    // The partition values the key carries: its key=value folders, and the bucket's folder.
+    std::map<std::string, std::string> values;
+    if (folder == "app-logs") values["bucket"] = folder;
+    for (std::size_t at = 0; at < rest.size();) {
+      const auto end = rest.find('/', at);
+      if (end == std::string::npos) break;
+      const std::string segment = rest.substr(at, end - at);
+      if (const auto equals = segment.find('='); equals != std::string::npos)
+        values[segment.substr(0, equals)] = segment.substr(equals + 1);
+      at = end + 1;
+    }
+    std::set<std::string> partition_keys, carried;
+    for (const auto& column : table.at("PartitionKeys").as_array())
+      partition_keys.emplace(column.at("Name").as_string());
+    for (const auto& [name, value] : values) carried.insert(name);
+    EXPECT_EQ(partition_keys, carried) << key;
+    std::string location(parameters.at("storage.location.template").as_string());
+    for (const auto& [name, value] : values) {
+      const std::string type(parameters.at("projection." + name + ".type").as_string());
+      if (type == "enum") {
+        const std::string allowed(parameters.at("projection." + name + ".values").as_string());
+        EXPECT_NE(("," + allowed + ",").find("," + value + ","), std::string::npos)
+            << name << "=" << value << " is outside " << allowed;
+      } else if (type == "date") {
+        EXPECT_EQ(parameters.at("projection." + name + ".format"), "yyyy-MM-dd");
+        EXPECT_TRUE(common::Date::parse(value)) << value;
+      } else {
+        EXPECT_EQ(type, "injected") << name;
+      }
+      const std::string placeholder = "${" + name + "}";
+      ASSERT_NE(location.find(placeholder), std::string::npos) << location;
+      location.replace(location.find(placeholder), placeholder.size(), value);
+    }
+    EXPECT_EQ(location, "s3://" + destination_ + "/" + key.substr(0, key.rfind('/') + 1)) << key;
+    ++outputs_per_table[folder];
+  }
+  EXPECT_GE(outputs_per_table["CloudTrail"], 4) << "two accounts in two regions";
+  EXPECT_GE(outputs_per_table["Config"], 2);
+  EXPECT_EQ(outputs_per_table["app-logs"], 4);
+
+  const std::string workgroup = stack_->resource("QueryWorkGroup");
+  const auto saved = aws("athena list-named-queries --work-group " + workgroup);
+  ASSERT_EQ(saved.at("NamedQueryIds").as_array().size(), 5u) << json::serialize(saved);
+  for (const auto& id : saved.at("NamedQueryIds").as_array()) {
+    const auto query = aws("athena get-named-query --named-query-id " + std::string(id.as_string()))
+                           .at("NamedQuery");
+    EXPECT_EQ(query.at("Database").as_string(), database);
+    const std::string text(query.at("QueryString").as_string());
+    const auto from = text.find("FROM ");
+    ASSERT_NE(from, std::string::npos) << text;
+    const std::string table = text.substr(from + 5, text.find_first_of(" \n", from + 5) - from - 5);
+    EXPECT_TRUE(tables.contains(table)) << table << " in " << query.at("Name");
+  }
+  const auto group = aws("athena get-work-group --work-group " + workgroup).at("WorkGroup");
+  EXPECT_EQ(group.at("Configuration").at("ResultConfiguration").at("OutputLocation").as_string(),
+            "s3://" + stack_->resource("WorkBucket") + "/work/athena-results/");
 }
 
 }  // namespace

@@ -116,9 +116,9 @@ Config Config::from_environment() {
   Config config;
   const std::string mode = common::setting("CRAWLER_MODE");
   if (!mode.empty()) config.mode = mode;
-  if (config.mode != "crawler" && config.mode != "partitions") {
-    throw runtime::ConfigurationError("CRAWLER_MODE must be crawler or partitions, not '" + mode +
-                                      "'");
+  if (config.mode != "crawler" && config.mode != "partitions" && config.mode != "projection") {
+    throw runtime::ConfigurationError(
+        "CRAWLER_MODE must be crawler, partitions or projection, not '" + mode + "'");
   }
   config.crawlers = common::list_setting("CRAWLER_NAMES");
   config.work_bucket = common::setting("WORK_BUCKET");
@@ -138,6 +138,8 @@ Config Config::from_environment() {
 json::value handle(const Config& config, common::GlueClient& glue, common::S3Client& s3,
                    const json::value& event) {
   if (config.mode == "crawler") return start_crawlers(config, glue);
+  // The tables project their partitions from the layout: Athena finds each day's by itself.
+  if (config.mode == "projection") return json::object{{"mode", "projection"}, {"registered", 0}};
   const auto* input = event.if_object();
   if (input == nullptr) throw runtime::InvalidInput("partitions mode needs the run's \"run_id\"");
   return add_partitions(config, glue, s3, pipeline::run_id_of(*input));

@@ -4,6 +4,9 @@
 // Mode "crawler" (CRAWLER_MODE, default): starts every crawler in CRAWLER_NAMES (comma-separated);
 // one already running is success, reported as such. Result: {"started": [...],
 // "already_running": [...]}.
+// Mode "projection": nothing to do; the template's tables project their partitions (Athena
+// partition projection over the layout), so a new day needs no registration. Result:
+// {"mode": "projection", "registered": 0}.
 // Mode "partitions": registers the run's new partitions directly, which is faster and cheaper than
 // a crawl. It reads the run's pipeline::Receipts (WORK_BUCKET), takes each output's Hive folder
 // (pipeline::hive_partition_of: <DESTINATION_PREFIX>/<table folder>/<k>=<v>/.../), and adds the
