@@ -17,7 +17,8 @@ parent execution's transitions as
 bench/list_day.py measured a day, shared among that day's groups. Prints the breakdown and the
 total at --files-per-group (CloudTrail delivers a file every five minutes per account and region:
 288 a day) and at other group sizes, next to the design this project replaced ($270 a month for
-240,000 files, 81 % of it the Glue job).
+240,000 files, 81 % of it the Glue job), and what ParquetConversion's Athena scan costs in place of
+that Glue job (the files' gzip bytes, from the combine report, at $5 per TB).
 
 The batch pipeline (--batch, from bench/batching.py --report): what ManifestBuilder and
 process_manifest did on the local stack for a number of files, every request and transition
@@ -51,6 +52,8 @@ PRICES = {
     "dynamodb_write_unit": 0.625 / 1e6,  # on demand
     "dynamodb_read_unit": 0.125 / 1e6,
     "sqs_request": 0.40 / 1e6,
+    "athena_tb_scanned": 5.00,  # at least 10 MB a query
+    "glue_dpu_hour": 0.44,
 }
 ORIGINAL_PER_MONTH, ORIGINAL_FILES_PER_MONTH = 270.0, 240000
 # A long group's Standard child: DetermineOperationType, a Choice, CombineLogFiles, a Choice,
@@ -255,6 +258,20 @@ def batch_measured(run, memory):
     return items
 
 
+def parquet(combine):
+    """ParquetConversion: Athena scans each day's combined CloudTrail once (gzip bytes, as S3
+    holds them) to UNLOAD it as Parquet, next to the Glue job that was 81 % of the replaced design.
+    Athena bills at least 10 MB a query: a day of fewer bytes costs that."""
+    files, _, operations = combine["combine"]
+    gzip_bytes = operations.get("GetObject", {}).get("bytes_received", 0) / files
+    athena = gzip_bytes * 1e6 / 1e12 * PRICES["athena_tb_scanned"]
+    glue = 0.81 * ORIGINAL_PER_MONTH / ORIGINAL_FILES_PER_MONTH * 1e6
+    print(f"Parquet without Glue (ParquetConversion): Athena scans each file's {gzip_bytes / 1024:.1f} KiB of gzip "
+          f"once at {PRICES['athena_tb_scanned']:.0f} dollars per TB: {athena:.4f} dollars per million files; the "
+          f"Glue job it replaces: {glue:.2f} per million files (81 % of {ORIGINAL_PER_MONTH:.0f} dollars a month "
+          f"for {ORIGINAL_FILES_PER_MONTH:,} files), {glue / athena:,.0f}x\n")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--combine", required=True, help="combine_delete.py --report of a large group")
@@ -295,6 +312,7 @@ def main():
     for n in (13, 50, 100, 288, 1000, 10000):
         print(f"  {n:>6} files per group: {sum(daily(combine, small, listing, n, memory).values()):9.4f} "
               "dollars per million files")
+    parquet(combine)
     if args.day:
         with open(args.day) as f:
             run = json.load(f)["results"][0]

@@ -90,6 +90,13 @@ std::string manifest_key_base(const std::string& destination_prefix, const std::
   return destination_root(destination_prefix) + bucket + "/date=" + date + "/batch-" + manifest_id;
 }
 
+std::string parquet_day_folder(const std::string& destination_prefix, const std::string& table,
+                               const std::string& date) {
+  std::string root = destination_root(destination_prefix);
+  root = root.empty() ? "parquet/" : root.substr(0, root.size() - 1) + "-parquet/";
+  return root + table + "/date=" + date + "/";
+}
+
 std::optional<HivePartition> hive_partition_of(const std::string& destination_prefix,
                                                const std::string& key) {
   const std::string root = destination_root(destination_prefix);

@@ -17,6 +17,7 @@
 //   <prefix>/<log type>/account=<id>/region=<region>/date=<day>/<type>_<id>_<region>_<day>-NNNN
 //   <prefix>/<source bucket>/date=<day>/<folder slug>-<hash of the folder>-NNNN
 //   <prefix>/<source bucket>/date=<day>/batch-<manifest id>-NNNN
+//   <prefix>-parquet/<table>/date=<day>/...  a day converted to Parquet by Athena (UNLOAD)
 // each .gz (gzip members) or .log (plain text), or for a file copied as it is, the group's name
 // and the file's.
 #include <optional>
@@ -58,6 +59,12 @@ std::string group_output_name(const Group& group);
 // The key_base of process_manifest's batch outputs (numbered -NNNN by the plan).
 std::string manifest_key_base(const std::string& destination_prefix, const std::string& bucket,
                               const std::string& date, const std::string& manifest_id);
+
+// Where a day of a table converted to Parquet goes (CrawlerMode projection, ParquetConversion):
+// "<prefix>-parquet/<table>/date=<day>/" ("parquet/..." without a prefix), beside the combined
+// objects and never under them, so no text table reads it.
+std::string parquet_day_folder(const std::string& destination_prefix, const std::string& table,
+                               const std::string& date);
 
 // The Hive partition an output key is in: its table's folder (the first below the prefix), the
 // partition's folder and the values of its key=value folders, in order.

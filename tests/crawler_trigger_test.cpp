@@ -168,6 +168,50 @@ TEST_F(CrawlerTriggerTest, ProjectionModeHasNothingToDo) {
   EXPECT_EQ(run.logs.find(R"("AwsRequests")"), std::string::npos) << "no AWS request" << run.logs;
 }
 
+// A day's conversion to Parquet starts from an empty folder (Athena's UNLOAD writes only into
+// one, and leaves a failed run's files behind): the day's Parquet files go, nothing else does,
+// and the answer is the day's UNLOAD into that folder. Run again, it finds nothing to clear.
+TEST_F(CrawlerTriggerTest, ClearingADaysParquetEmptiesItsFolderAndGivesTheDaysUnload) {
+  const std::string bucket = tests::unique_name("dest");
+  ASSERT_TRUE(tests::create_buckets(moto_, {bucket}));
+  const std::string day = "aggregated-parquet/logs_cloudtrail/date=2026-03-05/";
+  const std::vector<std::string> kept = {
+      "aggregated-parquet/logs_cloudtrail/date=2026-03-06/next-day.parquet",
+      "aggregated/CloudTrail/account=111111111111/region=eu-west-1/date=2026-03-05/ct.gz"};
+  for (const auto& key : kept) s3_.put_object(bucket, key, "x");
+  s3_.put_object(bucket, day + "20260305_a.parquet", "earlier run");
+  s3_.put_object(bucket, day + "orphan of a failed run", "half");
+  const std::map<std::string, std::string> env{{"CRAWLER_MODE", "projection"},
+                                               {"DESTINATION_BUCKET", bucket},
+                                               {"GLUE_DATABASE", database_},
+                                               {"GLUE_TABLE_PREFIX", "logs_"}};
+  const json::object event{{"action", "clear_parquet_day"}, {"date", "2026-03-05"}};
+  const auto run = tests::invoke_handler(moto_, "CrawlerTrigger", event, env);
+  ASSERT_EQ(run.exit_code, 0) << run.logs;
+  EXPECT_EQ(run.response.at("cleared"), 2);
+  EXPECT_EQ(run.response.at("query").as_string(),
+            "UNLOAD (SELECT eventtime, eventsource, eventname, awsregion, sourceipaddress, "
+            "useragent, errorcode, errormessage, useridentity.type AS identity_type, "
+            "useridentity.arn AS principal_arn, useridentity.accountid AS principal_account, "
+            "requestparameters, responseelements, resources, recipientaccountid, readonly, "
+            "eventid, eventtype, account, region FROM \"" +
+                database_ + "\".\"logs_cloudtrail\" WHERE date = '2026-03-05') TO 's3://" + bucket +
+                "/" + day + "' WITH (format = 'PARQUET', compression = 'SNAPPY')");
+  EXPECT_EQ(tests::cli_keys(moto_, bucket), std::set<std::string>(kept.begin(), kept.end()));
+
+  const auto again = tests::invoke_handler(moto_, "CrawlerTrigger", event, env);
+  ASSERT_EQ(again.exit_code, 0) << again.logs;
+  EXPECT_EQ(again.response.at("cleared"), 0);
+  EXPECT_EQ(again.response.at("query"), run.response.at("query"));
+
+  const auto bad = tests::invoke_handler(
+      moto_, "CrawlerTrigger",
+      json::object{{"action", "clear_parquet_day"}, {"date", "2026-03-05' OR '1'='1"}}, env);
+  EXPECT_EQ(bad.exit_code, 1);
+  EXPECT_EQ(bad.response.at("errorType").as_string(), "InvalidInput");
+  EXPECT_EQ(tests::cli_keys(moto_, bucket).size(), kept.size()) << "nothing more deleted";
+}
+
 TEST_F(CrawlerTriggerTest, BadConfigurationFailsInitialisation) {
   const auto run = tests::invoke_handler(moto_, "CrawlerTrigger", json::object{},
                                          {{"CRAWLER_MODE", "sometimes"}});

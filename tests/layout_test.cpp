@@ -41,6 +41,19 @@ TEST(Layout, TwoFoldersWhoseSlugsMeetStillGetTheirOwnOutputNames) {
   EXPECT_TRUE(group_output_name(root).starts_with("root-"));
 }
 
+// A day's Parquet lies beside the combined objects, never under the prefix the text tables read.
+TEST(Layout, ADaysParquetLiesBesideTheCombinedObjects) {
+  EXPECT_EQ(pipeline::parquet_day_folder("aggregated", "cloudtrail", "2026-03-05"),
+            "aggregated-parquet/cloudtrail/date=2026-03-05/");
+  EXPECT_EQ(pipeline::parquet_day_folder("logs/aggregated//", "cloudtrail", "2026-03-05"),
+            "logs/aggregated-parquet/cloudtrail/date=2026-03-05/");
+  EXPECT_EQ(pipeline::parquet_day_folder("", "cloudtrail", "2026-03-05"),
+            "parquet/cloudtrail/date=2026-03-05/");
+  EXPECT_FALSE(
+      pipeline::hive_partition_of("aggregated", "aggregated-parquet/cloudtrail/date=2026-03-05/x"))
+      << "outside the combined objects' prefix";
+}
+
 TEST(Layout, AnOutputKeyNamesItsHivePartition) {
   const auto partition = hive_partition_of(
       "agg/", "agg/CloudTrail/account=1/region=r/date=2026-03-05/CloudTrail_1_r-0001.gz");

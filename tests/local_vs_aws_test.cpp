@@ -481,4 +481,58 @@ TEST_F(OnTheLocalStack, TheTablesProjectTheFoldersADailyRunWrites) {
             "s3://" + stack_->resource("WorkBucket") + "/work/athena-results/");
 }
 
+// ParquetConversion: after the day, its Parquet folder is emptied and Athena is asked to UNLOAD
+// the day's CloudTrail events into it (moto records the query and runs nothing). Run again, the
+// day's folder is emptied again and the same query is asked: one copy, never two.
+TEST_F(OnTheLocalStack, ADayConvertedToParquetAgainHoldsOneCopy) {
+  start(
+      "--parameter ControlTowerBucket=ct-logs --parameter OrganizationId=o-proj000001"
+      " --parameter DelayWindowSeconds=0 --parameter ParquetConversion=true"
+      " --parameter AccountIds=111111111111,222222222222");
+  create_bucket("ct-logs");
+  const auto seeded = tests::run_command(
+      tests::credentials_env(moto()) + tests::source_path("tools/seed-logs").string() +
+      " --endpoint " + moto().endpoint + " --bucket ct-logs --organization o-proj000001 --date " +
+      kDay + " --accounts 1 --regions eu-west-1 --files 2");
+  ASSERT_EQ(seeded.exit_code, 0) << seeded.err;
+  const std::string folder = std::string("aggregated-parquet/cloudtrail/date=") + kDay + "/";
+  put(destination_, folder + "left by an earlier run.parquet", "stale");
+
+  const std::string input = std::string(R"({"date": ")") + kDay + R"("})";
+  std::vector<std::string> queries;
+  for (int run_number = 1; run_number <= 2; ++run_number) {
+    const auto execution = run("AggregateDailyStateMachine", input);
+    ASSERT_EQ(execution.at("status"), "SUCCEEDED") << json::serialize(execution);
+    ASSERT_TRUE(execution.contains("output")) << json::serialize(execution);
+    const auto output = json::parse(execution.at("output").as_string());
+    ASSERT_TRUE(output.as_object().contains("parquet_written")) << output;
+    EXPECT_EQ(output.at("parquet_written").at("state"), "SUCCEEDED") << output;
+    for (const auto& key : keys(destination_))
+      EXPECT_FALSE(key.starts_with(folder)) << key << " was not cleared";
+    const auto listed =
+        aws("athena list-query-executions --work-group " + stack_->resource("QueryWorkGroup"));
+    ASSERT_TRUE(listed.as_object().contains("QueryExecutionIds")) << listed;
+    ASSERT_EQ(listed.at("QueryExecutionIds").as_array().size(),
+              static_cast<std::size_t>(run_number));
+    const auto latest = aws("athena get-query-execution --query-execution-id " +
+                            std::string(listed.at("QueryExecutionIds").at(0).as_string()));
+    queries.emplace_back(latest.at("QueryExecution").at("Query").as_string());
+    put(destination_, folder + "written by run " + std::to_string(run_number), "parquet");
+  }
+  ASSERT_EQ(queries.size(), 2u);
+  EXPECT_EQ(queries[0], queries[1]) << "the same day, the same query";
+  const std::string& query = queries[0];
+  EXPECT_TRUE(query.starts_with("UNLOAD (SELECT ")) << query;
+  EXPECT_NE(query.find(std::string("WHERE date = '") + kDay + "'"), std::string::npos) << query;
+  const std::string to = "TO 's3://" + destination_ + "/" + folder + "'";
+  EXPECT_NE(query.find(to), std::string::npos) << query;
+  // The Parquet table reads the day where the UNLOAD wrote it.
+  const auto table = aws("glue get-table --database-name " + stack_->resource("GlueDatabase") +
+                         " --name cloudtrail_parquet")
+                         .at("Table");
+  std::string location(table.at("Parameters").at("storage.location.template").as_string());
+  location.replace(location.find("${date}"), 7, kDay);
+  EXPECT_EQ(location, "s3://" + destination_ + "/" + folder);
+}
+
 }  // namespace

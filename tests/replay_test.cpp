@@ -32,7 +32,8 @@ class Replay : public ::testing::Test {
         "--parameter ControlTowerBucket=replay-control-tower-logs"
         " --parameter OrganizationId=o-replay0001 --parameter OtherBuckets=replay-app-logs"
         " --parameter DelayWindowSeconds=0 --sink --parameter "
-        "ForwarderSources=s3://replay-app-logs/web/");
+        "ForwarderSources=s3://replay-app-logs/web/ --parameter ParquetConversion=true"
+        " --parameter AccountIds=111111111111");
     const auto& moto = stack_->moto();
     ASSERT_TRUE(tests::create_buckets(moto, {"replay-control-tower-logs", "replay-app-logs"}));
     const auto seeded = tests::run_command(

@@ -7,6 +7,7 @@
 
 #include "common/settings.h"
 #include "pipeline/layout.h"
+#include "pipeline/record_fields.h"
 #include "pipeline/records.h"
 #include "pipeline/work_files.h"
 #include "runtime/errors.h"
@@ -112,6 +113,43 @@ json::value add_partitions(const Config& config, common::GlueClient& glue, commo
 
 }  // namespace
 
+// The columns people filter and group by, flattened where CloudTrail nests them; the partition
+// values become columns (the Parquet table projects only the day).
+constexpr const char* kParquetColumns =
+    "eventtime, eventsource, eventname, awsregion, sourceipaddress, useragent, errorcode, "
+    "errormessage, useridentity.type AS identity_type, useridentity.arn AS principal_arn, "
+    "useridentity.accountid AS principal_account, requestparameters, responseelements, "
+    "resources, recipientaccountid, readonly, eventid, eventtype, account, region";
+
+json::value clear_parquet_day(const Config& config, common::S3Client& s3,
+                              const json::object& event) {
+  const pipeline::RecordFields fields(event, "the clear_parquet_day event");
+  const std::string date = fields.date("date");
+  if (config.destination_bucket.empty() || config.database.empty()) {
+    throw runtime::ConfigurationError(
+        "DESTINATION_BUCKET and GLUE_DATABASE are needed to convert a day to Parquet");
+  }
+  const std::string folder = pipeline::parquet_day_folder(config.destination_prefix,
+                                                          config.table_prefix + "cloudtrail", date);
+  std::vector<common::ObjectId> stale;
+  for (const auto& object : s3.list_all(config.destination_bucket, folder))
+    stale.push_back(common::ObjectId{object.key, ""});
+  const auto deleted = s3.delete_objects(config.destination_bucket, stale);
+  if (!deleted.errors.empty()) {
+    throw runtime::Error(runtime::error_type::kTransientError,
+                         std::to_string(deleted.errors.size()) + " of the day's Parquet files in " +
+                             folder + " could not be deleted: " + deleted.errors.front().message);
+  }
+  runtime::log::info("the day's Parquet folder is empty", "folder", folder, "deleted",
+                     deleted.deleted.size());
+  const std::string query = std::string("UNLOAD (SELECT ") + kParquetColumns + " FROM \"" +
+                            config.database + "\".\"" + config.table_prefix +
+                            "cloudtrail\" WHERE date = '" + date + "') TO 's3://" +
+                            config.destination_bucket + "/" + folder +
+                            "' WITH (format = 'PARQUET', compression = 'SNAPPY')";
+  return json::object{{"date", date}, {"cleared", deleted.deleted.size()}, {"query", query}};
+}
+
 Config Config::from_environment() {
   Config config;
   const std::string mode = common::setting("CRAWLER_MODE");
@@ -125,6 +163,7 @@ Config Config::from_environment() {
   config.destination_prefix = common::setting("DESTINATION_PREFIX", config.destination_prefix);
   config.database = common::setting("GLUE_DATABASE");
   config.table_prefix = common::setting("GLUE_TABLE_PREFIX");
+  config.destination_bucket = common::setting("DESTINATION_BUCKET");
   if (config.mode == "crawler" && config.crawlers.empty()) {
     throw runtime::ConfigurationError("CRAWLER_NAMES is required in crawler mode");
   }
@@ -137,6 +176,13 @@ Config Config::from_environment() {
 
 json::value handle(const Config& config, common::GlueClient& glue, common::S3Client& s3,
                    const json::value& event) {
+  if (const auto* object = event.if_object(); object != nullptr && object->contains("action")) {
+    const pipeline::RecordFields fields(*object, "the event");
+    if (fields.text("action") != "clear_parquet_day")
+      throw runtime::InvalidInput("the only action is clear_parquet_day, not '" +
+                                  fields.text("action") + "'");
+    return clear_parquet_day(config, s3, *object);
+  }
   if (config.mode == "crawler") return start_crawlers(config, glue);
   // The tables project their partitions from the layout: Athena finds each day's by itself.
   if (config.mode == "projection") return json::object{{"mode", "projection"}, {"registered", 0}};

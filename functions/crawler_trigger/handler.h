@@ -14,6 +14,14 @@
 // GLUE_DATABASE with BatchCreatePartition, 100 at a time, copying the table's storage descriptor
 // with the new location; a partition that already exists is fine. Result: {"created", "existing",
 // "tables", "missing_tables": [...]}. Event: {"run_id", ...}; anything else in it is ignored.
+//
+// In any mode, {"action": "clear_parquet_day", "date": "YYYY-MM-DD"} readies a day's conversion
+// to Parquet (aggregate_daily, ParquetConversion): it deletes whatever the day's Parquet folder
+// holds (pipeline::parquet_day_folder under DESTINATION_BUCKET: an earlier run's files, or a
+// failed one's orphans, since Athena's UNLOAD writes only into an empty folder and removes
+// nothing it wrote when it fails) and answers {"date", "cleared", "query"}: the UNLOAD of the
+// day's CloudTrail events into that folder, which the state machine runs in Athena. A day
+// converted again therefore holds one copy.
 #include <string>
 #include <vector>
 
@@ -30,6 +38,7 @@ struct Config {
   std::string destination_prefix = "aggregated";
   std::string database;
   std::string table_prefix;
+  std::string destination_bucket;  // where a day converted to Parquet goes
 
   static Config from_environment();
 };
