@@ -263,7 +263,7 @@ def parquet(combine):
     holds them) to UNLOAD it as Parquet, next to the Glue job that was 81 % of the replaced design.
     Athena bills at least 10 MB a query: a day of fewer bytes costs that."""
     files, _, operations = combine["combine"]
-    gzip_bytes = operations.get("GetObject", {}).get("bytes_received", 0) / files
+    gzip_bytes = operations.get("GetObject", {}).get("bytes_sent", 0) / files  # as the stand-in sent them
     athena = gzip_bytes * 1e6 / 1e12 * PRICES["athena_tb_scanned"]
     glue = 0.81 * ORIGINAL_PER_MONTH / ORIGINAL_FILES_PER_MONTH * 1e6
     print(f"Parquet without Glue (ParquetConversion): Athena scans each file's {gzip_bytes / 1024:.1f} KiB of gzip "
