@@ -94,6 +94,17 @@ class OnTheLocalStack : public ::testing::Test {
     return files;
   }
 
+  // Bucket ct-logs as Control Tower fills it for organisation o-proj000001 (tools/seed-logs): two
+  // CloudTrail files a day per account and region, with their digests and Config files.
+  void seed_control_tower(int accounts, const std::string& regions) {
+    create_bucket("ct-logs");
+    const auto seeded = tests::run_command(
+        tests::credentials_env(moto()) + tests::source_path("tools/seed-logs").string() +
+        " --endpoint " + moto().endpoint + " --bucket ct-logs --organization o-proj000001 --date " +
+        kDay + " --accounts " + std::to_string(accounts) + " --regions " + regions + " --files 2");
+    ASSERT_EQ(seeded.exit_code, 0) << seeded.err;
+  }
+
   std::string output_prefix(const std::string& bucket, const std::string& folder) {
     return "aggregated/" + bucket + "/date=" + kDay + "/" + tests::output_name(folder);
   }
@@ -395,12 +406,7 @@ TEST_F(OnTheLocalStack, TheTablesProjectTheFoldersADailyRunWrites) {
   start(
       "--parameter ControlTowerBucket=ct-logs --parameter OrganizationId=o-proj000001"
       " --parameter OtherBuckets=app-logs --parameter DelayWindowSeconds=0");
-  create_bucket("ct-logs");
-  const auto seeded = tests::run_command(
-      tests::credentials_env(moto()) + tests::source_path("tools/seed-logs").string() +
-      " --endpoint " + moto().endpoint + " --bucket ct-logs --organization o-proj000001 --date " +
-      kDay + " --accounts 2 --regions eu-west-1,us-east-1 --files 2");
-  ASSERT_EQ(seeded.exit_code, 0) << seeded.err;
+  ASSERT_NO_FATAL_FAILURE(seed_control_tower(2, "eu-west-1,us-east-1"));
   seed_four_groups("app-logs");
   const auto execution =
       run("AggregateDailyStateMachine", std::string(R"({"date": ")") + kDay + R"("})");
@@ -489,12 +495,7 @@ TEST_F(OnTheLocalStack, ADayConvertedToParquetAgainHoldsOneCopy) {
       "--parameter ControlTowerBucket=ct-logs --parameter OrganizationId=o-proj000001"
       " --parameter DelayWindowSeconds=0 --parameter ParquetConversion=true"
       " --parameter AccountIds=111111111111,222222222222");
-  create_bucket("ct-logs");
-  const auto seeded = tests::run_command(
-      tests::credentials_env(moto()) + tests::source_path("tools/seed-logs").string() +
-      " --endpoint " + moto().endpoint + " --bucket ct-logs --organization o-proj000001 --date " +
-      kDay + " --accounts 1 --regions eu-west-1 --files 2");
-  ASSERT_EQ(seeded.exit_code, 0) << seeded.err;
+  ASSERT_NO_FATAL_FAILURE(seed_control_tower(1, "eu-west-1"));
   const std::string folder = std::string("aggregated-parquet/cloudtrail/date=") + kDay + "/";
   put(destination_, folder + "left by an earlier run.parquet", "stale");
 
