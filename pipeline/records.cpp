@@ -447,17 +447,13 @@ void tag_invoke(const json::value_from_tag&, json::value& json, const ListedObje
 }
 ListedObject tag_invoke(const json::value_to_tag<ListedObject>&, const json::value& json) {
   const RecordFields fields(json, "a listed object");
-  ListedObject item{fields.text("Key"), fields.count("Size"), fields.text("Etag"), 0,
-                    fields.optional_text("StorageClass")};
-  const json::value* modified = fields.object().if_contains("LastModified");
-  if (modified != nullptr && modified->is_int64()) {
-    item.last_modified = modified->get_int64();
-  } else if (modified != nullptr && modified->is_uint64()) {
-    item.last_modified = static_cast<std::int64_t>(modified->get_uint64());
-  } else {
-    fields.refuse("needs \"LastModified\" as seconds since the epoch");
-  }
-  return item;
+  // Seconds since the epoch, and before 2200, as common::parse_s3_time bounds a time: a
+  // system_clock time point counts nanoseconds in 64 bits.
+  constexpr std::uint64_t kYear2200 = 7'258'118'400;
+  const std::uint64_t modified = fields.count("LastModified");
+  if (modified >= kYear2200) fields.refuse("needs \"LastModified\" before the year 2200");
+  return ListedObject{fields.text("Key"), fields.count("Size"), fields.text("Etag"),
+                      static_cast<std::int64_t>(modified), fields.optional_text("StorageClass")};
 }
 
 void tag_invoke(const json::value_from_tag&, json::value& json, const BackfillBatch& batch) {

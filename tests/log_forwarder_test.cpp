@@ -246,6 +246,8 @@ TEST_F(LogForwarderTest, ABackfillForwardsWhatChangedWithinItsWindowAndRefusesBa
   EXPECT_EQ(forwarded.response, json::parse(R"({"objects":1,"lines":3,"batches":2,"outside":1,)"
                                             R"("superseded":0,"poison":0})"));
   EXPECT_EQ(sink.stats().lines, 3u);
+  EXPECT_EQ(forwarded.logs.find(R"("BytesForwarded":0)"), std::string::npos) << forwarded.logs;
+  EXPECT_NE(forwarded.logs.find(R"("BytesForwarded":)"), std::string::npos) << forwarded.logs;
 }
 
 }  // namespace

@@ -224,6 +224,8 @@ TEST(Records, TheBackfillsRecordsReadBackAsTheSameJson) {
   auto item = fixture("backfill_batch").at("Items").at(0);
   expect_invalid([&] { read_record<ListedObject>(with(item, "LastModified", "2026-03-05")); },
                  "a listed object modified at a text", "\"LastModified\"");
+  expect_invalid([&] { read_record<ListedObject>(with(item, "LastModified", 99999999999999)); },
+                 "a listed object modified after any clock can count", "\"LastModified\"");
   expect_invalid([&] { read_record<ListedObject>(without(item, "Etag")); },
                  "a listed object without its ETag", "\"Etag\"");
 }

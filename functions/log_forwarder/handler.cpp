@@ -380,13 +380,16 @@ json::value handle(const Config& config, Clients clients, const json::value& eve
                    const common::Deadline& deadline) {
   const pipeline::RecordFields fields(event, "the event");
   const auto stop_at = SteadyClock::now() + deadline.remaining();
+  const auto delivery_before = clients.delivery.stats();
   if (fields.has("source")) {
     return json::value_from(
         plan_backfill(config, pipeline::read_record<pipeline::BackfillRequest>(event)));
   }
   if (fields.has("BatchInput")) {
     const auto batch = pipeline::read_record<pipeline::BackfillBatch>(event);
-    return json::value_from(forward_listed(config, clients, batch, stop_at));
+    const auto result = forward_listed(config, clients, batch, stop_at);
+    report_delivery(delivery_before, clients.delivery.stats());
+    return json::value_from(result);
   }
   const auto* records = fields.object().if_contains("Records");
   if (records == nullptr || !records->is_array()) {
@@ -394,7 +397,6 @@ json::value handle(const Config& config, Clients clients, const json::value& eve
         "expected an SQS batch ({\"Records\": [...]}), a backfill's request ({\"source\", "
         "\"from\", \"to\"}) or a batch of its listing ({\"BatchInput\", \"Items\"})");
   }
-  const auto delivery_before = clients.delivery.stats();
   Totals totals;
   json::array failures;
   for (const auto& value : records->get_array()) {
