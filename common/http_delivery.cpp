@@ -125,8 +125,9 @@ void HttpDelivery::attempt(const std::shared_ptr<Job>& job) {
   if (compressed) request.headers.emplace_back("content-encoding", "gzip");
   job->sent_compressed = compressed;
   request.headers.emplace_back("x-batch-id", job->id);
-  if (options_.gzip && !compressed && job->plain_body.empty()) job->plain_body = gunzip(job->body);
-  request.body = options_.gzip && !compressed ? job->plain_body : job->body;
+  const bool plain = options_.gzip && !compressed;  // the body was gzipped in send()
+  if (plain && job->plain_body.empty()) job->plain_body = gunzip(job->body);
+  request.body = plain ? job->plain_body : job->body;
   const std::size_t endpoint = *chosen;
   engine_.submit(std::move(request), [this, job, endpoint](HttpResponse&& response) {
     answered(job, endpoint, std::move(response));
