@@ -82,7 +82,9 @@ ErrorDetails parse_error(Protocol protocol, long status, const HeaderList& heade
     details.request_id = find_header(headers, "x-amz-request-id");
     pugi::xml_document document;
     if (!body.empty() && document.load_buffer(body.data(), body.size())) {
-      const pugi::xml_node error = document.child("Error");
+      // S3 answers <Error>; the Query protocol (STS) wraps it in <ErrorResponse>.
+      pugi::xml_node error = document.child("Error");
+      if (!error) error = document.child("ErrorResponse").child("Error");
       details.code = error.child_value("Code");
       details.message = error.child_value("Message");
       // NoSuchBucket names the bucket only here: without it "does not exist" says not which.

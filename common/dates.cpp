@@ -134,4 +134,15 @@ std::optional<std::chrono::system_clock::time_point> parse_s3_time(std::string_v
          std::chrono::milliseconds(millis);
 }
 
+std::string format_utc_seconds(std::chrono::sys_seconds time) {
+  const auto day = std::chrono::floor<std::chrono::days>(time);
+  const std::chrono::hh_mm_ss clock{time - day};
+  const std::chrono::year_month_day date{day};
+  char text[64];
+  std::snprintf(text, sizeof text, "%04d-%02u-%02uT%02ld:%02ld:%02ldZ", int(date.year()),
+                unsigned(date.month()), unsigned(date.day()), long(clock.hours().count()),
+                long(clock.minutes().count()), long(clock.seconds().count()));
+  return text;
+}
+
 }  // namespace common

@@ -36,4 +36,7 @@ bool key_has_date(std::string_view key, const Date& date);
 // S3's LastModified (2026-11-23T09:44:11.000Z); nullopt when it is not one.
 std::optional<std::chrono::system_clock::time_point> parse_s3_time(std::string_view text);
 
+// A time to the second in UTC, as records and RFC 3339 write it: 2026-11-16T00:00:00Z.
+std::string format_utc_seconds(std::chrono::sys_seconds time);
+
 }  // namespace common

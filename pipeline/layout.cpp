@@ -3,6 +3,7 @@
 #include <cctype>
 #include <cstdio>
 
+#include "common/dates.h"
 #include "common/sigv4.h"
 #include "pipeline/work_files.h"
 
@@ -95,6 +96,24 @@ std::string parquet_day_folder(const std::string& destination_prefix, const std:
   std::string root = destination_root(destination_prefix);
   root = root.empty() ? "parquet/" : root.substr(0, root.size() - 1) + "-parquet/";
   return root + table + "/date=" + date + "/";
+}
+
+std::string amplify_log_key(const std::string& destination_prefix,
+                            const std::string& amplify_folder, const std::string& app_name,
+                            std::chrono::sys_seconds chunk_start) {
+  // 2026-11-16T08:30:00Z: date_export=2026-11-16, log_20261116_083000.
+  const std::string time = common::format_utc_seconds(chunk_start);
+  std::string stamp;
+  for (char c : time.substr(0, 19)) {
+    if (c == 'T')
+      stamp += '_';
+    else if (c != '-' && c != ':')
+      stamp += c;
+  }
+  std::string folder = amplify_folder;
+  while (!folder.empty() && folder.back() == '/') folder.pop_back();
+  return destination_root(destination_prefix) + folder + "/app=" + app_name +
+         "/date_export=" + time.substr(0, 10) + "/log_" + stamp;
 }
 
 std::optional<HivePartition> hive_partition_of(const std::string& destination_prefix,

@@ -18,8 +18,11 @@
 //   <prefix>/<source bucket>/date=<day>/<folder slug>-<hash of the folder>-NNNN
 //   <prefix>/<source bucket>/date=<day>/batch-<manifest id>-NNNN
 //   <prefix>-parquet/<table>/date=<day>/...  a day converted to Parquet by Athena (UNLOAD)
+//   <prefix>/<amplify folder>/app=<app>/date_export=<day>/log_<YYYYMMDD_HHMMSS>  an Amplify
+//                                               app's access logs (CSV) from a chunk's start
 // each .gz (gzip members) or .log (plain text), or for a file copied as it is, the group's name
 // and the file's.
+#include <chrono>
 #include <optional>
 #include <string>
 #include <vector>
@@ -65,6 +68,13 @@ std::string manifest_key_base(const std::string& destination_prefix, const std::
 // objects and never under them, so no text table reads it.
 std::string parquet_day_folder(const std::string& destination_prefix, const std::string& table,
                                const std::string& date);
+
+// Where an Amplify app's access logs from `chunk_start` go (AmplifyLogExporter):
+// "<prefix>/<amplify folder>/app=<app>/date_export=<day>/log_<YYYYMMDD_HHMMSS>", the chunk's
+// start naming both, so a chunk exported again replaces its object and never adds a second.
+std::string amplify_log_key(const std::string& destination_prefix,
+                            const std::string& amplify_folder, const std::string& app_name,
+                            std::chrono::sys_seconds chunk_start);
 
 // The Hive partition an output key is in: its table's folder (the first below the prefix), the
 // partition's folder and the values of its key=value folders, in order.

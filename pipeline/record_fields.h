@@ -1,10 +1,14 @@
 #pragma once
 // How the pipeline's records (records.h, continuation.h) read their fields: each as its type, or
 // InvalidInput naming the record and the field. For the conversions only.
+#include <algorithm>
 #include <boost/json/value.hpp>
 #include <boost/json/value_to.hpp>
+#include <chrono>
 #include <cstdint>
+#include <initializer_list>
 #include <optional>
+#include <regex>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -62,6 +66,30 @@ class RecordFields {
     if (!common::Date::parse(day))
       refuse("needs \"" + std::string(name) + "\" as a real day written YYYY-MM-DD");
     return day;
+  }
+  // A time in UTC to the second: 2026-11-16T00:00:00Z, no offset guessed, no fraction.
+  std::chrono::sys_seconds utc_seconds(std::string_view name) const {
+    const std::string value = text(name);
+    const auto time = common::parse_s3_time(value);
+    if (!time || value.size() != 20 || !value.ends_with('Z'))
+      refuse("needs \"" + std::string(name) +
+             "\" as a UTC time to the second such as 2026-11-16T00:00:00Z, not '" + value + "'");
+    return std::chrono::floor<std::chrono::seconds>(*time);
+  }
+  // A text matching `pattern` (std::regex, whole), described by `what` when it does not.
+  std::string matching(std::string_view name, const std::string& pattern,
+                       const std::string& what) const {
+    std::string value = text(name);
+    if (!std::regex_match(value, std::regex(pattern)))
+      refuse("has a \"" + std::string(name) + "\" '" + value + "' that is not " + what);
+    return value;
+  }
+  // Refuses any field not in `known`: a misspelt one would otherwise be silently ignored.
+  void only(std::initializer_list<std::string_view> known) const {
+    for (const auto& [name, value] : *object_) {
+      if (std::find(known.begin(), known.end(), std::string_view(name)) == known.end())
+        refuse("has an unknown field \"" + std::string(name) + "\"");
+    }
   }
   template <typename T>
   T record(std::string_view name) const {

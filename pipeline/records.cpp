@@ -477,4 +477,85 @@ BackfillResult tag_invoke(const json::value_to_tag<BackfillResult>&, const json:
                         fields.count("superseded"), fields.count("poison")};
 }
 
+void tag_invoke(const json::value_from_tag&, json::value& json, const AmplifyApp& app) {
+  json::object& object = json.emplace_object();
+  object["appId"] = app.app_id;
+  object["domainName"] = app.domain_name;
+  object["appName"] = app.app_name;
+  object["region"] = app.region;
+  object["accountId"] = app.account_id;
+  if (!app.role_arn.empty()) object["roleArn"] = app.role_arn;
+}
+AmplifyApp tag_invoke(const json::value_to_tag<AmplifyApp>&, const json::value& json) {
+  const RecordFields fields(json, "an Amplify app");
+  fields.only({"appId", "domainName", "appName", "region", "accountId", "roleArn"});
+  // GenerateAccessLogs' own constraints on appId and domainName.
+  AmplifyApp app{
+      fields.matching("appId", "d[a-z0-9]{1,19}", "an Amplify app id (d[a-z0-9]+)"),
+      fields.matching("domainName",
+                      "(((?!-)[A-Za-z0-9-]{0,62}[A-Za-z0-9])\\.)+"
+                      "((?!-)[A-Za-z0-9-]{1,62}[A-Za-z0-9])(\\.)?",
+                      "a domain name such as www.example.com"),
+      fields.matching("appName", "[A-Za-z0-9][A-Za-z0-9._-]{0,62}",
+                      "a folder name (letters, digits, '.', '_', '-'; at most 63)"),
+      fields.matching("region", "[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-[0-9]+",
+                      "a region code such as eu-west-1"),
+      fields.matching("accountId", "[0-9]{12}", "a 12-digit account id"),
+      fields.has("roleArn")
+          ? fields.matching("roleArn", "arn:aws[a-z-]*:iam::[0-9]{12}:role/[\\w+=,.@/-]+",
+                            "an IAM role ARN")
+          : std::string()};
+  if (app.domain_name.size() > 64) fields.refuse("has a \"domainName\" longer than 64 characters");
+  return app;
+}
+
+void tag_invoke(const json::value_from_tag&, json::value& json, const TimeRange& range) {
+  json = {{"start", range.start}, {"end", range.end}};
+}
+TimeRange tag_invoke(const json::value_to_tag<TimeRange>&, const json::value& json) {
+  const RecordFields fields(json, "a time range");
+  if (fields.utc_seconds("start") >= fields.utc_seconds("end"))
+    fields.refuse("needs \"start\" before \"end\"");
+  return TimeRange{fields.text("start"), fields.text("end")};
+}
+
+void tag_invoke(const json::value_from_tag&, json::value& json, const AmplifyAppPlan& plan) {
+  json = {{"app", json::value_from(plan.app)}, {"chunks", list_json(plan.chunks)}};
+}
+AmplifyAppPlan tag_invoke(const json::value_to_tag<AmplifyAppPlan>&, const json::value& json) {
+  const RecordFields fields(json, "an app's export plan");
+  return AmplifyAppPlan{fields.record<AmplifyApp>("app"), fields.list<TimeRange>("chunks")};
+}
+
+void tag_invoke(const json::value_from_tag&, json::value& json, const AmplifyPlan& plan) {
+  json = {{"from", plan.from}, {"to", plan.to}, {"apps", list_json(plan.apps)}};
+}
+AmplifyPlan tag_invoke(const json::value_to_tag<AmplifyPlan>&, const json::value& json) {
+  const RecordFields fields(json, "the Amplify export's plan");
+  fields.utc_seconds("from");
+  fields.utc_seconds("to");
+  return AmplifyPlan{fields.text("from"), fields.text("to"), fields.list<AmplifyAppPlan>("apps")};
+}
+
+void tag_invoke(const json::value_from_tag&, json::value& json, const AmplifyChunk& chunk) {
+  json = {
+      {"app", json::value_from(chunk.app)}, {"start", chunk.range.start}, {"end", chunk.range.end}};
+}
+AmplifyChunk tag_invoke(const json::value_to_tag<AmplifyChunk>&, const json::value& json) {
+  const RecordFields fields(json, "an Amplify chunk");
+  return AmplifyChunk{fields.record<AmplifyApp>("app"),
+                      json::value_to<TimeRange>(json::value{{"start", fields.text("start")},
+                                                            {"end", fields.text("end")}})};
+}
+
+void tag_invoke(const json::value_from_tag&, json::value& json, const AmplifyExport& result) {
+  json = {{"app", result.app},   {"key", result.key},       {"bytes", result.bytes},
+          {"rows", result.rows}, {"ranges", result.ranges}, {"splits", result.splits}};
+}
+AmplifyExport tag_invoke(const json::value_to_tag<AmplifyExport>&, const json::value& json) {
+  const RecordFields fields(json, "an Amplify chunk's export");
+  return AmplifyExport{fields.text("app"),   fields.text("key"),     fields.count("bytes"),
+                       fields.count("rows"), fields.count("ranges"), fields.count("splits")};
+}
+
 }  // namespace pipeline

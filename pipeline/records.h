@@ -264,6 +264,52 @@ struct BackfillResult {
   bool operator==(const BackfillResult&) const = default;
 };
 
+// An Amplify app whose access logs are exported, as the configuration names it: {"appId",
+// "domainName", "appName", "region", "accountId", "roleArn"?}, each checked as Amplify, IAM and
+// S3 allow it (the id and domain by GenerateAccessLogs' patterns), unknown fields refused (a
+// misspelt one would otherwise be ignored). appName is the app's folder (app=<appName>): letters,
+// digits, '.', '_' and '-'. roleArn, for an app in another account, defaults to the export's role
+// name there.
+struct AmplifyApp {
+  std::string app_id, domain_name, app_name, region, account_id, role_arn;
+  bool operator==(const AmplifyApp&) const = default;
+};
+
+// A time range in UTC seconds (YYYY-MM-DDTHH:MM:SSZ), start included, end not: {"start", "end"}.
+struct TimeRange {
+  std::string start, end;
+  bool operator==(const TimeRange&) const = default;
+};
+
+// The export planned: {"from", "to", "apps": [{"app": AmplifyApp, "chunks": [TimeRange]}]}. The
+// state machine maps over the apps and, nested, over each one's chunks.
+struct AmplifyAppPlan {
+  AmplifyApp app;
+  std::vector<TimeRange> chunks;
+  bool operator==(const AmplifyAppPlan&) const = default;
+};
+struct AmplifyPlan {
+  std::string from, to;
+  std::vector<AmplifyAppPlan> apps;
+  bool operator==(const AmplifyPlan&) const = default;
+};
+
+// One chunk to export: {"app": AmplifyApp, "start", "end"}.
+struct AmplifyChunk {
+  AmplifyApp app;
+  TimeRange range;
+  bool operator==(const AmplifyChunk&) const = default;
+};
+
+// What a chunk's export stored: {"app" (its appName), "key", "bytes", "rows" (lines after the
+// header), "ranges" (the GenerateAccessLogs answers it is made of), "splits" (ranges Amplify
+// refused and that were halved)}.
+struct AmplifyExport {
+  std::string app, key;
+  std::uint64_t bytes = 0, rows = 0, ranges = 0, splits = 0;
+  bool operator==(const AmplifyExport&) const = default;
+};
+
 // Reads a record of type T from JSON, or InvalidInput.
 template <typename T>
 T read_record(const boost::json::value& json) {
@@ -287,6 +333,12 @@ PIPELINE_RECORD_CONVERSIONS(BackfillPlan)
 PIPELINE_RECORD_CONVERSIONS(ListedObject)
 PIPELINE_RECORD_CONVERSIONS(BackfillBatch)
 PIPELINE_RECORD_CONVERSIONS(BackfillResult)
+PIPELINE_RECORD_CONVERSIONS(AmplifyApp)
+PIPELINE_RECORD_CONVERSIONS(TimeRange)
+PIPELINE_RECORD_CONVERSIONS(AmplifyAppPlan)
+PIPELINE_RECORD_CONVERSIONS(AmplifyPlan)
+PIPELINE_RECORD_CONVERSIONS(AmplifyChunk)
+PIPELINE_RECORD_CONVERSIONS(AmplifyExport)
 PIPELINE_RECORD_CONVERSIONS(OutputRecord)
 PIPELINE_RECORD_CONVERSIONS(SkippedFile)
 PIPELINE_RECORD_CONVERSIONS(Combined)
