@@ -59,6 +59,9 @@ void read_every_record(const boost::json::value& value) {
   read_or_refuse<pipeline::BackfillPlan>(value);
   read_or_refuse<pipeline::BackfillBatch>(value);
   read_or_refuse<pipeline::BackfillResult>(value);
+  read_or_refuse<pipeline::AmplifyPlan>(value);
+  read_or_refuse<pipeline::AmplifyChunk>(value);
+  read_or_refuse<pipeline::AmplifyExport>(value);
 }
 
 }  // namespace

@@ -76,10 +76,14 @@ class RecordFields {
              "\" as a UTC time to the second such as 2026-11-16T00:00:00Z, not '" + value + "'");
     return std::chrono::floor<std::chrono::seconds>(*time);
   }
-  // A text matching `pattern` (std::regex, whole), described by `what` when it does not.
-  std::string matching(std::string_view name, const std::string& pattern,
-                       const std::string& what) const {
+  // A text of at most `max_length` bytes matching `pattern` (std::regex, whole), described by
+  // `what` when it does not. The length is checked first: std::regex recurses per character.
+  std::string matching(std::string_view name, const std::string& pattern, const std::string& what,
+                       std::size_t max_length = 2048) const {
     std::string value = text(name);
+    if (value.size() > max_length)
+      refuse("has a \"" + std::string(name) + "\" longer than " + std::to_string(max_length) +
+             " characters");
     if (!std::regex_match(value, std::regex(pattern)))
       refuse("has a \"" + std::string(name) + "\" '" + value + "' that is not " + what);
     return value;

@@ -495,7 +495,7 @@ AmplifyApp tag_invoke(const json::value_to_tag<AmplifyApp>&, const json::value& 
       fields.matching("domainName",
                       "(((?!-)[A-Za-z0-9-]{0,62}[A-Za-z0-9])\\.)+"
                       "((?!-)[A-Za-z0-9-]{1,62}[A-Za-z0-9])(\\.)?",
-                      "a domain name such as www.example.com"),
+                      "a domain name such as www.example.com", 64),
       fields.matching("appName", "[A-Za-z0-9][A-Za-z0-9._-]{0,62}",
                       "a folder name (letters, digits, '.', '_', '-'; at most 63)"),
       fields.matching("region", "[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-[0-9]+",
@@ -505,7 +505,6 @@ AmplifyApp tag_invoke(const json::value_to_tag<AmplifyApp>&, const json::value& 
           ? fields.matching("roleArn", "arn:aws[a-z-]*:iam::[0-9]{12}:role/[\\w+=,.@/-]+",
                             "an IAM role ARN")
           : std::string()};
-  if (app.domain_name.size() > 64) fields.refuse("has a \"domainName\" longer than 64 characters");
   return app;
 }
 

@@ -11,6 +11,7 @@
 #include <optional>
 #include <sstream>
 
+#include "functions/amplify_log_exporter/handler.h"
 #include "functions/combine_log_files/handler.h"
 #include "functions/crawler_trigger/handler.h"
 #include "functions/delete_originals/handler.h"
@@ -34,7 +35,8 @@ runtime::HandlerFactory factory_of(const std::string& function) {
       {"DeleteOriginals", functions::delete_originals::make_handler},
       {"CrawlerTrigger", functions::crawler_trigger::make_handler},
       {"ManifestBuilder", functions::manifest_builder::make_handler},
-      {"LogForwarder", functions::log_forwarder::make_handler}};
+      {"LogForwarder", functions::log_forwarder::make_handler},
+      {"AmplifyLogExporter", functions::amplify_log_exporter::make_handler}};
   return kFactories.at(function);
 }
 
@@ -123,6 +125,7 @@ Invocation invoke_handler(const MotoFixture& moto, const std::string& function,
     const runtime::Handler handler = factory_of(function)();
     runtime::InvocationContext context;
     context.request_id = "in-process-request";
+    context.invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:" + function;
     context.deadline = std::chrono::system_clock::now() + std::chrono::seconds(120);
     // As the runtime does: the response is the JSON the handler returns, serialized.
     invocation.response = boost::json::parse(boost::json::serialize(handler(event, context)));

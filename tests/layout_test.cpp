@@ -54,6 +54,19 @@ TEST(Layout, ADaysParquetLiesBesideTheCombinedObjects) {
       << "outside the combined objects' prefix";
 }
 
+TEST(Layout, AnAmplifyChunkIsNamedByItsStart) {
+  const std::chrono::sys_seconds start{std::chrono::sys_days{std::chrono::November / 16 / 2026} +
+                                       std::chrono::hours(8) + std::chrono::minutes(30)};
+  EXPECT_EQ(pipeline::amplify_log_key("aggregated/", "type=amplify_logs/", "shop", start),
+            "aggregated/type=amplify_logs/app=shop/date_export=2026-11-16/log_20261116_083000");
+  EXPECT_EQ(pipeline::amplify_log_key("", "amplify", "shop", start),
+            "amplify/app=shop/date_export=2026-11-16/log_20261116_083000");
+  const auto partition = pipeline::hive_partition_of(
+      "aggregated", pipeline::amplify_log_key("aggregated", "type=amplify_logs", "shop", start));
+  ASSERT_TRUE(partition);
+  EXPECT_EQ(partition->values, (std::vector<std::string>{"shop", "2026-11-16"}));
+}
+
 TEST(Layout, AnOutputKeyNamesItsHivePartition) {
   const auto partition = hive_partition_of(
       "agg/", "agg/CloudTrail/account=1/region=r/date=2026-03-05/CloudTrail_1_r-0001.gz");

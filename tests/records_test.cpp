@@ -230,4 +230,34 @@ TEST(Records, TheBackfillsRecordsReadBackAsTheSameJson) {
                  "a listed object without its ETag", "\"Etag\"");
 }
 
+TEST(Records, TheAmplifyExportsRecordsReadBackAsTheSameJson) {
+  const auto plan = round_trip<AmplifyPlan>("amplify_plan");
+  ASSERT_EQ(plan.apps.size(), 2u);
+  EXPECT_EQ(plan.apps[1].app.role_arn, "arn:aws:iam::222222222222:role/logs/amplify-export");
+  EXPECT_EQ(round_trip<AmplifyChunk>("amplify_chunk").range.end, "2026-11-23T00:00:00Z");
+  EXPECT_EQ(round_trip<AmplifyExport>("result_amplify").splits, 3u);
+
+  const auto app = fixture("amplify_chunk").at("app");
+  expect_invalid([&] { read_record<AmplifyApp>(with(app, "appId", "D1A2")); },
+                 "an app id Amplify would refuse", "\"appId\"");
+  expect_invalid([&] { read_record<AmplifyApp>(with(app, "domainName", "-bad-.example.com")); },
+                 "a domain name Amplify would refuse", "\"domainName\"");
+  expect_invalid([&] { read_record<AmplifyApp>(with(app, "appName", "a/../b")); },
+                 "an app name that is not one folder", "\"appName\"");
+  expect_invalid([&] { read_record<AmplifyApp>(with(app, "appName", "")); }, "an empty app name",
+                 "\"appName\"");
+  expect_invalid([&] { read_record<AmplifyApp>(with(app, "accountId", "12345")); },
+                 "an account id of five digits", "\"accountId\"");
+  expect_invalid([&] { read_record<AmplifyApp>(with(app, "roleArn", "amplify-export")); },
+                 "a role that is not an ARN", "\"roleArn\"");
+  expect_invalid([&] { read_record<AmplifyApp>(with(app, "Region", "eu-west-1")); },
+                 "a misspelt field", "\"Region\"");
+  const auto chunk = fixture("amplify_chunk");
+  expect_invalid(
+      [&] { read_record<AmplifyChunk>(with(chunk, "start", "2026-11-16T00:00:00.500Z")); },
+      "a start within a second", "\"start\"");
+  expect_invalid([&] { read_record<AmplifyChunk>(with(chunk, "end", "2026-11-16T00:00:00Z")); },
+                 "a chunk that ends where it starts", "\"start\" before \"end\"");
+}
+
 }  // namespace
