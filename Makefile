@@ -7,8 +7,8 @@
 #   make build-AFunction build-BFunction ARTIFACTS_ROOT=DIR   each into DIR/<LogicalId>/
 #
 # `sam build` builds in source (samconfig.example.toml: build_in_source; ./deploy passes
-# --build-in-source): the six targets run here, and build-static's lock makes the first build
-# everything once for the other five. Copied to a scratch folder per function instead, each would
+# --build-in-source): every function's target runs here, and build-static's lock makes the first build
+# everything once for the others. Copied to a scratch folder per function instead, each would
 # rebuild libcurl and every bootstrap.
 #
 # sam tells make nothing of the template's Architecture parameter, so ARCH must match it: arm64
@@ -18,7 +18,7 @@ ARCH ?= arm64
 ARTIFACTS_ROOT ?= $(CURDIR)/build/artifacts/$(ARCH)
 ARTIFACTS_DIR ?= $(ARTIFACTS_ROOT)/$(subst build-,,$@)
 FUNCTIONS := GetFiles DetermineOperationType CombineLogFiles DeleteOriginals CrawlerTrigger \
-             ManifestBuilder LogForwarder
+             ManifestBuilder LogForwarder AmplifyLogExporter
 STATIC_BIN := $(CURDIR)/build/static-$(ARCH)/cmake/bin
 STRIP_x86_64 := strip
 STRIP_arm64 := aarch64-linux-gnu-strip

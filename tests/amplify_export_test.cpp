@@ -29,11 +29,16 @@ class AmplifyExport : public ::testing::Test {
     stack_ = std::make_unique<tests::LocalStack>("--parameter AmplifyApps=/amplify/apps");
     register_app("123456789012", "d1shop", 14 * 24 * kHour);
     register_app("222222222222", "d2blog", 2 * 24 * kHour);  // 7 days -> 3.5 -> 1.75
-    const json::array apps{
-        json::object{{"appId", "d1shop"}, {"domainName", "www.example.com"}, {"appName", "shop"},
-                     {"region", "eu-west-1"}, {"accountId", "123456789012"}},
-        json::object{{"appId", "d2blog"}, {"domainName", "www.example.com"}, {"appName", "blog"},
-                     {"region", "eu-west-1"}, {"accountId", "222222222222"}}};
+    const json::array apps{json::object{{"appId", "d1shop"},
+                                        {"domainName", "www.example.com"},
+                                        {"appName", "shop"},
+                                        {"region", "eu-west-1"},
+                                        {"accountId", "123456789012"}},
+                           json::object{{"appId", "d2blog"},
+                                        {"domainName", "www.example.com"},
+                                        {"appName", "blog"},
+                                        {"region", "eu-west-1"},
+                                        {"accountId", "222222222222"}}};
     std::ofstream(dir_.path() / "apps.json") << json::serialize(json::object{{"apps", apps}});
     const auto put = aws("ssm put-parameter --name /amplify/apps --type String --value file://" +
                          (dir_.path() / "apps.json").string());

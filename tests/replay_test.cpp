@@ -12,6 +12,7 @@
 #include <map>
 #include <set>
 
+#include "common/http.h"
 #include "common/s3.h"
 #include "tests/aws_test_support.h"
 
@@ -33,7 +34,7 @@ class Replay : public ::testing::Test {
         " --parameter OrganizationId=o-replay0001 --parameter OtherBuckets=replay-app-logs"
         " --parameter DelayWindowSeconds=0 --sink --parameter "
         "ForwarderSources=s3://replay-app-logs/web/ --parameter ParquetConversion=true"
-        " --parameter AccountIds=111111111111");
+        " --parameter AccountIds=111111111111 --parameter AmplifyApps=/replay/amplify-apps");
     const auto& moto = stack_->moto();
     ASSERT_TRUE(tests::create_buckets(moto, {"replay-control-tower-logs", "replay-app-logs"}));
     const auto seeded = tests::run_command(
@@ -44,6 +45,26 @@ class Replay : public ::testing::Test {
     ASSERT_EQ(seeded.exit_code, 0) << seeded.err;
     common::S3Client s3(tests::moto_options(moto));
     s3.put_object("replay-app-logs", "app/2026-03-05/app.log", "app line 1\napp line 2\n");
+    // The Amplify samples' app, in an account of its own (read as the export's role there).
+    const auto chunk = read_json(
+        tests::source_path("events/functions/AmplifyLogExporterFunction/export_chunk.json"));
+    const auto& app = chunk.at("app");
+    common::HttpRequest registration;
+    registration.method = "POST";
+    registration.url = moto.endpoint + "/moto-local/amplify-apps";
+    registration.body = json::serialize(json::object{{"accountId", app.at("accountId")},
+                                                     {"region", app.at("region")},
+                                                     {"appId", app.at("appId")},
+                                                     {"domainName", app.at("domainName")}});
+    ASSERT_EQ(common::HttpEngine::shared().perform(std::move(registration)).status, 204);
+    const fs::path apps = stack_->state_directory() / "amplify-apps.json";
+    std::ofstream(apps) << json::serialize(json::object{{"apps", json::array{app}}});
+    ASSERT_EQ(tests::aws_cli(moto,
+                             "ssm put-parameter --name /replay/amplify-apps --type String "
+                             "--value file://" +
+                                 apps.string())
+                  .exit_code,
+              0);
     const auto objects = read_json(tests::source_path("tests/fixtures/replay_objects.json"));
     for (const auto& [key, body] : objects.as_object()) {
       s3.put_object("replay-app-logs", std::string(key), std::string(body.as_string()));
@@ -87,7 +108,7 @@ TEST_F(Replay, EverySampleEventIsTakenByItsFunctionOrStateMachine) {
   const std::vector<std::string> functions = {
       "GetFilesFunction",        "DetermineOperationTypeFunction", "CombineLogFilesFunction",
       "DeleteOriginalsFunction", "CrawlerTriggerFunction",         "ManifestBuilderFunction",
-      "LogForwarderFunction"};
+      "LogForwarderFunction",    "AmplifyLogExporterFunction"};
   for (const auto& function : functions) {
     std::vector<fs::path> files;
     for (const auto& entry : fs::directory_iterator(events / "functions" / function))
@@ -164,21 +185,33 @@ TEST_F(Replay, EverySampleEventIsTakenByItsFunctionOrStateMachine) {
   EXPECT_EQ(sample_keys, real_keys);
   replayed.insert(manifest_sample);
 
-  // The scheduled sample is what EventBridge Scheduler delivers: the Nightly schedule's Input in
+  // A scheduled sample is what EventBridge Scheduler delivers: its schedule's Input in
   // template.yaml with its context attribute substituted.
-  {
+  const auto expect_delivered = [&](const std::string& schedule, const std::string& time,
+                                    const fs::path& sample) {
     std::ifstream template_file(tests::source_path("template.yaml"));
     const std::string text((std::istreambuf_iterator<char>(template_file)), {});
-    const auto nightly = text.find("Nightly:");
-    const auto input = text.find("Input: '", nightly);
-    ASSERT_NE(nightly, std::string::npos);
-    ASSERT_NE(input, std::string::npos) << "the Nightly schedule needs an Input";
+    const auto event = text.find("        " + schedule + ":\n");
+    const auto input = text.find("Input: '", event);
+    ASSERT_NE(event, std::string::npos) << schedule;
+    ASSERT_NE(input, std::string::npos) << "the " << schedule << " schedule needs an Input";
     std::string delivered = text.substr(input + 8, text.find('\'', input + 8) - input - 8);
     const std::string attribute = "<aws.scheduler.scheduled-time>";
-    delivered.replace(delivered.find(attribute), attribute.size(), "2026-03-06T01:00:00Z");
-    EXPECT_EQ(json::serialize(json::parse(delivered)),
-              json::serialize(
-                  read_json(events / "state_machines/AggregateDailyStateMachine/schedule.json")));
+    delivered.replace(delivered.find(attribute), attribute.size(), time);
+    EXPECT_EQ(json::serialize(json::parse(delivered)), json::serialize(read_json(sample)));
+  };
+  expect_delivered("Nightly", "2026-03-06T01:00:00Z",
+                   events / "state_machines/AggregateDailyStateMachine/schedule.json");
+  expect_delivered("Weekly", "2026-11-23T03:00:00Z",
+                   events / "state_machines/ProcessAmplifyLogsStateMachine/schedule.json");
+  // The Amplify export, scheduled and over an operator's window.
+  for (const char* name : {"schedule", "window"}) {
+    const fs::path input =
+        events / "state_machines/ProcessAmplifyLogsStateMachine" / (std::string(name) + ".json");
+    const auto execution =
+        run("ProcessAmplifyLogsStateMachine", std::string("replay-amplify-") + name, input);
+    EXPECT_EQ(execution.at("status").as_string(), "SUCCEEDED") << json::serialize(execution);
+    replayed.insert(input);
   }
   // The day again through the state machine, named and scheduled (what GetFiles left for later).
   for (const char* name : {"day", "schedule"}) {
