@@ -91,11 +91,26 @@ std::string manifest_key_base(const std::string& destination_prefix, const std::
   return destination_root(destination_prefix) + bucket + "/date=" + date + "/batch-" + manifest_id;
 }
 
+namespace {
+
+// "<prefix>-parquet/", or "parquet/" without a prefix: beside the combined objects, never under.
+std::string parquet_root(const std::string& destination_prefix) {
+  const std::string root = destination_root(destination_prefix);
+  return root.empty() ? "parquet/" : root.substr(0, root.size() - 1) + "-parquet/";
+}
+
+}  // namespace
+
 std::string parquet_day_folder(const std::string& destination_prefix, const std::string& table,
                                const std::string& date) {
-  std::string root = destination_root(destination_prefix);
-  root = root.empty() ? "parquet/" : root.substr(0, root.size() - 1) + "-parquet/";
-  return root + table + "/date=" + date + "/";
+  return parquet_root(destination_prefix) + table + "/date=" + date + "/";
+}
+
+std::string parquet_batch_folder(const std::string& destination_prefix, const std::string& table,
+                                 const std::string& bucket, const std::string& date,
+                                 const std::string& manifest_id) {
+  return parquet_root(destination_prefix) + table + "/bucket=" + bucket + "/date=" + date +
+         "/batch=" + manifest_id + "/";
 }
 
 std::string amplify_log_key(const std::string& destination_prefix,

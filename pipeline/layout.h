@@ -18,6 +18,7 @@
 //   <prefix>/<source bucket>/date=<day>/<folder slug>-<hash of the folder>-NNNN
 //   <prefix>/<source bucket>/date=<day>/batch-<manifest id>-NNNN
 //   <prefix>-parquet/<table>/date=<day>/...  a day converted to Parquet by Athena (UNLOAD)
+//   <prefix>-parquet/<table>/bucket=<bucket>/date=<day>/batch=<manifest id>/...  a batch's
 //   <prefix>/<amplify folder>/app=<app>/date_export=<day>/log_<YYYYMMDD_HHMMSS>  an Amplify
 //                                               app's access logs (CSV) from a chunk's start
 // each .gz (gzip members) or .log (plain text), or for a file copied as it is, the group's name
@@ -68,6 +69,12 @@ std::string manifest_key_base(const std::string& destination_prefix, const std::
 // objects and never under them, so no text table reads it.
 std::string parquet_day_folder(const std::string& destination_prefix, const std::string& table,
                                const std::string& date);
+// Where one event-driven batch's lines converted to Parquet go (process_manifest,
+// ParquetConversion): "<prefix>-parquet/<table>/bucket=<bucket>/date=<day>/batch=<manifest id>/",
+// a folder of its own inside the day's partition, so a batch converted again replaces only itself.
+std::string parquet_batch_folder(const std::string& destination_prefix, const std::string& table,
+                                 const std::string& bucket, const std::string& date,
+                                 const std::string& manifest_id);
 
 // Where an Amplify app's access logs from `chunk_start` go (AmplifyLogExporter):
 // "<prefix>/<amplify folder>/app=<app>/date_export=<day>/log_<YYYYMMDD_HHMMSS>", the chunk's

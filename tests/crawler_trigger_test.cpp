@@ -212,6 +212,49 @@ TEST_F(CrawlerTriggerTest, ClearingADaysParquetEmptiesItsFolderAndGivesTheDaysUn
   EXPECT_EQ(tests::cli_keys(moto_, bucket).size(), kept.size()) << "nothing more deleted";
 }
 
+TEST_F(CrawlerTriggerTest, ClearingABatchsParquetEmptiesItsOwnFolderAndGivesTheBatchsUnload) {
+  const std::string bucket = tests::unique_name("dest");
+  ASSERT_TRUE(tests::create_buckets(moto_, {bucket}));
+  const std::string day = "aggregated-parquet/other_logs/bucket=app-logs/date=2026-03-05/";
+  const std::string batch = day + "batch=m_2026-03-05_1/";
+  const std::vector<std::string> kept = {
+      day + "batch=m_2026-03-05_2/another batch.parquet",
+      "aggregated/app-logs/date=2026-03-05/batch-m_2026-03-05_1-0001.log"};
+  for (const auto& key : kept) s3_.put_object(bucket, key, "x");
+  s3_.put_object(bucket, batch + "earlier run.parquet", "earlier run");
+  const std::map<std::string, std::string> env{
+      {"CRAWLER_MODE", "projection"}, {"DESTINATION_BUCKET", bucket}, {"GLUE_DATABASE", database_}};
+  json::object event{{"action", "clear_parquet_batch"},
+                     {"bucket", "app-logs"},
+                     {"date", "2026-03-05"},
+                     {"manifest_id", "m_2026-03-05_1"}};
+  const auto run = tests::invoke_handler(moto_, "CrawlerTrigger", event, env);
+  ASSERT_EQ(run.exit_code, 0) << run.logs;
+  EXPECT_EQ(run.response.at("cleared"), 1);
+  // The batch's own outputs only: '_' in its id would match any character unescaped.
+  EXPECT_EQ(run.response.at("query").as_string(),
+            "UNLOAD (SELECT line FROM \"" + database_ +
+                "\".\"other_logs\" WHERE bucket = 'app-logs' AND date = '2026-03-05' AND \"$path\" "
+                "LIKE 's3://" +
+                bucket +
+                "/aggregated/app-logs/date=2026-03-05/batch-m\\_2026-03-05\\_1-%' ESCAPE '\\') "
+                "TO 's3://" +
+                bucket + "/" + batch + "' WITH (format = 'PARQUET', compression = 'SNAPPY')");
+  EXPECT_EQ(tests::cli_keys(moto_, bucket), std::set<std::string>(kept.begin(), kept.end()));
+
+  for (const auto& [field, value] :
+       {std::pair<std::string, std::string>{"manifest_id", "m' OR '1'='1"},
+        {"bucket", "app-logs' OR 'x"},
+        {"date", "2026-02-30"}}) {
+    auto bad = event;
+    bad[field] = value;
+    const auto refused = tests::invoke_handler(moto_, "CrawlerTrigger", bad, env);
+    EXPECT_EQ(refused.exit_code, 1) << field;
+    EXPECT_EQ(refused.response.at("errorType").as_string(), "InvalidInput") << field;
+  }
+  EXPECT_EQ(tests::cli_keys(moto_, bucket).size(), kept.size()) << "nothing more deleted";
+}
+
 TEST_F(CrawlerTriggerTest, BadConfigurationFailsInitialisation) {
   const auto run = tests::invoke_handler(moto_, "CrawlerTrigger", json::object{},
                                          {{"CRAWLER_MODE", "sometimes"}});

@@ -54,6 +54,16 @@ TEST(Layout, ADaysParquetLiesBesideTheCombinedObjects) {
       << "outside the combined objects' prefix";
 }
 
+TEST(Layout, ABatchsParquetHasAFolderOfItsOwnInItsDay) {
+  EXPECT_EQ(
+      pipeline::parquet_batch_folder("aggregated", "other_logs", "app-logs", "2026-03-05", "m-1"),
+      "aggregated-parquet/other_logs/bucket=app-logs/date=2026-03-05/batch=m-1/");
+  EXPECT_TRUE(
+      pipeline::parquet_batch_folder("aggregated", "other_logs", "app-logs", "2026-03-05", "m-1")
+          .starts_with(pipeline::parquet_day_folder("aggregated", "other_logs/bucket=app-logs",
+                                                    "2026-03-05")));
+}
+
 TEST(Layout, AnAmplifyChunkIsNamedByItsStart) {
   const std::chrono::sys_seconds start{std::chrono::sys_days{std::chrono::November / 16 / 2026} +
                                        std::chrono::hours(8) + std::chrono::minutes(30)};

@@ -175,6 +175,13 @@ TEST_F(Replay, EverySampleEventIsTakenByItsFunctionOrStateMachine) {
   const auto batch =
       stack_->wait_for(std::string(listed.at("executions").at(0).at("executionArn").as_string()));
   EXPECT_EQ(batch.at("status").as_string(), "SUCCEEDED") << json::serialize(batch);
+  // ParquetConversion: the batch's own lines were written as Parquet by Athena.
+  const auto converted = json::parse(batch.at("output").as_string());
+  EXPECT_EQ(converted.at("parquet_written").at("state"), "SUCCEEDED") << converted;
+  const std::string unload(converted.at("parquet_batch").at("query").as_string());
+  EXPECT_NE(unload.find("/batch=" + std::string(converted.at("manifest_id").as_string()) + "/"),
+            std::string::npos)
+      << unload;
   const fs::path manifest_sample =
       events / "state_machines/ProcessManifestStateMachine/manifest.json";
   std::set<std::string> sample_keys, real_keys;

@@ -121,33 +121,89 @@ constexpr const char* kParquetColumns =
     "useridentity.accountid AS principal_account, requestparameters, responseelements, "
     "resources, recipientaccountid, readonly, eventid, eventtype, account, region";
 
-json::value clear_parquet_day(const Config& config, common::S3Client& s3,
-                              const json::object& event) {
-  const pipeline::RecordFields fields(event, "the clear_parquet_day event");
-  const std::string date = fields.date("date");
+namespace {
+
+void need_parquet_settings(const Config& config) {
   if (config.destination_bucket.empty() || config.database.empty()) {
     throw runtime::ConfigurationError(
-        "DESTINATION_BUCKET and GLUE_DATABASE are needed to convert a day to Parquet");
+        "DESTINATION_BUCKET and GLUE_DATABASE are needed to convert to Parquet");
   }
-  const std::string folder = pipeline::parquet_day_folder(config.destination_prefix,
-                                                          config.table_prefix + "cloudtrail", date);
+}
+
+// Empties a Parquet folder before Athena writes it again: UNLOAD writes only into an empty
+// folder, and leaves what a failed attempt wrote.
+std::size_t empty_folder(const Config& config, common::S3Client& s3, const std::string& folder) {
   std::vector<common::ObjectId> stale;
   for (const auto& object : s3.list_all(config.destination_bucket, folder))
     stale.push_back(common::ObjectId{object.key, ""});
   const auto deleted = s3.delete_objects(config.destination_bucket, stale);
   if (!deleted.errors.empty()) {
     throw runtime::Error(runtime::error_type::kTransientError,
-                         std::to_string(deleted.errors.size()) + " of the day's Parquet files in " +
+                         std::to_string(deleted.errors.size()) + " of the Parquet files in " +
                              folder + " could not be deleted: " + deleted.errors.front().message);
   }
-  runtime::log::info("the day's Parquet folder is empty", "folder", folder, "deleted",
+  runtime::log::info("the Parquet folder is empty", "folder", folder, "deleted",
                      deleted.deleted.size());
-  const std::string query = std::string("UNLOAD (SELECT ") + kParquetColumns + " FROM \"" +
-                            config.database + "\".\"" + config.table_prefix +
-                            "cloudtrail\" WHERE date = '" + date + "') TO 's3://" +
-                            config.destination_bucket + "/" + folder +
-                            "' WITH (format = 'PARQUET', compression = 'SNAPPY')";
-  return json::object{{"date", date}, {"cleared", deleted.deleted.size()}, {"query", query}};
+  return deleted.deleted.size();
+}
+
+std::string unload(const Config& config, const std::string& select, const std::string& folder) {
+  return "UNLOAD (" + select + ") TO 's3://" + config.destination_bucket + "/" + folder +
+         "' WITH (format = 'PARQUET', compression = 'SNAPPY')";
+}
+
+std::string table_name(const Config& config, const std::string& table) {
+  return "\"" + config.database + "\".\"" + config.table_prefix + table + "\"";
+}
+
+// `text` as a LIKE pattern matching itself, with '\' as the escape character.
+std::string like_literal(const std::string& text) {
+  std::string escaped;
+  for (char c : text) {
+    if (c == '%' || c == '_' || c == '\\') escaped += '\\';
+    escaped += c;
+  }
+  return escaped;
+}
+
+}  // namespace
+
+json::value clear_parquet_day(const Config& config, common::S3Client& s3,
+                              const json::object& event) {
+  const pipeline::RecordFields fields(event, "the clear_parquet_day event");
+  const std::string date = fields.date("date");
+  need_parquet_settings(config);
+  const std::string folder = pipeline::parquet_day_folder(config.destination_prefix,
+                                                          config.table_prefix + "cloudtrail", date);
+  const auto cleared = empty_folder(config, s3, folder);
+  const std::string select = std::string("SELECT ") + kParquetColumns + " FROM " +
+                             table_name(config, "cloudtrail") + " WHERE date = '" + date + "'";
+  return json::object{
+      {"date", date}, {"cleared", cleared}, {"query", unload(config, select, folder)}};
+}
+
+json::value clear_parquet_batch(const Config& config, common::S3Client& s3,
+                                const json::object& event) {
+  const pipeline::RecordFields fields(event, "the clear_parquet_batch event");
+  const std::string date = fields.date("date");
+  const std::string bucket = fields.text("bucket");
+  if (!common::valid_bucket_name(bucket))
+    fields.refuse("needs \"bucket\" a bucket name S3 allows, not '" + bucket + "'");
+  const std::string manifest_id = pipeline::id_field(event, "manifest_id");
+  need_parquet_settings(config);
+  const std::string folder = pipeline::parquet_batch_folder(
+      config.destination_prefix, config.table_prefix + "other_logs", bucket, date, manifest_id);
+  const auto cleared = empty_folder(config, s3, folder);
+  // The batch's own outputs (key_base-NNNN), out of the day's lines of its bucket.
+  const std::string outputs =
+      "s3://" + config.destination_bucket + "/" +
+      pipeline::manifest_key_base(config.destination_prefix, bucket, date, manifest_id) + "-";
+  const std::string select = "SELECT line FROM " + table_name(config, "other_logs") +
+                             " WHERE bucket = '" + bucket + "' AND date = '" + date +
+                             "' AND \"$path\" LIKE '" + like_literal(outputs) + "%' ESCAPE '\\'";
+  return json::object{{"manifest_id", manifest_id},
+                      {"cleared", cleared},
+                      {"query", unload(config, select, folder)}};
 }
 
 Config Config::from_environment() {
@@ -178,10 +234,11 @@ json::value handle(const Config& config, common::GlueClient& glue, common::S3Cli
                    const json::value& event) {
   if (const auto* object = event.if_object(); object != nullptr && object->contains("action")) {
     const pipeline::RecordFields fields(*object, "the event");
-    if (fields.text("action") != "clear_parquet_day")
-      throw runtime::InvalidInput("the only action is clear_parquet_day, not '" +
-                                  fields.text("action") + "'");
-    return clear_parquet_day(config, s3, *object);
+    const std::string action = fields.text("action");
+    if (action == "clear_parquet_day") return clear_parquet_day(config, s3, *object);
+    if (action == "clear_parquet_batch") return clear_parquet_batch(config, s3, *object);
+    throw runtime::InvalidInput("the actions are clear_parquet_day and clear_parquet_batch, not '" +
+                                action + "'");
   }
   if (config.mode == "crawler") return start_crawlers(config, glue);
   // The tables project their partitions from the layout: Athena finds each day's by itself.

@@ -21,7 +21,10 @@
 // failed one's orphans, since Athena's UNLOAD writes only into an empty folder and removes
 // nothing it wrote when it fails) and answers {"date", "cleared", "query"}: the UNLOAD of the
 // day's CloudTrail events into that folder, which the state machine runs in Athena. A day
-// converted again therefore holds one copy.
+// converted again therefore holds one copy. {"action": "clear_parquet_batch", "bucket", "date",
+// "manifest_id"} does the same for one event-driven batch (process_manifest): it empties
+// pipeline::parquet_batch_folder and answers {"manifest_id", "cleared", "query"}, the UNLOAD of
+// the batch's own outputs' lines (their "$path") from the other_logs table.
 #include <string>
 #include <vector>
 
