@@ -13,7 +13,6 @@
 #include <set>
 #include <sstream>
 
-#include "common/http.h"
 #include "tests/aws_test_support.h"
 
 namespace {
@@ -51,25 +50,18 @@ class AmplifyExport : public ::testing::Test {
   }
 
   void register_app(const std::string& account, const std::string& id, std::int64_t max_range) {
-    common::HttpRequest request;
-    request.method = "POST";
-    request.url = stack_->moto().endpoint + "/moto-local/amplify-apps";
-    request.body = json::serialize(json::object{{"accountId", account},
-                                                {"region", "eu-west-1"},
-                                                {"appId", id},
-                                                {"domainName", "www.example.com"},
-                                                {"maxRangeSeconds", max_range}});
-    ASSERT_EQ(common::HttpEngine::shared().perform(std::move(request)).status, 204);
+    ASSERT_TRUE(tests::register_amplify_app(stack_->moto(), {{"accountId", account},
+                                                             {"region", "eu-west-1"},
+                                                             {"appId", id},
+                                                             {"domainName", "www.example.com"},
+                                                             {"maxRangeSeconds", max_range}}));
   }
 
   // How many ranges the stand-in was asked for, by app id.
   std::map<std::string, std::size_t> requests() {
-    common::HttpRequest request;
-    request.url = stack_->moto().endpoint + "/moto-local/amplify-apps";
     std::map<std::string, std::size_t> counts;
-    const auto apps = json::parse(common::HttpEngine::shared().perform(std::move(request)).body);
-    for (const auto& app : apps.as_array())
-      counts[std::string(app.at("appId").as_string())] = app.at("requests").as_array().size();
+    for (const auto& [id, ranges] : tests::amplify_requests(stack_->moto()))
+      counts[id] = ranges.size();
     return counts;
   }
 

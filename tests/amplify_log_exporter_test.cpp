@@ -10,7 +10,6 @@
 #include <sstream>
 
 #include "common/dates.h"
-#include "common/http.h"
 #include "common/s3.h"
 #include "tests/aws_test_support.h"
 #include "tests/in_process.h"
@@ -40,26 +39,8 @@ class AmplifyLogExporterTest : public ::testing::Test {
                      {"domainName", "www.example.com"},
                      {"maxRangeSeconds", max_range_seconds}};
     for (const auto& [name, value] : extra) app[name] = value;
-    common::HttpRequest request;
-    request.method = "POST";
-    request.url = moto_.endpoint + "/moto-local/amplify-apps";
-    request.body = json::serialize(app);
-    EXPECT_EQ(common::HttpEngine::shared().perform(std::move(request)).status, 204);
+    EXPECT_TRUE(tests::register_amplify_app(moto_, app));
     return id;
-  }
-  // The ranges the stand-in was asked for, [startTime, endTime] each.
-  std::vector<std::pair<std::int64_t, std::int64_t>> requests_of(const std::string& app_id) {
-    common::HttpRequest request;
-    request.url = moto_.endpoint + "/moto-local/amplify-apps";
-    const auto apps = json::parse(common::HttpEngine::shared().perform(std::move(request)).body);
-    std::vector<std::pair<std::int64_t, std::int64_t>> ranges;
-    for (const auto& app : apps.as_array()) {
-      if (app.at("appId") != app_id.c_str()) continue;
-      for (const auto& range : app.at("requests").as_array())
-        ranges.emplace_back(range.at(0).to_number<std::int64_t>(),
-                            range.at(1).to_number<std::int64_t>());
-    }
-    return ranges;
   }
 
   static json::object app_record(const std::string& id, const std::string& name,
@@ -142,7 +123,7 @@ TEST_F(AmplifyLogExporterTest, ARangeAmplifyRefusesIsHalvedAndEveryHourIsStoredO
   for (const auto& [time, count] : rows) EXPECT_EQ(count, 1) << "the request at " << utc(time);
 
   // Amplify reads a range's end as inclusive: each range is asked up to a second before the next.
-  const auto ranges = requests_of(id);
+  const auto ranges = tests::amplify_requests(moto_)[id];
   ASSERT_EQ(ranges.size(), 7u) << "the 7-day and two 3.5-day ranges refused, four served";
   EXPECT_EQ(ranges.back().second, kStart + 7 * kDay - 1);
 

@@ -13,6 +13,7 @@
 #include <stdexcept>
 #include <thread>
 
+#include "common/http.h"
 #include "common/json_services.h"
 #include "common/sigv4.h"
 #include "common/sqs.h"
@@ -201,6 +202,30 @@ std::string LocalStack::resource(const std::string& logical_id) const {
 
 std::string LocalStack::state_machine(const std::string& logical_id) const {
   return std::string(info_.at("state_machines").at(logical_id).as_string());
+}
+
+bool register_amplify_app(const MotoFixture& moto, const boost::json::object& app) {
+  common::HttpRequest request;
+  request.method = "POST";
+  request.url = moto.endpoint + "/moto-local/amplify-apps";
+  request.body = boost::json::serialize(app);
+  return common::HttpEngine::shared().perform(std::move(request)).status == 204;
+}
+
+std::map<std::string, std::vector<std::pair<std::int64_t, std::int64_t>>> amplify_requests(
+    const MotoFixture& moto) {
+  common::HttpRequest request;
+  request.url = moto.endpoint + "/moto-local/amplify-apps";
+  const auto apps =
+      boost::json::parse(common::HttpEngine::shared().perform(std::move(request)).body);
+  std::map<std::string, std::vector<std::pair<std::int64_t, std::int64_t>>> ranges;
+  for (const auto& app : apps.as_array()) {
+    auto& asked = ranges[std::string(app.at("appId").as_string())];
+    for (const auto& range : app.at("requests").as_array())
+      asked.emplace_back(range.at(0).to_number<std::int64_t>(),
+                         range.at(1).to_number<std::int64_t>());
+  }
+  return ranges;
 }
 
 std::string LocalStack::function_log(const std::string& logical_id) const {

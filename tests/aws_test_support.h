@@ -4,6 +4,7 @@
 // client for checking results.
 #include <boost/json/object.hpp>
 #include <boost/json/value.hpp>
+#include <cstdint>
 #include <map>
 #include <memory>
 #include <set>
@@ -92,6 +93,14 @@ std::string output_name(const std::string& directory);
 
 // ManifestBuilder's ledger, from a DynamoDB scan's Items: each file item's object key → its state.
 std::map<std::string, std::string> ledger_file_states(const boost::json::array& items);
+
+// tools/moto-local's GenerateAccessLogs stand-in: registers an app ({"accountId", "region",
+// "appId", "domainName", and optionally "maxRangeSeconds", "intervalSeconds", "lineBytes"});
+// false when the stand-in refused it.
+bool register_amplify_app(const MotoFixture& moto, const boost::json::object& app);
+// The ranges the stand-in was asked for ([startTime, endTime], as sent), by app id.
+std::map<std::string, std::vector<std::pair<std::int64_t, std::int64_t>>> amplify_requests(
+    const MotoFixture& moto);
 
 // tools/local-stack: template.yaml on its own moto and lambda-local, for end-to-end tests.
 class LocalStack {

@@ -12,7 +12,6 @@
 #include <map>
 #include <set>
 
-#include "common/http.h"
 #include "common/s3.h"
 #include "tests/aws_test_support.h"
 
@@ -49,14 +48,10 @@ class Replay : public ::testing::Test {
     const auto chunk = read_json(
         tests::source_path("events/functions/AmplifyLogExporterFunction/export_chunk.json"));
     const auto& app = chunk.at("app");
-    common::HttpRequest registration;
-    registration.method = "POST";
-    registration.url = moto.endpoint + "/moto-local/amplify-apps";
-    registration.body = json::serialize(json::object{{"accountId", app.at("accountId")},
-                                                     {"region", app.at("region")},
-                                                     {"appId", app.at("appId")},
-                                                     {"domainName", app.at("domainName")}});
-    ASSERT_EQ(common::HttpEngine::shared().perform(std::move(registration)).status, 204);
+    ASSERT_TRUE(tests::register_amplify_app(moto, {{"accountId", app.at("accountId")},
+                                                   {"region", app.at("region")},
+                                                   {"appId", app.at("appId")},
+                                                   {"domainName", app.at("domainName")}}));
     const fs::path apps = stack_->state_directory() / "amplify-apps.json";
     std::ofstream(apps) << json::serialize(json::object{{"apps", json::array{app}}});
     ASSERT_EQ(tests::aws_cli(moto,
