@@ -168,6 +168,22 @@ TEST_F(AmplifyLogExporterTest, ALargeFileIsReadInRangesAndUploadedInPartsWithEve
   for (const auto& [time, count] : rows) ASSERT_EQ(count, 1) << utc(time);
 }
 
+TEST_F(AmplifyLogExporterTest, AUrlThatExpiresMidFileStoresNothingLeavesNoUploadAndIsRetried) {
+  // 8.4 MiB, in two ranges of 5 MiB: the URL expires after the first, whose part is uploaded.
+  const auto id =
+      register_app("123456789012", 14 * kDay,
+                   {{"intervalSeconds", 60}, {"lineBytes", 1024}, {"expiresAfterBytes", 5 << 20}});
+  const auto run = export_chunk(app_record(id, "expiring"), kStart, kStart + 6 * kDay,
+                                {{"PART_BYTES", std::to_string(5 << 20)}});
+  ASSERT_NE(run.exit_code, 0);
+  EXPECT_EQ(run.response.at("errorType"), "TransientError") << "the state machine asks again";
+  EXPECT_NE(std::string(run.response.at("errorMessage").as_string()).find("AccessDenied"),
+            std::string::npos)
+      << run.response;
+  EXPECT_TRUE(tests::cli_keys(moto_, bucket_).empty()) << "no part of the file is stored";
+  EXPECT_EQ(tests::cli_open_uploads(moto_, bucket_), 0u) << "the started upload is aborted";
+}
+
 TEST_F(AmplifyLogExporterTest, AnAppInAnotherAccountIsReadAsTheExportsRoleThere) {
   const auto id = register_app("222222222222", 14 * kDay);
   // Asked as this account, the app does not exist: only the role there can read it.

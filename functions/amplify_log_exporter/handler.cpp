@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <boost/json/value_from.hpp>
+#include <deque>
+#include <future>
 #include <memory>
 
 #include "common/json_services.h"
@@ -22,10 +24,15 @@ namespace {
 
 // Amplify's (CloudFront's) access log CSV begins with this header.
 constexpr std::string_view kHeaderStart = "date,time,";
+// Ranges of a log file read at once, and parts of its object uploaded at once: memory is about
+// twice this many parts.
+constexpr std::size_t kRangesInFlight = 4;
+constexpr std::size_t kPartsInFlight = 4;
 
 // One object written as it arrives: parts of one multipart upload once it outgrows a part, a
-// single PUT otherwise. An upload not completed is aborted (and the bucket's lifecycle aborts
-// one a crash left).
+// single PUT otherwise. Parts upload while the next are read, kPartsInFlight at a time (each
+// waits for S3's first byte; several hide it). An upload not completed is aborted (and the
+// bucket's lifecycle aborts one a crash left).
 class ObjectUpload {
  public:
   ObjectUpload(common::S3Client& s3, std::string bucket, std::string key, std::uint64_t part_bytes)
@@ -33,6 +40,8 @@ class ObjectUpload {
   ObjectUpload(const ObjectUpload&) = delete;
   ObjectUpload& operator=(const ObjectUpload&) = delete;
   ~ObjectUpload() {
+    for (auto& part : in_flight_)
+      if (part.valid()) part.wait();  // one whose get() threw is no longer valid
     if (upload_id_.empty() || completed_) return;
     try {
       s3_.abort_multipart_upload(bucket_, key_, upload_id_);
@@ -53,6 +62,8 @@ class ObjectUpload {
       s3_.put_object(bucket_, key_, std::move(buffer_), options());
     } else {
       if (!buffer_.empty()) upload_part();
+      for (auto& part : in_flight_) parts_.push_back(part.get());
+      in_flight_.clear();
       s3_.complete_multipart_upload(bucket_, key_, upload_id_, parts_);
     }
     completed_ = true;
@@ -65,15 +76,23 @@ class ObjectUpload {
     return options;
   }
   void upload_part() {
-    if (parts_.size() == common::kMaxParts) {
+    const int number = static_cast<int>(parts_.size() + in_flight_.size()) + 1;
+    if (number > static_cast<int>(common::kMaxParts)) {
       throw runtime::InvalidInput("the access logs for " + key_ + " need more than " +
                                   std::to_string(common::kMaxParts) +
                                   " parts: raise PART_BYTES or lower CHUNK_DAYS");
     }
     if (upload_id_.empty()) upload_id_ = s3_.create_multipart_upload(bucket_, key_, options());
-    const int number = static_cast<int>(parts_.size()) + 1;
-    parts_.push_back(s3_.upload_part(bucket_, key_, upload_id_, number, std::move(buffer_)));
-    buffer_.clear();
+    if (in_flight_.size() == kPartsInFlight) {
+      parts_.push_back(in_flight_.front().get());
+      in_flight_.pop_front();
+    }
+    in_flight_.push_back(
+        std::async(std::launch::async, [this, number, body = std::move(buffer_)]() mutable {
+          return s3_.upload_part(bucket_, key_, upload_id_, number, std::move(body));
+        }));
+    buffer_ = std::string();
+    buffer_.reserve(part_bytes_ + part_bytes_ / 4);
   }
 
   common::S3Client& s3_;
@@ -81,6 +100,7 @@ class ObjectUpload {
   std::uint64_t part_bytes_;
   std::string upload_id_;
   std::vector<common::CompletedPart> parts_;
+  std::deque<std::future<common::CompletedPart>> in_flight_;
   std::string buffer_;
   std::uint64_t size_ = 0;
   bool completed_ = false;
@@ -121,7 +141,16 @@ class ChunkExport {
       return;
     }
     ++result_.ranges;
-    copy_file(url);
+    try {
+      copy_file(url);
+    } catch (const common::AwsError& error) {
+      // A presigned URL expires: the chunk is asked for again (Step Functions retries it).
+      if (error.http_status() != 403) throw;
+      throw runtime::Error(runtime::error_type::kTransientError,
+                           "the access logs' URL of app " + chunk_.app.app_name +
+                               " was refused while it was read (" + error.code() +
+                               "): the chunk is to be exported again");
+    }
   }
 
   pipeline::AmplifyExport finish(std::string key) {
@@ -133,27 +162,44 @@ class ChunkExport {
   }
 
  private:
-  // The file at `url`, less its header when the object has one already.
+  // The file at `url`, less its header when the object has one already: its first range, then
+  // the rest kRangesInFlight at a time (a range waits for S3's first byte; several hide it),
+  // written in order.
   void copy_file(const std::string& url) {
+    const auto retry = common::RetryPolicy::from_environment();
+    const std::uint64_t part = config_.part_bytes;
+    auto first = common::fetch_range(url, 0, part, retry);
+    const std::uint64_t total = first.total;
+    std::deque<std::pair<std::uint64_t, std::future<common::FetchedRange>>> ahead;  // by start
+    std::uint64_t next = first.bytes.size();
+    const auto fill = [&] {
+      for (; ahead.size() < kRangesInFlight && next < total; next += part)
+        ahead.emplace_back(next, std::async(std::launch::async, [&url, &retry, next, part] {
+                             return common::fetch_range(url, next, part, retry);
+                           }));
+    };
+    fill();
     std::string first_line;
     bool in_first_line = true;
-    std::uint64_t offset = 0;
-    for (;;) {
-      const auto range = common::fetch_range(url, offset, config_.part_bytes,
-                                             common::RetryPolicy::from_environment());
-      if (range.bytes.empty()) break;
-      offset += range.bytes.size();
+    for (auto range = std::move(first);;) {
       std::string_view bytes = range.bytes;
       if (in_first_line) {
         const auto newline = bytes.find('\n');
         first_line.append(bytes.substr(0, newline));
-        if (newline == std::string_view::npos && offset < range.total) continue;
-        in_first_line = false;
-        bytes = newline == std::string_view::npos ? std::string_view() : bytes.substr(newline + 1);
-        take_header(first_line);
+        in_first_line = newline == std::string_view::npos;
+        bytes = in_first_line ? std::string_view() : bytes.substr(newline + 1);
+        if (!in_first_line) take_header(first_line);
       }
       write(bytes);
-      if (offset >= range.total) break;
+      if (ahead.empty()) break;
+      const std::uint64_t start = ahead.front().first;
+      range = ahead.front().second.get();
+      ahead.pop_front();
+      // Presigned URLs name one object; one that changed size mid-read is read again whole.
+      if (range.total != total || range.bytes.size() != std::min(part, total - start))
+        throw runtime::Error(runtime::error_type::kTransientError,
+                             "the access logs' file changed while it was read");
+      fill();
     }
     if (in_first_line && !first_line.empty()) take_header(first_line);
     // A file without a final newline must not run into the next range's first row.

@@ -11,8 +11,9 @@
 // (BadRequestException): such a range is halved and each half asked in turn, down to
 // MAX_SPLIT_DEPTH halvings; the subdivision lives here and not in the state machine, which has
 // no recursion, and the halves of a chunk are written into one object in order. Each answer's
-// file is read from its presigned URL in PART_BYTES ranges and uploaded as parts of one
-// multipart upload, so no file sits whole in memory and the object appears whole or not at all.
+// file is read from its presigned URL in PART_BYTES ranges (four at once) and uploaded as parts
+// of one multipart upload (four at once), so no file sits whole in memory and the object appears
+// whole or not at all; a URL refused while it is read (expired) is TransientError.
 // The object's key comes from the chunk's start (pipeline::amplify_log_key): a chunk exported
 // again replaces its object, whatever halving its ranges took. Amplify reads a range's end as
 // inclusive, so a chunk [start, end) is asked for up to end - 1 s: a request in the second
