@@ -184,6 +184,18 @@ TEST_F(AmplifyLogExporterTest, AUrlThatExpiresMidFileStoresNothingLeavesNoUpload
   EXPECT_EQ(tests::cli_open_uploads(moto_, bucket_), 0u) << "the started upload is aborted";
 }
 
+TEST_F(AmplifyLogExporterTest, AFileThatIsNotAmplifysCsvIsRefusedAndNothingIsStored) {
+  for (const std::string body : {std::string("<html><body>Service Unavailable</body></html>\n"),
+                                 std::string("timestamp,client,path\n2026-11-16T00:00:00Z,a,/\n"),
+                                 std::string(70 * 1024, 'x')}) {
+    const auto id = register_app("123456789012", 14 * kDay, {{"logBody", body}});
+    const auto run = export_chunk(app_record(id, "odd"), kStart, kStart + kDay);
+    ASSERT_NE(run.exit_code, 0) << body.substr(0, 20);
+    EXPECT_EQ(run.response.at("errorType"), "VerificationFailed") << run.response;
+  }
+  EXPECT_TRUE(tests::cli_keys(moto_, bucket_).empty());
+}
+
 TEST_F(AmplifyLogExporterTest, AnAppInAnotherAccountIsReadAsTheExportsRoleThere) {
   const auto id = register_app("222222222222", 14 * kDay);
   // Asked as this account, the app does not exist: only the role there can read it.

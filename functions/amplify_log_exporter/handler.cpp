@@ -24,6 +24,7 @@ namespace {
 
 // Amplify's (CloudFront's) access log CSV begins with this header.
 constexpr std::string_view kHeaderStart = "date,time,";
+constexpr std::size_t kMaxHeaderBytes = 64 * 1024;
 // Ranges of a log file read at once, and parts of its object uploaded at once: memory is about
 // twice this many parts.
 constexpr std::size_t kRangesInFlight = 4;
@@ -187,6 +188,8 @@ class ChunkExport {
         const auto newline = bytes.find('\n');
         first_line.append(bytes.substr(0, newline));
         in_first_line = newline == std::string_view::npos;
+        // A header is a few hundred bytes: a file without a newline for long is not a CSV.
+        if (in_first_line && first_line.size() > kMaxHeaderBytes) take_header(first_line);
         bytes = in_first_line ? std::string_view() : bytes.substr(newline + 1);
         if (!in_first_line) take_header(first_line);
       }
@@ -208,7 +211,7 @@ class ChunkExport {
 
   void take_header(std::string line) {
     if (line.ends_with('\r')) line.pop_back();
-    if (!line.starts_with(kHeaderStart)) {
+    if (!line.starts_with(kHeaderStart) || line.size() > kMaxHeaderBytes) {
       throw runtime::VerificationFailed("the access logs of app " + chunk_.app.app_name +
                                         " do not begin with Amplify's CSV header (" +
                                         std::string(kHeaderStart) + "...): nothing stored");
