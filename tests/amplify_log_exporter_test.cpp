@@ -186,8 +186,8 @@ TEST_F(AmplifyLogExporterTest, AUrlThatExpiresMidFileStoresNothingLeavesNoUpload
 
 TEST_F(AmplifyLogExporterTest, AFileThatIsNotAmplifysCsvIsRefusedAndNothingIsStored) {
   for (const std::string& body : {std::string("<html><body>Service Unavailable</body></html>\n"),
-                                 std::string("timestamp,client,path\n2026-11-16T00:00:00Z,a,/\n"),
-                                 std::string(70 * 1024, 'x')}) {
+                                  std::string("timestamp,client,path\n2026-11-16T00:00:00Z,a,/\n"),
+                                  std::string(70 * 1024, 'x')}) {
     const auto id = register_app("123456789012", 14 * kDay, {{"logBody", body}});
     const auto run = export_chunk(app_record(id, "odd"), kStart, kStart + kDay);
     ASSERT_NE(run.exit_code, 0) << body.substr(0, 20);
