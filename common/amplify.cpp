@@ -5,10 +5,8 @@
 #include <boost/json/object.hpp>
 #include <boost/json/serialize.hpp>
 #include <charconv>
-#include <thread>
 
 #include "common/json_services.h"
-#include "runtime/logging.h"
 
 namespace common {
 
@@ -90,41 +88,26 @@ std::uint64_t total_of(const std::string& content_range) {
 
 }  // namespace
 
-FetchedRange fetch_range(const std::string& url, std::uint64_t first, std::uint64_t length,
-                         const RetryPolicy& retry, HttpEngine& engine) {
-  for (int attempt = 1;; ++attempt) {
-    HttpRequest request;
-    request.url = url;
-    request.headers.emplace_back(
-        "range", "bytes=" + std::to_string(first) + "-" + std::to_string(first + length - 1));
-    auto response = engine.perform(std::move(request));
-    if (response.status == 206)
-      return {std::move(response.body), total_of(response.header("content-range"))};
-    if (response.status == 200) {  // the whole file: a server that ignores ranges
-      const std::uint64_t total = response.body.size();
-      if (first >= total) return {"", total};
-      return {response.body.substr(first, length), total};
-    }
-    if (response.status == 416) return {"", total_of(response.header("content-range"))};
-    ErrorDetails details =
-        parse_error(Protocol::RestXml, response.status, response.headers, response.body);
-    if (response.transport_failed()) {
-      details.code = response.untrusted_peer ? "UntrustedEndpoint" : "ConnectionError";
-      details.message = response.transport_error;
-    }
-    if (details.code.empty()) details.code = "HttpError" + std::to_string(response.status);
-    const bool again = !response.untrusted_peer &&
-                       (is_transient(details) || response.status == 429) &&
-                       attempt < retry.max_attempts;
-    if (!again) {
-      details.message = "reading the access logs' URL: " + details.message;
-      throw_aws_error(details);
-    }
-    runtime::log::debug("retrying a log file's range", "attempt", attempt, "status",
-                        response.status, "code", details.code);
-    std::this_thread::sleep_for(
-        retry.backoff(attempt, is_throttling_code(details.code) || response.status == 429));
+FetchedRange fetch_range(AwsClient& client, const std::string& url, std::uint64_t first,
+                         std::uint64_t length) {
+  AwsRequest request;
+  request.operation = "GetLogFile";
+  request.presigned_url = url;
+  request.headers.emplace_back(
+      "range", "bytes=" + std::to_string(first) + "-" + std::to_string(first + length - 1));
+  AwsResponse response;
+  try {
+    response = client.send(std::move(request));
+  } catch (const AwsError& error) {
+    if (error.http_status() == 416 && first == 0) return {"", 0};  // an empty file
+    throw;
   }
+  if (response.status == 206)
+    return {std::move(response.body), total_of(response.header("content-range"))};
+  // 200: the whole file, from a server that ignores ranges.
+  const std::uint64_t total = response.body.size();
+  if (first >= total) return {"", total};
+  return {response.body.substr(first, length), total};
 }
 
 }  // namespace common

@@ -50,10 +50,10 @@ struct FetchedRange {
   std::uint64_t total = 0;  // the whole file's size
 };
 
-// Bytes [first, first + length) of a presigned URL's file (fewer at its end; none past it), with
-// the AWS core's retry policy for transport failures, 5xx and throttling. AwsError with the
-// answer's status and code for anything else (an expired URL is 403).
-FetchedRange fetch_range(const std::string& url, std::uint64_t first, std::uint64_t length,
-                         const RetryPolicy& retry, HttpEngine& engine = HttpEngine::shared());
+// Bytes [first, first + length) of a presigned URL's file (fewer at its end; none for an empty
+// file), through `client` (an S3 client: S3's errors are XML), retried as any AWS call. AwsError
+// with the answer's status and code for anything else (an expired URL is 403).
+FetchedRange fetch_range(AwsClient& client, const std::string& url, std::uint64_t first,
+                         std::uint64_t length);
 
 }  // namespace common

@@ -154,6 +154,23 @@ void AwsClient::attempt(std::shared_ptr<Call> call) {
   ++call->attempts;
   const AwsRequest& request = call->request;
   const Endpoint& endpoint = options_.endpoint;
+  HttpRequest http;
+  http.method = request.method;
+  http.body = request.body;
+  http.body_source = request.body_source;
+  http.on_body = request.on_body;
+  runtime::metrics::add("AwsRequests", runtime::metrics::Unit::Count, 1);
+  const auto submit = [this, &call, &http] {
+    engine_->submit(std::move(http), [this, call](HttpResponse&& response) {
+      on_response(call, std::move(response));
+    });
+  };
+  if (!request.presigned_url.empty()) {
+    http.url = request.presigned_url;
+    http.headers = request.headers;
+    submit();
+    return;
+  }
 
   SignableRequest signable;
   signable.method = request.method;
@@ -168,8 +185,6 @@ void AwsClient::attempt(std::shared_ptr<Call> call) {
     signable.payload_hash = sha256_hex(request.body);
   }
 
-  HttpRequest http;
-  http.method = request.method;
   http.url = endpoint.scheme + "://" + signable.host + uri_encode(signable.path, true);
   for (std::size_t i = 0; i < request.query.size(); ++i) {
     http.url += (i == 0 ? "?" : "&");
@@ -182,13 +197,7 @@ void AwsClient::attempt(std::shared_ptr<Call> call) {
        signer_.sign(signable, options_.credentials, std::chrono::system_clock::now())) {
     http.headers.push_back(std::move(header));
   }
-  http.body = request.body;
-  http.body_source = request.body_source;
-  http.on_body = request.on_body;
-  runtime::metrics::add("AwsRequests", runtime::metrics::Unit::Count, 1);
-  engine_->submit(std::move(http), [this, call](HttpResponse&& response) {
-    on_response(call, std::move(response));
-  });
+  submit();
 }
 
 std::optional<ErrorDetails> AwsClient::error_in(const Call& call,

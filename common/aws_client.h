@@ -66,6 +66,9 @@ struct AwsRequest {
   bool error_in_success_body = false;
   // S3 signs x-amz-content-sha256; a streamed body is sent as UNSIGNED-PAYLOAD.
   bool s3_payload_header = false;
+  // A URL that carries its own signature (S3's presigned): sent to as it is, unsigned, in place
+  // of the endpoint, host_prefix, path and query. Retried and its errors read as any call's.
+  std::string presigned_url;
 };
 
 struct AwsResponse {

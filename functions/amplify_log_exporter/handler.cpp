@@ -115,6 +115,7 @@ class ChunkExport {
       : config_(config),
         chunk_(chunk),
         amplify_(services.amplify_for(chunk.app)),
+        downloads_(services.s3.client()),
         upload_(services.s3, config.destination_bucket, std::move(key), config.part_bytes) {}
 
   void export_range(sys_seconds start, sys_seconds end, int depth) {
@@ -167,16 +168,15 @@ class ChunkExport {
   // the rest kRangesInFlight at a time (a range waits for S3's first byte; several hide it),
   // written in order.
   void copy_file(const std::string& url) {
-    const auto retry = common::RetryPolicy::from_environment();
     const std::uint64_t part = config_.part_bytes;
-    auto first = common::fetch_range(url, 0, part, retry);
+    auto first = common::fetch_range(downloads_, url, 0, part);
     const std::uint64_t total = first.total;
     std::deque<std::pair<std::uint64_t, std::future<common::FetchedRange>>> ahead;  // by start
     std::uint64_t next = first.bytes.size();
     const auto fill = [&] {
       for (; ahead.size() < kRangesInFlight && next < total; next += part)
-        ahead.emplace_back(next, std::async(std::launch::async, [&url, &retry, next, part] {
-                             return common::fetch_range(url, next, part, retry);
+        ahead.emplace_back(next, std::async(std::launch::async, [this, &url, next, part] {
+                             return common::fetch_range(downloads_, url, next, part);
                            }));
     };
     fill();
@@ -236,6 +236,7 @@ class ChunkExport {
   const Config& config_;
   const pipeline::AmplifyChunk& chunk_;
   common::AmplifyClient amplify_;
+  common::AwsClient& downloads_;  // presigned URLs are S3's: its client reads their errors
   ObjectUpload upload_;
   std::string header_;
   char last_byte_ = '\n';
