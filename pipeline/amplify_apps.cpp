@@ -51,9 +51,8 @@ AmplifyPlan plan_amplify_export(const std::vector<AmplifyApp>& apps, std::chrono
   }
   std::vector<TimeRange> chunks;
   for (auto start = from; start < to; start += chunk)
-    chunks.push_back({common::format_utc_seconds(start),
-                      common::format_utc_seconds(std::min(to, start + chunk))});
-  AmplifyPlan plan{common::format_utc_seconds(from), common::format_utc_seconds(to), {}};
+    chunks.push_back({start, std::min(to, start + chunk)});
+  AmplifyPlan plan{from, to, {}};
   for (const auto& app : apps) plan.apps.push_back({app, chunks});
   const auto bytes = json::serialize(json::value_from(plan)).size();
   if (bytes > kMaxAmplifyPlanBytes) {

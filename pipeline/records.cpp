@@ -509,13 +509,14 @@ AmplifyApp tag_invoke(const json::value_to_tag<AmplifyApp>&, const json::value& 
 }
 
 void tag_invoke(const json::value_from_tag&, json::value& json, const TimeRange& range) {
-  json = {{"start", range.start}, {"end", range.end}};
+  json = {{"start", common::format_utc_seconds(range.start)},
+          {"end", common::format_utc_seconds(range.end)}};
 }
 TimeRange tag_invoke(const json::value_to_tag<TimeRange>&, const json::value& json) {
   const RecordFields fields(json, "a time range");
-  if (fields.utc_seconds("start") >= fields.utc_seconds("end"))
-    fields.refuse("needs \"start\" before \"end\"");
-  return TimeRange{fields.text("start"), fields.text("end")};
+  TimeRange range{fields.utc_seconds("start"), fields.utc_seconds("end")};
+  if (range.start >= range.end) fields.refuse("needs \"start\" before \"end\"");
+  return range;
 }
 
 void tag_invoke(const json::value_from_tag&, json::value& json, const AmplifyAppPlan& plan) {
@@ -527,24 +528,25 @@ AmplifyAppPlan tag_invoke(const json::value_to_tag<AmplifyAppPlan>&, const json:
 }
 
 void tag_invoke(const json::value_from_tag&, json::value& json, const AmplifyPlan& plan) {
-  json = {{"from", plan.from}, {"to", plan.to}, {"apps", list_json(plan.apps)}};
+  json = {{"from", common::format_utc_seconds(plan.from)},
+          {"to", common::format_utc_seconds(plan.to)},
+          {"apps", list_json(plan.apps)}};
 }
 AmplifyPlan tag_invoke(const json::value_to_tag<AmplifyPlan>&, const json::value& json) {
   const RecordFields fields(json, "the Amplify export's plan");
-  fields.utc_seconds("from");
-  fields.utc_seconds("to");
-  return AmplifyPlan{fields.text("from"), fields.text("to"), fields.list<AmplifyAppPlan>("apps")};
+  return AmplifyPlan{fields.utc_seconds("from"), fields.utc_seconds("to"),
+                     fields.list<AmplifyAppPlan>("apps")};
 }
 
 void tag_invoke(const json::value_from_tag&, json::value& json, const AmplifyChunk& chunk) {
-  json = {
-      {"app", json::value_from(chunk.app)}, {"start", chunk.range.start}, {"end", chunk.range.end}};
+  json = {{"app", json::value_from(chunk.app)},
+          {"start", common::format_utc_seconds(chunk.range.start)},
+          {"end", common::format_utc_seconds(chunk.range.end)}};
 }
 AmplifyChunk tag_invoke(const json::value_to_tag<AmplifyChunk>&, const json::value& json) {
   const RecordFields fields(json, "an Amplify chunk");
-  return AmplifyChunk{fields.record<AmplifyApp>("app"),
-                      json::value_to<TimeRange>(json::value{{"start", fields.text("start")},
-                                                            {"end", fields.text("end")}})};
+  // The chunk's "start" and "end" are its time range's.
+  return AmplifyChunk{fields.record<AmplifyApp>("app"), json::value_to<TimeRange>(json)};
 }
 
 void tag_invoke(const json::value_from_tag&, json::value& json, const AmplifyExport& result) {

@@ -12,6 +12,7 @@
 #include <boost/json/value.hpp>
 #include <boost/json/value_from.hpp>
 #include <boost/json/value_to.hpp>
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -277,7 +278,7 @@ struct AmplifyApp {
 
 // A time range in UTC seconds (YYYY-MM-DDTHH:MM:SSZ), start included, end not: {"start", "end"}.
 struct TimeRange {
-  std::string start, end;
+  std::chrono::sys_seconds start, end;
   bool operator==(const TimeRange&) const = default;
 };
 
@@ -289,7 +290,7 @@ struct AmplifyAppPlan {
   bool operator==(const AmplifyAppPlan&) const = default;
 };
 struct AmplifyPlan {
-  std::string from, to;
+  std::chrono::sys_seconds from, to;
   std::vector<AmplifyAppPlan> apps;
   bool operator==(const AmplifyPlan&) const = default;
 };

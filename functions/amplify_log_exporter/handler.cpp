@@ -301,9 +301,7 @@ pipeline::AmplifyPlan plan(const Config& config, Services services, const json::
 
 pipeline::AmplifyExport export_chunk(const Config& config, Services services,
                                      const pipeline::AmplifyChunk& chunk) {
-  const json::value range_json = json::value_from(chunk.range);
-  const pipeline::RecordFields range(range_json, "the chunk");
-  const sys_seconds start = range.utc_seconds("start"), end = range.utc_seconds("end");
+  const sys_seconds start = chunk.range.start, end = chunk.range.end;
   std::string key = pipeline::amplify_log_key(config.destination_prefix, config.amplify_folder,
                                               chunk.app.app_name, start);
   ChunkExport exporter(config, services, chunk, key);
