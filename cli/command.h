@@ -43,6 +43,15 @@ inline void read_arguments(
   }
 }
 
+// The seal key the ledger's records are checked with: --seal-key, else SEAL_KEY_ID, else a usage
+// error (a record is trusted only with its seal, pipeline/seal.h).
+inline std::string seal_key(const Command& command, const std::string& option) {
+  if (!option.empty()) return option;
+  const char* from_environment = std::getenv("SEAL_KEY_ID");
+  if (from_environment != nullptr && *from_environment != '\0') return from_environment;
+  usage_error(command, "the ledger is read only with its seal key: --seal-key KEY or SEAL_KEY_ID");
+}
+
 inline int run_command(const Command& command, const std::function<int()>& run) {
   try {
     return run();

@@ -1,11 +1,12 @@
 // restore-original: one original object, byte for byte, cut out of the output that holds it.
 //
-//   restore-original --work-bucket BUCKET [--date YYYY-MM-DD] s3://BUCKET/KEY [--version-id ID]
-//                    (--to FILE | --to-key s3://BUCKET/KEY)
+//   restore-original --work-bucket BUCKET [--seal-key KEY] [--date YYYY-MM-DD] s3://BUCKET/KEY
+//                    [--version-id ID] (--to FILE | --to-key s3://BUCKET/KEY)
 //
 // The ledger (ledger/<date>/ in the work bucket) records every output with the index of what it
 // holds: each original's bucket, key, version, ETag and size, where its bytes start and their
-// SHA-256. The original is read back with one ranged GET of the output (pipeline/originals.h),
+// SHA-256. Only records sealed by CombineLogFiles are believed (the seal key: --seal-key or
+// SEAL_KEY_ID; pipeline/seal.h): a file anyone put in the ledger restores nothing. The original is read back with one ranged GET of the output (pipeline/originals.h),
 // checked against its size, its SHA-256 and, where its ETag is an MD5 (a single-part upload), that,
 // and only then written.
 // Exit status: 0 restored, 1 not found or not verifiable, 2 usage.
@@ -26,8 +27,10 @@ namespace {
 
 const Command kCommand{
     "restore-original",
-    "usage: restore-original --work-bucket BUCKET [--date YYYY-MM-DD] s3://BUCKET/KEY\n"
-    "                        [--version-id ID] (--to FILE | --to-key s3://BUCKET/KEY)\n"};
+    "usage: restore-original --work-bucket BUCKET [--seal-key KEY] [--date YYYY-MM-DD]\n"
+    "                        s3://BUCKET/KEY [--version-id ID] (--to FILE | --to-key "
+    "s3://BUCKET/KEY)\n"
+    "--seal-key: the KMS HMAC key the ledger is sealed with (default: SEAL_KEY_ID)\n"};
 
 struct Location {
   std::string bucket;
@@ -36,6 +39,7 @@ struct Location {
 
 struct Options {
   std::string work_bucket;
+  std::string seal_key;
   std::string date;
   Location original;
   std::string version_id;
@@ -63,6 +67,8 @@ Options parse_options(int argc, char** argv) {
       [&](const std::string& name, const std::string& value) {
         if (name == "--work-bucket")
           options.work_bucket = value;
+        else if (name == "--seal-key")
+          options.seal_key = value;
         else if (name == "--date")
           options.date = value;
         else if (name == "--version-id")
@@ -83,15 +89,20 @@ Options parse_options(int argc, char** argv) {
     usage_error("--work-bucket and the original's s3://BUCKET/KEY are required");
   if (options.to_file.empty() == !options.to_key.has_value())
     usage_error("give one of --to FILE and --to-key s3://BUCKET/KEY");
+  options.seal_key = seal_key(kCommand, options.seal_key);
   return options;
 }
 
 int run(int argc, char** argv) {
   const Options options = parse_options(argc, argv);
   common::S3Client s3;
+  pipeline::Seals seals(options.seal_key);
+  pipeline::Ledger ledger(s3, options.work_bucket);
   const auto index = pipeline::OriginalsIndex::load(
-      s3, options.work_bucket,
+      ledger, seals.checker(),
       options.date.empty() ? std::vector<std::string>{} : std::vector<std::string>{options.date});
+  for (const auto& refused : index.refused())
+    std::cerr << "restore-original: passed over " << refused << "\n";
   const auto candidates =
       index.find(options.original.bucket, options.original.key, options.version_id);
   if (candidates.empty()) {

@@ -16,6 +16,7 @@
 #include <algorithm>
 #include <iostream>
 #include <map>
+#include <memory>
 #include <optional>
 #include <regex>
 #include <set>
@@ -37,7 +38,7 @@ const Command kCommand{
     "validate-logs",
     "usage: validate-logs --trail-arn ARN --s3-bucket BUCKET --start-time TIME [--end-time TIME]\n"
     "                     [--s3-prefix PREFIX] [--organization-id O-ID] [--account-id ID]\n"
-    "                     [--region REGION] [--work-bucket BUCKET] [--verbose]\n"
+    "                     [--region REGION] [--work-bucket BUCKET [--seal-key KEY]] [--verbose]\n"
     "TIME: YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ (UTC)\n"};
 
 struct Options {
@@ -46,6 +47,7 @@ struct Options {
   std::string start;  // YYYYMMDDTHHMMSSZ, as digest keys write times
   std::string end;
   std::string work_bucket;
+  std::string seal_key;
   bool verbose = false;
 };
 
@@ -94,7 +96,8 @@ Options parse_options(int argc, char** argv) {
       {"--region", &options.location.region},
       {"--start-time", &start},
       {"--end-time", &end},
-      {"--work-bucket", &options.work_bucket}};
+      {"--work-bucket", &options.work_bucket},
+      {"--seal-key", &options.seal_key}};
   read_arguments(
       kCommand, argc, argv, {"--verbose"},
       [&](const std::string& name, const std::string& value) {
@@ -109,6 +112,7 @@ Options parse_options(int argc, char** argv) {
   if (arn.empty() || options.bucket.empty() || start.empty())
     usage_error("--trail-arn, --s3-bucket and --start-time are required");
   read_trail_arn(arn, options.location);
+  if (!options.work_bucket.empty()) options.seal_key = seal_key(kCommand, options.seal_key);
   if (options.location.region.empty()) options.location.region = options.location.home_region;
   while (options.location.prefix.ends_with('/')) options.location.prefix.pop_back();
   options.start = key_time(start);
@@ -345,10 +349,12 @@ class Validator {
     if (loaded == ledgers_.end()) {
       loaded = ledgers_
                    .emplace(day, pipeline::OriginalsIndex::load(
-                                     s3_, options_.work_bucket,
+                                     ledger_, seals_->checker(),
                                      day.empty() ? std::vector<std::string>{}
                                                  : std::vector<std::string>{day}))
                    .first;
+      for (const auto& refused : loaded->second.refused())
+        std::cout << "Ledger file\tpassed over: " << refused << "\n";
     }
     return loaded->second.find(log.bucket, log.key);
   }
@@ -369,6 +375,10 @@ class Validator {
   common::S3Client& s3_;
   std::map<std::string, std::string> public_keys_;  // fingerprint: DER
   std::map<std::string, pipeline::OriginalsIndex> ledgers_;
+  pipeline::Ledger ledger_{s3_, options_.work_bucket};
+  std::unique_ptr<pipeline::Seals> seals_ =
+      options_.work_bucket.empty() ? nullptr
+                                   : std::make_unique<pipeline::Seals>(options_.seal_key);
   Tally tally_;
 };
 

@@ -2,6 +2,7 @@
 
 #include <openssl/evp.h>
 
+#include <memory>
 #include <stdexcept>
 
 namespace common {
@@ -60,6 +61,15 @@ std::optional<std::string> base64_decode(std::string_view text) {
   return bytes;
 }
 
+std::string base64_encode(std::string_view bytes) {
+  std::string text((bytes.size() + 2) / 3 * 4 + 1, '\0');
+  const int size = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(text.data()),
+                                   reinterpret_cast<const unsigned char*>(bytes.data()),
+                                   static_cast<int>(bytes.size()));
+  text.resize(static_cast<std::size_t>(size));
+  return text;
+}
+
 std::string sha256_hex(std::string_view data) {
   return hex_encode(digest_of(data, EVP_sha256()));
 }
@@ -76,32 +86,85 @@ std::string md5_base64(std::string_view data) {
   return std::string(reinterpret_cast<char*>(encoded), static_cast<std::size_t>(size));
 }
 
-struct Sha256::Context {
-  Context() : md(EVP_MD_CTX_new()) {
-    if (md == nullptr || EVP_DigestInit_ex(md, EVP_sha256(), nullptr) != 1)
-      throw std::runtime_error("cannot start a SHA-256 digest");
+struct Digest::Context {
+  explicit Context(const EVP_MD* type) : md(EVP_MD_CTX_new()), type(type) {
+    if (md == nullptr || EVP_DigestInit_ex(md, type, nullptr) != 1)
+      throw std::runtime_error("cannot start a digest");
   }
   ~Context() { EVP_MD_CTX_free(md); }
   Context(const Context&) = delete;
   Context& operator=(const Context&) = delete;
   EVP_MD_CTX* md;
+  const EVP_MD* type;
 };
 
-Sha256::Sha256() : context_(std::make_unique<Context>()) {}
-Sha256::~Sha256() = default;
-Sha256::Sha256(Sha256&&) noexcept = default;
-Sha256& Sha256::operator=(Sha256&&) noexcept = default;
+Digest::Digest(Algorithm algorithm)
+    : context_(std::make_unique<Context>(algorithm == Algorithm::kMd5 ? EVP_md5()
+                                                                      : EVP_sha256())) {}
+Digest::~Digest() = default;
+Digest::Digest(Digest&&) noexcept = default;
+Digest& Digest::operator=(Digest&&) noexcept = default;
 
-void Sha256::update(std::string_view data) {
+void Digest::update(std::string_view data) {
   if (!data.empty()) EVP_DigestUpdate(context_->md, data.data(), data.size());
 }
 
-std::string Sha256::hex_digest() {
+std::string Digest::hex_digest() {
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int length = 0;
   EVP_DigestFinal_ex(context_->md, digest, &length);
-  EVP_DigestInit_ex(context_->md, EVP_sha256(), nullptr);
+  EVP_DigestInit_ex(context_->md, context_->type, nullptr);
   return hex_encode(std::string_view(reinterpret_cast<const char*>(digest), length));
+}
+
+struct Ed25519Key::Pair {
+  Pair() : key(EVP_PKEY_Q_keygen(nullptr, nullptr, "ED25519")) {
+    if (key == nullptr) throw std::runtime_error("cannot make an Ed25519 key");
+  }
+  ~Pair() { EVP_PKEY_free(key); }
+  Pair(const Pair&) = delete;
+  Pair& operator=(const Pair&) = delete;
+  EVP_PKEY* key;
+};
+
+Ed25519Key::Ed25519Key() : pair_(std::make_unique<Pair>()) {
+  std::size_t length = 32;
+  public_key_.assign(length, '\0');
+  if (EVP_PKEY_get_raw_public_key(
+          pair_->key, reinterpret_cast<unsigned char*>(public_key_.data()), &length) != 1)
+    throw std::runtime_error("cannot read an Ed25519 public key");
+  public_key_.resize(length);
+}
+Ed25519Key::~Ed25519Key() = default;
+
+std::string Ed25519Key::sign(std::string_view message) const {
+  std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> context(EVP_MD_CTX_new(),
+                                                                  EVP_MD_CTX_free);
+  std::string signature(64, '\0');
+  std::size_t length = signature.size();
+  if (!context ||
+      EVP_DigestSignInit(context.get(), nullptr, nullptr, nullptr, pair_->key) != 1 ||
+      EVP_DigestSign(context.get(), reinterpret_cast<unsigned char*>(signature.data()), &length,
+                     reinterpret_cast<const unsigned char*>(message.data()), message.size()) != 1)
+    throw std::runtime_error("cannot sign with Ed25519");
+  signature.resize(length);
+  return signature;
+}
+
+bool ed25519_verify(std::string_view public_key, std::string_view message,
+                    std::string_view signature) {
+  std::unique_ptr<EVP_PKEY, decltype(&EVP_PKEY_free)> key(
+      EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, nullptr,
+                                  reinterpret_cast<const unsigned char*>(public_key.data()),
+                                  public_key.size()),
+      EVP_PKEY_free);
+  std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> context(EVP_MD_CTX_new(),
+                                                                  EVP_MD_CTX_free);
+  return key && context &&
+         EVP_DigestVerifyInit(context.get(), nullptr, nullptr, nullptr, key.get()) == 1 &&
+         EVP_DigestVerify(context.get(), reinterpret_cast<const unsigned char*>(signature.data()),
+                          signature.size(), reinterpret_cast<const unsigned char*>(message.data()),
+                          message.size()) == 1;
 }
 
 }  // namespace common

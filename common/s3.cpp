@@ -422,6 +422,14 @@ AwsRequest S3Client::head_object_request(const std::string& bucket, const std::s
   return request;
 }
 
+bool etag_is_md5(const std::string& etag, const std::string& encryption) {
+  const bool plain = etag.size() == 34 && etag.front() == '"' && etag.back() == '"' &&
+                     std::all_of(etag.begin() + 1, etag.end() - 1, [](unsigned char c) {
+                       return std::isxdigit(c) != 0;
+                     });
+  return plain && (encryption.empty() || encryption == "AES256");
+}
+
 HeadResult S3Client::head_result(const AwsResponse& response) {
   HeadResult result;
   result.size = to_u64(response.header("content-length").c_str());
@@ -431,6 +439,9 @@ HeadResult S3Client::head_result(const AwsResponse& response) {
   result.content_type = response.header("content-type");
   result.content_encoding = response.header("content-encoding");
   result.storage_class = response.header("x-amz-storage-class");
+  result.encryption = response.header("x-amz-server-side-encryption");
+  if (!response.header("x-amz-server-side-encryption-customer-algorithm").empty())
+    result.encryption = "SSE-C";
   constexpr std::string_view kMeta = "x-amz-meta-";
   for (const auto& [name, value] : response.headers) {
     std::string lower(name);

@@ -72,8 +72,15 @@ struct HeadResult {
   std::string content_type;
   std::string content_encoding;
   std::string storage_class;
+  // How S3 says the object is encrypted: x-amz-server-side-encryption (AES256, aws:kms,
+  // aws:kms:dsse), "SSE-C" for a customer-provided key, "" when S3 says nothing.
+  std::string encryption;
   std::map<std::string, std::string> metadata;  // x-amz-meta-NAME, by NAME in lower case
 };
+
+// Whether S3's ETag for an object is the MD5 of its bytes: a single-part upload (no "-N") not
+// encrypted with SSE-KMS, DSSE-KMS or SSE-C (S3's "Checking object integrity").
+bool etag_is_md5(const std::string& etag, const std::string& encryption);
 
 struct ByteRange {
   std::uint64_t first = 0;

@@ -2,6 +2,7 @@
 
 #include <cctype>
 #include <cstdio>
+#include <set>
 
 #include "common/dates.h"
 #include "common/sigv4.h"
@@ -24,6 +25,12 @@ std::string slug(std::string_view text) {
 }
 
 }  // namespace
+
+bool reserved_run_id(const std::string& run_id) {
+  static const std::set<std::string> kReserved{"athena-results", "backfills", "forward-backfills",
+                                               "ledger", "receipts", "work"};
+  return kReserved.contains(run_id);
+}
 
 std::string run_file_key(const std::string& run_id, const std::string& name) {
   return "work/" + run_id + "/" + name;
@@ -55,6 +62,11 @@ std::string checkpoint_key(const std::string& run_id, const std::string& kind,
 
 std::string ledger_prefix(const std::string& date, const std::string& group_id) {
   return ledger_day_prefix(date) + work_file_name(group_id) + "/";
+}
+
+std::string ledger_run_prefix(const std::string& date, const std::string& group_id,
+                              const std::string& run_id) {
+  return ledger_prefix(date, group_id) + run_id + "/";
 }
 
 std::string ledger_day_prefix(const std::string& date) {

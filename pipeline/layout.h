@@ -32,6 +32,9 @@
 
 namespace pipeline {
 
+// Folders of work/ that other writers use (Athena's results, the backfills' listings): never a run's.
+bool reserved_run_id(const std::string& run_id);
+
 // work/<run>/<name>: a file of the run as a whole.
 std::string run_file_key(const std::string& run_id, const std::string& name);
 // <plan key less ".json">-NNNN.jsonl: the sources of the plan's output NNNN (from 1).
@@ -48,6 +51,10 @@ std::string checkpoint_key(const std::string& run_id, const std::string& kind,
 
 // ledger/<date>/<group>/: where a group's outputs of that day are recorded.
 std::string ledger_prefix(const std::string& date, const std::string& group_id);
+// ledger/<date>/<group>/<run>/: where one run records a group's outputs (each run its own folder:
+// two runs of one day at once never replace each other's records).
+std::string ledger_run_prefix(const std::string& date, const std::string& group_id,
+                              const std::string& run_id);
 // ledger/<date>/: every group's of that day; ledger/ for an empty date.
 std::string ledger_day_prefix(const std::string& date);
 // The record of one output under a prefix.

@@ -1,37 +1,63 @@
 #include "pipeline/ledger.h"
 
-#include <boost/json/parse.hpp>
+#include <boost/json/value_from.hpp>
 
-#include "pipeline/work_files.h"
 #include "runtime/errors.h"
 
 namespace pipeline {
 
 namespace json = boost::json;
 
-std::string combined_identity(const Source& source) {
-  return source.key + '\n' +
-         (source.version_id.empty() ? "etag " + source.etag : source.version_id);
+OriginalId OriginalId::of(const Source& source) {
+  const bool versioned = !source.version_id.empty() && source.version_id != "null";
+  return {source.key, versioned ? "version " + source.version_id : "etag " + source.etag};
 }
 
-std::map<std::string, OutputRef> combined_sources(common::S3Client& s3,
-                                                  const std::string& work_bucket,
-                                                  const std::string& date,
-                                                  const std::string& group_id) {
-  std::map<std::string, OutputRef> combined;
-  for (const auto& entry : s3.list_all(work_bucket, ledger_prefix(date, group_id))) {
-    boost::system::error_code error;
-    const json::value parsed = json::parse(s3.get_object(work_bucket, entry.key), error);
-    if (error) continue;  // not ours
-    OutputRecord record;
-    try {
-      record = read_record<OutputRecord>(parsed);
-    } catch (const runtime::InvalidInput&) {
-      continue;  // not ours either
-    }
-    for (const auto& source : record.sources) combined[combined_identity(source)] = record.where;
+Ledger::Ledger(common::S3Client& s3, std::string work_bucket)
+    : s3_(s3), work_bucket_(std::move(work_bucket)) {}
+
+void Ledger::record(Sealer& sealer, const std::string& key, const OutputRecord& output) {
+  write_sealed(s3_, sealer, work_bucket_, key, json::value_from(output).as_object());
+}
+
+OutputRecord Ledger::read(SealChecker& checker, const std::string& key) {
+  const json::object record = read_sealed(s3_, checker, work_bucket_, key);
+  try {
+    OutputRecord output = read_record<OutputRecord>(record);
+    if (output.index)
+      throw runtime::InvalidInput("a summary where a whole record belongs");
+    return output;
+  } catch (const runtime::InvalidInput& error) {
+    // Sealed, so CombineLogFiles wrote it: a record of an older or newer shape.
+    throw runtime::VerificationFailed("s3://" + work_bucket_ + "/" + key +
+                                      " is not an output record: " + error.what());
   }
-  return combined;
+}
+
+Ledger::Scan Ledger::scan(SealChecker& checker, const std::string& prefix) {
+  Scan scan;
+  for (const auto& entry : s3_.list_all(work_bucket_, prefix)) {
+    try {
+      scan.records.push_back(std::make_shared<const OutputRecord>(read(checker, entry.key)));
+    } catch (const runtime::VerificationFailed& error) {
+      scan.refused.push_back(error.what());
+    } catch (const common::NoSuchKey&) {
+      // Expired between the listing and the read.
+    }
+  }
+  return scan;
+}
+
+std::map<OriginalId, HeldOriginal> standing_originals(
+    const Ledger::Scan& scan, const std::string& source_bucket,
+    const std::function<bool(const OutputRef&)>& stands) {
+  std::map<OriginalId, HeldOriginal> originals;
+  for (const auto& record : scan.records) {
+    if (record->source_bucket != source_bucket || !stands(record->where)) continue;
+    for (std::size_t i = 0; i < record->sources.size(); ++i)
+      originals[OriginalId::of(record->sources[i])] = HeldOriginal{record, i};
+  }
+  return originals;
 }
 
 }  // namespace pipeline

@@ -28,22 +28,14 @@ common::GetOptions output_version(const OutputRecord& output, std::uint64_t firs
 
 }  // namespace
 
-OriginalsIndex OriginalsIndex::load(common::S3Client& s3, const std::string& work_bucket,
+OriginalsIndex OriginalsIndex::load(Ledger& ledger, SealChecker& checker,
                                     const std::vector<std::string>& dates) {
   OriginalsIndex index;
   const std::vector<std::string> days = dates.empty() ? std::vector<std::string>{""} : dates;
   for (const auto& day : days) {
-    for (const auto& entry : s3.list_all(work_bucket, ledger_day_prefix(day))) {
-      if (!entry.key.ends_with(".json")) continue;
-      boost::system::error_code error;
-      const auto parsed = boost::json::parse(s3.get_object(work_bucket, entry.key), error);
-      if (error) continue;  // not a record
-      std::shared_ptr<const OutputRecord> output;
-      try {
-        output = std::make_shared<const OutputRecord>(read_record<OutputRecord>(parsed));
-      } catch (const runtime::InvalidInput&) {
-        continue;  // not a record either
-      }
+    auto scan = ledger.scan(checker, ledger_day_prefix(day));
+    index.refused_.insert(index.refused_.end(), scan.refused.begin(), scan.refused.end());
+    for (const auto& output : scan.records) {
       ++index.outputs_;
       for (std::size_t i = 0; i < output->sources.size(); ++i) {
         index.by_original_.emplace(output->source_bucket + "\n" + output->sources[i].key,
@@ -64,6 +56,11 @@ std::vector<HeldOriginal> OriginalsIndex::find(const std::string& bucket, const 
   }
   std::reverse(found.begin(), found.end());
   return found;
+}
+
+bool etag_is_md5(const Source& source) {
+  if (source.encryption.empty()) return common::etag_is_md5(source.etag, "");
+  return common::etag_is_md5(source.etag, source.encryption == "none" ? "" : source.encryption);
 }
 
 std::string read_original(common::S3Client& s3, const HeldOriginal& held) {
@@ -89,8 +86,7 @@ std::string read_original(common::S3Client& s3, const HeldOriginal& held) {
     throw std::runtime_error("the bytes of " + source.key + " in " + where(output) +
                              " do not have the SHA-256 its index records");
   }
-  const bool md5_etag = source.etag.size() == 34 && source.etag.find('-') == std::string::npos;
-  if (md5_etag && "\"" + common::md5_hex(bytes) + "\"" != source.etag) {
+  if (etag_is_md5(source) && "\"" + common::md5_hex(bytes) + "\"" != source.etag) {
     throw std::runtime_error("the bytes of " + source.key + " in " + where(output) +
                              " do not match the original's ETag " + source.etag);
   }
@@ -118,28 +114,30 @@ Recovered read_from_any(common::S3Client& s3, const std::vector<HeldOriginal>& c
   return recovered;
 }
 
-OutputRecord with_index(common::S3Client& s3, const OutputRecord& output) {
-  if (!output.index) return output;
-  const FileRef& ledger = *output.index;
+OutputRecord with_index(Ledger& ledger, SealChecker& checker, const OutputRecord& output) {
+  if (!output.index) {
+    throw runtime::VerificationFailed(where(output) +
+                                      " has no index in the ledger: nothing vouches for it");
+  }
+  const FileRef& index = *output.index;
+  if (index.bucket != ledger.work_bucket()) {
+    throw runtime::VerificationFailed("the index of " + where(output) + " is in s3://" +
+                                      index.bucket + ", not in the work bucket's ledger");
+  }
   std::optional<OutputRecord> record;
   try {
-    record =
-        read_record<OutputRecord>(boost::json::parse(s3.get_object(ledger.bucket, ledger.key)));
+    record = ledger.read(checker, index.key);
   } catch (const common::NoSuchKey&) {
-    throw runtime::VerificationFailed("the index of " + where(output) + " (s3://" + ledger.bucket +
-                                      "/" + ledger.key + ") is gone");
-  } catch (const boost::system::system_error&) {
-    // Not JSON: refused below like any record that does not fit.
-  } catch (const runtime::InvalidInput&) {
-    // Not an output record.
+    throw runtime::VerificationFailed("the index of " + where(output) + " (s3://" + index.bucket +
+                                      "/" + index.key + ") is gone");
   }
-  const bool fits = record && !record->index && record->where.bucket == output.where.bucket &&
+  const bool fits = record->where.bucket == output.where.bucket &&
                     record->where.key == output.where.key &&
                     record->where.size == output.where.size &&
                     record->where.etag == output.where.etag && record->files() == output.files() &&
                     record->source_bytes() == output.source_bytes();
   if (!fits) {
-    throw runtime::VerificationFailed("s3://" + ledger.bucket + "/" + ledger.key +
+    throw runtime::VerificationFailed("s3://" + index.bucket + "/" + index.key +
                                       " is not the index of " + where(output) +
                                       " its receipt describes");
   }
@@ -155,6 +153,7 @@ std::optional<std::string> content_problem(common::S3Client& s3, const OutputRec
   const std::uint64_t end = output.offsets.back() + output.sources.back().size;
   std::size_t next = 0;  // the first original not wholly hashed yet
   common::Sha256 hash;
+  common::Md5 md5;
   for (std::uint64_t start = 0; start < end && next < count; start += kReadRangeBytes) {
     const std::uint64_t stop = std::min(end, start + kReadRangeBytes);
     const std::string chunk = s3.get_object(output.where.bucket, output.where.key,
@@ -168,10 +167,18 @@ std::optional<std::string> content_problem(common::S3Client& s3, const OutputRec
       if (first >= stop) break;
       const std::uint64_t from = std::max(first, start);
       const std::uint64_t to = std::min(last, stop);
-      if (to > from) hash.update(std::string_view(chunk).substr(from - start, to - from));
+      const Source& source = output.sources[next];
+      const bool check_md5 = etag_is_md5(source);
+      if (to > from) {
+        const auto bytes = std::string_view(chunk).substr(from - start, to - from);
+        hash.update(bytes);
+        if (check_md5) md5.update(bytes);
+      }
       if (last > stop) break;  // continues in the next range
       if (hash.hex_digest() != output.sha256[next])
-        return output.sources[next].key + " does not have the SHA-256 its index records";
+        return source.key + " does not have the SHA-256 its index records";
+      if (check_md5 && "\"" + md5.hex_digest() + "\"" != source.etag)
+        return source.key + " does not have the MD5 S3 states as its ETag";
       ++next;
     }
   }

@@ -10,23 +10,17 @@
 #include <vector>
 
 #include "common/s3.h"
+#include "pipeline/ledger.h"
 #include "pipeline/records.h"
 
 namespace pipeline {
-
-// An original as an output holds it: the output's record and the original's place in it.
-struct HeldOriginal {
-  std::shared_ptr<const OutputRecord> output;
-  std::size_t index = 0;
-  const Source& source() const { return output->sources[index]; }
-};
 
 // The ledger's outputs for some days, searchable by original.
 class OriginalsIndex {
  public:
   // Reads ledger/<date>/ of each day in `dates` (all of ledger/ when empty). Files that are not
-  // output records are passed over.
-  static OriginalsIndex load(common::S3Client& s3, const std::string& work_bucket,
+  // sealed output records are passed over, and counted in refused().
+  static OriginalsIndex load(Ledger& ledger, SealChecker& checker,
                              const std::vector<std::string>& dates);
 
   // The outputs recorded as holding that version of the original (any version when none is
@@ -36,11 +30,18 @@ class OriginalsIndex {
   std::vector<HeldOriginal> find(const std::string& bucket, const std::string& key,
                                  const std::string& version_id = "") const;
   std::size_t outputs() const { return outputs_; }
+  const std::vector<std::string>& refused() const { return refused_; }
 
  private:
   std::multimap<std::string, HeldOriginal> by_original_;  // "bucket\nkey"
   std::size_t outputs_ = 0;
+  std::vector<std::string> refused_;
 };
+
+// Whether S3's ETag of the original is the MD5 of its bytes (single-part, not SSE-KMS, DSSE-KMS
+// or SSE-C): S3's own word about it, which no writer of the work bucket controls. A record from
+// before encryption was recorded is judged by the ETag's form alone.
+bool etag_is_md5(const Source& source);
 
 // The original's bytes, cut from its output (the recorded version, else the current one) with one
 // ranged GET, and checked against everything the index says of it: its size, the SHA-256 of its
@@ -58,15 +59,16 @@ struct Recovered {
 };
 Recovered read_from_any(common::S3Client& s3, const std::vector<HeldOriginal>& candidates);
 
-// The output with its index: a receipt's summary (OutputRecord::index) completed from the ledger
-// record it points at, which must describe the same output (bucket, key, size, ETag) with as many
-// originals of as many bytes; VerificationFailed otherwise. A whole record comes back as it is.
-OutputRecord with_index(common::S3Client& s3, const OutputRecord& output);
+// The output with its index: a receipt's summary (OutputRecord::index) completed from the sealed
+// ledger record it points at, which must describe the same output (bucket, key, size, ETag) with
+// as many originals of as many bytes; VerificationFailed otherwise, and for a summary without an
+// index or whose index is not in `ledger`'s bucket.
+OutputRecord with_index(Ledger& ledger, SealChecker& checker, const OutputRecord& output);
 
 // Reads an output once, in ranges, in bounded memory, hashing each original's range: why the
 // output no longer holds every original as its index records it (an original whose bytes have
-// another SHA-256, an output shorter than its index), or nullopt. An index without digests has
-// nothing to compare: nullopt.
+// another SHA-256, or another MD5 than an ETag that states one; an output shorter than its
+// index), or nullopt. An index without digests has nothing to compare: nullopt.
 std::optional<std::string> content_problem(common::S3Client& s3, const OutputRecord& output);
 
 }  // namespace pipeline

@@ -22,11 +22,12 @@ void put_source_fields(json::object& object, const Source& source) {
   object["etag"] = source.etag;
   if (!source.version_id.empty() && source.version_id != "null")
     object["version_id"] = source.version_id;
+  if (!source.encryption.empty()) object["encryption"] = source.encryption;
 }
 
 Source source_of(const RecordFields& fields) {
   return Source{fields.text("key"), fields.count("size"), fields.text("etag"),
-                fields.optional_text("version_id")};
+                fields.optional_text("version_id"), fields.optional_text("encryption")};
 }
 
 Operation operation_of(const RecordFields& fields, const std::string& operation) {
@@ -316,6 +317,7 @@ void tag_invoke(const json::value_from_tag&, json::value& json, const Receipt& r
   object["group_id"] = receipt.group_id;
   object["source_bucket"] = receipt.source_bucket;
   object["destination_bucket"] = receipt.destination_bucket;
+  if (!receipt.date.empty()) object["date"] = receipt.date;
   if (!receipt.already_combined.empty())
     object["already_combined"] = list_json(receipt.already_combined);
 }
@@ -323,7 +325,8 @@ Receipt tag_invoke(const json::value_to_tag<Receipt>&, const json::value& json) 
   const RecordFields fields(json, "the receipt");
   return Receipt{fields.text("group_id"), fields.text("source_bucket"),
                  fields.text("destination_bucket"), json::value_to<Combined>(json),
-                 fields.list<AlreadyCombined>("already_combined", true)};
+                 fields.list<AlreadyCombined>("already_combined", true),
+                 fields.has("date") ? fields.date("date") : std::string()};
 }
 
 void tag_invoke(const json::value_from_tag&, json::value& json, const ListingResult& result) {

@@ -23,12 +23,16 @@
 namespace pipeline {
 
 // One original: a version of a key, with the size and ETag it was listed with.
-// {"key", "size", "etag", "version_id"?} ("null", an unversioned bucket's, is not written).
+// {"key", "size", "etag", "version_id"?, "encryption"?} ("null", an unversioned bucket's version,
+// is not written).
 struct Source {
   std::string key;
   std::uint64_t size = 0;
   std::string etag;  // with its quotes, as S3 sends it
   std::string version_id;
+  // How S3 said it was encrypted when CombineLogFiles read it (common::HeadResult::encryption;
+  // "none" when S3 said nothing): whether its ETag is the MD5 of its bytes. Empty until read.
+  std::string encryption = {};
   bool operator==(const Source&) const = default;
 };
 
@@ -165,14 +169,18 @@ struct Combined {
   bool operator==(const Combined&) const = default;
 };
 
-// What DeleteOriginals deletes from, and nothing else: Combined's fields and {"group_id",
-// "source_bucket", "destination_bucket", "already_combined"?}.
+// What CombineLogFiles says it did for a group: Combined's fields and {"group_id",
+// "source_bucket", "destination_bucket", "date", "already_combined"?}. Anyone who can write the
+// work bucket can write one, so DeleteOriginals takes it as a claim: each output is checked
+// against its sealed ledger record and S3, empty originals against S3, and already combined ones
+// are found again in the ledger (functions/delete_originals/handler.h).
 struct Receipt {
   std::string group_id;
   std::string source_bucket;
   std::string destination_bucket;
   Combined combined;
   std::vector<AlreadyCombined> already_combined;
+  std::string date = {};  // the day of the ledger the outputs are recorded under
   bool operator==(const Receipt&) const = default;
 };
 

@@ -7,6 +7,7 @@
 #include <cstdint>
 
 #include "common/sigv4.h"
+#include "pipeline/layout.h"
 #include "pipeline/record_fields.h"
 #include "runtime/errors.h"
 
@@ -28,7 +29,11 @@ std::string id_field(const json::object& event, const char* field) {
 
 std::string run_id_of(const json::object& event, const std::string& fallback) {
   if (!event.contains("run_id") && !fallback.empty()) return fallback;
-  return id_field(event, "run_id");
+  std::string run_id = id_field(event, "run_id");
+  if (reserved_run_id(run_id))
+    throw runtime::InvalidInput("\"run_id\" '" + run_id +
+                                "' names a folder of the work bucket that is not a run's");
+  return run_id;
 }
 
 std::string work_file_name(const std::string& id) {

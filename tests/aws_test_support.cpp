@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cctype>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <cstdio>
@@ -58,6 +59,20 @@ common::ClientOptions moto_options(const MotoFixture& moto, const std::string& e
       common::parse_endpoint_url(endpoint_override.empty() ? moto.endpoint : endpoint_override);
   options.retry = common::RetryPolicy{};
   return options;
+}
+
+std::string seal_key(const MotoFixture& moto) {
+  static std::mutex mutex;
+  static std::map<std::string, std::string> keys;  // by endpoint
+  std::lock_guard lock(mutex);
+  if (const auto known = keys.find(moto.endpoint); known != keys.end()) return known->second;
+  const auto made = aws_cli(moto,
+                            "kms create-key --key-spec HMAC_256 --key-usage GENERATE_VERIFY_MAC "
+                            "--description 'test seal key' --query KeyMetadata.Arn --output text");
+  if (made.exit_code != 0) throw std::runtime_error("kms create-key failed: " + made.err);
+  std::string arn = made.out;
+  while (!arn.empty() && std::isspace(static_cast<unsigned char>(arn.back()))) arn.pop_back();
+  return keys[moto.endpoint] = arn;
 }
 
 std::string unique_name(const std::string& prefix) {
@@ -153,7 +168,8 @@ Invocation invoke_function(const MotoFixture& moto, const std::string& executabl
   std::map<std::string, std::string> settings{
       {"AWS_ENDPOINT_URL", moto.endpoint},
       {"AWS_ACCESS_KEY_ID", moto.credentials.access_key_id},
-      {"AWS_SECRET_ACCESS_KEY", moto.credentials.secret_access_key}};
+      {"AWS_SECRET_ACCESS_KEY", moto.credentials.secret_access_key},
+      {"SEAL_KEY_ID", seal_key(moto)}};
   for (const auto& [name, value] : environment) settings[name] = value;
   std::string command = bin_path("lambda-local").string() + " invoke " +
                         bin_path(executable).string() + " " + event_path.string() +

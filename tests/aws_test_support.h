@@ -34,6 +34,11 @@ common::ClientOptions moto_options(const MotoFixture& moto,
 // A name no other test uses: prefix-<pid>-<counter>-<random>, lower case.
 std::string unique_name(const std::string& prefix);
 
+// A KMS HMAC key on the fixture's moto (KeySpec HMAC_256), made once per process and fixture with
+// the aws CLI: the seal key (SEAL_KEY_ID) the functions that seal and check the ledger are given
+// when a test names none.
+std::string seal_key(const MotoFixture& moto);
+
 // Creates the buckets with the aws CLI; false (and a message on stderr) if one fails.
 bool create_buckets(const MotoFixture& moto, const std::vector<std::string>& buckets);
 

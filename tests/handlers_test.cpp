@@ -50,6 +50,7 @@ class Handlers : public ::testing::Test {
 
   tests::MotoFixture moto_ = tests::moto_fixture(true);
   common::S3Client s3_{tests::moto_options(moto_)};
+  pipeline::Seals seals_{tests::moto_options(moto_), tests::seal_key(moto_)};
   std::string source_ = tests::unique_name("src"), work_ = tests::unique_name("work"),
               destination_ = tests::unique_name("dest");
 };
@@ -77,7 +78,8 @@ TEST_F(Handlers, AGroupGoesFromFileListToPlanToReceiptToDeletionInProcess) {
   planning.work_bucket = work_;
   planning.destination_bucket = destination_;
   const json::value planned =
-      functions::determine_operation_type::handle(planning, s3_, json::value_from(group));
+      functions::determine_operation_type::handle(planning, s3_, seals_.checker(),
+                                                  json::value_from(group));
   const auto plan = read_back<Plan>(planned.at("plan"));
   ASSERT_EQ(plan.outputs.size(), 1u);
   EXPECT_EQ(pipeline::planned_sources(s3_, plan.outputs[0]).size(), 5u)
@@ -88,7 +90,7 @@ TEST_F(Handlers, AGroupGoesFromFileListToPlanToReceiptToDeletionInProcess) {
   combining.destination_bucket = destination_;
   const auto [combined, combine_calls] =
       run_by_units(planned, [&](const json::value& event, const common::Deadline& d) {
-        return functions::combine_log_files::handle(combining, s3_, event, d);
+        return functions::combine_log_files::handle(combining, s3_, seals_, event, d);
       });
   EXPECT_EQ(combine_calls, 1) << "small sources commit at the end: no point to stop at before";
   const auto receipt = read_back<Receipt>(combined.at("receipt"));
@@ -103,11 +105,13 @@ TEST_F(Handlers, AGroupGoesFromFileListToPlanToReceiptToDeletionInProcess) {
   }
 
   functions::delete_originals::Config deleting;
+  deleting.work_bucket = work_;
+  deleting.destination_bucket = destination_;
   deleting.delete_concurrency = 1;
   deleting.keys_per_request = 1;
   const auto [deleted, delete_calls] =
       run_by_units(combined, [&](const json::value& event, const common::Deadline& d) {
-        return functions::delete_originals::handle(deleting, s3_, event, d);
+        return functions::delete_originals::handle(deleting, s3_, seals_.checker(), event, d);
       });
   EXPECT_EQ(delete_calls, 5) << "one key a call";
   EXPECT_EQ(deleted.at("deleted").to_number<std::int64_t>(), 5);
@@ -130,7 +134,7 @@ TEST_F(Handlers, AManifestIsPlannedAndCombinedInOneCall) {
   combining.work_bucket = work_;
   combining.destination_bucket = destination_;
   const json::value result = functions::combine_log_files::handle(
-      combining, s3_,
+      combining, s3_, seals_,
       json::object{{"manifest_id", "m-7"},
                    {"source_bucket", source_},
                    {"date", "2026-03-05"},
@@ -154,7 +158,7 @@ TEST_F(Handlers, AContinuationFromAnotherFunctionIsInvalidInputAndDeletesNothing
       {"continuation", json::value_from(CombineContinuation{{work_, "p", 0, 0}, 1})}};
   functions::delete_originals::Config deleting;
   try {
-    functions::delete_originals::handle(deleting, s3_, event,
+    functions::delete_originals::handle(deleting, s3_, seals_.checker(), event,
                                         common::Deadline(std::chrono::seconds(60)));
     ADD_FAILURE() << "a combine state was taken for a delete state";
   } catch (const runtime::InvalidInput& error) {

@@ -114,7 +114,8 @@ Invocation invoke_handler(const MotoFixture& moto, const std::string& function,
       {"AWS_SESSION_TOKEN", ""},
       {"AWS_REGION", "us-east-1"},
       {"AWS_DEFAULT_REGION", "us-east-1"},
-      {"AWS_LAMBDA_FUNCTION_NAME", function}};
+      {"AWS_LAMBDA_FUNCTION_NAME", function},
+      {"SEAL_KEY_ID", seal_key(moto)}};
   for (const auto& [name, value] : environment) settings[name] = value;
   const ScopedEnvironment scoped(settings);
   Invocation invocation;

@@ -74,15 +74,19 @@ std::optional<std::string> unreadable_source(const common::AwsError& error) {
   return std::nullopt;
 }
 
-std::string source_id(const Source& source) {
-  return source.key + '\n' + source.version_id;
+// How S3 said a source it sent is encrypted: whether its ETag is the MD5 of its bytes.
+std::string encryption_of(const common::AwsResponse& response) {
+  const std::string said = common::S3Client::head_result(response).encryption;
+  return said.empty() ? "none" : said;
 }
+
+pipeline::OriginalId source_id(const Source& source) { return pipeline::OriginalId::of(source); }
 
 // Results gathered across invocations; receipts list each source version once.
 struct Progress {
   std::vector<OutputRecord> outputs;
-  std::map<std::string, Source> empty;
-  std::map<std::string, SkippedFile> skipped;
+  std::map<pipeline::OriginalId, Source> empty;
+  std::map<pipeline::OriginalId, SkippedFile> skipped;
 
   void skip(const Source& source, const std::string& reason) {
     runtime::log::warn("source left out of the output and left in place", "key", source.key,
@@ -117,10 +121,13 @@ struct Progress {
 // over.
 class Stream {
  public:
-  Stream(common::S3Client& s3, const Config& config, std::string source_bucket, std::string key,
-         std::uint64_t part_size, std::string ledger_key)
+  Stream(common::S3Client& s3, const Config& config, pipeline::Seals& seals,
+         std::string source_bucket, std::string key, std::uint64_t part_size,
+         std::string ledger_key)
       : s3_(s3),
         config_(config),
+        seals_(seals),
+        ledger_(s3, config.work_bucket),
         source_bucket_(std::move(source_bucket)),
         key_(std::move(key)),
         part_size_(std::max(part_size, common::kMinPartBytes)),
@@ -306,10 +313,7 @@ class Stream {
       return std::nullopt;
     }
     OutputRecord output = record(common::multipart_etag(parts_));
-    common::PutOptions put;
-    put.content_type = "application/json";
-    s3_.put_object(config_.work_bucket, ledger_key_, json::serialize(json::value_from(output)),
-                   put);
+    ledger_.record(seals_.sealer(), ledger_key_, output);
     try {
       s3_.complete_multipart_upload(config_.destination_bucket, key_, upload_id_, parts_, true);
     } catch (const common::NoSuchUpload&) {
@@ -345,23 +349,19 @@ class Stream {
   }
 
   // The upload is gone or the key taken: the object there is this output only if it is exactly
-  // the ledger record its run wrote before completing.
+  // the ledger record its run wrote (and sealed) before completing.
   OutputRecord adopt() {
     const std::string where = "s3://" + config_.destination_bucket + "/" + key_;
-    std::string recorded;
+    std::optional<OutputRecord> output;
     common::HeadResult head;
     try {
-      recorded = s3_.get_object(config_.work_bucket, ledger_key_);
+      output = ledger_.read(seals_.checker(), ledger_key_);
       head = s3_.head_object(config_.destination_bucket, key_);
     } catch (const common::NoSuchKey&) {
       throw runtime::VerificationFailed("the upload of " + where +
                                         " is gone and no attempt completed it");
-    }
-    std::optional<OutputRecord> output;
-    try {
-      output = pipeline::read_record<OutputRecord>(json::parse(recorded));
-    } catch (const std::exception&) {
-      // Not a record this function wrote: the object is not ours.
+    } catch (const runtime::VerificationFailed&) {
+      output.reset();  // not a record this function sealed: the object is not ours
     }
     if (!output || head.size != output->where.size || head.etag != output->where.etag) {
       throw runtime::VerificationFailed(where +
@@ -435,6 +435,8 @@ class Stream {
 
   common::S3Client& s3_;
   const Config& config_;
+  pipeline::Seals& seals_;
+  pipeline::Ledger ledger_;
   std::string source_bucket_;
   std::string key_;
   std::uint64_t part_size_;
@@ -475,24 +477,28 @@ bool copy_ranges(Stream& stream, const std::string& bucket, const Source& source
 }
 
 // Reads [0, end) of a large source in ranges, in bounded memory, handing each to `feed` until it
-// returns false.
-void read_ranges(common::S3Client& s3, const std::string& bucket, const Source& source,
-                 std::uint64_t end, const std::function<bool(std::string_view)>& feed) {
+// returns false. Returns how S3 said the source is encrypted ("" when nothing was read).
+std::string read_ranges(common::S3Client& s3, const std::string& bucket, const Source& source,
+                        std::uint64_t end, const std::function<bool(std::string_view)>& feed) {
+  std::string encryption;
   for (std::uint64_t start = 0; start < end; start += kCheckRangeBytes) {
     const std::uint64_t last = std::min(end, start + kCheckRangeBytes) - 1;
-    if (!feed(s3.get_object(bucket, source.key, pinned(source, common::ByteRange{start, last}))))
-      return;
+    const auto response = s3.client().send(
+        s3.get_object_request(bucket, source.key, pinned(source, common::ByteRange{start, last})));
+    encryption = encryption_of(response);
+    if (!feed(response.body)) break;
   }
+  return encryption;
 }
 
 // The digests of a source copied as it is, whatever it holds: its content is its decompressed
 // gzip when it is whole gzip, else its bytes.
 common::ContentCheck digests_as_is(common::S3Client& s3, const std::string& bucket,
-                                   const Source& source) {
+                                   Source& source) {
   common::Sha256 bytes_hash;
   common::GzipChecker gzip_checker;
   std::optional<bool> compressed;
-  read_ranges(s3, bucket, source, source.size, [&](std::string_view bytes) {
+  source.encryption = read_ranges(s3, bucket, source, source.size, [&](std::string_view bytes) {
     if (!compressed) compressed = common::is_gzip(bytes);
     bytes_hash.update(bytes);
     if (*compressed) gzip_checker.feed(bytes);
@@ -511,15 +517,16 @@ common::ContentCheck digests_as_is(common::S3Client& s3, const std::string& buck
 // index, into a gzip stream and a plain stream.
 class OutputBuilder {
  public:
-  OutputBuilder(common::S3Client& s3, const Config& config, const std::string& bucket,
-                const std::string& key_base, const std::string& ledger_prefix,
-                std::uint64_t part_size, std::vector<Source> sources)
+  OutputBuilder(common::S3Client& s3, const Config& config, pipeline::Seals& seals,
+                const std::string& bucket, const std::string& key_base,
+                const std::string& ledger_prefix, std::uint64_t part_size,
+                std::vector<Source> sources)
       : s3_(s3),
         config_(config),
         bucket_(bucket),
-        gzip_(s3, config, bucket, key_base + ".gz", part_size,
+        gzip_(s3, config, seals, bucket, key_base + ".gz", part_size,
               pipeline::ledger_key(ledger_prefix, key_base + ".gz")),
-        plain_(s3, config, bucket, key_base + ".log", part_size,
+        plain_(s3, config, seals, bucket, key_base + ".log", part_size,
                pipeline::ledger_key(ledger_prefix, key_base + ".log")),
         sources_(std::move(sources)) {
     std::stable_partition(sources_.begin(), sources_.end(), [](const Source& source) {
@@ -608,7 +615,9 @@ class OutputBuilder {
           continue;
         }
       }
-      add_small(source, index, outcome.response.body, progress);
+      Source read = source;
+      read.encryption = encryption_of(outcome.response);
+      add_small(read, index, outcome.response.body, progress);
       progressed_ = true;
     }
     return true;
@@ -625,8 +634,11 @@ class OutputBuilder {
     Stream::Mark mark;
     try {
       const std::uint64_t copied = source.size - pipeline::kServerCopyTailBytes;
-      const std::string head = s3_.get_object(
-          bucket_, source.key, pinned(source, common::ByteRange{0, kSniffBytes - 1}));
+      const auto sniffed = s3_.client().send(s3_.get_object_request(
+          bucket_, source.key, pinned(source, common::ByteRange{0, kSniffBytes - 1})));
+      const std::string& head = sniffed.body;
+      Source read = source;
+      read.encryption = encryption_of(sniffed);
       const bool compressed = common::is_gzip(head);
       if (!compressed) {
         if (auto why = common::binary_reason(head)) {
@@ -659,7 +671,7 @@ class OutputBuilder {
       }
       stream->append(tail);
       end_on_newline(*stream, verdict);
-      stream->source_done(source, index, verdict);
+      stream->source_done(read, index, verdict);
     } catch (const common::AwsError& error) {
       const auto reason = unreadable_source(error);
       if (!reason) throw;
@@ -715,17 +727,19 @@ class OutputBuilder {
 
 // copy_all: each file as it is, pinned to the listed version and etag, by UploadPartCopy (in
 // ranges past 5 GiB, CopyObject's limit) and a conditional completion: never over an existing key.
-void copy_output(const Config& config, common::S3Client& s3, const std::string& bucket,
-                 const std::string& key, const std::string& ledger_prefix,
-                 const std::vector<Source>& sources, Progress& progress) {
+void copy_output(const Config& config, common::S3Client& s3, pipeline::Seals& seals,
+                 const std::string& bucket, const std::string& key,
+                 const std::string& ledger_prefix, const std::vector<Source>& sources,
+                 Progress& progress) {
   for (const auto& source : sources) {
-    Stream stream(s3, config, bucket, key, common::kMinPartBytes,
+    Stream stream(s3, config, seals, bucket, key, common::kMinPartBytes,
                   pipeline::ledger_key(ledger_prefix, key));
     try {
-      const common::ContentCheck digests = digests_as_is(s3, bucket, source);
+      Source read = source;
+      const common::ContentCheck digests = digests_as_is(s3, bucket, read);
       stream.boundary();
       copy_ranges(stream, bucket, source, source.size, [] { return false; });
-      stream.source_done(source, 0, digests);
+      stream.source_done(read, 0, digests);
       if (auto output = stream.finish()) progress.outputs.push_back(std::move(*output));
     } catch (const common::AwsError& error) {
       const auto reason = unreadable_source(error);
@@ -780,13 +794,20 @@ json::object with_manifest_plan(const Config& config, common::S3Client& s3, json
 std::string write_receipt(const Config& config, common::S3Client& s3, const Plan& plan,
                           const std::string& run_id, const std::string& group_id,
                           const Progress& progress) {
-  const pipeline::Receipt receipt{group_id, plan.source_bucket, config.destination_bucket,
-                                  progress.combined(), plan.already_combined};
+  const pipeline::Receipt receipt{group_id,           plan.source_bucket,
+                                  config.destination_bucket, progress.combined(),
+                                  plan.already_combined, plan.date};
   const std::string key = pipeline::group_file_key(run_id, "receipts", group_id, "json");
   common::PutOptions put;
   put.content_type = "application/json";
   s3.put_object(config.work_bucket, key, json::serialize(json::value_from(receipt)), put);
   return key;
+}
+
+// Where this run keeps the group's checkpoint number `sequence`.
+std::string checkpoint_key(const json::object& input, std::uint64_t sequence) {
+  return pipeline::checkpoint_key(pipeline::run_id_of(input), "progress",
+                                  std::string(input.at("group_id").as_string()), sequence, "json");
 }
 
 // Where a continuation resumes: the planned output it stopped in, that output's open uploads,
@@ -798,42 +819,47 @@ struct Resume {
   std::uint64_t sequence = 0;  // of the checkpoint resumed from
 };
 
-Resume resume_from(common::S3Client& s3, const json::object& input) {
+// The checkpoint a continuation names must be this run's and group's, in the work bucket, and
+// sealed there by this function: it becomes ledger records, so a planted one would decide
+// deletions.
+Resume resume_from(const Config& config, common::S3Client& s3, pipeline::Seals& seals,
+                   const json::object& input) {
   Resume resume;
   const auto continuation =
       pipeline::continuation_of<pipeline::CombineContinuation>(input, "CombineLogFiles");
   if (!continuation) return resume;
   resume.sequence = continuation->sequence;
-  const json::value saved = pipeline::read_json(s3, continuation->progress);
-  const auto* object = saved.if_object();
-  const auto* output = object ? object->if_contains("output") : nullptr;
+  const pipeline::FileRef& file = continuation->progress;
+  if (file.bucket != config.work_bucket ||
+      file.key != checkpoint_key(input, continuation->sequence)) {
+    throw runtime::VerificationFailed("the saved progress s3://" + file.bucket + "/" + file.key +
+                                      " is not where this run keeps its own");
+  }
+  const json::object saved = pipeline::read_sealed(s3, seals.checker(), file.bucket, file.key);
+  const auto* output = saved.if_contains("output");
   const auto index = output ? pipeline::whole_number(*output) : std::nullopt;
-  const auto* open = object ? object->if_contains("state") : nullptr;
+  const auto* open = saved.if_contains("state");
   if (!index || open == nullptr || !(open->is_null() || open->is_object()) ||
-      !object->contains("progress"))
+      !saved.contains("progress"))
     throw runtime::InvalidInput("the saved progress is not one CombineLogFiles wrote");
   resume.output = static_cast<std::size_t>(*index);
   if (open->is_object()) resume.open_uploads = open->get_object();
-  resume.progress = Progress::from(pipeline::read_record<Combined>(object->at("progress")));
+  resume.progress = Progress::from(pipeline::read_record<Combined>(saved.at("progress")));
   return resume;
 }
 
 // Saves where this call stopped, in a checkpoint of its own, and returns the event to call again
 // with.
-json::object hand_over(const Config& config, common::S3Client& s3, const json::object& input,
-                       const Resume& resumed, std::size_t output,
+json::object hand_over(const Config& config, common::S3Client& s3, pipeline::Seals& seals,
+                       const json::object& input, const Resume& resumed, std::size_t output,
                        const std::optional<json::object>& open_uploads, const Progress& progress) {
-  const std::string run_id = pipeline::run_id_of(input);
   const std::string group_id(input.at("group_id").as_string());
   const std::uint64_t sequence = resumed.sequence + 1;
-  const json::object saved{
-      {"output", output},
-      {"state", open_uploads ? json::value(*open_uploads) : json::value(nullptr)},
-      {"progress", json::value_from(progress.combined())}};
-  const std::string key = pipeline::checkpoint_key(run_id, "progress", group_id, sequence, "json");
-  common::PutOptions put;
-  put.content_type = "application/json";
-  s3.put_object(config.work_bucket, key, json::serialize(saved), put);
+  json::object saved{{"output", output},
+                     {"state", open_uploads ? json::value(*open_uploads) : json::value(nullptr)},
+                     {"progress", json::value_from(progress.combined())}};
+  const std::string key = checkpoint_key(input, sequence);
+  pipeline::write_sealed(s3, seals.sealer(), config.work_bucket, key, std::move(saved));
   runtime::log::info("continuing in the next invocation", "group", group_id, "output", output,
                      "outputs_done", progress.outputs.size());
   return pipeline::continue_with(
@@ -882,8 +908,8 @@ Config Config::from_environment() {
   return config;
 }
 
-json::value handle(const Config& config, common::S3Client& s3, const json::value& event,
-                   const common::Deadline& deadline) {
+json::value handle(const Config& config, common::S3Client& s3, pipeline::Seals& seals,
+                   const json::value& event, const common::Deadline& deadline) {
   if (!event.is_object())
     throw runtime::InvalidInput("the event must be an object with a \"plan\"");
   const json::object input = event.get_object().contains("manifest")
@@ -896,25 +922,25 @@ json::value handle(const Config& config, common::S3Client& s3, const json::value
   const Plan plan = pipeline::read_record<Plan>(pipeline::read_json(s3, *step.plan));
   // Each run records under its own folder: two runs of one day at once never replace each
   // other's records, and an attempt adopts a key only as its own run's output.
-  const std::string ledger_prefix = pipeline::ledger_prefix(plan.date, group_id) + run_id + "/";
-  Resume resume = resume_from(s3, input);
+  const std::string ledger_prefix = pipeline::ledger_run_prefix(plan.date, group_id, run_id);
+  Resume resume = resume_from(config, s3, seals, input);
   Progress& progress = resume.progress;
 
   bool progressed = false;
   for (std::size_t index = resume.output; index < plan.outputs.size(); ++index) {
     if (progressed && deadline.reached())
-      return hand_over(config, s3, input, resume, index, std::nullopt, progress);
+      return hand_over(config, s3, seals, input, resume, index, std::nullopt, progress);
     const PlannedOutput& planned = plan.outputs[index];
     if (planned.copy) {
-      copy_output(config, s3, plan.source_bucket, planned.key_base, ledger_prefix,
+      copy_output(config, s3, seals, plan.source_bucket, planned.key_base, ledger_prefix,
                   pipeline::planned_sources(s3, planned), progress);
     } else {
-      OutputBuilder builder(s3, config, plan.source_bucket, planned.key_base, ledger_prefix,
-                            planned.part_size, pipeline::planned_sources(s3, planned));
+      OutputBuilder builder(s3, config, seals, plan.source_bucket, planned.key_base,
+                            ledger_prefix, planned.part_size, pipeline::planned_sources(s3, planned));
       if (resume.open_uploads) builder.restore(*resume.open_uploads);
       resume.open_uploads.reset();
       if (!builder.run(progress, deadline))
-        return hand_over(config, s3, input, resume, index, builder.checkpoint(), progress);
+        return hand_over(config, s3, seals, input, resume, index, builder.checkpoint(), progress);
     }
     progressed = true;
     // What an output freed goes back to the system before the next one starts: the next output's
@@ -929,8 +955,9 @@ json::value handle(const Config& config, common::S3Client& s3, const json::value
 runtime::Handler make_handler() {
   auto config = std::make_shared<Config>(Config::from_environment());
   auto s3 = std::make_shared<common::S3Client>();
-  return [config, s3](const json::value& event, const runtime::InvocationContext& context) {
-    return handle(*config, *s3, event, common::Deadline(context));
+  auto seals = std::make_shared<pipeline::Seals>(pipeline::seal_key_id());
+  return [config, s3, seals](const json::value& event, const runtime::InvocationContext& context) {
+    return handle(*config, *s3, *seals, event, common::Deadline(context));
   };
 }
 

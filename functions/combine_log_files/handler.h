@@ -39,7 +39,10 @@
 // with "continuation": the next call resumes each open upload from its own commits, so a
 // repeated or retried call never adds a source twice nor leaves one out.
 //
-// Environment: WORK_BUCKET, DESTINATION_BUCKET (required), STORAGE_CLASS (STANDARD_IA),
+// Ledger records and checkpoints are sealed (pipeline/seal.h: the only function that may), and a
+// checkpoint is resumed only from this run's own folder and with its seal.
+//
+// Environment: WORK_BUCKET, DESTINATION_BUCKET, SEAL_KEY_ID (required), STORAGE_CLASS (STANDARD_IA),
 // DOWNLOAD_CONCURRENCY (32), MEMORY_BUDGET_BYTES (67108864), DESTINATION_PREFIX ("aggregated")
 // and MAX_OUTPUT_BYTES (5 GiB) for manifests.
 #include <cstdint>
@@ -47,6 +50,7 @@
 
 #include "common/deadline.h"
 #include "common/s3.h"
+#include "pipeline/seal.h"
 #include "runtime/runtime.h"
 
 namespace functions::combine_log_files {
@@ -63,7 +67,7 @@ struct Config {
   static Config from_environment();
 };
 
-boost::json::value handle(const Config& config, common::S3Client& s3,
+boost::json::value handle(const Config& config, common::S3Client& s3, pipeline::Seals& seals,
                           const boost::json::value& event, const common::Deadline& deadline);
 
 runtime::Handler make_handler();

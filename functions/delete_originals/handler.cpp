@@ -7,6 +7,8 @@
 
 #include "common/settings.h"
 #include "pipeline/continuation.h"
+#include "pipeline/layout.h"
+#include "pipeline/ledger.h"
 #include "pipeline/originals.h"
 #include "pipeline/records.h"
 #include "pipeline/work_files.h"
@@ -21,72 +23,142 @@ namespace json = boost::json;
 namespace {
 
 constexpr int kDeleteRounds = 3;
+constexpr std::size_t kHeadConcurrency = 8;
 
-using pipeline::OutputRef;
+using pipeline::OutputRecord;
 using pipeline::Receipt;
 using pipeline::Source;
 
-// The outputs the receipt's originals are in: this run's, and those of earlier runs that hold
-// originals combined already (each once).
-std::vector<OutputRef> outputs_of(const Receipt& receipt) {
-  std::vector<OutputRef> outputs;
-  std::set<std::string> seen;
-  for (const auto& output : receipt.combined.outputs) {
-    seen.insert(output.where.key);
-    outputs.push_back(output.where);
+// Where a run keeps its receipt of a group, and where that receipt's outputs must be: a record
+// names neither where it is read from nor where its outputs are.
+void check_places(const Config& config, const pipeline::CombineResult& step,
+                  const Receipt& receipt) {
+  const std::string expected =
+      pipeline::group_file_key(step.run_id, "receipts", step.group_id, "json");
+  if (step.receipt.bucket != config.work_bucket || step.receipt.key != expected) {
+    throw runtime::VerificationFailed("the receipt s3://" + step.receipt.bucket + "/" +
+                                      step.receipt.key + " is not where run " + step.run_id +
+                                      " keeps the group's: nothing deleted");
   }
-  for (const auto& already : receipt.already_combined) {
-    if (seen.insert(already.output.key).second) outputs.push_back(already.output);
+  if (receipt.group_id != step.group_id)
+    throw runtime::VerificationFailed("the receipt is another group's: nothing deleted");
+  if (receipt.destination_bucket != config.destination_bucket) {
+    throw runtime::VerificationFailed("the receipt's outputs are in s3://" +
+                                      receipt.destination_bucket +
+                                      ", not in the destination bucket: nothing deleted");
   }
-  return outputs;
-}
-
-// Every output must be in S3 exactly as the receipt describes it, and its index must place each
-// original inside it, before anything is deleted.
-void verify_outputs(common::S3Client& s3, const Receipt& receipt) {
-  const std::string& bucket = receipt.destination_bucket;
+  if (receipt.date.empty())
+    throw runtime::VerificationFailed("the receipt names no day of the ledger: nothing deleted");
+  const std::string ledger = pipeline::ledger_prefix(receipt.date, receipt.group_id);
   for (const auto& output : receipt.combined.outputs) {
-    if (const auto problem = output.index_problem()) {
-      throw runtime::VerificationFailed("the index of output s3://" + bucket + "/" +
-                                        output.where.key + " is wrong (" + *problem +
-                                        "): nothing deleted");
+    if (output.where.bucket != config.destination_bucket || !output.index ||
+        output.index->bucket != config.work_bucket || !output.index->key.starts_with(ledger)) {
+      throw runtime::VerificationFailed("output " + output.where.key +
+                                        " is not in the destination with its index in the "
+                                        "group's ledger: nothing deleted");
     }
   }
-  for (const auto& output : outputs_of(receipt)) {
+}
+
+// Each output must be in the destination exactly as its sealed ledger record describes it (the
+// version this run wrote), and must hold each original's bytes as the record's digests and, where
+// S3 states one, the original's MD5 say: only then is an original's copy proven byte for byte.
+std::vector<Source> verified_outputs(const Config& config, common::S3Client& s3,
+                                     pipeline::Ledger& ledger, pipeline::SealChecker& checker,
+                                     const Receipt& receipt) {
+  std::vector<Source> originals;
+  for (const auto& summary : receipt.combined.outputs) {
+    const OutputRecord output = pipeline::with_index(ledger, checker, summary);
+    const std::string where = "output s3://" + config.destination_bucket + "/" + output.where.key;
+    if (output.source_bucket != receipt.source_bucket)
+      throw runtime::VerificationFailed(where + " holds another bucket's originals: nothing deleted");
+    if (output.sha256.empty())
+      throw runtime::VerificationFailed(where + "'s index has no digests: nothing deleted");
     common::HeadResult head;
     try {
-      head = s3.head_object(bucket, output.key);
+      head = s3.head_object(config.destination_bucket, output.where.key, output.version_id);
     } catch (const common::NoSuchKey&) {
-      throw runtime::VerificationFailed("output s3://" + bucket + "/" + output.key +
-                                        " is missing: nothing deleted");
+      throw runtime::VerificationFailed(where + " is missing: nothing deleted");
     }
-    if (head.size != output.size || head.etag != output.etag) {
-      throw runtime::VerificationFailed(
-          "output s3://" + bucket + "/" + output.key + " is " + std::to_string(head.size) +
-          " bytes with etag " + head.etag + ", the receipt says " + std::to_string(output.size) +
-          " and " + output.etag + ": nothing deleted");
+    if (head.size != output.where.size || head.etag != output.where.etag) {
+      throw runtime::VerificationFailed(where + " is " + std::to_string(head.size) +
+                                        " bytes with etag " + head.etag + ", its index says " +
+                                        std::to_string(output.where.size) + " and " +
+                                        output.where.etag + ": nothing deleted");
     }
-  }
-  // The outputs this run wrote are read back, each original's bytes hashed against the index: an
-  // original is deleted only once the copy of it that will remain is proven byte for byte.
-  for (const auto& output : receipt.combined.outputs) {
     if (const auto problem = pipeline::content_problem(s3, output)) {
-      throw runtime::VerificationFailed("output s3://" + bucket + "/" + output.where.key +
-                                        " does not hold its originals: " + *problem +
+      throw runtime::VerificationFailed(where + " does not hold its originals: " + *problem +
                                         "; nothing deleted");
     }
+    originals.insert(originals.end(), output.sources.begin(), output.sources.end());
   }
+  return originals;
 }
 
-// Every original the receipt accounts for as combined: in its outputs, empty, or combined by an
-// earlier run. Skipped ones are not among them: they stay.
-std::vector<Source> originals_of(const Receipt& receipt) {
+// The receipt's empty originals that S3 says are empty (the listed version, with the listed ETag);
+// one that is not makes the receipt a lie: nothing is deleted.
+std::vector<Source> verified_empty(common::S3Client& s3, const Receipt& receipt) {
+  const auto& claimed = receipt.combined.empty_sources;
+  std::vector<common::AwsRequest> requests;
+  for (const auto& source : claimed) {
+    requests.push_back(s3.head_object_request(
+        receipt.source_bucket, source.key, source.version_id == "null" ? "" : source.version_id));
+  }
+  std::vector<Source> empty;
+  auto outcomes = s3.client().send_all(std::move(requests), kHeadConcurrency);
+  for (std::size_t i = 0; i < outcomes.size(); ++i) {
+    try {
+      const auto head = common::S3Client::head_result(outcomes[i].value());
+      if (head.size != 0 || head.etag != claimed[i].etag) {
+        throw runtime::VerificationFailed("s3://" + receipt.source_bucket + "/" + claimed[i].key +
+                                          " is listed as empty and is not: nothing deleted");
+      }
+      empty.push_back(claimed[i]);
+    } catch (const common::NoSuchKey&) {
+      // Gone already (a resumed call deleted it): kept in the list, so a continuation's place in
+      // it stays where it was.
+      empty.push_back(claimed[i]);
+    }
+  }
+  return empty;
+}
+
+// Originals an earlier run combined: found again in the group's sealed ledger records whose
+// outputs still stand in the destination (as DetermineOperationType found them), never taken from
+// the receipt, which only says which of them this group's plan went without.
+std::vector<Source> verified_already_combined(const Config& config, common::S3Client& s3,
+                                              pipeline::Ledger& ledger,
+                                              pipeline::SealChecker& checker,
+                                              const Receipt& receipt) {
+  if (receipt.already_combined.empty()) return {};
+  const auto scan = ledger.scan(checker, pipeline::ledger_prefix(receipt.date, receipt.group_id));
+  for (const auto& refused : scan.refused)
+    runtime::log::warn("a ledger file decides nothing", "why", refused);
+  std::map<std::string, bool> standing;
+  const auto stands = [&](const pipeline::OutputRef& output) {
+    if (output.bucket != config.destination_bucket) return false;
+    if (const auto known = standing.find(output.key); known != standing.end())
+      return known->second;
+    bool found = false;
+    try {
+      const auto head = s3.head_object(config.destination_bucket, output.key);
+      found = head.size == output.size && head.etag == output.etag;
+    } catch (const common::NoSuchKey&) {
+      // Gone: its originals are in no standing output.
+    }
+    return standing[output.key] = found;
+  };
+  const auto combined = pipeline::standing_originals(scan, receipt.source_bucket, stands);
   std::vector<Source> originals;
-  for (const auto& output : receipt.combined.outputs)
-    originals.insert(originals.end(), output.sources.begin(), output.sources.end());
-  originals.insert(originals.end(), receipt.combined.empty_sources.begin(),
-                   receipt.combined.empty_sources.end());
-  for (const auto& already : receipt.already_combined) originals.push_back(already.source);
+  for (const auto& claim : receipt.already_combined) {
+    const auto found = combined.find(pipeline::OriginalId::of(claim.source));
+    if (found == combined.end()) {
+      throw runtime::VerificationFailed(
+          "s3://" + receipt.source_bucket + "/" + claim.source.key +
+          " is in no standing output the group's sealed ledger records: nothing deleted");
+    }
+    originals.push_back(found->second.source());
+  }
   return originals;
 }
 
@@ -163,6 +235,8 @@ void delete_chunk(const Config& config, common::S3Client& s3, const std::string&
 
 Config Config::from_environment() {
   Config config;
+  config.work_bucket = common::required_setting("WORK_BUCKET");
+  config.destination_bucket = common::required_setting("DESTINATION_BUCKET");
   config.delete_concurrency =
       common::number_setting("DELETE_CONCURRENCY", config.delete_concurrency);
   config.keys_per_request = common::number_setting("DELETE_BATCH_KEYS", config.keys_per_request);
@@ -175,24 +249,28 @@ Config Config::from_environment() {
   return config;
 }
 
-json::value handle(const Config& config, common::S3Client& s3, const json::value& event,
-                   const common::Deadline& deadline) {
+json::value handle(const Config& config, common::S3Client& s3, pipeline::SealChecker& checker,
+                   const json::value& event, const common::Deadline& deadline) {
   if (!event.is_object()) throw runtime::InvalidInput("the event must be CombineLogFiles' result");
   const auto& input = event.get_object();
-  const auto step = pipeline::read_record<pipeline::CombineResult>(input);
+  auto step = pipeline::read_record<pipeline::CombineResult>(input);
+  step.run_id = pipeline::run_id_of(input);
   const pipeline::FileRef& receipt_ref = step.receipt;
-  Receipt receipt = pipeline::read_record<Receipt>(pipeline::read_json(s3, receipt_ref));
-  for (auto& output : receipt.combined.outputs) output = pipeline::with_index(s3, output);
+  const Receipt receipt = pipeline::read_record<Receipt>(pipeline::read_json(s3, receipt_ref));
+  check_places(config, step, receipt);
   const std::string& bucket = receipt.source_bucket;
   const std::string& group_id = receipt.group_id;
-  const std::string run_id = step.run_id.empty() ? "delete" : step.run_id;
+  const std::string& run_id = step.run_id;
   const auto resumed =
       pipeline::continuation_of<pipeline::DeleteContinuation>(input, "DeleteOriginals");
   std::size_t next = resumed ? static_cast<std::size_t>(resumed->next) : 0;
   Tally tally = resumed ? Tally::from(s3, *resumed) : Tally{};
 
-  verify_outputs(s3, receipt);
-  const std::vector<Source> originals = originals_of(receipt);
+  pipeline::Ledger ledger(s3, config.work_bucket);
+  std::vector<Source> originals = verified_outputs(config, s3, ledger, checker, receipt);
+  for (auto&& found : {verified_empty(s3, receipt),
+                       verified_already_combined(config, s3, ledger, checker, receipt)})
+    originals.insert(originals.end(), found.begin(), found.end());
   // Chunks of originals between looks at the deadline; at least one per invocation.
   const std::size_t chunk = config.keys_per_request * config.delete_concurrency;
   // A group's originals share their folder: one prefix's write rate for all of them.
@@ -203,7 +281,7 @@ json::value handle(const Config& config, common::S3Client& s3, const json::value
       runtime::log::info("continuing in the next invocation", "group", group_id, "done", next,
                          "originals", originals.size());
       return pipeline::continue_with(input,
-                                     tally.state(s3, receipt_ref.bucket, run_id, group_id, next));
+                                     tally.state(s3, config.work_bucket, run_id, group_id, next));
     }
     const std::vector<Source> slice(
         originals.begin() + static_cast<std::ptrdiff_t>(next),
@@ -220,7 +298,7 @@ json::value handle(const Config& config, common::S3Client& s3, const json::value
                         static_cast<double>(tally.failed.size()));
   runtime::log::info("originals deleted", "group", group_id, "deleted", tally.deleted, "failed",
                      tally.failed.size(), "kept_changed", tally.kept_changed);
-  const auto state = tally.state(s3, receipt_ref.bucket, run_id, group_id, next);
+  const auto state = tally.state(s3, config.work_bucket, run_id, group_id, next);
   return json::value_from(pipeline::DeleteResult{group_id, state.deleted, state.kept_changed,
                                                  state.failed, state.failed_keys});
 }
@@ -228,8 +306,9 @@ json::value handle(const Config& config, common::S3Client& s3, const json::value
 runtime::Handler make_handler() {
   auto config = std::make_shared<Config>(Config::from_environment());
   auto s3 = std::make_shared<common::S3Client>();
-  return [config, s3](const json::value& event, const runtime::InvocationContext& context) {
-    return handle(*config, *s3, event, common::Deadline(context));
+  auto seals = std::make_shared<pipeline::Seals>(pipeline::seal_key_id());
+  return [config, s3, seals](const json::value& event, const runtime::InvocationContext& context) {
+    return handle(*config, *s3, seals->checker(), event, common::Deadline(context));
   };
 }
 

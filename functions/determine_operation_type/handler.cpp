@@ -65,30 +65,34 @@ void abort_abandoned_uploads(const Config& config, common::S3Client& s3,
   }
 }
 
-// Sources an earlier run of this day put into an output that still stands, as the ledger and the
-// destination's listing show it: they leave `sources` and go straight to deletion.
+// Sources an earlier run of this day put into an output that still stands, as the group's sealed
+// ledger records and the destination's listing show it: they leave `sources` and go straight to
+// deletion.
 std::vector<AlreadyCombined> take_already_combined(const Config& config, common::S3Client& s3,
+                                                   pipeline::SealChecker& checker,
                                                    const Group& group,
                                                    const std::vector<common::S3Object>& existing,
                                                    std::vector<Source>& sources) {
   std::vector<AlreadyCombined> already;
   if (sources.empty()) return already;
-  const auto combined =
-      pipeline::combined_sources(s3, config.work_bucket, group.date, group.group_id);
-  if (combined.empty()) return already;
-  std::map<std::string, const common::S3Object*> standing;
-  for (const auto& object : existing) standing[object.key] = &object;
+  pipeline::Ledger ledger(s3, config.work_bucket);
+  const auto scan = ledger.scan(checker, pipeline::ledger_prefix(group.date, group.group_id));
+  for (const auto& refused : scan.refused)
+    runtime::log::warn("a ledger file decides nothing", "why", refused);
+  if (scan.records.empty()) return already;
+  std::map<std::string, const common::S3Object*> listed;
+  for (const auto& object : existing) listed[object.key] = &object;
+  const auto combined = pipeline::standing_originals(
+      scan, group.source_bucket, [&](const pipeline::OutputRef& output) {
+        const auto found = listed.find(output.key);
+        return output.bucket == config.destination_bucket && found != listed.end() &&
+               found->second->size == output.size && found->second->etag == output.etag;
+      });
   std::vector<Source> rest;
   for (auto& source : sources) {
-    const auto found = combined.find(pipeline::combined_identity(source));
-    bool stands = false;
-    if (found != combined.end() && found->second.bucket == config.destination_bucket) {
-      const auto output = standing.find(found->second.key);
-      stands = output != standing.end() && output->second->size == found->second.size &&
-               output->second->etag == found->second.etag;
-    }
-    if (stands)
-      already.push_back({std::move(source), found->second});
+    const auto found = combined.find(pipeline::OriginalId::of(source));
+    if (found != combined.end())
+      already.push_back({std::move(source), found->second.output->where});
     else
       rest.push_back(std::move(source));
   }
@@ -176,7 +180,8 @@ Config Config::from_environment() {
   return config;
 }
 
-json::value handle(const Config& config, common::S3Client& s3, const json::value& event) {
+json::value handle(const Config& config, common::S3Client& s3, pipeline::SealChecker& checker,
+                   const json::value& event) {
   const Group group = group_of(event);
   std::vector<Source> sources = read_sources(config, s3, group);
   const std::string directory = pipeline::group_directory(config.destination_prefix, group);
@@ -189,7 +194,7 @@ json::value handle(const Config& config, common::S3Client& s3, const json::value
             group.source_bucket,
             group.date,
             {},
-            take_already_combined(config, s3, group, existing_outputs, sources)};
+            take_already_combined(config, s3, checker, group, existing_outputs, sources)};
   if (!sources.empty()) abort_abandoned_uploads(config, s3, directory + "/" + name);
   std::uint64_t total = 0;
   for (const auto& source : sources) total += source.size;
@@ -218,8 +223,9 @@ json::value handle(const Config& config, common::S3Client& s3, const json::value
 runtime::Handler make_handler() {
   auto config = std::make_shared<Config>(Config::from_environment());
   auto s3 = std::make_shared<common::S3Client>();
-  return [config, s3](const json::value& event, const runtime::InvocationContext&) {
-    return handle(*config, *s3, event);
+  auto seals = std::make_shared<pipeline::Seals>(pipeline::seal_key_id());
+  return [config, s3, seals](const json::value& event, const runtime::InvocationContext&) {
+    return handle(*config, *s3, seals->checker(), event);
   };
 }
 

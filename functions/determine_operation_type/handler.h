@@ -17,7 +17,7 @@
 // planned again: they travel as "already_combined" to DeleteOriginals. Uploads of the group's
 // outputs that a killed attempt left open are aborted.
 //
-// Environment: WORK_BUCKET, DESTINATION_BUCKET, DESTINATION_PREFIX (default "aggregated"),
+// Environment: WORK_BUCKET, DESTINATION_BUCKET, SEAL_KEY_ID (its ledger's seals), DESTINATION_PREFIX (default "aggregated"),
 // GLACIER_MIN_SIZE (204800:
 // when every file is at least this big, they are copied as they are), MAX_OUTPUT_BYTES (default
 // 5 GiB), HEAD_CONCURRENCY (32).
@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "common/s3.h"
+#include "pipeline/seal.h"
 #include "pipeline/plan.h"
 #include "runtime/runtime.h"
 
@@ -53,7 +54,7 @@ struct Config {
 };
 
 boost::json::value handle(const Config& config, common::S3Client& s3,
-                          const boost::json::value& event);
+                          pipeline::SealChecker& checker, const boost::json::value& event);
 
 runtime::Handler make_handler();
 

@@ -1,0 +1,111 @@
+#include "pipeline/seal.h"
+
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+
+#include "common/settings.h"
+#include "runtime/errors.h"
+
+namespace pipeline {
+
+namespace json = boost::json;
+
+namespace {
+
+// Each message says what it is, so a MAC or signature made for one can never pass as the other.
+std::string certificate_message(const std::string& public_key) {
+  return "log-aggregation sealing key v1\n" + common::hex_encode(public_key);
+}
+
+std::string record_message(const json::object& record, const std::string& bucket,
+                           const std::string& key) {
+  return "log-aggregation sealed record v1\ns3://" + bucket + "/" + key + "\n" +
+         common::sha256_hex(json::serialize(record));
+}
+
+std::optional<std::string> seal_text(const json::object& seal, const char* name) {
+  const auto* value = seal.if_contains(name);
+  if (value == nullptr || !value->is_string()) return std::nullopt;
+  return common::base64_decode(value->get_string());
+}
+
+}  // namespace
+
+std::string seal_key_id() { return common::required_setting("SEAL_KEY_ID"); }
+
+Sealer::Sealer(common::KmsClient& kms, std::string key_id)
+    : kms_(kms), key_id_(std::move(key_id)) {}
+
+void Sealer::seal(json::object& record, const std::string& bucket, const std::string& key) {
+  if (certificate_.empty())
+    certificate_ = kms_.generate_mac(key_id_, certificate_message(signing_key_.public_key()));
+  record.erase("seal");
+  const std::string signature = signing_key_.sign(record_message(record, bucket, key));
+  record["seal"] = json::object{{"key", common::base64_encode(signing_key_.public_key())},
+                                {"certificate", common::base64_encode(certificate_)},
+                                {"signature", common::base64_encode(signature)}};
+}
+
+SealChecker::SealChecker(common::KmsClient& kms, std::string key_id)
+    : kms_(kms), key_id_(std::move(key_id)) {}
+
+bool SealChecker::certified(const std::string& public_key, const std::string& certificate) {
+  const std::string id = public_key + certificate;
+  {
+    std::lock_guard lock(mutex_);
+    if (const auto known = certificates_.find(id); known != certificates_.end())
+      return known->second;
+  }
+  const bool valid = kms_.verify_mac(key_id_, certificate_message(public_key), certificate);
+  std::lock_guard lock(mutex_);
+  certificates_[id] = valid;
+  return valid;
+}
+
+std::optional<std::string> SealChecker::unseal(json::object& record, const std::string& bucket,
+                                               const std::string& key) {
+  const auto* found = record.if_contains("seal");
+  if (found == nullptr) return "it has no seal";
+  if (!found->is_object()) return "its seal is not one";
+  const json::object seal = found->get_object();
+  record.erase("seal");
+  const auto public_key = seal_text(seal, "key");
+  const auto certificate = seal_text(seal, "certificate");
+  const auto signature = seal_text(seal, "signature");
+  if (!public_key || !certificate || !signature || public_key->size() != 32 ||
+      certificate->empty())
+    return "its seal is malformed";
+  if (!common::ed25519_verify(*public_key, record_message(record, bucket, key), *signature))
+    return "its seal is not for this record at s3://" + bucket + "/" + key;
+  if (!certified(*public_key, *certificate))
+    return "its seal was made with a key the seal key did not certify";
+  return std::nullopt;
+}
+
+Seals::Seals(common::ClientOptions kms_options, const std::string& key_id)
+    : kms_(std::move(kms_options)), sealer_(kms_, key_id), checker_(kms_, key_id) {}
+Seals::Seals(const std::string& key_id)
+    : Seals(common::ClientOptions::from_environment(common::KmsClient::service_info()), key_id) {}
+
+void write_sealed(common::S3Client& s3, Sealer& sealer, const std::string& bucket,
+                  const std::string& key, json::object record) {
+  sealer.seal(record, bucket, key);
+  common::PutOptions put;
+  put.content_type = "application/json";
+  s3.put_object(bucket, key, json::serialize(record), put);
+}
+
+json::object read_sealed(common::S3Client& s3, SealChecker& checker, const std::string& bucket,
+                         const std::string& key) {
+  const std::string where = "s3://" + bucket + "/" + key;
+  boost::system::error_code error;
+  json::value parsed = json::parse(s3.get_object(bucket, key), error);
+  if (error || !parsed.is_object())
+    throw runtime::VerificationFailed(where + " is not a record CombineLogFiles sealed");
+  json::object record = std::move(parsed.get_object());
+  if (const auto problem = checker.unseal(record, bucket, key))
+    throw runtime::VerificationFailed(where + " is not trusted: " + *problem);
+  return record;
+}
+
+}  // namespace pipeline
