@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "common/s3.h"
+#include "pipeline/seal.h"
 #include "pipeline/work_files.h"
 #include "tests/aws_test_support.h"
 #include "tests/in_process.h"
@@ -65,7 +66,7 @@ class DeleteOriginalsTest : public ::testing::Test {
   }
   void expect_an_edited_receipt_deletes_nothing(
       const std::function<void(json::object& index)>& edit_index, const std::string& says,
-      const std::function<void(json::object& summary)>& edit_summary = {});
+      const std::function<void(json::object& summary)>& edit_summary = {}, bool reseal = true);
   // The key's versions ({version id, ETag}) as the aws CLI lists them: the claims about what
   // was deleted are checked with an independent client.
   std::vector<std::pair<std::string, std::string>> versions(const std::string& key) {
@@ -314,10 +315,13 @@ TEST_F(DeleteOriginalsTest, AnOutputThatDoesNotMatchItsReceiptStopsEverything) {
 
 // A day of a.log and b.log combined, then its output's summary in the receipt edited by
 // `edit_summary` and its index (the ledger record the summary points at) by `edit_index`, then
-// DeleteOriginals: it must fail with VerificationFailed saying `says`, and delete nothing.
+// DeleteOriginals: it must fail with VerificationFailed saying `says`, and delete nothing. The
+// edited index is sealed again as CombineLogFiles would seal it (`reseal`): what a bug of
+// CombineLogFiles' would write, and what the checks beyond the seal are for; unsealed, it is what
+// anyone else who can write the work bucket could write.
 void DeleteOriginalsTest::expect_an_edited_receipt_deletes_nothing(
     const std::function<void(json::object& index)>& edit_index, const std::string& says,
-    const std::function<void(json::object& summary)>& edit_summary) {
+    const std::function<void(json::object& summary)>& edit_summary, bool reseal) {
   const std::string dir = "app/2026-03-05/";
   s3_.put_object(source_, dir + "a.log", "a\n");
   s3_.put_object(source_, dir + "b.log", "b\n");
@@ -328,6 +332,10 @@ void DeleteOriginalsTest::expect_an_edited_receipt_deletes_nothing(
   const auto index = pipeline::FileRef::from_json(summary.at("index"), "index");
   auto record = json::parse(s3_.get_object(index.bucket, index.key));
   edit_index(record.as_object());
+  if (reseal) {
+    pipeline::Seals seals(tests::moto_options(moto_), tests::seal_key(moto_));
+    seals.sealer().seal(record.as_object(), index.bucket, index.key);
+  }
   s3_.put_object(index.bucket, index.key, json::serialize(record));
   if (edit_summary) edit_summary(summary);
   s3_.put_object(ref.bucket, ref.key, json::serialize(receipt));
@@ -345,6 +353,14 @@ TEST_F(DeleteOriginalsTest, AReceiptWhoseIndexIsNotItsOutputsStopsEverything) {
   expect_an_edited_receipt_deletes_nothing(
       [](json::object&) {}, "is not the index of",
       [](json::object& summary) { summary.at("index").as_object()["count"] = 1; });
+}
+
+// An index edited by anyone but CombineLogFiles no longer carries its seal: whatever it says, it
+// decides nothing.
+TEST_F(DeleteOriginalsTest, AnIndexEditedWithoutItsSealStopsEverything) {
+  expect_an_edited_receipt_deletes_nothing(
+      [](json::object& output) { output.at("sources").as_array().at(0).as_object()["size"] = 3; },
+      "is not trusted: its seal is not for this record", {}, false);
 }
 
 // The output's index must place every original inside its output: one that does not (an index

@@ -255,14 +255,13 @@ json::value handle(const Config& config, common::S3Client& s3, pipeline::SealChe
   const auto& input = event.get_object();
   auto step = pipeline::read_record<pipeline::CombineResult>(input);
   step.run_id = pipeline::run_id_of(input);
-  const pipeline::FileRef& receipt_ref = step.receipt;
-  const Receipt receipt = pipeline::read_record<Receipt>(pipeline::read_json(s3, receipt_ref));
+  const auto resumed =
+      pipeline::continuation_of<pipeline::DeleteContinuation>(input, "DeleteOriginals");
+  const Receipt receipt = pipeline::read_record<Receipt>(pipeline::read_json(s3, step.receipt));
   check_places(config, step, receipt);
   const std::string& bucket = receipt.source_bucket;
   const std::string& group_id = receipt.group_id;
   const std::string& run_id = step.run_id;
-  const auto resumed =
-      pipeline::continuation_of<pipeline::DeleteContinuation>(input, "DeleteOriginals");
   std::size_t next = resumed ? static_cast<std::size_t>(resumed->next) : 0;
   Tally tally = resumed ? Tally::from(s3, *resumed) : Tally{};
 
