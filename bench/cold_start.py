@@ -24,7 +24,7 @@ CLIENTS = {"GetFiles": "s3", "DetermineOperationType": "s3", "CombineLogFiles": 
 # The one invocation after it (for peak RSS) may try AWS: a closed local port answers at once.
 ENVIRONMENT = {"AWS_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "x",
                "AWS_ENDPOINT_URL": "http://127.0.0.1:9", "AWS_MAX_ATTEMPTS": "1",
-               "WORK_BUCKET": "work-bucket", "DESTINATION_BUCKET": "destination-bucket",
+               "WORK_BUCKET": "work-bucket", "DESTINATION_BUCKET": "destination-bucket", "SEAL_KEY_ID": "alias/standin-seal",
                "OTHER_BUCKETS": "app-logs", "LEDGER_TABLE": "ledger",
                "STATE_MACHINE_ARN": "arn:aws:states:us-east-1:123456789012:stateMachine:m",
                "CRAWLER_MODE": "crawler", "CRAWLER_NAMES": "crawler", "GLUE_DATABASE": "db"}

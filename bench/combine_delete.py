@@ -201,7 +201,7 @@ def main():
             s3.create_bucket(Bucket=bucket)
         common = {"AWS_ENDPOINT_URL": proxy, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
                   "AWS_REGION": "us-east-1", "WORK_BUCKET": "bench-work", "DESTINATION_BUCKET": "bench-destination",
-                  "DESTINATION_PREFIX": "aggregated"}
+                  "DESTINATION_PREFIX": "aggregated", "SEAL_KEY_ID": "alias/standin-seal"}
         common.update(setting.split("=", 1) for setting in args.env)
         results = []
         with tempfile.TemporaryDirectory() as scratch:

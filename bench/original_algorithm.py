@@ -101,7 +101,7 @@ def main():
         environment = {"AWS_ENDPOINT_URL": endpoint, "AWS_ACCESS_KEY_ID": "testing",
                        "AWS_SECRET_ACCESS_KEY": "testing", "AWS_REGION": "us-east-1",
                        "WORK_BUCKET": "bench-work", "DESTINATION_BUCKET": "bench-destination",
-                       "DESTINATION_PREFIX": "aggregated", "HTTP_MAX_CONNECTIONS_PER_HOST": "64",
+                       "DESTINATION_PREFIX": "aggregated", "HTTP_MAX_CONNECTIONS_PER_HOST": "64", "SEAL_KEY_ID": "alias/standin-seal",
                        "DOWNLOAD_CONCURRENCY": "64", "DELETE_CONCURRENCY": "64", "_client": s3}
         with tempfile.TemporaryDirectory() as scratch:
             for size in [int(n) for n in args.sizes.split(",")]:

@@ -187,7 +187,8 @@ def run_day(args, limit, endpoint, s3, memory, scratch):
     environment = {"AWS_ENDPOINT_URL": endpoint, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
                    "AWS_REGION": "us-east-1", "WORK_BUCKET": "bench-work", "DESTINATION_BUCKET": "bench-destination",
                    "DESTINATION_PREFIX": f"aggregated-{limit}", "CONTROL_TOWER_BUCKET": bucket,
-                   "COMBINE_CLOUDTRAIL_DIGESTS": "true", "DELAY_WINDOW_S": "0"}
+                   "COMBINE_CLOUDTRAIL_DIGESTS": "true", "DELAY_WINDOW_S": "0",
+                   "SEAL_KEY_ID": "alias/standin-seal"}
     config = {"region": "us-east-1", "functions": {
         name: {"bootstrap": os.path.join(combine_delete.BIN, name), "timeout": 900,
                "memory": memory[phase], "max_concurrency": limit, "log_level": "WARN", "log_format": "JSON",

@@ -6,10 +6,10 @@
 // The ledger (ledger/<date>/ in the work bucket) records every output with the index of what it
 // holds: each original's bucket, key, version, ETag and size, where its bytes start and their
 // SHA-256. Only records sealed by CombineLogFiles are believed (the seal key: --seal-key or
-// SEAL_KEY_ID; pipeline/seal.h): a file anyone put in the ledger restores nothing. The original is read back with one ranged GET of the output (pipeline/originals.h),
-// checked against its size, its SHA-256 and, where its ETag is an MD5 (a single-part upload), that,
-// and only then written.
-// Exit status: 0 restored, 1 not found or not verifiable, 2 usage.
+// SEAL_KEY_ID; pipeline/seal.h): a file anyone put in the ledger restores nothing. The original is
+// read back with one ranged GET of the output (pipeline/originals.h), checked against its size, its
+// SHA-256 and, where its ETag is an MD5 (a single-part upload), that, and only then written. Exit
+// status: 0 restored, 1 not found or not verifiable, 2 usage.
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>

@@ -377,8 +377,7 @@ class Validator {
   std::map<std::string, pipeline::OriginalsIndex> ledgers_;
   pipeline::Ledger ledger_{s3_, options_.work_bucket};
   std::unique_ptr<pipeline::Seals> seals_ =
-      options_.work_bucket.empty() ? nullptr
-                                   : std::make_unique<pipeline::Seals>(options_.seal_key);
+      options_.work_bucket.empty() ? nullptr : std::make_unique<pipeline::Seals>(options_.seal_key);
   Tally tally_;
 };
 

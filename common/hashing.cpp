@@ -1,6 +1,7 @@
 #include "common/hashing.h"
 
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
 
 #include <memory>
 #include <stdexcept>
@@ -74,6 +75,14 @@ std::string sha256_hex(std::string_view data) {
   return hex_encode(digest_of(data, EVP_sha256()));
 }
 
+std::string hmac_sha256(std::string_view key, std::string_view data) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int length = 0;
+  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
+       reinterpret_cast<const unsigned char*>(data.data()), data.size(), digest, &length);
+  return std::string(reinterpret_cast<char*>(digest), length);
+}
+
 std::string md5_hex(std::string_view data) {
   return hex_encode(digest_of(data, EVP_md5()));
 }
@@ -87,7 +96,7 @@ std::string md5_base64(std::string_view data) {
 }
 
 struct Digest::Context {
-  explicit Context(const EVP_MD* type) : md(EVP_MD_CTX_new()), type(type) {
+  explicit Context(const EVP_MD* algorithm) : md(EVP_MD_CTX_new()), type(algorithm) {
     if (md == nullptr || EVP_DigestInit_ex(md, type, nullptr) != 1)
       throw std::runtime_error("cannot start a digest");
   }
@@ -99,8 +108,8 @@ struct Digest::Context {
 };
 
 Digest::Digest(Algorithm algorithm)
-    : context_(std::make_unique<Context>(algorithm == Algorithm::kMd5 ? EVP_md5()
-                                                                      : EVP_sha256())) {}
+    : context_(std::make_unique<Context>(algorithm == Algorithm::kMd5 ? EVP_md5() : EVP_sha256())) {
+}
 Digest::~Digest() = default;
 Digest::Digest(Digest&&) noexcept = default;
 Digest& Digest::operator=(Digest&&) noexcept = default;
@@ -130,8 +139,8 @@ struct Ed25519Key::Pair {
 Ed25519Key::Ed25519Key() : pair_(std::make_unique<Pair>()) {
   std::size_t length = 32;
   public_key_.assign(length, '\0');
-  if (EVP_PKEY_get_raw_public_key(
-          pair_->key, reinterpret_cast<unsigned char*>(public_key_.data()), &length) != 1)
+  if (EVP_PKEY_get_raw_public_key(pair_->key, reinterpret_cast<unsigned char*>(public_key_.data()),
+                                  &length) != 1)
     throw std::runtime_error("cannot read an Ed25519 public key");
   public_key_.resize(length);
 }
@@ -142,8 +151,7 @@ std::string Ed25519Key::sign(std::string_view message) const {
                                                                   EVP_MD_CTX_free);
   std::string signature(64, '\0');
   std::size_t length = signature.size();
-  if (!context ||
-      EVP_DigestSignInit(context.get(), nullptr, nullptr, nullptr, pair_->key) != 1 ||
+  if (!context || EVP_DigestSignInit(context.get(), nullptr, nullptr, nullptr, pair_->key) != 1 ||
       EVP_DigestSign(context.get(), reinterpret_cast<unsigned char*>(signature.data()), &length,
                      reinterpret_cast<const unsigned char*>(message.data()), message.size()) != 1)
     throw std::runtime_error("cannot sign with Ed25519");

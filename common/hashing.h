@@ -17,6 +17,8 @@ std::optional<std::string> base64_decode(std::string_view text);
 std::string base64_encode(std::string_view bytes);
 
 std::string sha256_hex(std::string_view data);
+// The raw HMAC-SHA256 of `data` under `key` (SigV4's signing keys, KMS's HMAC_SHA_256).
+std::string hmac_sha256(std::string_view key, std::string_view data);
 std::string md5_base64(std::string_view data);
 std::string md5_hex(std::string_view data);
 
@@ -58,7 +60,7 @@ class Ed25519Key {
   Ed25519Key& operator=(const Ed25519Key&) = delete;
 
   const std::string& public_key() const { return public_key_; }  // 32 raw bytes
-  std::string sign(std::string_view message) const;               // 64 raw bytes
+  std::string sign(std::string_view message) const;              // 64 raw bytes
 
  private:
   struct Pair;

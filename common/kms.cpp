@@ -25,9 +25,9 @@ KmsClient::KmsClient() : KmsClient(ClientOptions::from_environment(service_info(
 
 std::string KmsClient::generate_mac(const std::string& key_id, std::string_view message) {
   check_message(message);
-  const Answer answer = json_.call("GenerateMac", {{"KeyId", key_id},
-                                                   {"MacAlgorithm", "HMAC_SHA_256"},
-                                                   {"Message", base64_encode(message)}});
+  const Answer answer = json_.call(
+      "GenerateMac",
+      {{"KeyId", key_id}, {"MacAlgorithm", "HMAC_SHA_256"}, {"Message", base64_encode(message)}});
   auto mac = base64_decode(answer.string("Mac"));
   if (!mac) answer.malformed("a Mac that is not base64");
   return *mac;

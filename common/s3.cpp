@@ -424,9 +424,8 @@ AwsRequest S3Client::head_object_request(const std::string& bucket, const std::s
 
 bool etag_is_md5(const std::string& etag, const std::string& encryption) {
   const bool plain = etag.size() == 34 && etag.front() == '"' && etag.back() == '"' &&
-                     std::all_of(etag.begin() + 1, etag.end() - 1, [](unsigned char c) {
-                       return std::isxdigit(c) != 0;
-                     });
+                     std::all_of(etag.begin() + 1, etag.end() - 1,
+                                 [](unsigned char c) { return std::isxdigit(c) != 0; });
   return plain && (encryption.empty() || encryption == "AES256");
 }
 

@@ -28,7 +28,7 @@ std::string slug(std::string_view text) {
 
 bool reserved_run_id(const std::string& run_id) {
   static const std::set<std::string> kReserved{"athena-results", "backfills", "forward-backfills",
-                                               "ledger", "receipts", "work"};
+                                               "ledger",         "receipts",  "work"};
   return kReserved.contains(run_id);
 }
 

@@ -32,7 +32,8 @@
 
 namespace pipeline {
 
-// Folders of work/ that other writers use (Athena's results, the backfills' listings): never a run's.
+// Folders of work/ that other writers use (Athena's results, the backfills' listings): never a
+// run's.
 bool reserved_run_id(const std::string& run_id);
 
 // work/<run>/<name>: a file of the run as a whole.

@@ -24,8 +24,7 @@ OutputRecord Ledger::read(SealChecker& checker, const std::string& key) {
   const json::object record = read_sealed(s3_, checker, work_bucket_, key);
   try {
     OutputRecord output = read_record<OutputRecord>(record);
-    if (output.index)
-      throw runtime::InvalidInput("a summary where a whole record belongs");
+    if (output.index) throw runtime::InvalidInput("a summary where a whole record belongs");
     return output;
   } catch (const runtime::InvalidInput& error) {
     // Sealed, so CombineLogFiles wrote it: a record of an older or newer shape.

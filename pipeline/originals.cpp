@@ -131,11 +131,10 @@ OutputRecord with_index(Ledger& ledger, SealChecker& checker, const OutputRecord
     throw runtime::VerificationFailed("the index of " + where(output) + " (s3://" + index.bucket +
                                       "/" + index.key + ") is gone");
   }
-  const bool fits = record->where.bucket == output.where.bucket &&
-                    record->where.key == output.where.key &&
-                    record->where.size == output.where.size &&
-                    record->where.etag == output.where.etag && record->files() == output.files() &&
-                    record->source_bytes() == output.source_bytes();
+  const bool fits =
+      record->where.bucket == output.where.bucket && record->where.key == output.where.key &&
+      record->where.size == output.where.size && record->where.etag == output.where.etag &&
+      record->files() == output.files() && record->source_bytes() == output.source_bytes();
   if (!fits) {
     throw runtime::VerificationFailed("s3://" + index.bucket + "/" + index.key +
                                       " is not the index of " + where(output) +

@@ -323,8 +323,10 @@ void tag_invoke(const json::value_from_tag&, json::value& json, const Receipt& r
 }
 Receipt tag_invoke(const json::value_to_tag<Receipt>&, const json::value& json) {
   const RecordFields fields(json, "the receipt");
-  return Receipt{fields.text("group_id"), fields.text("source_bucket"),
-                 fields.text("destination_bucket"), json::value_to<Combined>(json),
+  return Receipt{fields.text("group_id"),
+                 fields.text("source_bucket"),
+                 fields.text("destination_bucket"),
+                 json::value_to<Combined>(json),
                  fields.list<AlreadyCombined>("already_combined", true),
                  fields.has("date") ? fields.date("date") : std::string()};
 }

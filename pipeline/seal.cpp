@@ -31,7 +31,9 @@ std::optional<std::string> seal_text(const json::object& seal, const char* name)
 
 }  // namespace
 
-std::string seal_key_id() { return common::required_setting("SEAL_KEY_ID"); }
+std::string seal_key_id() {
+  return common::required_setting("SEAL_KEY_ID");
+}
 
 Sealer::Sealer(common::KmsClient& kms, std::string key_id)
     : kms_(kms), key_id_(std::move(key_id)) {}
@@ -72,8 +74,7 @@ std::optional<std::string> SealChecker::unseal(json::object& record, const std::
   const auto public_key = seal_text(seal, "key");
   const auto certificate = seal_text(seal, "certificate");
   const auto signature = seal_text(seal, "signature");
-  if (!public_key || !certificate || !signature || public_key->size() != 32 ||
-      certificate->empty())
+  if (!public_key || !certificate || !signature || public_key->size() != 32 || certificate->empty())
     return "its seal is malformed";
   if (!common::ed25519_verify(*public_key, record_message(record, bucket, key), *signature))
     return "its seal is not for this record at s3://" + bucket + "/" + key;

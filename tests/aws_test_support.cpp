@@ -3,9 +3,9 @@
 #include <unistd.h>
 
 #include <atomic>
-#include <cctype>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
+#include <cctype>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -316,6 +316,7 @@ boost::json::object receipt_with_indexes(common::S3Client& s3, const std::string
       throw std::runtime_error("the index of " + boost::json::serialize(summary.at("key")) +
                                " is not its output's");
     record["version_id"] = summary.at("version_id");
+    record.erase("seal");  // made anew by each process that writes the record
     output = std::move(record);
   }
   return receipt;

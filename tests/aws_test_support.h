@@ -62,7 +62,8 @@ std::vector<std::pair<std::string, std::string>> cli_versions(const MotoFixture&
 std::size_t cli_open_uploads(const MotoFixture& moto, const std::string& bucket);
 
 // A receipt CombineLogFiles wrote, each output's summary replaced by the ledger record its
-// "index" points at (with the summary's version id): what tests compare outputs against. Throws
+// "index" points at (with the summary's version id, without its seal): what tests compare
+// outputs against. Throws
 // when a summary and its record disagree on the key or the number of originals.
 boost::json::object receipt_with_indexes(common::S3Client& s3, const std::string& bucket,
                                          const std::string& key);

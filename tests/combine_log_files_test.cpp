@@ -300,8 +300,9 @@ TEST_F(CombineTest, EachOriginalIsCutOutOfItsOutputByteForByte) {
       const auto path = dir_out.path() / "original";
       const auto cut = tests::run_command(
           tests::credentials_env(moto_) + "AWS_ENDPOINT_URL=" + moto_.endpoint + " " +
-          tests::bin_path("restore-original").string() + " --work-bucket " + work_ +
-          " --date 2026-03-05 's3://" + source_ + "/" + key + "' --to " + path.string());
+          tests::bin_path("restore-original").string() + " --seal-key " + tests::seal_key(moto_) +
+          " --work-bucket " + work_ + " --date 2026-03-05 's3://" + source_ + "/" + key +
+          "' --to " + path.string());
       ASSERT_EQ(cut.exit_code, 0) << key << ": " << cut.err;
       std::ifstream in(path, std::ios::binary);
       const std::string bytes{std::istreambuf_iterator<char>(in), {}};
@@ -314,9 +315,9 @@ TEST_F(CombineTest, EachOriginalIsCutOutOfItsOutputByteForByte) {
   const std::string restored_key = "restored/" + dir + "a-cloudtrail.json.gz";
   const auto to_key = tests::run_command(
       tests::credentials_env(moto_) + "AWS_ENDPOINT_URL=" + moto_.endpoint + " " +
-      tests::bin_path("restore-original").string() + " --work-bucket " + work_ + " 's3://" +
-      source_ + "/" + dir + "a-cloudtrail.json.gz' --to-key 's3://" + work_ + "/" + restored_key +
-      "'");
+      tests::bin_path("restore-original").string() + " --seal-key " + tests::seal_key(moto_) +
+      " --work-bucket " + work_ + " 's3://" + source_ + "/" + dir +
+      "a-cloudtrail.json.gz' --to-key 's3://" + work_ + "/" + restored_key + "'");
   ASSERT_EQ(to_key.exit_code, 0) << to_key.err;
   tests::TempDir downloaded;
   ASSERT_EQ(tests::aws_cli(moto_, "s3 cp 's3://" + work_ + "/" + restored_key + "' " +
@@ -326,10 +327,11 @@ TEST_F(CombineTest, EachOriginalIsCutOutOfItsOutputByteForByte) {
   std::ifstream restored_file(downloaded.path() / "a", std::ios::binary);
   EXPECT_TRUE(std::string(std::istreambuf_iterator<char>(restored_file), {}) ==
               bytes_of_.at(dir + "a-cloudtrail.json.gz"));
-  const auto missing = tests::run_command(
-      tests::credentials_env(moto_) + "AWS_ENDPOINT_URL=" + moto_.endpoint + " " +
-      tests::bin_path("restore-original").string() + " --work-bucket " + work_ + " 's3://" +
-      source_ + "/" + dir + "never-combined.log' --to /dev/null");
+  const auto missing =
+      tests::run_command(tests::credentials_env(moto_) + "AWS_ENDPOINT_URL=" + moto_.endpoint +
+                         " " + tests::bin_path("restore-original").string() + " --seal-key " +
+                         tests::seal_key(moto_) + " --work-bucket " + work_ + " 's3://" + source_ +
+                         "/" + dir + "never-combined.log' --to /dev/null");
   EXPECT_EQ(missing.exit_code, 1);
   EXPECT_NE(missing.err.find("no output"), std::string::npos) << missing.err;
 }

@@ -77,9 +77,8 @@ TEST_F(Handlers, AGroupGoesFromFileListToPlanToReceiptToDeletionInProcess) {
   functions::determine_operation_type::Config planning;
   planning.work_bucket = work_;
   planning.destination_bucket = destination_;
-  const json::value planned =
-      functions::determine_operation_type::handle(planning, s3_, seals_.checker(),
-                                                  json::value_from(group));
+  const json::value planned = functions::determine_operation_type::handle(
+      planning, s3_, seals_.checker(), json::value_from(group));
   const auto plan = read_back<Plan>(planned.at("plan"));
   ASSERT_EQ(plan.outputs.size(), 1u);
   EXPECT_EQ(pipeline::planned_sources(s3_, plan.outputs[0]).size(), 5u)

@@ -186,9 +186,11 @@ class IntegrityTest : public ::testing::Test {
   }
 
   tests::CommandResult validate(bool with_index = true) const {
-    return tests::run_command(tests::credentials_env(moto_) + "AWS_ENDPOINT_URL=" + moto_.endpoint +
-                              " " + tests::bin_path("validate-logs").string() + arguments() +
-                              (with_index ? " --work-bucket " + work_ : "") + " --verbose");
+    return tests::run_command(
+        tests::credentials_env(moto_) + "AWS_ENDPOINT_URL=" + moto_.endpoint + " " +
+        tests::bin_path("validate-logs").string() + arguments() +
+        (with_index ? " --work-bucket " + work_ + " --seal-key " + tests::seal_key(moto_) : "") +
+        " --verbose");
   }
 
   std::map<std::string, std::string> environment() const {

@@ -229,8 +229,10 @@ TEST_F(OnTheLocalStack, ShortGroupsRunAsExpressChildrenAndLongOnesAsStandard) {
 TEST_F(OnTheLocalStack, OriginalsItMayNotDeleteAreReportedAndTheRestDeleted) {
   // A bucket policy or an object lock refuses some deletes in an organisation's log archive.
   start("--parameter OtherBuckets=kept-logs --parameter DelayWindowSeconds=0",
-        "        LogGroup: !Ref DeleteOriginalsLogGroup\n      Policies:\n",
-        "        LogGroup: !Ref DeleteOriginalsLogGroup\n      Policies:\n"
+        "        LogGroup: !Ref DeleteOriginalsLogGroup\n      Environment:\n        Variables:\n"
+        "          SEAL_KEY_ID: !GetAtt SealKey.Arn\n      Policies:\n",
+        "        LogGroup: !Ref DeleteOriginalsLogGroup\n      Environment:\n        Variables:\n"
+        "          SEAL_KEY_ID: !GetAtt SealKey.Arn\n      Policies:\n"
         "        - Statement:\n"
         "            - Effect: Deny\n"
         "              Action: [s3:DeleteObject, s3:DeleteObjectVersion]\n"

@@ -1,5 +1,6 @@
 #include "bench/s3_standin/store.h"
 
+#include <boost/json.hpp>
 #include <pugixml.hpp>
 
 #include <algorithm>
@@ -144,9 +145,50 @@ Response error(int status, const std::string& code, const std::string& message) 
   return xml("<Error>" + element("Code", code) + element("Message", message) + "</Error>", status);
 }
 
+// KMS's GenerateMac and VerifyMac, for the seal key the pipeline's functions are given
+// (pipeline/seal.h): an HMAC under one key of the stand-in's, whatever key is named.
+bool kms_call(const Request& request) {
+  return request.header("x-amz-target").starts_with("TrentService.");
+}
+
+Response kms_answer(const Request& request) {
+  static const std::string kKey = "s3-standin seal key";
+  Response response;
+  response.headers.emplace_back("Content-Type", "application/x-amz-json-1.1");
+  boost::system::error_code error;
+  const auto input = boost::json::parse(request.body, error);
+  const auto* message =
+      !error && input.is_object() ? input.as_object().if_contains("Message") : nullptr;
+  const auto bytes =
+      message && message->is_string() ? common::base64_decode(message->get_string()) : std::nullopt;
+  const std::string target = request.header("x-amz-target");
+  if (!bytes) {
+    response.status = 400;
+    response.body = R"({"__type":"ValidationException","message":"Message is required"})";
+    return response;
+  }
+  const std::string mac = common::base64_encode(common::hmac_sha256(kKey, *bytes));
+  if (target == "TrentService.GenerateMac") {
+    response.body = boost::json::serialize(
+        boost::json::object{{"Mac", mac}, {"MacAlgorithm", "HMAC_SHA_256"}, {"KeyId", "standin"}});
+  } else if (const auto* claimed = input.as_object().if_contains("Mac");
+             target == "TrentService.VerifyMac" && claimed != nullptr && claimed->is_string() &&
+             claimed->get_string() == mac) {
+    response.body = R"({"MacValid":true,"MacAlgorithm":"HMAC_SHA_256","KeyId":"standin"})";
+  } else {
+    response.status = 400;
+    response.body = R"({"__type":"KMSInvalidMacException","message":"the MAC does not verify"})";
+  }
+  return response;
+}
+
 Classified classify(const Request& request) {
   Classified what;
   const std::string& method = request.method;
+  if (kms_call(request)) {
+    what.operation = request.header("x-amz-target").substr(std::string("TrentService.").size());
+    return what;
+  }
   what.write = method == "PUT" || method == "POST" || method == "DELETE";
   what.prefixes.push_back(request.bucket + "/" + prefix_of(request.key));
   if (request.key.empty()) {
@@ -193,6 +235,7 @@ std::string Store::new_id() {
 }
 
 Response Store::handle(const Request& request) {
+  if (kms_call(request)) return kms_answer(request);
   std::lock_guard lock(mutex_);
   if (request.bucket.empty()) return error(400, "InvalidRequest", "no bucket");
   auto it = buckets_.find(request.bucket);

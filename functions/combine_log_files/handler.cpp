@@ -80,7 +80,9 @@ std::string encryption_of(const common::AwsResponse& response) {
   return said.empty() ? "none" : said;
 }
 
-pipeline::OriginalId source_id(const Source& source) { return pipeline::OriginalId::of(source); }
+pipeline::OriginalId source_id(const Source& source) {
+  return pipeline::OriginalId::of(source);
+}
 
 // Results gathered across invocations; receipts list each source version once.
 struct Progress {
@@ -794,9 +796,12 @@ json::object with_manifest_plan(const Config& config, common::S3Client& s3, json
 std::string write_receipt(const Config& config, common::S3Client& s3, const Plan& plan,
                           const std::string& run_id, const std::string& group_id,
                           const Progress& progress) {
-  const pipeline::Receipt receipt{group_id,           plan.source_bucket,
-                                  config.destination_bucket, progress.combined(),
-                                  plan.already_combined, plan.date};
+  const pipeline::Receipt receipt{group_id,
+                                  plan.source_bucket,
+                                  config.destination_bucket,
+                                  progress.combined(),
+                                  plan.already_combined,
+                                  plan.date};
   const std::string key = pipeline::group_file_key(run_id, "receipts", group_id, "json");
   common::PutOptions put;
   put.content_type = "application/json";
@@ -935,8 +940,8 @@ json::value handle(const Config& config, common::S3Client& s3, pipeline::Seals& 
       copy_output(config, s3, seals, plan.source_bucket, planned.key_base, ledger_prefix,
                   pipeline::planned_sources(s3, planned), progress);
     } else {
-      OutputBuilder builder(s3, config, seals, plan.source_bucket, planned.key_base,
-                            ledger_prefix, planned.part_size, pipeline::planned_sources(s3, planned));
+      OutputBuilder builder(s3, config, seals, plan.source_bucket, planned.key_base, ledger_prefix,
+                            planned.part_size, pipeline::planned_sources(s3, planned));
       if (resume.open_uploads) builder.restore(*resume.open_uploads);
       resume.open_uploads.reset();
       if (!builder.run(progress, deadline))

@@ -42,9 +42,9 @@
 // Ledger records and checkpoints are sealed (pipeline/seal.h: the only function that may), and a
 // checkpoint is resumed only from this run's own folder and with its seal.
 //
-// Environment: WORK_BUCKET, DESTINATION_BUCKET, SEAL_KEY_ID (required), STORAGE_CLASS (STANDARD_IA),
-// DOWNLOAD_CONCURRENCY (32), MEMORY_BUDGET_BYTES (67108864), DESTINATION_PREFIX ("aggregated")
-// and MAX_OUTPUT_BYTES (5 GiB) for manifests.
+// Environment: WORK_BUCKET, DESTINATION_BUCKET, SEAL_KEY_ID (required), STORAGE_CLASS
+// (STANDARD_IA), DOWNLOAD_CONCURRENCY (32), MEMORY_BUDGET_BYTES (67108864), DESTINATION_PREFIX
+// ("aggregated") and MAX_OUTPUT_BYTES (5 GiB) for manifests.
 #include <cstdint>
 #include <string>
 

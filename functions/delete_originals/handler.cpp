@@ -29,10 +29,8 @@ using pipeline::OutputRecord;
 using pipeline::Receipt;
 using pipeline::Source;
 
-// Where a run keeps its receipt of a group, and where that receipt's outputs must be: a record
-// names neither where it is read from nor where its outputs are.
-void check_places(const Config& config, const pipeline::CombineResult& step,
-                  const Receipt& receipt) {
+// The receipt is read only where its run keeps the group's: an event names no other place.
+void check_receipt_place(const Config& config, const pipeline::CombineResult& step) {
   const std::string expected =
       pipeline::group_file_key(step.run_id, "receipts", step.group_id, "json");
   if (step.receipt.bucket != config.work_bucket || step.receipt.key != expected) {
@@ -40,6 +38,12 @@ void check_places(const Config& config, const pipeline::CombineResult& step,
                                       step.receipt.key + " is not where run " + step.run_id +
                                       " keeps the group's: nothing deleted");
   }
+}
+
+// Where the receipt's outputs must be: a record names neither where its outputs are nor where
+// their indexes are.
+void check_places(const Config& config, const pipeline::CombineResult& step,
+                  const Receipt& receipt) {
   if (receipt.group_id != step.group_id)
     throw runtime::VerificationFailed("the receipt is another group's: nothing deleted");
   if (receipt.destination_bucket != config.destination_bucket) {
@@ -71,7 +75,8 @@ std::vector<Source> verified_outputs(const Config& config, common::S3Client& s3,
     const OutputRecord output = pipeline::with_index(ledger, checker, summary);
     const std::string where = "output s3://" + config.destination_bucket + "/" + output.where.key;
     if (output.source_bucket != receipt.source_bucket)
-      throw runtime::VerificationFailed(where + " holds another bucket's originals: nothing deleted");
+      throw runtime::VerificationFailed(where +
+                                        " holds another bucket's originals: nothing deleted");
     if (output.sha256.empty())
       throw runtime::VerificationFailed(where + "'s index has no digests: nothing deleted");
     common::HeadResult head;
@@ -137,8 +142,7 @@ std::vector<Source> verified_already_combined(const Config& config, common::S3Cl
   std::map<std::string, bool> standing;
   const auto stands = [&](const pipeline::OutputRef& output) {
     if (output.bucket != config.destination_bucket) return false;
-    if (const auto known = standing.find(output.key); known != standing.end())
-      return known->second;
+    if (const auto known = standing.find(output.key); known != standing.end()) return known->second;
     bool found = false;
     try {
       const auto head = s3.head_object(config.destination_bucket, output.key);
@@ -257,6 +261,7 @@ json::value handle(const Config& config, common::S3Client& s3, pipeline::SealChe
   step.run_id = pipeline::run_id_of(input);
   const auto resumed =
       pipeline::continuation_of<pipeline::DeleteContinuation>(input, "DeleteOriginals");
+  check_receipt_place(config, step);
   const Receipt receipt = pipeline::read_record<Receipt>(pipeline::read_json(s3, step.receipt));
   check_places(config, step, receipt);
   const std::string& bucket = receipt.source_bucket;

@@ -25,10 +25,11 @@
 // DeleteObjects takes 1,000 keys a request with several requests in flight; keys S3 refuses are
 // retried twice more, then reported (they stay in place: nothing is lost by leaving them).
 //
-// Environment: WORK_BUCKET, DESTINATION_BUCKET, SEAL_KEY_ID (required), DELETE_CONCURRENCY (8), DELETE_BATCH_KEYS (1000: keys per DeleteObjects request),
-// DELETE_KEYS_PER_SECOND (3500, S3's write rate per prefix: the deletes keep to it rather than be
-// answered 503 SlowDown and back off; 0 sends as fast as the concurrency allows);
-// DEADLINE_MARGIN_MS and MAX_INVOCATION_MS as for every function (common/deadline.h).
+// Environment: WORK_BUCKET, DESTINATION_BUCKET, SEAL_KEY_ID (required), DELETE_CONCURRENCY (8),
+// DELETE_BATCH_KEYS (1000: keys per DeleteObjects request), DELETE_KEYS_PER_SECOND (3500, S3's
+// write rate per prefix: the deletes keep to it rather than be answered 503 SlowDown and back off;
+// 0 sends as fast as the concurrency allows); DEADLINE_MARGIN_MS and MAX_INVOCATION_MS as for every
+// function (common/deadline.h).
 #include "common/deadline.h"
 #include "common/s3.h"
 #include "pipeline/seal.h"

@@ -17,18 +17,17 @@
 // planned again: they travel as "already_combined" to DeleteOriginals. Uploads of the group's
 // outputs that a killed attempt left open are aborted.
 //
-// Environment: WORK_BUCKET, DESTINATION_BUCKET, SEAL_KEY_ID (its ledger's seals), DESTINATION_PREFIX (default "aggregated"),
-// GLACIER_MIN_SIZE (204800:
-// when every file is at least this big, they are copied as they are), MAX_OUTPUT_BYTES (default
-// 5 GiB), HEAD_CONCURRENCY (32).
+// Environment: WORK_BUCKET, DESTINATION_BUCKET, SEAL_KEY_ID (its ledger's seals),
+// DESTINATION_PREFIX (default "aggregated"), GLACIER_MIN_SIZE (204800: when every file is at least
+// this big, they are copied as they are), MAX_OUTPUT_BYTES (default 5 GiB), HEAD_CONCURRENCY (32).
 #include <cstdint>
 #include <set>
 #include <string>
 #include <vector>
 
 #include "common/s3.h"
-#include "pipeline/seal.h"
 #include "pipeline/plan.h"
+#include "pipeline/seal.h"
 #include "runtime/runtime.h"
 
 namespace functions::determine_operation_type {

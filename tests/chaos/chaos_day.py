@@ -310,6 +310,10 @@ def main():
         key, secret = source.read().split()
     CREDENTIALS.update(AWS_ACCESS_KEY_ID=key, AWS_SECRET_ACCESS_KEY=secret)
     os.environ.update(CREDENTIALS)
+    # The key the ledger and checkpoints are sealed with (pipeline/seal.h).
+    kms = boto3.client("kms", endpoint_url=endpoint)
+    CREDENTIALS["SEAL_KEY_ID"] = kms.create_key(KeySpec="HMAC_256", KeyUsage="GENERATE_VERIFY_MAC")[
+        "KeyMetadata"]["Arn"]
     proxy, proxied = started([os.path.join(BIN, "fault-proxy"), "--upstream", endpoint,
                               "--rate", str(args.fault_rate), "--seed", str(args.seed), "--faults",
                               "throttle,internal,reset_before,reset_after,error_in_200"],
