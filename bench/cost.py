@@ -54,6 +54,7 @@ PRICES = {
     "sqs_request": 0.40 / 1e6,
     "athena_tb_scanned": 5.00,  # at least 10 MB a query
     "glue_dpu_hour": 0.44,
+    "kms_request": 0.03 / 10000,  # symmetric and HMAC keys' requests, GenerateMac and VerifyMac among them
 }
 ORIGINAL_PER_MONTH, ORIGINAL_FILES_PER_MONTH = 270.0, 240000
 # A long group's Standard child: DetermineOperationType, a Choice, CombineLogFiles, a Choice,
@@ -70,6 +71,12 @@ WRITES = {"PutObject", "CopyObject", "ListObjectsV2", "ListObjectVersions", "Lis
 FUNCTIONS = {"plan": "DetermineOperationTypeFunction", "combine": "CombineLogFilesFunction",
              "delete": "DeleteOriginalsFunction", "list": "GetFilesFunction"}
 
+
+# The seal key's requests (pipeline/seal.h): one GenerateMac per CombineLogFiles process, one
+# VerifyMac per reader process and certificate. They follow the processes, not the groups or the
+# files: a per-group fit of benchmarks that start a process per invocation would price them as if
+# every group had its own sandboxes, so only a day run through warm sandboxes (--day) counts them.
+KMS_OPERATIONS = {"GenerateMac", "VerifyMac"}
 
 # Each function's phase, by the name lambda-local and the benchmarks give it.
 PHASE_OF = {name.removesuffix("Function"): phase for phase, name in FUNCTIONS.items()}
@@ -155,6 +162,8 @@ def fit(small, large, value):
 
 
 def request_cost(operation, count, phase):
+    if operation in KMS_OPERATIONS:
+        return count * PRICES["kms_request"]
     if operation in OUTPUT_WRITES:
         return count * PRICES["s3_ia_put"]
     if operation in WRITES:
@@ -176,7 +185,7 @@ def daily(combine, small, listing, files_per_group, memory):
         chain_seconds += fixed + per_file * files_per_group
         items[f"Lambda {phase} (GB-s)"] = seconds * memory[phase] / 1024 * PRICES["lambda_arm64_gb_second"]
         items[f"Lambda {phase} (invocations)"] = groups * PRICES["lambda_request"]
-        operations = set(a[2]) | set(b[2])
+        operations = (set(a[2]) | set(b[2])) - KMS_OPERATIONS
         cost = 0.0
         for operation in operations:
             count = lambda p, op=operation: p[2].get(op, {}).get("count", 0)
@@ -213,7 +222,10 @@ def day_measured(run, memory):
             billed_seconds(lines) * memory[phase] / 1024 * PRICES["lambda_arm64_gb_second"]
             + len(lines) * PRICES["lambda_request"])
     # Not split by phase: a GetObject priced as STANDARD's, though the read-back reads STANDARD_IA.
-    items["S3 requests"] = scale * sum(request_cost(op, t["count"], "day") for op, t in run["operations"].items())
+    items["S3 requests"] = scale * sum(request_cost(op, t["count"], "day") for op, t in run["operations"].items()
+                                       if op not in KMS_OPERATIONS)
+    items["KMS requests (the seals)"] = scale * sum(request_cost(op, t["count"], "day")
+                                                    for op, t in run["operations"].items() if op in KMS_OPERATIONS)
     items["Step Functions transitions"] = scale * run["transitions"] * PRICES["sfn_standard_transition"]
     items["Step Functions Express children"] = scale * (
         run["express_children"] * PRICES["sfn_express_request"]

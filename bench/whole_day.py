@@ -270,15 +270,19 @@ def print_run(r, memory):
         print(f"{function:>24} {len(lines):11d} {sum(1 for _, init, _ in lines if init):5d} {gb:9.1f} "
               f"{sum(durations) / len(durations):8.1f} {max(durations):8.1f} "
               f"{max((m for _, _, m in lines), default=0):7d}")
-    count = sum(t["count"] for t in r["operations"].values())
-    slow = sum(t.get("slow_down", 0) for t in r["operations"].values())
+    s3_operations = {op: t for op, t in r["operations"].items() if op not in cost.KMS_OPERATIONS}
+    kms = {op: t["count"] for op, t in r["operations"].items() if op in cost.KMS_OPERATIONS}
+    count = sum(t["count"] for t in s3_operations.values())
+    slow = sum(t.get("slow_down", 0) for t in s3_operations.values())
     print(f"{'all':>24} {sum(len(v) for v in r['reports'].values()):11d} {'':>5} {gb_seconds:9.1f}   "
           f"(arm64 at template.yaml's memory: ${gb_seconds * cost.PRICES['lambda_arm64_gb_second']:.4f})")
     deletes = r["operations"].get("DeleteObjects", {})
     print(f"S3 requests: {count} ({count / r['files']:.3f} per file"
           f"{f', {slow} answered 503 SlowDown' if slow else ''}; at most "
           f"{deletes.get('most_in_flight', 0)} DeleteObjects in flight): "
-          + ", ".join(f"{op} {t['count']}" for op, t in sorted(r["operations"].items())))
+          + ", ".join(f"{op} {t['count']}" for op, t in sorted(s3_operations.items())))
+    print(f"KMS requests (the seals): {sum(kms.values())} ("
+          + ", ".join(f"{op} {n}" for op, n in sorted(kms.items())) + ")")
     print(f"outcome: GetFiles listed {r['listed_files']} of {r['files']} files; CombineLogFiles combined "
           f"{r['combined_files']} ({r['combined_bytes'] / 2**20:.1f} MiB of the {r['bytes'] / 2**20:.1f} MiB seeded; "
           f"the destination holds {r['output_bytes'] / 2**20:.1f} MiB); DeleteOriginals deleted {r['deleted']}, "

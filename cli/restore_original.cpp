@@ -30,7 +30,9 @@ const Command kCommand{
     "usage: restore-original --work-bucket BUCKET [--seal-key KEY] [--date YYYY-MM-DD]\n"
     "                        s3://BUCKET/KEY [--version-id ID] (--to FILE | --to-key "
     "s3://BUCKET/KEY)\n"
-    "--seal-key: the KMS HMAC key the ledger is sealed with (default: SEAL_KEY_ID)\n"};
+    "--seal-key: the KMS HMAC key the ledger is sealed with (default: SEAL_KEY_ID)\n"
+    "--trust-unsealed: also search records without a seal (written before records were sealed);\n"
+    "                  the bytes are still checked against the record's size, SHA-256 and MD5\n"};
 
 struct Location {
   std::string bucket;
@@ -40,6 +42,7 @@ struct Location {
 struct Options {
   std::string work_bucket;
   std::string seal_key;
+  bool trust_unsealed = false;
   std::string date;
   Location original;
   std::string version_id;
@@ -63,9 +66,11 @@ Options parse_options(int argc, char** argv) {
   Options options;
   bool have_original = false;
   read_arguments(
-      kCommand, argc, argv, {},
+      kCommand, argc, argv, {"--trust-unsealed"},
       [&](const std::string& name, const std::string& value) {
-        if (name == "--work-bucket")
+        if (name == "--trust-unsealed")
+          options.trust_unsealed = true;
+        else if (name == "--work-bucket")
           options.work_bucket = value;
         else if (name == "--seal-key")
           options.seal_key = value;
@@ -100,7 +105,8 @@ int run(int argc, char** argv) {
   pipeline::Ledger ledger(s3, options.work_bucket);
   const auto index = pipeline::OriginalsIndex::load(
       ledger, seals.checker(),
-      options.date.empty() ? std::vector<std::string>{} : std::vector<std::string>{options.date});
+      options.date.empty() ? std::vector<std::string>{} : std::vector<std::string>{options.date},
+      options.trust_unsealed);
   for (const auto& refused : index.refused())
     std::cerr << "restore-original: passed over " << refused << "\n";
   const auto candidates =

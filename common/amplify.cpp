@@ -4,9 +4,9 @@
 
 #include <boost/json/object.hpp>
 #include <boost/json/serialize.hpp>
-#include <charconv>
 
 #include "common/json_services.h"
+#include "common/s3.h"
 
 namespace common {
 
@@ -74,20 +74,6 @@ std::string AmplifyClient::generate_access_logs(const std::string& app_id,
   return Answer::parse("GenerateAccessLogs", response.body, response.status).string("logUrl");
 }
 
-namespace {
-
-// "bytes 0-99/1234" or "bytes */1234": the 1234.
-std::uint64_t total_of(const std::string& content_range) {
-  const auto slash = content_range.rfind('/');
-  std::uint64_t total = 0;
-  if (slash == std::string::npos) return 0;
-  std::from_chars(content_range.data() + slash + 1, content_range.data() + content_range.size(),
-                  total);
-  return total;
-}
-
-}  // namespace
-
 FetchedRange fetch_range(AwsClient& client, const std::string& url, std::uint64_t first,
                          std::uint64_t length) {
   AwsRequest request;
@@ -103,7 +89,8 @@ FetchedRange fetch_range(AwsClient& client, const std::string& url, std::uint64_
     throw;
   }
   if (response.status == 206)
-    return {std::move(response.body), total_of(response.header("content-range"))};
+    return {std::move(response.body),
+            content_range_total(response.header("content-range")).value_or(0)};
   // 200: the whole file, from a server that ignores ranges.
   const std::uint64_t total = response.body.size();
   if (first >= total) return {"", total};

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <charconv>
 #include <pugixml.hpp>
 #include <sstream>
 
@@ -422,6 +423,16 @@ AwsRequest S3Client::head_object_request(const std::string& bucket, const std::s
   return request;
 }
 
+std::optional<std::uint64_t> content_range_total(const std::string& content_range) {
+  const auto slash = content_range.rfind('/');
+  std::uint64_t total = 0;
+  if (slash == std::string::npos) return std::nullopt;
+  const char* end = content_range.data() + content_range.size();
+  const auto [stop, error] = std::from_chars(content_range.data() + slash + 1, end, total);
+  if (error != std::errc() || stop != end) return std::nullopt;
+  return total;
+}
+
 bool etag_is_md5(const std::string& etag, const std::string& encryption) {
   const bool plain = etag.size() == 34 && etag.front() == '"' && etag.back() == '"' &&
                      std::all_of(etag.begin() + 1, etag.end() - 1,
@@ -432,6 +443,7 @@ bool etag_is_md5(const std::string& etag, const std::string& encryption) {
 HeadResult S3Client::head_result(const AwsResponse& response) {
   HeadResult result;
   result.size = to_u64(response.header("content-length").c_str());
+  result.object_size = content_range_total(response.header("content-range")).value_or(result.size);
   result.etag = response.header("etag");
   result.last_modified = response.header("last-modified");
   result.version_id = response.header("x-amz-version-id");

@@ -65,7 +65,8 @@ struct VersionPage {
 };
 
 struct HeadResult {
-  std::uint64_t size = 0;
+  std::uint64_t size = 0;         // of the body sent (a range's, for a ranged GET)
+  std::uint64_t object_size = 0;  // the whole object's: a range's Content-Range total, else size
   std::string etag;
   std::string last_modified;
   std::string version_id;
@@ -77,6 +78,10 @@ struct HeadResult {
   std::string encryption;
   std::map<std::string, std::string> metadata;  // x-amz-meta-NAME, by NAME in lower case
 };
+
+// The whole object's size a Content-Range states ("bytes 0-99/1234" or "bytes */1234": 1234);
+// nullopt when it states none.
+std::optional<std::uint64_t> content_range_total(const std::string& content_range);
 
 // Whether S3's ETag for an object is the MD5 of its bytes: a single-part upload (no "-N") not
 // encrypted with SSE-KMS, DSSE-KMS or SSE-C (S3's "Checking object integrity").

@@ -1,5 +1,6 @@
 #include "pipeline/ledger.h"
 
+#include <boost/json/parse.hpp>
 #include <boost/json/value_from.hpp>
 
 #include "runtime/errors.h"
@@ -20,24 +21,45 @@ void Ledger::record(Sealer& sealer, const std::string& key, const OutputRecord& 
   write_sealed(s3_, sealer, work_bucket_, key, json::value_from(output).as_object());
 }
 
-OutputRecord Ledger::read(SealChecker& checker, const std::string& key) {
-  const json::object record = read_sealed(s3_, checker, work_bucket_, key);
+std::pair<OutputRecord, std::optional<std::string>> Ledger::examine(SealChecker& checker,
+                                                                    const std::string& key) {
+  const std::string where = "s3://" + work_bucket_ + "/" + key;
+  boost::system::error_code error;
+  json::value parsed = json::parse(s3_.get_object(work_bucket_, key), error);
+  if (error || !parsed.is_object())
+    throw runtime::VerificationFailed(where + " is not an output record");
+  json::object record = std::move(parsed.get_object());
+  auto problem = checker.unseal(record, work_bucket_, key);
   try {
     OutputRecord output = read_record<OutputRecord>(record);
     if (output.index) throw runtime::InvalidInput("a summary where a whole record belongs");
-    return output;
-  } catch (const runtime::InvalidInput& error) {
-    // Sealed, so CombineLogFiles wrote it: a record of an older or newer shape.
-    throw runtime::VerificationFailed("s3://" + work_bucket_ + "/" + key +
-                                      " is not an output record: " + error.what());
+    return {std::move(output), std::move(problem)};
+  } catch (const runtime::InvalidInput& invalid) {
+    throw runtime::VerificationFailed(where + " is not an output record: " + invalid.what());
   }
+}
+
+OutputRecord Ledger::read(SealChecker& checker, const std::string& key) {
+  auto [output, problem] = examine(checker, key);
+  if (problem) {
+    throw runtime::VerificationFailed("s3://" + work_bucket_ + "/" + key +
+                                      " is not trusted: " + *problem);
+  }
+  return output;
 }
 
 Ledger::Scan Ledger::scan(SealChecker& checker, const std::string& prefix) {
   Scan scan;
   for (const auto& entry : s3_.list_all(work_bucket_, prefix)) {
     try {
-      scan.records.push_back(std::make_shared<const OutputRecord>(read(checker, entry.key)));
+      auto [output, problem] = examine(checker, entry.key);
+      auto record = std::make_shared<const OutputRecord>(std::move(output));
+      if (!problem) {
+        scan.records.push_back(std::move(record));
+        continue;
+      }
+      scan.unsealed.push_back(std::move(record));
+      scan.refused.push_back(entry.key + ": " + *problem);
     } catch (const runtime::VerificationFailed& error) {
       scan.refused.push_back(error.what());
     } catch (const common::NoSuchKey&) {
@@ -48,10 +70,10 @@ Ledger::Scan Ledger::scan(SealChecker& checker, const std::string& prefix) {
 }
 
 std::map<OriginalId, HeldOriginal> standing_originals(
-    const Ledger::Scan& scan, const std::string& source_bucket,
-    const std::function<bool(const OutputRef&)>& stands) {
+    const std::vector<std::shared_ptr<const OutputRecord>>& records,
+    const std::string& source_bucket, const std::function<bool(const OutputRef&)>& stands) {
   std::map<OriginalId, HeldOriginal> originals;
-  for (const auto& record : scan.records) {
+  for (const auto& record : records) {
     if (record->source_bucket != source_bucket || !stands(record->where)) continue;
     for (std::size_t i = 0; i < record->sources.size(); ++i)
       originals[OriginalId::of(record->sources[i])] = HeldOriginal{record, i};

@@ -15,7 +15,9 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "common/s3.h"
@@ -53,12 +55,20 @@ class Ledger {
 
   struct Scan {
     std::vector<std::shared_ptr<const OutputRecord>> records;
-    std::vector<std::string> refused;  // "<key>: why", files that are no sealed record
+    // Output records without a valid seal (written before records were sealed, or by someone
+    // else): they decide no deletion, but an original one names is not combined a second time.
+    std::vector<std::shared_ptr<const OutputRecord>> unsealed;
+    std::vector<std::string> refused;  // "<key>: why", every file that is no sealed record
   };
   // Every record under `prefix` (ledger_prefix: a group's; ledger_day_prefix: a day's).
   Scan scan(SealChecker& checker, const std::string& prefix);
 
  private:
+  // The record at `key` and, when it is not sealed for that key, why not; VerificationFailed
+  // when it is no output record at all.
+  std::pair<OutputRecord, std::optional<std::string>> examine(SealChecker& checker,
+                                                              const std::string& key);
+
   common::S3Client& s3_;
   std::string work_bucket_;
 };
@@ -67,7 +77,7 @@ class Ledger {
 // OriginalId, each where its output holds it. `stands` says whether an output is in the
 // destination as its record says (a listing's or HEAD's size and ETag).
 std::map<OriginalId, HeldOriginal> standing_originals(
-    const Ledger::Scan& scan, const std::string& source_bucket,
-    const std::function<bool(const OutputRef&)>& stands);
+    const std::vector<std::shared_ptr<const OutputRecord>>& records,
+    const std::string& source_bucket, const std::function<bool(const OutputRef&)>& stands);
 
 }  // namespace pipeline

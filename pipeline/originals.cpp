@@ -29,12 +29,14 @@ common::GetOptions output_version(const OutputRecord& output, std::uint64_t firs
 }  // namespace
 
 OriginalsIndex OriginalsIndex::load(Ledger& ledger, SealChecker& checker,
-                                    const std::vector<std::string>& dates) {
+                                    const std::vector<std::string>& dates, bool include_unsealed) {
   OriginalsIndex index;
   const std::vector<std::string> days = dates.empty() ? std::vector<std::string>{""} : dates;
   for (const auto& day : days) {
     auto scan = ledger.scan(checker, ledger_day_prefix(day));
     index.refused_.insert(index.refused_.end(), scan.refused.begin(), scan.refused.end());
+    if (include_unsealed)
+      scan.records.insert(scan.records.end(), scan.unsealed.begin(), scan.unsealed.end());
     for (const auto& output : scan.records) {
       ++index.outputs_;
       for (std::size_t i = 0; i < output->sources.size(); ++i) {

@@ -19,9 +19,11 @@ namespace pipeline {
 class OriginalsIndex {
  public:
   // Reads ledger/<date>/ of each day in `dates` (all of ledger/ when empty). Files that are not
-  // sealed output records are passed over, and counted in refused().
+  // sealed output records are passed over and named in refused(); with `include_unsealed`, output
+  // records without a seal (written before records were sealed) are searched too (what they say
+  // of an original is still checked against its bytes: size, SHA-256, MD5).
   static OriginalsIndex load(Ledger& ledger, SealChecker& checker,
-                             const std::vector<std::string>& dates);
+                             const std::vector<std::string>& dates, bool include_unsealed = false);
 
   // The outputs recorded as holding that version of the original (any version when none is
   // named), the last listed first. More than one: a version combined again after its output was

@@ -2,7 +2,9 @@
 
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
+#include <iterator>
 
+#include "common/errors.h"
 #include "common/settings.h"
 #include "runtime/errors.h"
 
@@ -52,15 +54,26 @@ SealChecker::SealChecker(common::KmsClient& kms, std::string key_id)
     : kms_(kms), key_id_(std::move(key_id)) {}
 
 bool SealChecker::certified(const std::string& public_key, const std::string& certificate) {
+  // An HMAC_SHA_256 is 32 bytes: anything else is refused without asking KMS.
+  if (certificate.size() != 32) return false;
   const std::string id = public_key + certificate;
   {
     std::lock_guard lock(mutex_);
     if (const auto known = certificates_.find(id); known != certificates_.end())
       return known->second;
+    // Each key anyone can make and sign with costs one VerifyMac: past a few refused ones, a
+    // process asks no more (a planted flood of them must not become a flood of KMS requests).
+    if (refused_ >= kMaxRefusedCertificates) return false;
   }
-  const bool valid = kms_.verify_mac(key_id_, certificate_message(public_key), certificate);
+  bool valid = false;
+  try {
+    valid = kms_.verify_mac(key_id_, certificate_message(public_key), certificate);
+  } catch (const common::AwsError& error) {
+    if (error.retryable() || error.code() != "ValidationException") throw;
+  }
   std::lock_guard lock(mutex_);
   certificates_[id] = valid;
+  refused_ += valid ? 0 : 1;
   return valid;
 }
 
@@ -68,7 +81,9 @@ std::optional<std::string> SealChecker::unseal(json::object& record, const std::
                                                const std::string& key) {
   const auto* found = record.if_contains("seal");
   if (found == nullptr) return "it has no seal";
-  if (!found->is_object()) return "its seal is not one";
+  // Written last: taking it out leaves the rest in its order (boost::json::object::erase moves
+  // the last member into the gap).
+  if (!found->is_object() || std::prev(record.end())->key() != "seal") return "its seal is not one";
   const json::object seal = found->get_object();
   record.erase("seal");
   const auto public_key = seal_text(seal, "key");

@@ -55,10 +55,13 @@ class SealChecker {
  private:
   bool certified(const std::string& public_key, const std::string& certificate);
 
+  static constexpr int kMaxRefusedCertificates = 16;
+
   common::KmsClient& kms_;
   std::string key_id_;
   std::mutex mutex_;
   std::map<std::string, bool> certificates_;  // public key + certificate: KMS's answer
+  int refused_ = 0;
 };
 
 // The seal key as one process uses it: KMS's client, and what makes and checks seals with it.

@@ -3,7 +3,9 @@
 // each function under its own role. Every record they can write — receipts, ledger records,
 // checkpoints, in the right folders or elsewhere — is handed to the function that reads it, and
 // the never-combined CloudTrail versions of a day stay where they are, byte for byte, as the aws
-// CLI reads them, while the function fails with a named error.
+// CLI reads them, while the function fails with a named error. A forged receipt fails first at
+// its seal; each is then tried again sealed as CombineLogFiles seals (what a defect of
+// CombineLogFiles' own could write), to show the checks behind the seal refuse it too.
 #include <gtest/gtest.h>
 
 #include <boost/json/parse.hpp>
@@ -17,6 +19,7 @@
 #include "common/hashing.h"
 #include "pipeline/layout.h"
 #include "pipeline/records.h"
+#include "pipeline/seal.h"
 #include "tests/aws_test_support.h"
 
 namespace {
@@ -118,6 +121,27 @@ class AnInsiderWithTheWorkBucket : public ::testing::Test {
     if (read.exit_code != 0) return "(gone: " + read.err + ")";
     std::ifstream in(dir.path() / "body", std::ios::binary);
     return std::string(std::istreambuf_iterator<char>(in), {});
+  }
+
+  // A receipt planted at `key` as the insider (unsealed), then written there sealed as
+  // CombineLogFiles seals: DeleteOriginals refuses the first for its seal and the second saying
+  // `says`, deleting nothing either time.
+  void expect_receipt_refused(const std::string& run_id, const std::string& group_id,
+                              const std::string& key, const pipeline::Receipt& receipt,
+                              const std::string& says) {
+    plant(key, json::value_from(receipt));
+    expect_refused(delete_with(run_id, group_id, work(), key), "VerificationFailed",
+                   "is not trusted: it has no seal");
+    pipeline::Seals seals(tests::moto_options(moto()), stack_->resource("SealKey"));
+    auto sealed = json::value_from(receipt).as_object();
+    seals.sealer().seal(sealed, work(), key);
+    tests::TempDir dir;
+    std::ofstream(dir.path() / "body") << json::serialize(sealed);
+    ASSERT_EQ(tests::aws_cli(moto(), "s3api put-object --bucket " + work() + " --key '" + key +
+                                         "' --body " + (dir.path() / "body").string())
+                  .exit_code,
+              0);
+    expect_refused(delete_with(run_id, group_id, work(), key), "VerificationFailed", says);
   }
 
   // Writes `body` at s3://<work>/<key> as the insider (never with the stack's credentials).
@@ -227,9 +251,7 @@ TEST_F(AnInsiderWithTheWorkBucket, AVictimListedAsEmptyStays) {
   for (const auto& victim : victims_)
     receipt.combined.empty_sources.push_back(source_of(victim, etag_of(victim)));
   const std::string key = pipeline::group_file_key("evil", "receipts", "g-empty", "json");
-  plant(key, json::value_from(receipt));
-  expect_refused(delete_with("evil", "g-empty", work(), key), "VerificationFailed",
-                 "is listed as empty and is not");
+  expect_receipt_refused("evil", "g-empty", key, receipt, "is listed as empty and is not");
 }
 
 // A victim said to be combined already, into a real output of the real group's day: the group's
@@ -240,9 +262,8 @@ TEST_F(AnInsiderWithTheWorkBucket, AVictimClaimedAlreadyCombinedIntoARealOutputS
   for (const auto& victim : victims_)
     receipt.already_combined.push_back({source_of(victim, etag_of(victim)), real.where});
   const std::string key = pipeline::group_file_key("evil", "receipts", real.group_id, "json");
-  plant(key, json::value_from(receipt));
-  expect_refused(delete_with("evil", real.group_id, work(), key), "VerificationFailed",
-                 "is in no standing output the group's sealed ledger records");
+  expect_receipt_refused("evil", real.group_id, key, receipt,
+                         "is in no standing output the group's sealed ledger records");
 }
 
 // An output planted in the work bucket with an index whose digests are those of its bytes: the
@@ -279,24 +300,19 @@ TEST_F(AnInsiderWithTheWorkBucket, APlantedOutputAndIndexDecideNothing) {
   auto receipt = receipt_for("g-plant", kVictimDay);
   receipt.destination_bucket = work();
   receipt.combined.outputs.push_back(index.summary(work(), index_key));
-  plant(key, json::value_from(receipt));
-  expect_refused(delete_with("evil", "g-plant", work(), key), "VerificationFailed",
-                 "not in the destination bucket");
+  expect_receipt_refused("evil", "g-plant", key, receipt, "not in the destination bucket");
 
   // The receipt names the right destination, its output another bucket.
   receipt.destination_bucket = destination();
-  plant(key, json::value_from(receipt));
-  expect_refused(delete_with("evil", "g-plant", work(), key), "VerificationFailed",
-                 "is not in the destination with its index in the group's ledger");
+  expect_receipt_refused("evil", "g-plant", key, receipt,
+                         "is not in the destination with its index in the group's ledger");
 
   // The index, in the group's own ledger folder, names a real output of the destination.
   const auto real = real_output();
   index.where = real.where;
   plant(index_key, json::value_from(index));
   receipt.combined.outputs = {index.summary(work(), index_key)};
-  plant(key, json::value_from(receipt));
-  expect_refused(delete_with("evil", "g-plant", work(), key), "VerificationFailed",
-                 "is not trusted: it has no seal");
+  expect_receipt_refused("evil", "g-plant", key, receipt, "is not trusted: it has no seal");
 }
 
 // A real, sealed index copied into another group's ledger folder (or edited and its old seal
@@ -312,16 +328,13 @@ TEST_F(AnInsiderWithTheWorkBucket, ASealedIndexMovedOrEditedDecidesNothing) {
   auto receipt = receipt_for("g-moved", kVictimDay);
   receipt.combined.outputs.push_back(output.summary(work(), moved));
   const std::string key = pipeline::group_file_key("evil", "receipts", "g-moved", "json");
-  plant(key, json::value_from(receipt));
-  expect_refused(delete_with("evil", "g-moved", work(), key), "VerificationFailed",
-                 "its seal is not for this record");
+  expect_receipt_refused("evil", "g-moved", key, receipt, "its seal is not for this record");
 
   // Edited in place: a victim put among its sources, the seal kept.
   auto& sources = record.as_object().at("sources").as_array();
   sources.at(0) = json::value_from(source_of(victims_[0], etag_of(victims_[0])));
   plant(moved, record);
-  expect_refused(delete_with("evil", "g-moved", work(), key), "VerificationFailed",
-                 "its seal is not for this record");
+  expect_receipt_refused("evil", "g-moved", key, receipt, "its seal is not for this record");
 }
 
 // A receipt kept anywhere but its run's receipts folder, or in another bucket, is not read; a run
@@ -340,6 +353,46 @@ TEST_F(AnInsiderWithTheWorkBucket, AReceiptOutsideItsRunsFolderIsNotRead) {
   plant(athena, json::value_from(receipt));
   expect_refused(delete_with("athena-results", "g-where", work(), athena), "InvalidInput",
                  "names a folder of the work bucket that is not a run's");
+}
+
+// A plan planted for CombineLogFiles giving a victim a size of one byte: combined as planned, its
+// output and sealed index would hold one byte of the victim, and DeleteOriginals delete all of it.
+// S3's word on the size is taken over the plan's, whether the victim is copied or combined.
+TEST_F(AnInsiderWithTheWorkBucket, APlanThatUnderstatesAVictimsSizeCombinesNothing) {
+  for (const bool copy : {true, false}) {
+    SCOPED_TRACE(copy ? "copied as it is" : "combined");
+    pipeline::Plan plan;
+    plan.group_id = copy ? "g-size-copy" : "g-size";
+    plan.source_bucket = "adv-ct";
+    plan.date = kVictimDay;
+    plan.operation = copy ? pipeline::Operation::kCopyAll : pipeline::Operation::kAggregate;
+    pipeline::PlannedOutput planned;
+    planned.key_base = "aggregated/evil/" + plan.group_id;
+    planned.copy = copy;
+    planned.part_size = 5 << 20;
+    auto victim = source_of(victims_[0], etag_of(victims_[0]));
+    victim.size = copy ? 1 : (12u << 20);  // a large source is read in ranges: its size is S3's
+    planned.sources.push_back(victim);
+    plan.outputs.push_back(planned);
+    const std::string plan_key = pipeline::group_file_key("evil", "plans", plan.group_id, "json");
+    plant(plan_key, json::value_from(plan));
+    const auto ledger_before =
+        tests::cli_keys(moto(), work(), std::string("ledger/") + kVictimDay + "/");
+    const auto run = stack_->invoke(
+        "CombineLogFilesFunction",
+        json::object{{"run_id", "evil"},
+                     {"group_id", plan.group_id},
+                     {"operation", copy ? "copy_all" : "aggregate"},
+                     {"plan", {{"bucket", work()}, {"key", plan_key}, {"count", 1}, {"bytes", 0}}},
+                     {"outputs", 1},
+                     {"files", 1},
+                     {"bytes", victim.size},
+                     {"already_combined", 0}});
+    expect_refused(run, "VerificationFailed", "its plan says " + std::to_string(victim.size));
+    EXPECT_EQ(tests::cli_keys(moto(), work(), std::string("ledger/") + kVictimDay + "/"),
+              ledger_before)
+        << "nothing was recorded in the ledger";
+  }
 }
 
 // A checkpoint planted where CombineLogFiles keeps its own, claiming an output adopted with the

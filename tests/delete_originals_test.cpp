@@ -316,9 +316,9 @@ TEST_F(DeleteOriginalsTest, AnOutputThatDoesNotMatchItsReceiptStopsEverything) {
 // A day of a.log and b.log combined, then its output's summary in the receipt edited by
 // `edit_summary` and its index (the ledger record the summary points at) by `edit_index`, then
 // DeleteOriginals: it must fail with VerificationFailed saying `says`, and delete nothing. The
-// edited index is sealed again as CombineLogFiles would seal it (`reseal`): what a bug of
-// CombineLogFiles' would write, and what the checks beyond the seal are for; unsealed, it is what
-// anyone else who can write the work bucket could write.
+// edited index and receipt are sealed again as CombineLogFiles would seal them (`reseal`): what a
+// defect of CombineLogFiles' would write, and what the checks beyond the seal are for; unsealed,
+// they are what anyone else who can write the work bucket could write.
 void DeleteOriginalsTest::expect_an_edited_receipt_deletes_nothing(
     const std::function<void(json::object& index)>& edit_index, const std::string& says,
     const std::function<void(json::object& summary)>& edit_summary, bool reseal) {
@@ -332,12 +332,11 @@ void DeleteOriginalsTest::expect_an_edited_receipt_deletes_nothing(
   const auto index = pipeline::FileRef::from_json(summary.at("index"), "index");
   auto record = json::parse(s3_.get_object(index.bucket, index.key));
   edit_index(record.as_object());
-  if (reseal) {
-    pipeline::Seals seals(tests::moto_options(moto_), tests::seal_key(moto_));
-    seals.sealer().seal(record.as_object(), index.bucket, index.key);
-  }
+  pipeline::Seals seals(tests::moto_options(moto_), tests::seal_key(moto_));
+  if (reseal) seals.sealer().seal(record.as_object(), index.bucket, index.key);
   s3_.put_object(index.bucket, index.key, json::serialize(record));
   if (edit_summary) edit_summary(summary);
+  if (reseal) seals.sealer().seal(receipt.as_object(), ref.bucket, ref.key);
   s3_.put_object(ref.bucket, ref.key, json::serialize(receipt));
   const auto run = tests::invoke_handler(moto_, "DeleteOriginals", combined, environment());
   EXPECT_EQ(run.exit_code, 1);

@@ -61,6 +61,23 @@ common::GetOptions pinned(const Source& source,
   return options;
 }
 
+// A range of a source, pinned to its listed version and ETag, as S3 sends it. S3's word on the
+// source's whole size must be the planned one: from a plan whose size was wrong (a forged or a
+// damaged one) an output and its index would hold only part of the original, and DeleteOriginals
+// would delete the whole of it.
+common::AwsResponse read_range(common::S3Client& s3, const std::string& bucket,
+                               const Source& source, std::uint64_t first, std::uint64_t last) {
+  auto response = s3.client().send(
+      s3.get_object_request(bucket, source.key, pinned(source, common::ByteRange{first, last})));
+  const std::uint64_t size = common::S3Client::head_result(response).object_size;
+  if (size != source.size) {
+    throw runtime::VerificationFailed("s3://" + bucket + "/" + source.key + " is " +
+                                      std::to_string(size) + " bytes, its plan says " +
+                                      std::to_string(source.size));
+  }
+  return response;
+}
+
 // Why a source cannot be read as it was listed, so it stays where it is and is reported; nullopt
 // for every other error, which fails the group. A missing upload or bucket is never the source's.
 std::optional<std::string> unreadable_source(const common::AwsError& error) {
@@ -485,8 +502,7 @@ std::string read_ranges(common::S3Client& s3, const std::string& bucket, const S
   std::string encryption;
   for (std::uint64_t start = 0; start < end; start += kCheckRangeBytes) {
     const std::uint64_t last = std::min(end, start + kCheckRangeBytes) - 1;
-    const auto response = s3.client().send(
-        s3.get_object_request(bucket, source.key, pinned(source, common::ByteRange{start, last})));
+    const auto response = read_range(s3, bucket, source, start, last);
     encryption = encryption_of(response);
     if (!feed(response.body)) break;
   }
@@ -636,8 +652,7 @@ class OutputBuilder {
     Stream::Mark mark;
     try {
       const std::uint64_t copied = source.size - pipeline::kServerCopyTailBytes;
-      const auto sniffed = s3_.client().send(s3_.get_object_request(
-          bucket_, source.key, pinned(source, common::ByteRange{0, kSniffBytes - 1})));
+      const auto sniffed = read_range(s3_, bucket_, source, 0, kSniffBytes - 1);
       const std::string& head = sniffed.body;
       Source read = source;
       read.encryption = encryption_of(sniffed);
@@ -661,8 +676,7 @@ class OutputBuilder {
         stream->rollback(mark);
         return false;
       }
-      const std::string tail = s3_.get_object(
-          bucket_, source.key, pinned(source, common::ByteRange{copied, source.size - 1}));
+      const std::string tail = read_range(s3_, bucket_, source, copied, source.size - 1).body;
       feed(tail);
       const common::ContentCheck verdict =
           compressed ? gzip_checker.finish() : text_checker.finish();
@@ -764,6 +778,14 @@ void report_archived(const Progress& progress) {
   }
 }
 
+// What an event or a plan points at is read from the work bucket only.
+void require_work_file(const Config& config, const pipeline::FileRef& file, const char* what) {
+  if (file.bucket != config.work_bucket) {
+    throw runtime::VerificationFailed(std::string(what) + " s3://" + file.bucket + "/" + file.key +
+                                      " is not in the work bucket");
+  }
+}
+
 // Manifest mode: the manifest's files planned as one batch (several outputs only past
 // MAX_OUTPUT_BYTES or 10,000 parts). Planning is deterministic, so a resumed or repeated call
 // plans the same outputs; the event comes back as an ordinary plan event.
@@ -775,6 +797,7 @@ json::object with_manifest_plan(const Config& config, common::S3Client& s3, json
   plan.source_bucket = fields.text("source_bucket");
   plan.date = fields.date("date");
   const auto manifest = fields.record<pipeline::FileRef>("manifest");
+  require_work_file(config, manifest, "the manifest");
   std::vector<Source> sources;
   for (const auto& item : pipeline::read_json_array(s3, manifest))
     sources.push_back(pipeline::read_record<Source>(item));
@@ -791,10 +814,10 @@ json::object with_manifest_plan(const Config& config, common::S3Client& s3, json
   return input;
 }
 
-// The receipt DeleteOriginals works from: what went into which output, what stays and why, and
-// the originals an earlier run already combined (from the plan).
-std::string write_receipt(const Config& config, common::S3Client& s3, const Plan& plan,
-                          const std::string& run_id, const std::string& group_id,
+// The receipt DeleteOriginals works from, sealed for its place: what went into which output, what
+// stays and why, and the originals an earlier run already combined (from the plan).
+std::string write_receipt(const Config& config, common::S3Client& s3, pipeline::Seals& seals,
+                          const Plan& plan, const std::string& run_id, const std::string& group_id,
                           const Progress& progress) {
   const pipeline::Receipt receipt{group_id,
                                   plan.source_bucket,
@@ -803,9 +826,8 @@ std::string write_receipt(const Config& config, common::S3Client& s3, const Plan
                                   plan.already_combined,
                                   plan.date};
   const std::string key = pipeline::group_file_key(run_id, "receipts", group_id, "json");
-  common::PutOptions put;
-  put.content_type = "application/json";
-  s3.put_object(config.work_bucket, key, json::serialize(json::value_from(receipt)), put);
+  pipeline::write_sealed(s3, seals.sealer(), config.work_bucket, key,
+                         json::value_from(receipt).as_object());
   return key;
 }
 
@@ -872,10 +894,10 @@ json::object hand_over(const Config& config, common::S3Client& s3, pipeline::Sea
 }
 
 // The receipt, the metrics and the result of a group whose every output is written.
-json::object finish(const Config& config, common::S3Client& s3, const Plan& plan,
-                    const std::string& run_id, const std::string& group_id,
+json::object finish(const Config& config, common::S3Client& s3, pipeline::Seals& seals,
+                    const Plan& plan, const std::string& run_id, const std::string& group_id,
                     const Progress& progress) {
-  const std::string key = write_receipt(config, s3, plan, run_id, group_id, progress);
+  const std::string key = write_receipt(config, s3, seals, plan, run_id, group_id, progress);
   const Combined combined = progress.combined();
   runtime::metrics::add("FilesCombined", runtime::metrics::Unit::Count,
                         static_cast<double>(combined.files()));
@@ -924,7 +946,10 @@ json::value handle(const Config& config, common::S3Client& s3, pipeline::Seals& 
   if (!step.plan) throw runtime::InvalidInput("the event needs \"plan\": nothing to combine");
   const std::string& run_id = step.run_id;
   const std::string& group_id = step.group_id;
+  require_work_file(config, *step.plan, "the plan");
   const Plan plan = pipeline::read_record<Plan>(pipeline::read_json(s3, *step.plan));
+  for (const auto& planned : plan.outputs)
+    if (planned.sources_file) require_work_file(config, *planned.sources_file, "a plan's sources");
   // Each run records under its own folder: two runs of one day at once never replace each
   // other's records, and an attempt adopts a key only as its own run's output.
   const std::string ledger_prefix = pipeline::ledger_run_prefix(plan.date, group_id, run_id);
@@ -954,7 +979,7 @@ json::value handle(const Config& config, common::S3Client& s3, pipeline::Seals& 
     // without this call at 51 MiB (bench/combine_delete.py).
     malloc_trim(0);
   }
-  return finish(config, s3, plan, run_id, group_id, progress);
+  return finish(config, s3, seals, plan, run_id, group_id, progress);
 }
 
 runtime::Handler make_handler() {

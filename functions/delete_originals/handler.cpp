@@ -100,32 +100,35 @@ std::vector<Source> verified_outputs(const Config& config, common::S3Client& s3,
   return originals;
 }
 
-// The receipt's empty originals that S3 says are empty (the listed version, with the listed ETag);
-// one that is not makes the receipt a lie: nothing is deleted.
+// The receipt's empty originals, each as S3 has it now. A version is deleted only if S3 says it is
+// empty with the ETag listed; in an unversioned bucket the delete is conditional on that ETag, so
+// an object written over since goes no matter what (it is kept, counted as changed), but one that
+// still has the ETag and is not empty makes the receipt a lie: nothing is deleted.
 std::vector<Source> verified_empty(common::S3Client& s3, const Receipt& receipt) {
   const auto& claimed = receipt.combined.empty_sources;
   std::vector<common::AwsRequest> requests;
+  const auto versioned = [](const Source& source) {
+    return !source.version_id.empty() && source.version_id != "null";
+  };
   for (const auto& source : claimed) {
-    requests.push_back(s3.head_object_request(
-        receipt.source_bucket, source.key, source.version_id == "null" ? "" : source.version_id));
+    requests.push_back(s3.head_object_request(receipt.source_bucket, source.key,
+                                              versioned(source) ? source.version_id : ""));
   }
-  std::vector<Source> empty;
   auto outcomes = s3.client().send_all(std::move(requests), kHeadConcurrency);
   for (std::size_t i = 0; i < outcomes.size(); ++i) {
     try {
       const auto head = common::S3Client::head_result(outcomes[i].value());
-      if (head.size != 0 || head.etag != claimed[i].etag) {
+      const bool same = head.etag == claimed[i].etag;
+      if (versioned(claimed[i]) ? head.size != 0 || !same : same && head.size != 0) {
         throw runtime::VerificationFailed("s3://" + receipt.source_bucket + "/" + claimed[i].key +
                                           " is listed as empty and is not: nothing deleted");
       }
-      empty.push_back(claimed[i]);
     } catch (const common::NoSuchKey&) {
-      // Gone already (a resumed call deleted it): kept in the list, so a continuation's place in
-      // it stays where it was.
-      empty.push_back(claimed[i]);
+      // Gone already (a resumed call deleted it); it stays in the list, so a continuation's
+      // place in it stays where it was.
     }
   }
-  return empty;
+  return claimed;
 }
 
 // Originals an earlier run combined: found again in the group's sealed ledger records whose
@@ -152,7 +155,7 @@ std::vector<Source> verified_already_combined(const Config& config, common::S3Cl
     }
     return standing[output.key] = found;
   };
-  const auto combined = pipeline::standing_originals(scan, receipt.source_bucket, stands);
+  const auto combined = pipeline::standing_originals(scan.records, receipt.source_bucket, stands);
   std::vector<Source> originals;
   for (const auto& claim : receipt.already_combined) {
     const auto found = combined.find(pipeline::OriginalId::of(claim.source));
@@ -262,7 +265,8 @@ json::value handle(const Config& config, common::S3Client& s3, pipeline::SealChe
   const auto resumed =
       pipeline::continuation_of<pipeline::DeleteContinuation>(input, "DeleteOriginals");
   check_receipt_place(config, step);
-  const Receipt receipt = pipeline::read_record<Receipt>(pipeline::read_json(s3, step.receipt));
+  const Receipt receipt = pipeline::read_record<Receipt>(
+      pipeline::read_sealed(s3, checker, step.receipt.bucket, step.receipt.key));
   check_places(config, step, receipt);
   const std::string& bucket = receipt.source_bucket;
   const std::string& group_id = receipt.group_id;

@@ -67,7 +67,9 @@ void abort_abandoned_uploads(const Config& config, common::S3Client& s3,
 
 // Sources an earlier run of this day put into an output that still stands, as the group's sealed
 // ledger records and the destination's listing show it: they leave `sources` and go straight to
-// deletion.
+// deletion. Those an unsealed record places in a standing output (one written before records
+// were sealed) leave `sources` too, but stay where they are, reported: combined again they would
+// be in two outputs, and nothing unsealed decides a deletion.
 std::vector<AlreadyCombined> take_already_combined(const Config& config, common::S3Client& s3,
                                                    pipeline::SealChecker& checker,
                                                    const Group& group,
@@ -79,20 +81,24 @@ std::vector<AlreadyCombined> take_already_combined(const Config& config, common:
   const auto scan = ledger.scan(checker, pipeline::ledger_prefix(group.date, group.group_id));
   for (const auto& refused : scan.refused)
     runtime::log::warn("a ledger file decides nothing", "why", refused);
-  if (scan.records.empty()) return already;
+  if (scan.records.empty() && scan.unsealed.empty()) return already;
   std::map<std::string, const common::S3Object*> listed;
   for (const auto& object : existing) listed[object.key] = &object;
-  const auto combined = pipeline::standing_originals(
-      scan, group.source_bucket, [&](const pipeline::OutputRef& output) {
-        const auto found = listed.find(output.key);
-        return output.bucket == config.destination_bucket && found != listed.end() &&
-               found->second->size == output.size && found->second->etag == output.etag;
-      });
+  const auto stands = [&](const pipeline::OutputRef& output) {
+    const auto found = listed.find(output.key);
+    return output.bucket == config.destination_bucket && found != listed.end() &&
+           found->second->size == output.size && found->second->etag == output.etag;
+  };
+  const auto combined = pipeline::standing_originals(scan.records, group.source_bucket, stands);
+  const auto unsealed = pipeline::standing_originals(scan.unsealed, group.source_bucket, stands);
   std::vector<Source> rest;
+  std::size_t kept = 0;
   for (auto& source : sources) {
-    const auto found = combined.find(pipeline::OriginalId::of(source));
-    if (found != combined.end())
+    const auto id = pipeline::OriginalId::of(source);
+    if (const auto found = combined.find(id); found != combined.end())
       already.push_back({std::move(source), found->second.output->where});
+    else if (unsealed.contains(id))
+      ++kept;
     else
       rest.push_back(std::move(source));
   }
@@ -100,6 +106,12 @@ std::vector<AlreadyCombined> take_already_combined(const Config& config, common:
   if (!already.empty()) {
     runtime::log::warn("originals already in an earlier run's output go straight to deletion",
                        "group", group.group_id, "files", already.size());
+  }
+  if (kept > 0) {
+    runtime::log::warn("originals an unsealed ledger record places in a standing output stay",
+                       "group", group.group_id, "files", kept);
+    runtime::metrics::add("OriginalsKeptUnsealed", runtime::metrics::Unit::Count,
+                          static_cast<double>(kept));
   }
   return already;
 }
