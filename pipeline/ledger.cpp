@@ -1,6 +1,5 @@
 #include "pipeline/ledger.h"
 
-#include <boost/json/parse.hpp>
 #include <boost/json/value_from.hpp>
 
 #include "runtime/errors.h"
@@ -23,19 +22,14 @@ void Ledger::record(Sealer& sealer, const std::string& key, const OutputRecord& 
 
 std::pair<OutputRecord, std::optional<std::string>> Ledger::examine(SealChecker& checker,
                                                                     const std::string& key) {
-  const std::string where = "s3://" + work_bucket_ + "/" + key;
-  boost::system::error_code error;
-  json::value parsed = json::parse(s3_.get_object(work_bucket_, key), error);
-  if (error || !parsed.is_object())
-    throw runtime::VerificationFailed(where + " is not an output record");
-  json::object record = std::move(parsed.get_object());
-  auto problem = checker.unseal(record, work_bucket_, key);
+  auto [record, problem] = read_unsealed(s3_, checker, work_bucket_, key);
   try {
     OutputRecord output = read_record<OutputRecord>(record);
     if (output.index) throw runtime::InvalidInput("a summary where a whole record belongs");
     return {std::move(output), std::move(problem)};
   } catch (const runtime::InvalidInput& invalid) {
-    throw runtime::VerificationFailed(where + " is not an output record: " + invalid.what());
+    throw runtime::VerificationFailed("s3://" + work_bucket_ + "/" + key +
+                                      " is not an output record: " + invalid.what());
   }
 }
 

@@ -111,17 +111,27 @@ void write_sealed(common::S3Client& s3, Sealer& sealer, const std::string& bucke
   s3.put_object(bucket, key, json::serialize(record), put);
 }
 
-json::object read_sealed(common::S3Client& s3, SealChecker& checker, const std::string& bucket,
-                         const std::string& key) {
-  const std::string where = "s3://" + bucket + "/" + key;
+Unsealed read_unsealed(common::S3Client& s3, SealChecker& checker, const std::string& bucket,
+                       const std::string& key) {
   boost::system::error_code error;
   json::value parsed = json::parse(s3.get_object(bucket, key), error);
-  if (error || !parsed.is_object())
-    throw runtime::VerificationFailed(where + " is not a record CombineLogFiles sealed");
-  json::object record = std::move(parsed.get_object());
-  if (const auto problem = checker.unseal(record, bucket, key))
-    throw runtime::VerificationFailed(where + " is not trusted: " + *problem);
-  return record;
+  if (error || !parsed.is_object()) {
+    throw runtime::VerificationFailed("s3://" + bucket + "/" + key +
+                                      " is not a record CombineLogFiles sealed");
+  }
+  Unsealed unsealed{std::move(parsed.get_object()), std::nullopt};
+  unsealed.problem = checker.unseal(unsealed.record, bucket, key);
+  return unsealed;
+}
+
+json::object read_sealed(common::S3Client& s3, SealChecker& checker, const std::string& bucket,
+                         const std::string& key) {
+  auto [record, problem] = read_unsealed(s3, checker, bucket, key);
+  if (problem) {
+    throw runtime::VerificationFailed("s3://" + bucket + "/" + key +
+                                      " is not trusted: " + *problem);
+  }
+  return std::move(record);
 }
 
 }  // namespace pipeline

@@ -81,6 +81,16 @@ class Seals {
 // A sealed JSON object written to s3://<bucket>/<key>.
 void write_sealed(common::S3Client& s3, Sealer& sealer, const std::string& bucket,
                   const std::string& key, boost::json::object record);
+// The JSON object at s3://<bucket>/<key> with its seal taken out, and why that seal is not
+// CombineLogFiles' for the object at that place, if it is not. VerificationFailed when the file
+// is not a JSON object (NoSuchKey as S3 answers it).
+struct Unsealed {
+  boost::json::object record;
+  std::optional<std::string> problem;
+};
+Unsealed read_unsealed(common::S3Client& s3, SealChecker& checker, const std::string& bucket,
+                       const std::string& key);
+
 // The object at s3://<bucket>/<key>, unsealed: VerificationFailed naming the file and why when it
 // is not JSON, not an object or not sealed for that place (NoSuchKey as S3 answers it).
 boost::json::object read_sealed(common::S3Client& s3, SealChecker& checker,

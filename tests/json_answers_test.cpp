@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "common/json_services.h"
+#include "common/s3.h"
 
 namespace {
 
@@ -56,6 +57,42 @@ TEST(JsonAnswers, AnswersOfAnotherShapeAreMalformedResponses) {
             Answer::parse("BatchCreatePartition", R"({"Errors":[{"ErrorDetail":{}}]})"));
       },
       "an error without its code");
+}
+
+}  // namespace
+
+namespace {
+
+// What S3's headers say of an object that decides what is checked: the whole size behind a range,
+// how it is encrypted, and whether its ETag is the MD5 of its bytes.
+TEST(S3Answers, ARangeStatesTheWholeSizeAndTheEncryptionSaysWhetherTheEtagIsAnMd5) {
+  EXPECT_EQ(common::content_range_total("bytes 0-99/1234"), 1234u);
+  EXPECT_EQ(common::content_range_total("bytes */77"), 77u);
+  EXPECT_FALSE(common::content_range_total("bytes 0-99/*").has_value());
+  EXPECT_FALSE(common::content_range_total("").has_value());
+  common::AwsResponse ranged{206,
+                             {{"content-length", "100"},
+                              {"content-range", "bytes 0-99/1234"},
+                              {"x-amz-server-side-encryption", "aws:kms"}},
+                             ""};
+  const auto head = common::S3Client::head_result(ranged);
+  EXPECT_EQ(head.size, 100u);
+  EXPECT_EQ(head.object_size, 1234u);
+  EXPECT_EQ(head.encryption, "aws:kms");
+  common::AwsResponse customer{
+      200,
+      {{"content-length", "5"}, {"x-amz-server-side-encryption-customer-algorithm", "AES256"}},
+      ""};
+  EXPECT_EQ(common::S3Client::head_result(customer).object_size, 5u);
+  EXPECT_EQ(common::S3Client::head_result(customer).encryption, "SSE-C");
+
+  const std::string md5 = "\"d41d8cd98f00b204e9800998ecf8427e\"";
+  EXPECT_TRUE(common::etag_is_md5(md5, ""));
+  EXPECT_TRUE(common::etag_is_md5(md5, "AES256"));
+  for (const char* encryption : {"aws:kms", "aws:kms:dsse", "SSE-C"})
+    EXPECT_FALSE(common::etag_is_md5(md5, encryption)) << encryption;
+  EXPECT_FALSE(common::etag_is_md5("\"d41d8cd98f00b204e9800998ecf8427e-2\"", ""));
+  EXPECT_FALSE(common::etag_is_md5("d41d8cd98f00b204e9800998ecf8427e", "")) << "unquoted";
 }
 
 }  // namespace

@@ -112,7 +112,8 @@ class OnTheLocalStack : public ::testing::Test {
   // CombineLogFiles' policies, to which a test adds a statement.
   static constexpr const char* kCombinePolicies =
       "        - Statement:\n"
-      "            # Plans, progress and receipts; the ledger's records of its outputs.\n";
+      "            # Plans, progress and receipts; the ledger's records of its outputs. It writes "
+      "its\n";
 
   // A statement refusing CombineLogFiles the writes of one group's outputs, and its policies.
   static std::string deny_outputs_of(const std::string& prefix) {

@@ -99,9 +99,13 @@ std::string new_manifest_id(const common::Date& date) {
   return date.iso() + "-" + suffix;
 }
 
-class Ledger {
+// The DynamoDB table of notified files (LEDGER_TABLE, the template's LedgerTable: its name kept,
+// as renaming a table replaces it) and the manifests cut from them; not the ledger of combined
+// versions (pipeline/ledger.h). Its sort keys keep the form they were first written in (key, then
+// the version or else the ETag): another form would record a file notified twice as two.
+class FileTable {
  public:
-  Ledger(const Config& config, Clients clients, Clock::time_point now)
+  FileTable(const Config& config, Clients clients, Clock::time_point now)
       : config_(config), clients_(clients), now_(now) {}
 
   // True when this is the first time the file is recorded. A file is one version of a key: a key
@@ -406,7 +410,7 @@ class Ledger {
 
 json::value handle_records(const Config& config, Clients clients, const json::array& records,
                            Clock::time_point now) {
-  Ledger ledger(config, clients, now);
+  FileTable files(config, clients, now);
   json::array failures;
   std::set<Partition> touched;
   std::int64_t recorded = 0, duplicates = 0, filtered = 0;
@@ -427,10 +431,10 @@ json::value handle_records(const Config& config, Clients clients, const json::ar
         // Taken as touched only once touch() succeeded: a failed touch fails this record, and the
         // next file of the partition touches it again.
         if (object.size > 0 && !touched.contains(partition)) {
-          ledger.touch(partition);
+          files.touch(partition);
           touched.insert(partition);
         }
-        if (ledger.record(object)) {
+        if (files.record(object)) {
           ++recorded;
         } else {
           ++duplicates;
@@ -452,7 +456,7 @@ json::value handle_records(const Config& config, Clients clients, const json::ar
   int started = 0;
   for (const auto& partition : touched) {
     try {
-      started += ledger.cut(partition, config.manifest_size);
+      started += files.cut(partition, config.manifest_size);
     } catch (const std::exception& error) {
       runtime::log::warn("manifest not cut now; flush and sweep will", "partition", partition.id(),
                          "error", error.what());
@@ -469,19 +473,19 @@ json::value handle_records(const Config& config, Clients clients, const json::ar
 
 json::value handle_schedule(const Config& config, Clients clients, const std::string& action,
                             Clock::time_point now) {
-  Ledger ledger(config, clients, now);
+  FileTable files(config, clients, now);
   const auto today = common::Date::from_time_point(now);
   int started = 0;
-  for (const auto& partition : ledger.partitions()) {
+  for (const auto& partition : files.partitions()) {
     if (action == "sweep") {
-      started += ledger.sweep(partition);
+      started += files.sweep(partition);
       continue;
     }
     const bool day_over = partition.date < today;
-    const auto oldest = ledger.oldest_pending_ms(partition);
+    const auto oldest = files.oldest_pending_ms(partition);
     const bool too_old =
         oldest >= 0 && oldest <= runtime::epoch_ms(now) - config.max_age.count() * 1000;
-    if (oldest >= 0 && (day_over || too_old)) started += ledger.cut(partition, 1);
+    if (oldest >= 0 && (day_over || too_old)) started += files.cut(partition, 1);
   }
   runtime::log::info(action == "sweep" ? "swept" : "flushed", "manifests", started);
   return json::object{{"action", action}, {"manifests_started", started}};
