@@ -40,9 +40,12 @@ class AnInsiderWithTheWorkBucket : public ::testing::Test {
   static void SetUpTestSuite() {
     stack_ = new tests::LocalStack(
         "--parameter ControlTowerBucket=adv-ct --parameter OrganizationId=o-adversary1"
-        " --parameter DelayWindowSeconds=0");
+        " --parameter DelayWindowSeconds=0 --parameter OtherBuckets=adv-app"
+        " --parameter DeleteAfterBatch=true");
     const auto& moto = stack_->moto();
-    ASSERT_EQ(tests::aws_cli(moto, "s3api create-bucket --bucket adv-ct").exit_code, 0);
+    for (const char* bucket : {"adv-ct", "adv-app"})
+      ASSERT_EQ(
+          tests::aws_cli(moto, std::string("s3api create-bucket --bucket ") + bucket).exit_code, 0);
     const auto seeded = tests::run_command(
         tests::credentials_env(moto) + tests::source_path("tools/seed-logs").string() +
         " --endpoint " + moto.endpoint +
@@ -393,6 +396,66 @@ TEST_F(AnInsiderWithTheWorkBucket, APlanThatUnderstatesAVictimsSizeCombinesNothi
               ledger_before)
         << "nothing was recorded in the ledger";
   }
+}
+
+// Someone who may send to the notification queue (and nothing else) sends S3's notification of
+// each victim, as S3 would for a bucket being batched, with DeleteAfterBatch on: ManifestBuilder
+// batches the batching buckets only, so no manifest is cut and nothing is moved or deleted.
+TEST_F(AnInsiderWithTheWorkBucket, ANotificationForTheArchiveMovesNothing) {
+  const std::string queue = stack_->resource("NotificationQueue");
+  const std::string queue_arn =
+      "arn:aws:sqs:us-east-1:123456789012:" + queue.substr(queue.rfind('/') + 1);
+  const auto& admin = moto();
+  ASSERT_EQ(tests::aws_cli(admin, "iam create-user --user-name sender").exit_code, 0);
+  const json::value policy = {
+      {"Version", "2012-10-17"},
+      {"Statement",
+       {{{"Effect", "Allow"}, {"Action", "sqs:SendMessage"}, {"Resource", queue_arn}}}}};
+  ASSERT_EQ(tests::aws_cli(admin,
+                           "iam put-user-policy --user-name sender --policy-name q "
+                           "--policy-document '" +
+                               json::serialize(policy) + "'")
+                .exit_code,
+            0);
+  const auto key = json::parse(
+      tests::aws_cli(admin, "iam create-access-key --user-name sender --output json").out);
+  const tests::MotoFixture sender{
+      admin.endpoint,
+      {std::string(key.at("AccessKey").at("AccessKeyId").as_string()),
+       std::string(key.at("AccessKey").at("SecretAccessKey").as_string()), ""}};
+  for (const auto& victim : victims_) {
+    const auto body =
+        tests::s3_object_created("adv-ct", victim.key, victim.bytes.size(), etag_of(victim));
+    tests::TempDir dir;
+    std::ofstream(dir.path() / "body") << json::serialize(body);
+    const auto sent =
+        tests::aws_cli(sender, "sqs send-message --queue-url " + queue + " --message-body file://" +
+                                   (dir.path() / "body").string());
+    ASSERT_EQ(sent.exit_code, 0) << sent.err;
+  }
+  const auto run = tests::run_sqs_event_source(*stack_, queue, "ManifestBuilderFunction", 1);
+  EXPECT_GE(run.invocations, 1);
+  EXPECT_EQ(run.failed_records, 0);
+  const std::string log = stack_->function_log("ManifestBuilderFunction");
+  EXPECT_NE(log.find("a notification for a bucket that is not batched"), std::string::npos);
+  const auto files = tests::ledger_file_states(
+      json::parse(
+          tests::aws_cli(admin, "dynamodb scan --table-name " + stack_->resource("LedgerTable"))
+              .out)
+          .at("Items")
+          .as_array());
+  for (const auto& victim : victims_) EXPECT_FALSE(files.contains(victim.key)) << victim.key;
+  // The day is over: a flush would cut whatever was recorded for it.
+  const auto flushed =
+      stack_->invoke("ManifestBuilderFunction", json::parse(R"({"action":"flush"})"));
+  EXPECT_EQ(flushed.response.at("manifests_started").as_int64(), 0) << flushed.logs;
+  const auto executions =
+      json::parse(tests::aws_cli(admin, "stepfunctions list-executions --state-machine-arn " +
+                                            stack_->state_machine("ProcessManifestStateMachine"))
+                      .out);
+  EXPECT_TRUE(executions.at("executions").as_array().empty()) << "no manifest was cut";
+  for (const auto& victim : victims_)
+    EXPECT_EQ(read_version(victim.key, victim.version_id), victim.bytes) << victim.key;
 }
 
 // A checkpoint planted where CombineLogFiles keeps its own, claiming an output adopted with the

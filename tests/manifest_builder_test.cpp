@@ -48,6 +48,7 @@ class ManifestBuilderTest : public ::testing::Test {
   std::map<std::string, std::string> environment(const std::string& machine = "") const {
     return {{"LEDGER_TABLE", table_},
             {"WORK_BUCKET", work_},
+            {"BATCHING_BUCKETS", "other-logs,logs-bucket"},
             {"STATE_MACHINE_ARN", machine.empty() ? machine_ : machine},
             {"MANIFEST_SIZE", "3"},
             {"SWEEP_AFTER_S", "0"}};
@@ -179,6 +180,32 @@ TEST_F(ManifestBuilderTest, FiltersRecordOnlyTheObjectsTheyLetThrough) {
   EXPECT_EQ(file_states(),
             (std::map<std::string, std::string>{{"app/2026-03-05/kept.log", "PENDING"},
                                                 {"web/2026-03-05/kept.gz", "PENDING"}}));
+}
+
+// Only the batching buckets are batched: a notification for another bucket (the Control Tower
+// archive, whose originals DeleteAfterBatch would then delete; anything a forged message names)
+// is taken from the queue, counted and not recorded; none at all is a configuration error.
+TEST_F(ManifestBuilderTest, NotificationsForBucketsThatAreNotBatchedAreNotRecorded) {
+  const auto run = tests::invoke_handler(
+      moto_, "ManifestBuilder",
+      batch({{"batched", body("logs-bucket", "app/2026-03-05/kept.log")},
+             {"archive", body("aws-controltower-logs-111111111111-eu-west-1",
+                              "o-abc/AWSLogs/111111111111/CloudTrail/eu-west-1/2026/03/05/t.gz")},
+             {"forged", body("someone-elses-bucket", "x/2026-03-05/y.log")}}),
+      environment());
+  ASSERT_EQ(run.exit_code, 0) << run.logs;
+  EXPECT_EQ(json::serialize(run.response), R"({"batchItemFailures":[]})")
+      << "refused notifications are done with, not retried";
+  EXPECT_EQ(file_states(),
+            (std::map<std::string, std::string>{{"app/2026-03-05/kept.log", "PENDING"}}));
+  EXPECT_NE(run.logs.find("aws-controltower-logs-111111111111-eu-west-1"), std::string::npos)
+      << run.logs;
+  EXPECT_NE(run.logs.find(R"("NotificationsRefused":2)"), std::string::npos) << run.logs;
+  auto none = environment();
+  none["BATCHING_BUCKETS"] = "";
+  const auto unconfigured = tests::invoke_handler(moto_, "ManifestBuilder", batch({}), none);
+  EXPECT_EQ(unconfigured.response.at("errorType").as_string(), "ConfigurationError")
+      << unconfigured.logs;
 }
 
 // The builder claims the files, then cannot start the execution (here: the state machine it

@@ -86,8 +86,9 @@ std::optional<std::string> unreadable_source(const common::AwsError& error) {
     return std::string("PreconditionFailed");  // its etag changed
   // Archived (GLACIER, DEEP_ARCHIVE): readable again only once restored.
   if (error.code() == "InvalidObjectState") return error.code();
-  // Without s3:ListBucket a deleted object answers 403, not 404.
-  if (error.code() == "AccessDenied") return error.code();
+  // AccessDenied is not the source's: the role has s3:ListBucket on every source bucket, so a
+  // deleted object answers 404. A 403 is a permission this role lacks (a bucket or key policy, an
+  // object's KMS key): the group fails with that reason rather than leave files out unseen.
   return std::nullopt;
 }
 

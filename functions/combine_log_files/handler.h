@@ -14,8 +14,8 @@
 // Only what can be combined safely is combined (common/gzip.h): gzip whose every member inflates
 // to text, and text. A truncated or corrupt member, bzip2, zstd, zip, Parquet, anything with NUL
 // bytes stays where it is, reported in "skipped" with its reason, one WARN line per file and the
-// SkippedFiles metric; so does an original that vanished or changed since listing (404, 412, or
-// 403 without s3:ListBucket) or that is archived (InvalidObjectState, counted: restore them).
+// SkippedFiles metric; so does an original that vanished or changed since listing (404, 412) or
+// that is archived (InvalidObjectState, counted: restore them). A 403 fails the group, naming it.
 // Every original starts on a new line of the decompressed output: plain text lacking a final
 // newline gets one; gzip content lacking one is followed by a tiny gzip member holding "\n".
 // Sources of 10 MiB or more are copied server-side (UploadPartCopy) but for their last 5 MiB,

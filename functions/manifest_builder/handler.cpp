@@ -413,7 +413,7 @@ json::value handle_records(const Config& config, Clients clients, const json::ar
   FileTable files(config, clients, now);
   json::array failures;
   std::set<Partition> touched;
-  std::int64_t recorded = 0, duplicates = 0, filtered = 0;
+  std::int64_t recorded = 0, duplicates = 0, filtered = 0, refused = 0;
   for (const auto& value : records) {
     // Read leniently: without its id a record cannot be named in the failures.
     const auto* id = value.is_object() ? value.get_object().if_contains("messageId") : nullptr;
@@ -422,6 +422,13 @@ json::value handle_records(const Config& config, Clients clients, const json::ar
       if (message_id.empty()) throw runtime::InvalidInput("an SQS record needs a messageId");
       const RecordFields record(value, "an SQS record");
       for (const auto& object : pipeline::objects_of_message(record.text("body", true))) {
+        if (std::find(config.batching_buckets.begin(), config.batching_buckets.end(),
+                      object.bucket) == config.batching_buckets.end()) {
+          ++refused;
+          runtime::log::warn("a notification for a bucket that is not batched; not recorded",
+                             "bucket", object.bucket);
+          continue;
+        }
         if (!wanted(config, object.key)) {
           ++filtered;
           continue;
@@ -465,9 +472,11 @@ json::value handle_records(const Config& config, Clients clients, const json::ar
   runtime::metrics::add("FilesRecorded", runtime::metrics::Unit::Count,
                         static_cast<double>(recorded));
   runtime::metrics::add("ManifestsStarted", runtime::metrics::Unit::Count, started);
+  runtime::metrics::add("NotificationsRefused", runtime::metrics::Unit::Count,
+                        static_cast<double>(refused));
   runtime::log::info("batch", "records", records.size(), "recorded", recorded, "duplicates",
-                     duplicates, "filtered", filtered, "failed", failures.size(), "manifests",
-                     started);
+                     duplicates, "filtered", filtered, "refused", refused, "failed",
+                     failures.size(), "manifests", started);
   return json::object{{"batchItemFailures", std::move(failures)}};
 }
 
@@ -502,6 +511,9 @@ Config Config::from_environment() {
   config.max_age = std::chrono::seconds(common::number_setting("MAX_AGE_S", 900));
   config.sweep_after = std::chrono::seconds(common::number_setting("SWEEP_AFTER_S", 300, 0));
   config.ttl = std::chrono::hours(24 * common::number_setting("TTL_DAYS", 30));
+  config.batching_buckets = common::list_setting("BATCHING_BUCKETS");
+  if (config.batching_buckets.empty())
+    throw runtime::ConfigurationError("BATCHING_BUCKETS names no bucket: nothing would be batched");
   config.include_prefixes = common::list_setting("INCLUDE_PREFIXES");
   config.exclude_prefixes = common::list_setting("EXCLUDE_PREFIXES");
   config.include_suffixes = common::list_setting("INCLUDE_SUFFIXES");

@@ -29,7 +29,13 @@
 // in the work bucket), then StartExecution named after the manifest id (a retry finds
 // ExecutionAlreadyExists, which is success), then the execution ARN on the manifest item.
 //
-// Environment: LEDGER_TABLE, WORK_BUCKET, STATE_MACHINE_ARN (required); MANIFEST_SIZE (200);
+// Only the buckets named in BATCHING_BUCKETS are batched: a notification for any other (the
+// Control Tower archive, say, which DeleteAfterBatch would then empty, or a bucket named by a
+// forged notification) is not recorded, and is counted (NotificationsRefused) and logged with its
+// bucket, not retried.
+//
+// Environment: LEDGER_TABLE, WORK_BUCKET, STATE_MACHINE_ARN, BATCHING_BUCKETS (comma-separated;
+// required); MANIFEST_SIZE (200);
 // MAX_AGE_S (900); SWEEP_AFTER_S (300: a manifest unstarted this long is the sweep's);
 // TTL_DAYS (30); INCLUDE_PREFIXES, EXCLUDE_PREFIXES, INCLUDE_SUFFIXES, EXCLUDE_SUFFIXES
 // (comma-separated; a key must match an include when any is set, and no exclude).
@@ -57,6 +63,7 @@ struct Config {
   std::chrono::seconds sweep_after{300};
   std::chrono::hours ttl{30 * 24};
   std::vector<std::string> include_prefixes, exclude_prefixes, include_suffixes, exclude_suffixes;
+  std::vector<std::string> batching_buckets;
 
   static Config from_environment();  // ConfigurationError on a missing or bad setting
 };
