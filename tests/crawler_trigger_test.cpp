@@ -24,11 +24,12 @@ class CrawlerTriggerTest : public ::testing::Test {
   }
   // A receipt as CombineLogFiles writes it, of outputs at these keys of bucket "dest".
   void put_receipt(const std::string& bucket, const std::string& key,
-                   const std::vector<std::string>& output_keys) {
-    pipeline::Receipt receipt{"g", "src", "dest", {}, {}};
+                   const std::vector<std::string>& output_keys,
+                   const std::string& destination = "dest") {
+    pipeline::Receipt receipt{"g", "src", destination, {}, {}};
     for (const auto& output_key : output_keys)
       receipt.combined.outputs.push_back(
-          {{"dest", output_key, 1, "\"e\""}, "", 1, 0, {}, "src", {}, {}, {}, {}});
+          {{destination, output_key, 1, "\"e\""}, "", 1, 0, {}, "src", {}, {}, {}, {}});
     s3_.put_object(bucket, key, json::serialize(json::value_from(receipt)));
   }
 
@@ -80,11 +81,14 @@ TEST_F(CrawlerTriggerTest, PartitionsModeRegistersEachNewHiveFolderOnce) {
   put_receipt(work, "work/run-7/receipts/g.json",
               {dir + "CloudTrail_x-0001.gz", dir + "CloudTrail_x-0002.gz",
                "agg/Config/account=1/region=r/date=2026-03-05/c.gz"});
-  const std::map<std::string, std::string> env{{"CRAWLER_MODE", "partitions"},
-                                               {"WORK_BUCKET", work},
-                                               {"DESTINATION_PREFIX", "agg"},
-                                               {"GLUE_DATABASE", database_},
-                                               {"GLUE_TABLE_PREFIX", "ct_"}};
+  // A receipt naming another bucket's folders registers none of them: partitions point at the
+  // configured destination only.
+  put_receipt(work, "work/run-7/receipts/elsewhere.json",
+              {"agg/CloudTrail/account=222222222222/region=eu-west-1/date=2026-03-05/x.gz"},
+              "attacker-bucket");
+  const std::map<std::string, std::string> env{
+      {"CRAWLER_MODE", "partitions"}, {"WORK_BUCKET", work},        {"DESTINATION_BUCKET", "dest"},
+      {"DESTINATION_PREFIX", "agg"},  {"GLUE_DATABASE", database_}, {"GLUE_TABLE_PREFIX", "ct_"}};
   const auto run =
       tests::invoke_handler(moto_, "CrawlerTrigger", json::object{{"run_id", "run-7"}}, env);
   ASSERT_EQ(run.exit_code, 0) << run.logs;
@@ -136,6 +140,7 @@ TEST_F(CrawlerTriggerTest, ManyPartitionsAreRegisteredAHundredAtATime) {
       tests::invoke_handler(moto_, "CrawlerTrigger", json::object{{"run_id", "run-250"}},
                             {{"CRAWLER_MODE", "partitions"},
                              {"WORK_BUCKET", work},
+                             {"DESTINATION_BUCKET", "dest"},
                              {"DESTINATION_PREFIX", "agg"},
                              {"GLUE_DATABASE", database_},
                              {"GLUE_TABLE_PREFIX", "ct_"}});

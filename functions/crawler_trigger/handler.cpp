@@ -60,10 +60,16 @@ json::value add_partitions(const Config& config, common::GlueClient& glue, commo
     const auto receipt = pipeline::read_record<pipeline::Receipt>(
         pipeline::read_json(s3, pipeline::FileRef{config.work_bucket, object.key, 0, 0}));
     for (const auto& output : receipt.combined.outputs) {
+      // Only the configured destination's folders are registered: a receipt names no location.
+      if (output.where.bucket != config.destination_bucket) {
+        runtime::log::warn("an output outside the destination bucket; not registered", "receipt",
+                           object.key);
+        continue;
+      }
       const auto hive = pipeline::hive_partition_of(config.destination_prefix, output.where.key);
       if (!hive) continue;  // not in a partition folder
       wanted[hive->table_folder][hive->folder] =
-          Partition{hive->values, "s3://" + receipt.destination_bucket + "/" + root + hive->folder};
+          Partition{hive->values, "s3://" + config.destination_bucket + "/" + root + hive->folder};
     }
   }
 
@@ -223,9 +229,10 @@ Config Config::from_environment() {
   if (config.mode == "crawler" && config.crawlers.empty()) {
     throw runtime::ConfigurationError("CRAWLER_NAMES is required in crawler mode");
   }
-  if (config.mode == "partitions" && (config.work_bucket.empty() || config.database.empty())) {
+  if (config.mode == "partitions" && (config.work_bucket.empty() || config.database.empty() ||
+                                      config.destination_bucket.empty())) {
     throw runtime::ConfigurationError(
-        "WORK_BUCKET and GLUE_DATABASE are required in partitions mode");
+        "WORK_BUCKET, DESTINATION_BUCKET and GLUE_DATABASE are required in partitions mode");
   }
   return config;
 }

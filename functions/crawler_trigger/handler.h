@@ -41,7 +41,9 @@ struct Config {
   std::string destination_prefix = "aggregated";
   std::string database;
   std::string table_prefix;
-  std::string destination_bucket;  // where a day converted to Parquet goes
+  // The outputs' bucket: where a day converted to Parquet goes, and the only one whose folders
+  // are registered as partitions.
+  std::string destination_bucket;
 
   static Config from_environment();
 };
