@@ -9,7 +9,8 @@
 // Nothing a writer of the work bucket can forge decides a deletion. The receipt is read only
 // from WORK_BUCKET at this run's receipts folder (pipeline/layout.h), its outputs only from
 // DESTINATION_BUCKET, each output's index only from the group's own folder of the ledger, and
-// each index must carry CombineLogFiles' seal for its place (pipeline/seal.h). Then:
+// the receipt and each index must carry CombineLogFiles' seal for its place (pipeline/seal.h).
+// Then, as a defect of CombineLogFiles' own must not delete anything either:
 // - each output is in S3 as its index says (size, ETag, the version written) and is read back,
 //   every original's range hashed against the SHA-256 its index records and, where the original's
 //   ETag is an MD5 (single-part, not SSE-KMS/DSSE/SSE-C), against that MD5: S3's own word;
