@@ -61,7 +61,8 @@ class AnInsiderWithTheWorkBucket : public ::testing::Test {
     const auto done =
         stack_->wait_for(std::string(json::parse(started.out).at("executionArn").as_string()));
     ASSERT_EQ(done.at("status").as_string(), "SUCCEEDED") << json::serialize(done);
-    attacker_ = new tests::MotoFixture(make_attacker(moto));
+    attacker_ = new tests::MotoFixture(user_allowed(
+        "insider", "s3:PutObject", "arn:aws:s3:::" + stack_->resource("WorkBucket") + "/*"));
   }
   static void TearDownTestSuite() {
     delete stack_;
@@ -69,23 +70,21 @@ class AnInsiderWithTheWorkBucket : public ::testing::Test {
     stack_ = nullptr;
   }
 
-  // An IAM user allowed s3:PutObject on the work bucket and nothing else.
-  static tests::MotoFixture make_attacker(const tests::MotoFixture& moto) {
-    const std::string work = stack_->resource("WorkBucket");
-    EXPECT_EQ(tests::aws_cli(moto, "iam create-user --user-name insider").exit_code, 0);
-    const json::value policy = {{"Version", "2012-10-17"},
-                                {"Statement",
-                                 {{{"Effect", "Allow"},
-                                   {"Action", "s3:PutObject"},
-                                   {"Resource", "arn:aws:s3:::" + work + "/*"}}}}};
-    EXPECT_EQ(tests::aws_cli(moto,
-                             "iam put-user-policy --user-name insider --policy-name work "
-                             "--policy-document '" +
-                                 json::serialize(policy) + "'")
+  // An IAM user of the stack's moto allowed `action` on `resource` and nothing else.
+  static tests::MotoFixture user_allowed(const std::string& name, const std::string& action,
+                                         const std::string& resource) {
+    const auto& moto = stack_->moto();
+    EXPECT_EQ(tests::aws_cli(moto, "iam create-user --user-name " + name).exit_code, 0);
+    const json::value policy = {
+        {"Version", "2012-10-17"},
+        {"Statement", {{{"Effect", "Allow"}, {"Action", action}, {"Resource", resource}}}}};
+    EXPECT_EQ(tests::aws_cli(moto, "iam put-user-policy --user-name " + name +
+                                       " --policy-name only --policy-document '" +
+                                       json::serialize(policy) + "'")
                   .exit_code,
               0);
     const auto key = json::parse(
-        tests::aws_cli(moto, "iam create-access-key --user-name insider --output json").out);
+        tests::aws_cli(moto, "iam create-access-key --user-name " + name + " --output json").out);
     return {moto.endpoint,
             {std::string(key.at("AccessKey").at("AccessKeyId").as_string()),
              std::string(key.at("AccessKey").at("SecretAccessKey").as_string()), ""}};
@@ -406,23 +405,7 @@ TEST_F(AnInsiderWithTheWorkBucket, ANotificationForTheArchiveMovesNothing) {
   const std::string queue_arn =
       "arn:aws:sqs:us-east-1:123456789012:" + queue.substr(queue.rfind('/') + 1);
   const auto& admin = moto();
-  ASSERT_EQ(tests::aws_cli(admin, "iam create-user --user-name sender").exit_code, 0);
-  const json::value policy = {
-      {"Version", "2012-10-17"},
-      {"Statement",
-       {{{"Effect", "Allow"}, {"Action", "sqs:SendMessage"}, {"Resource", queue_arn}}}}};
-  ASSERT_EQ(tests::aws_cli(admin,
-                           "iam put-user-policy --user-name sender --policy-name q "
-                           "--policy-document '" +
-                               json::serialize(policy) + "'")
-                .exit_code,
-            0);
-  const auto key = json::parse(
-      tests::aws_cli(admin, "iam create-access-key --user-name sender --output json").out);
-  const tests::MotoFixture sender{
-      admin.endpoint,
-      {std::string(key.at("AccessKey").at("AccessKeyId").as_string()),
-       std::string(key.at("AccessKey").at("SecretAccessKey").as_string()), ""}};
+  const tests::MotoFixture sender = user_allowed("sender", "sqs:SendMessage", queue_arn);
   for (const auto& victim : victims_) {
     const auto body =
         tests::s3_object_created("adv-ct", victim.key, victim.bytes.size(), etag_of(victim));
