@@ -65,6 +65,16 @@ void add_put_headers(AwsRequest& request, const PutOptions& options) {
   if (options.if_none_match) request.headers.emplace_back("if-none-match", "*");
   for (const auto& [name, value] : options.metadata)
     request.headers.emplace_back("x-amz-meta-" + name, value);
+  if (!options.lock_mode.empty()) {
+    request.headers.emplace_back("x-amz-object-lock-mode", options.lock_mode);
+    request.headers.emplace_back("x-amz-object-lock-retain-until-date", options.retain_until);
+  }
+}
+
+// S3 refuses a body without Content-MD5 (or a checksum) where Object Lock retention applies, in
+// PutObject and in every UploadPart; sent always, it lets S3 refuse a body damaged on the way.
+void add_content_md5(AwsRequest& request) {
+  request.headers.emplace_back("content-md5", md5_base64(request.body));
 }
 
 WriteResult write_result(const AwsResponse& response) {
@@ -493,6 +503,7 @@ AwsRequest S3Client::put_object_request(const std::string& bucket, const std::st
   AwsRequest request = object_request("PutObject", "PUT", bucket, key);
   add_put_headers(request, options);
   request.body = std::move(body);
+  add_content_md5(request);
   return request;
 }
 
@@ -544,6 +555,7 @@ CompletedPart S3Client::upload_part(const std::string& bucket, const std::string
   AwsRequest request = object_request("UploadPart", "PUT", bucket, key);
   request.query = {{"partNumber", std::to_string(part_number)}, {"uploadId", upload_id}};
   request.body = std::move(body);
+  add_content_md5(request);
   return CompletedPart{part_number, client_.send(std::move(request)).header("etag")};
 }
 

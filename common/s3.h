@@ -104,6 +104,10 @@ struct PutOptions {
   std::string storage_class;   // e.g. STANDARD_IA
   bool if_none_match = false;  // create only: fails with PreconditionFailed when the key exists
   std::map<std::string, std::string> metadata;  // x-amz-meta-NAME: US-ASCII values only
+  // S3 Object Lock retention of the new object (the bucket must have Object Lock enabled; the
+  // caller needs s3:PutObjectRetention): GOVERNANCE or COMPLIANCE, until an RFC 3339 time.
+  std::string lock_mode;
+  std::string retain_until;
 };
 
 struct WriteResult {

@@ -70,24 +70,9 @@ class AnInsiderWithTheWorkBucket : public ::testing::Test {
     stack_ = nullptr;
   }
 
-  // An IAM user of the stack's moto allowed `action` on `resource` and nothing else.
   static tests::MotoFixture user_allowed(const std::string& name, const std::string& action,
                                          const std::string& resource) {
-    const auto& moto = stack_->moto();
-    EXPECT_EQ(tests::aws_cli(moto, "iam create-user --user-name " + name).exit_code, 0);
-    const json::value policy = {
-        {"Version", "2012-10-17"},
-        {"Statement", {{{"Effect", "Allow"}, {"Action", action}, {"Resource", resource}}}}};
-    EXPECT_EQ(tests::aws_cli(moto, "iam put-user-policy --user-name " + name +
-                                       " --policy-name only --policy-document '" +
-                                       json::serialize(policy) + "'")
-                  .exit_code,
-              0);
-    const auto key = json::parse(
-        tests::aws_cli(moto, "iam create-access-key --user-name " + name + " --output json").out);
-    return {moto.endpoint,
-            {std::string(key.at("AccessKey").at("AccessKeyId").as_string()),
-             std::string(key.at("AccessKey").at("SecretAccessKey").as_string()), ""}};
+    return tests::user_allowed(stack_->moto(), name, action, resource);
   }
 
   void SetUp() override {

@@ -93,6 +93,29 @@ CommandResult aws_cli(const MotoFixture& moto, const std::string& arguments,
                      (endpoint.empty() ? moto.endpoint : endpoint) + " " + arguments);
 }
 
+MotoFixture user_allowed(const MotoFixture& moto, const std::string& name,
+                         const std::string& action, const std::string& resource) {
+  const auto check = [](const CommandResult& result, const std::string& what) {
+    if (result.exit_code != 0) throw std::runtime_error(what + ": " + result.err);
+    return result;
+  };
+  check(aws_cli(moto, "iam create-user --user-name " + name), "create-user");
+  const boost::json::value policy = {
+      {"Version", "2012-10-17"},
+      {"Statement", {{{"Effect", "Allow"}, {"Action", action}, {"Resource", resource}}}}};
+  check(aws_cli(moto, "iam put-user-policy --user-name " + name +
+                          " --policy-name only --policy-document '" +
+                          boost::json::serialize(policy) + "'"),
+        "put-user-policy");
+  const auto key = boost::json::parse(
+      check(aws_cli(moto, "iam create-access-key --user-name " + name + " --output json"),
+            "create-access-key")
+          .out);
+  return {moto.endpoint,
+          {std::string(key.at("AccessKey").at("AccessKeyId").as_string()),
+           std::string(key.at("AccessKey").at("SecretAccessKey").as_string()), ""}};
+}
+
 namespace {
 
 boost::json::value cli_json(const MotoFixture& moto, const std::string& arguments) {

@@ -50,6 +50,11 @@ std::string credentials_env(const MotoFixture& moto);
 CommandResult aws_cli(const MotoFixture& moto, const std::string& arguments,
                       const std::string& endpoint = "");
 
+// An IAM user of the fixture's moto allowed `action` on `resource` and nothing else, as a fixture
+// that signs as that user (an insider, for the tests of what they cannot do).
+MotoFixture user_allowed(const MotoFixture& moto, const std::string& name,
+                         const std::string& action, const std::string& resource);
+
 // The bucket's state as the aws CLI (an independent client) reads it, for assertions about S3.
 // Keys under `prefix`, every page:
 std::set<std::string> cli_keys(const MotoFixture& moto, const std::string& bucket,

@@ -4,8 +4,10 @@
 // SSE-KMS log buckets. Results are read with the aws CLI, not with our client.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
+#include <chrono>
 #include <fstream>
 #include <map>
 #include <memory>
@@ -398,6 +400,72 @@ TEST_F(OnTheLocalStack, LogBucketsUnderSseKmsAreReadWithTheKeyTheStackIsGiven) {
   EXPECT_EQ(log.find(R"("group":"other-kms-logs/alb/2026-03-05/")"), std::string::npos)
       << "nothing of the refused group was combined:\n"
       << log;
+}
+
+// BucketsEncryption SSE-KMS with OutputRetentionDays: the day's output is under the key the stack
+// made (with an S3 Bucket Key) and under governance retention for a day, the work files under the
+// same key, and the Athena results encrypted with it; the originals are still verified and deleted
+// (each role uses the key through S3). An insider allowed every S3 action on the destination
+// deletes no version of the output: S3's Object Lock refuses it, whatever IAM grants. (The bucket
+// policy that keeps s3:BypassGovernanceRetention from them is AWS's to enforce: see the README.)
+TEST_F(OnTheLocalStack, OutputsUnderTheStacksKeyAndRetentionOutliveAnInsider) {
+  start(
+      "--parameter OtherBuckets=locked-logs --parameter DelayWindowSeconds=0"
+      " --parameter BucketsEncryption=SSE-KMS --parameter OutputRetentionDays=1");
+  create_bucket("locked-logs");
+  put("locked-logs", "alb/2026-03-05/a.log", "locked line\n");
+  const auto uploaded = std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now());
+
+  const auto done = run("AggregateDailyStateMachine", R"({"date":"2026-03-05"})");
+  ASSERT_EQ(done.at("status").as_string(), "SUCCEEDED") << json::serialize(done);
+  EXPECT_TRUE(keys("locked-logs").empty()) << "verified under the stack's key, then deleted";
+
+  std::string key_arn = stack_->resource("BucketsKey");
+  if (!key_arn.starts_with("arn:")) key_arn = "arn:aws:kms:us-east-1:123456789012:key/" + key_arn;
+  const auto versions = aws("s3api list-object-versions --bucket " + destination_);
+  ASSERT_EQ(versions.at("Versions").as_array().size(), 1u) << json::serialize(versions);
+  const std::string output(versions.at("Versions").at(0).at("Key").as_string());
+  const std::string version(versions.at("Versions").at(0).at("VersionId").as_string());
+  const auto head = aws("s3api head-object --bucket " + destination_ + " --key '" + output +
+                        "' --version-id " + version);
+  EXPECT_EQ(head.at("ServerSideEncryption"), "aws:kms") << json::serialize(head);
+  EXPECT_EQ(head.at("SSEKMSKeyId").as_string(), key_arn);
+  EXPECT_EQ(head.at("BucketKeyEnabled"), true);
+  EXPECT_EQ(head.at("ObjectLockMode"), "GOVERNANCE");
+  // A day from the upload: between a day from before the run and a day from now.
+  const std::string until(head.at("ObjectLockRetainUntilDate").as_string());
+  const auto day_after = [](std::chrono::sys_seconds time) {
+    return common::format_utc_seconds(time + std::chrono::days(1)).substr(0, 19);
+  };
+  EXPECT_GE(until.substr(0, 19), day_after(uploaded)) << until;
+  EXPECT_LE(until.substr(0, 19), day_after(std::chrono::floor<std::chrono::seconds>(
+                                     std::chrono::system_clock::now())))
+      << until;
+
+  const std::string work = stack_->resource("WorkBucket");
+  const auto ledger = keys(work);
+  const auto record = std::find_if(ledger.begin(), ledger.end(),
+                                   [](const std::string& key) { return key.starts_with("ledger/"); });
+  ASSERT_NE(record, ledger.end());
+  const auto work_head = aws("s3api head-object --bucket " + work + " --key '" + *record + "'");
+  EXPECT_EQ(work_head.at("ServerSideEncryption"), "aws:kms");
+  EXPECT_EQ(work_head.at("SSEKMSKeyId").as_string(), key_arn);
+  const auto group =
+      aws("athena get-work-group --work-group " + stack_->resource("QueryWorkGroup"));
+  const auto& results = group.at("WorkGroup").at("Configuration").at("ResultConfiguration");
+  EXPECT_EQ(results.at("EncryptionConfiguration").at("EncryptionOption"), "SSE_KMS");
+  EXPECT_EQ(results.at("EncryptionConfiguration").at("KmsKey").as_string(), key_arn);
+
+  const auto insider =
+      tests::user_allowed(moto(), "insider", "s3:*", "arn:aws:s3:::" + destination_ + "*");
+  const auto deleted = tests::aws_cli(insider, "s3api delete-object --bucket " + destination_ +
+                                                   " --key '" + output + "' --version-id " +
+                                                   version);
+  EXPECT_NE(deleted.exit_code, 0);
+  EXPECT_NE(deleted.err.find("AccessDenied"), std::string::npos) << deleted.err;
+  const auto after = aws("s3api list-object-versions --bucket " + destination_);
+  ASSERT_EQ(after.at("Versions").as_array().size(), 1u) << json::serialize(after);
+  EXPECT_EQ(after.at("Versions").at(0).at("VersionId").as_string(), version);
 }
 
 // Projection mode (the default): the stack's Glue tables project the folders a daily run writes,

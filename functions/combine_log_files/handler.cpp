@@ -409,6 +409,12 @@ class Stream {
     // ASCII, keys are not).
     options.metadata["index"] =
         "s3://" + config_.work_bucket + "/" + common::uri_encode(ledger_key_, true);
+    if (config_.output_retention_days > 0) {
+      options.lock_mode = "GOVERNANCE";
+      options.retain_until = common::format_utc_seconds(
+          std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now()) +
+          std::chrono::days(config_.output_retention_days));
+    }
     upload_id_ = s3_.create_multipart_upload(config_.destination_bucket, key_, options);
   }
 
@@ -933,6 +939,8 @@ Config Config::from_environment() {
   config.memory_budget = common::number_setting("MEMORY_BUDGET_BYTES", config.memory_budget);
   config.destination_prefix = common::setting("DESTINATION_PREFIX", config.destination_prefix);
   config.max_output_bytes = common::number_setting("MAX_OUTPUT_BYTES", config.max_output_bytes);
+  config.output_retention_days =
+      common::number_setting("OUTPUT_RETENTION_DAYS", config.output_retention_days, 0);
   return config;
 }
 

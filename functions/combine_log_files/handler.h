@@ -44,7 +44,8 @@
 //
 // Environment: WORK_BUCKET, DESTINATION_BUCKET, SEAL_KEY_ID (required), STORAGE_CLASS
 // (STANDARD_IA), DOWNLOAD_CONCURRENCY (32), MEMORY_BUDGET_BYTES (67108864), DESTINATION_PREFIX
-// ("aggregated") and MAX_OUTPUT_BYTES (5 GiB) for manifests.
+// ("aggregated") and MAX_OUTPUT_BYTES (5 GiB) for manifests, OUTPUT_RETENTION_DAYS (0: none; else
+// each output is under Object Lock governance retention that long, from its upload's start).
 #include <cstdint>
 #include <string>
 
@@ -63,6 +64,8 @@ struct Config {
   std::uint64_t memory_budget = 64ull << 20;
   std::string destination_prefix = "aggregated";
   std::uint64_t max_output_bytes = 5ull << 30;
+  // Days each output is kept from deletion by S3 Object Lock (governance mode); 0 for none.
+  std::uint64_t output_retention_days = 0;
 
   static Config from_environment();
 };
