@@ -438,14 +438,15 @@ TEST_F(OnTheLocalStack, OutputsUnderTheStacksKeyAndRetentionOutliveAnInsider) {
     return common::format_utc_seconds(time + std::chrono::days(1)).substr(0, 19);
   };
   EXPECT_GE(until.substr(0, 19), day_after(uploaded)) << until;
-  EXPECT_LE(until.substr(0, 19), day_after(std::chrono::floor<std::chrono::seconds>(
-                                     std::chrono::system_clock::now())))
+  EXPECT_LE(until.substr(0, 19),
+            day_after(std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now())))
       << until;
 
   const std::string work = stack_->resource("WorkBucket");
   const auto ledger = keys(work);
-  const auto record = std::find_if(ledger.begin(), ledger.end(),
-                                   [](const std::string& key) { return key.starts_with("ledger/"); });
+  const auto record = std::find_if(ledger.begin(), ledger.end(), [](const std::string& key) {
+    return key.starts_with("ledger/");
+  });
   ASSERT_NE(record, ledger.end());
   const auto work_head = aws("s3api head-object --bucket " + work + " --key '" + *record + "'");
   EXPECT_EQ(work_head.at("ServerSideEncryption"), "aws:kms");
@@ -458,9 +459,9 @@ TEST_F(OnTheLocalStack, OutputsUnderTheStacksKeyAndRetentionOutliveAnInsider) {
 
   const auto insider =
       tests::user_allowed(moto(), "insider", "s3:*", "arn:aws:s3:::" + destination_ + "*");
-  const auto deleted = tests::aws_cli(insider, "s3api delete-object --bucket " + destination_ +
-                                                   " --key '" + output + "' --version-id " +
-                                                   version);
+  const auto deleted =
+      tests::aws_cli(insider, "s3api delete-object --bucket " + destination_ + " --key '" + output +
+                                  "' --version-id " + version);
   EXPECT_NE(deleted.exit_code, 0);
   EXPECT_NE(deleted.err.find("AccessDenied"), std::string::npos) << deleted.err;
   const auto after = aws("s3api list-object-versions --bucket " + destination_);
